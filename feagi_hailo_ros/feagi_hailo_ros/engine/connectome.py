@@ -1,0 +1,143 @@
+"""The built brain: neuron parameters per area and synapses per projection.
+
+This is the contract between the genome importer (which fills it) and the
+backends (which run it). It holds no dynamic state; see ``state.py`` for that.
+
+Neuron numbering is global and contiguous per area. Inside an area the neuron
+index is ``((x * dim_y + y) * dim_z + z) * neurons_per_voxel + k``: x-major,
+z innermost, so an area read as an array is ``[x, y, z, k]`` (channels-last
+with z as channels, which is how the Hailo mapping lays out a grid).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Precision declared, not implied: potentials and thresholds are float32,
+#: exact for integer contributions below 2**24.
+POTENTIAL_DTYPE = np.float32
+
+
+@dataclass(frozen=True)
+class AreaSpec:
+    """One cortical area and the neuron parameters all its neurons share.
+
+    Attributes follow FEAGI's genes (DESIGN §4). ``threshold_limit`` is
+    ``inf`` when the genome says ``fthlim = 0``; ``consecutive_fire_limit``
+    is 0 for "no limit"; ``excitability`` is clamped to [0, 1] with values
+    >= 0.999 meaning "always".
+    """
+
+    index: int
+    cortical_id: str
+    name: str
+    group: str
+    dims: tuple[int, int, int]
+    neurons_per_voxel: int
+    position: tuple[int, int, int]
+    first_neuron: int
+    fire_threshold: float
+    threshold_increment: tuple[float, float, float]
+    threshold_limit: float
+    leak: float
+    refractory: int
+    consecutive_fire_limit: int
+    excitability: float
+    mp_acc: bool
+    mp_psp: bool
+    psp: int
+    psp_uniform: bool
+
+    @property
+    def neuron_count(self) -> int:
+        dx, dy, dz = self.dims
+        return dx * dy * dz * self.neurons_per_voxel
+
+    @property
+    def neuron_slice(self) -> slice:
+        return slice(self.first_neuron, self.first_neuron + self.neuron_count)
+
+    def voxel_of(self, local_index: np.ndarray) -> np.ndarray:
+        """(n, 3) voxel coordinates of area-local neuron indices."""
+        local_index = np.asarray(local_index, dtype=np.int64)
+        _, dy, dz = self.dims
+        voxel = local_index // self.neurons_per_voxel
+        return np.stack([voxel // (dy * dz), (voxel // dz) % dy, voxel % dz], axis=-1)
+
+    def neurons_of_voxels(self, voxels: np.ndarray) -> np.ndarray:
+        """Area-local indices of every neuron in the given (n, 3) voxels."""
+        voxels = np.asarray(voxels, dtype=np.int64).reshape(-1, 3)
+        dx, dy, dz = self.dims
+        ok = np.all((voxels >= 0) & (voxels < np.array([dx, dy, dz])), axis=1)
+        if not ok.all():
+            bad = voxels[~ok][0].tolist()
+            raise IndexError(f"voxel {bad} is outside area {self.cortical_id} of size {self.dims}")
+        v = (voxels[:, 0] * dy + voxels[:, 1]) * dz + voxels[:, 2]
+        k = np.arange(self.neurons_per_voxel, dtype=np.int64)
+        return (v[:, None] * self.neurons_per_voxel + k[None, :]).reshape(-1)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """All synapses one mapping rule creates between two areas.
+
+    Every synapse of a projection has the same signed weight and delay
+    (FEAGI: ``w = min(|m|, 255)``, sign of ``m``), so the projection is a 0/1
+    adjacency ``A`` (dst x src) plus a scalar; this is what lets an
+    accelerator compute exact counts ``A @ x``. ``pre`` and ``post`` are
+    area-local neuron indices, one entry per synapse.
+    """
+
+    index: int
+    src_area: int
+    dst_area: int
+    weight: float
+    delay: int
+    pre: np.ndarray
+    post: np.ndarray
+    morphology: str = ""
+    rule_index: int = 0
+    plastic: bool = False
+    #: Optional per-synapse signed weights. ``None`` (every genome-built
+    #: projection) means all synapses carry ``weight``; a projection with
+    #: per-synapse weights (e.g. the random benchmark network) is CPU-only,
+    #: since it is not a 0/1 adjacency.
+    weights: np.ndarray | None = None
+
+    @property
+    def synapse_count(self) -> int:
+        return int(self.pre.size)
+
+
+@dataclass
+class Connectome:
+    """Areas plus projections; the unit a backend uploads and runs."""
+
+    areas: list[AreaSpec]
+    projections: list[Projection]
+    power_area: int | None = None
+    source_checksum: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def neuron_count(self) -> int:
+        return sum(a.neuron_count for a in self.areas)
+
+    @property
+    def synapse_count(self) -> int:
+        return sum(p.synapse_count for p in self.projections)
+
+    def area(self, key: str | int) -> AreaSpec:
+        """An area by index, cortical id or name."""
+        if isinstance(key, int):
+            return self.areas[key]
+        for a in self.areas:
+            if a.cortical_id == key:
+                return a
+        for a in self.areas:
+            if a.name == key:
+                return a
+        known = ", ".join(a.cortical_id for a in self.areas)
+        raise KeyError(f"no cortical area {key!r}; known: {known}")

@@ -1,0 +1,1 @@
+"""Example FEAGI genomes shipped with the package."""

@@ -1,0 +1,1 @@
+"""The thin ROS 2 layer and the plain modules it uses (encoders, decoders, simulated robot)."""
