@@ -1,0 +1,63 @@
+# feagi_hailo_ros development workspace.
+#
+#   make test                  set up what is missing, then lint + pytest + colcon install check
+#   make test ROS_DISTRO=kilted  the same on the ROS 2 Kilted wheels
+#   make setup                 only create/refresh the venv and build the interfaces
+#   make clean                 remove build products (keeps the venv); make distclean removes it too
+#
+# Everything lives under the repo: the venv in .venv/$(ROS_DISTRO), builds in build/.
+# Stamp files make a second run do no network work.
+
+ROS_DISTRO ?= jazzy
+PYTHON ?= python3
+VENV := .venv/$(ROS_DISTRO)
+PY := $(VENV)/bin/python
+REQS := requirements/$(ROS_DISTRO).txt
+DEPS_STAMP := $(VENV)/.deps.stamp
+PKG_STAMP := $(VENV)/.pkg.stamp
+# Parallel runs on one machine must not see each other's DDS traffic (DESIGN §3).
+TEST_ENV := ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+
+.PHONY: setup test lint pytest colcon-check clean distclean
+
+ifeq ($(wildcard $(REQS)),)
+$(error unknown ROS_DISTRO '$(ROS_DISTRO)': expected jazzy or kilted)
+endif
+
+setup: $(PKG_STAMP) msgs
+
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 10) <= v <= (3, 13) else "the ROS 2 wheels need CPython 3.10-3.13, $(PYTHON) is %d.%d" % v)'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24" setuptools wheel
+
+$(DEPS_STAMP): $(VENV)/bin/python $(REQS) requirements/common.txt
+	$(PY) -m pip install --quiet -r $(REQS)
+	@touch $@
+
+# The python package, editable, so tests and `make run` use the working tree.
+$(PKG_STAMP): $(DEPS_STAMP) feagi_hailo_ros/setup.py feagi_hailo_ros/setup.cfg
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e feagi_hailo_ros
+	@touch $@
+
+.PHONY: msgs
+msgs: $(DEPS_STAMP)
+	$(PY) tools/build_interfaces.py --build-dir build/$(ROS_DISTRO)/feagi_hailo_msgs
+
+lint: $(DEPS_STAMP)
+	$(VENV)/bin/ruff check feagi_hailo_ros feagi_hailo_msgs bench tools
+
+pytest: setup
+	$(TEST_ENV) ROS_DOMAIN_ID=$$(( $$$$ % 90 + 10 )) $(PY) -m pytest
+
+colcon-check: setup
+	$(PY) tools/colcon_check.py
+
+test: setup lint pytest colcon-check
+
+clean:
+	rm -rf build log install
+	find . -name __pycache__ -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf .venv
