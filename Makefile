@@ -45,7 +45,7 @@ msgs: $(DEPS_STAMP)
 	$(PY) tools/build_interfaces.py --build-dir build/$(ROS_DISTRO)/feagi_hailo_msgs
 
 lint: $(DEPS_STAMP)
-	$(VENV)/bin/ruff check feagi_hailo_ros feagi_hailo_msgs bench tools
+	$(VENV)/bin/ruff check .
 
 pytest: setup
 	$(TEST_ENV) ROS_DOMAIN_ID=$$(( $$$$ % 90 + 10 )) $(PY) -m pytest

@@ -92,11 +92,24 @@ def build(prefix: Path, build_dir: Path, jobs: int) -> None:
         f"-DCMAKE_PREFIX_PATH={prefix}", f"-DCMAKE_INSTALL_PREFIX={prefix}",
         f"-DPython3_EXECUTABLE={python}", "-DBUILD_TESTING=OFF", "-DCMAKE_BUILD_TYPE=Release",
     ]
-    for cmd in (configure,
-                [cmake, "--build", str(build_dir), "-j", str(jobs)],
-                [cmake, "--install", str(build_dir)]):
-        print("+", " ".join(cmd), flush=True)
-        subprocess.run(cmd, check=True, env=env, stdout=sys.stdout, stderr=sys.stderr)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    log_path = build_dir / "build.log"
+    # CMake's output goes to a log; the console gets one line per step, and the
+    # log's tail when a step fails.
+    with log_path.open("w") as log:
+        for step, cmd in (("configure", configure),
+                          ("build", [cmake, "--build", str(build_dir), "-j", str(jobs)]),
+                          ("install", [cmake, "--install", str(build_dir)])):
+            print(f"feagi_hailo_msgs: {step}", flush=True)
+            log.write("+ " + " ".join(cmd) + "\n")
+            log.flush()
+            result = subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+            if result.returncode != 0:
+                log.close()
+                tail = log_path.read_text().splitlines()[-40:]
+                print("\n".join(tail), file=sys.stderr)
+                raise SystemExit(f"feagi_hailo_msgs: {step} failed (exit {result.returncode}); "
+                                 f"full log: {log_path}")
 
 
 def main(argv: list[str] | None = None) -> int:
