@@ -11,6 +11,7 @@ PACKAGE = "feagi_hailo_ros"
 ENTRY_POINTS = {
     "console_scripts": [
         "hybrid_node = feagi_hailo_ros.ros.node:main",
+        "sim_robot = feagi_hailo_ros.ros.sim_robot_node:main",
     ],
 }
 

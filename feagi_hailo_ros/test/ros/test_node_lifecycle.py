@@ -6,10 +6,11 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed in this environment")
 
-from feagi_hailo_ros.ros.node import HybridNode  # noqa: E402
 from lifecycle_msgs.msg import State, Transition  # noqa: E402
 from lifecycle_msgs.srv import ChangeState, GetAvailableTransitions, GetState  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+
+from feagi_hailo_ros.ros.node import HybridNode  # noqa: E402
 
 
 class LifecycleDriver:

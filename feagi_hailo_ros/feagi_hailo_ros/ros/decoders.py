@@ -1,0 +1,335 @@
+"""Fired motor voxels -> robot commands, and the watchdog that stops a stale robot. No rclpy.
+
+The engine reports the fired neurons of an area as an ``(n, 3)`` array of voxel coordinates,
+one row per fired *neuron* (a voxel repeats when several of its neurons fire). The decoders
+average over those rows, so a voxel counts once per neuron that fired, as FEAGI's decoders
+do (they push one z per fired neuron and average).
+
+FEAGI motor coding (feagi-core, ``crates/feagi-sensorimotor/src/neuron_voxel_coding/xyzp/``):
+
+* **Signed percentage** (``decoders/signed_percentage_1d_linear.rs``): channel
+  ``c = x // 2``; even x is the positive half, odd x the negative half; only ``y = 0`` counts
+  and voxels outside the area are skipped. Each half decodes to ``1 - mean(z) / dz`` (0 if
+  it did not fire) and the value is ``positive - negative``, so z = 0 is full power and
+  firing both halves equally cancels (``coder_shared_functions.rs``,
+  ``decode_signed_percentage_from_linear_neurons``).
+* **Unsigned percentage** (servo absolute position, ``positional_servo_decoder.rs``): channel
+  ``c = x``, value ``1 - mean(z) / dz``; a servo position is ``lower + value * (upper -
+  lower)`` (feagi-connector ``actuators.get_position_data``).
+
+A channel with no spikes is *inactive*: FEAGI then leaves its output untouched. Here signed
+values of inactive channels read 0 (a wheel without a command stops) and servo positions NaN
+(there is no safe default position); the ``active`` mask tells them apart.
+
+The legacy Python connector (feagi-connector ``feagi_interface.opu_calculator``) decoded
+``mean((z + 1) / dz)`` instead, i.e. the deepest voxel was full power; pass
+``convention="legacy_connector"`` for genomes tuned against it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = [
+    "Convention",
+    "DiffDriveSettings",
+    "MotorReading",
+    "Watchdog",
+    "WatchdogStatus",
+    "decode_percentages",
+    "decode_servo_positions",
+    "decode_signed_percentages",
+    "motor_voxels_to_twist",
+    "twist_to_wheels",
+    "wheels_to_twist",
+]
+
+Convention = Literal["feagi_core", "legacy_connector"]
+
+
+class MotorReading(NamedTuple):
+    """Decoded channels: ``values[c]`` is meaningful where ``active[c]`` (it had spikes)."""
+
+    values: np.ndarray
+    active: np.ndarray
+
+
+def _dims(dims: Sequence[int]) -> tuple[int, int, int]:
+    if len(dims) != 3 or min(int(d) for d in dims) < 1:
+        raise ValueError(f"area dims must be three positive integers, got {tuple(dims)}")
+    return int(dims[0]), int(dims[1]), int(dims[2])
+
+
+def _usable(voxels: ArrayLike, dims: tuple[int, int, int]) -> np.ndarray:
+    v = np.asarray(voxels, dtype=np.int64)
+    if v.size == 0:
+        return np.zeros((0, 3), dtype=np.int64)
+    v = v.reshape(-1, 3)
+    dx, _, dz = dims
+    # FEAGI skips rather than rejects stray voxels; so do we.
+    keep = (v[:, 1] == 0) & (v[:, 0] >= 0) & (v[:, 0] < dx) & (v[:, 2] >= 0) & (v[:, 2] < dz)
+    return v[keep]
+
+
+def _lobe(
+    channel: np.ndarray, z: np.ndarray, n: int, dz: int, convention: Convention
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel decoded magnitude of one half (or of an unsigned area) and its spike count."""
+    count = np.bincount(channel, minlength=n)[:n]
+    zsum = np.bincount(channel, weights=z.astype(np.float64), minlength=n)[:n]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_z = zsum / count
+    if convention == "feagi_core":
+        mag = 1.0 - mean_z / dz
+    elif convention == "legacy_connector":
+        mag = (mean_z + 1.0) / dz
+    else:
+        raise ValueError(f"unknown convention {convention!r}")
+    return np.where(count > 0, mag, 0.0), count
+
+
+def decode_signed_percentages(
+    voxels: ArrayLike,
+    dims: Sequence[int],
+    channels: int | None = None,
+    convention: Convention = "feagi_core",
+) -> MotorReading:
+    """FEAGI signed-percentage motor area -> per-channel values in [-1, 1].
+
+    ``channels`` defaults to ``dx // 2``. Inactive channels read 0.
+    """
+    d = _dims(dims)
+    n = d[0] // 2 if channels is None else int(channels)
+    if n < 0:
+        raise ValueError("channels must be >= 0")
+    v = _usable(voxels, d)
+    ch = v[:, 0] // 2
+    keep = ch < n
+    ch, x, z = ch[keep], v[keep, 0], v[keep, 2]
+    positive = x % 2 == 0
+    pos, pos_n = _lobe(ch[positive], z[positive], n, d[2], convention)
+    neg, neg_n = _lobe(ch[~positive], z[~positive], n, d[2], convention)
+    values = np.clip(pos - neg, -1.0, 1.0)
+    return MotorReading(values, (pos_n + neg_n) > 0)
+
+
+def decode_percentages(
+    voxels: ArrayLike,
+    dims: Sequence[int],
+    channels: int | None = None,
+    convention: Convention = "feagi_core",
+) -> MotorReading:
+    """FEAGI unsigned linear-percentage area (one column per channel) -> values in [0, 1].
+
+    ``channels`` defaults to ``dx``. Inactive channels read 0.
+    """
+    d = _dims(dims)
+    n = d[0] if channels is None else int(channels)
+    v = _usable(voxels, d)
+    keep = v[:, 0] < n
+    values, count = _lobe(v[keep, 0], v[keep, 2], n, d[2], convention)
+    return MotorReading(np.clip(values, 0.0, 1.0), count > 0)
+
+
+def decode_servo_positions(
+    voxels: ArrayLike,
+    dims: Sequence[int],
+    lower: Sequence[float],
+    upper: Sequence[float],
+    convention: Convention = "feagi_core",
+) -> MotorReading:
+    """Servo absolute-position area -> joint positions ``lower + p * (upper - lower)``.
+
+    One channel per entry of ``lower``/``upper`` (column x = channel). Inactive channels
+    read NaN: hold the joint where it is.
+    """
+    lo = np.asarray(lower, dtype=np.float64)
+    hi = np.asarray(upper, dtype=np.float64)
+    if lo.shape != hi.shape or lo.ndim != 1:
+        raise ValueError("lower and upper must be 1-D and of equal length")
+    if not np.all(np.isfinite(lo) & np.isfinite(hi) & (hi > lo)):
+        raise ValueError("every servo needs finite limits lower < upper")
+    if lo.size > _dims(dims)[0]:
+        raise ValueError(f"{lo.size} servos do not fit an area {dims[0]} wide")
+    frac, active = decode_percentages(voxels, dims, lo.size, convention)
+    return MotorReading(np.where(active, lo + frac * (hi - lo), np.nan), active)
+
+
+# --------------------------------------------------------------------------------------
+# differential drive
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiffDriveSettings:
+    """Left/right wheel motor channels -> ``geometry_msgs/Twist``.
+
+    Attributes:
+        left_channel, right_channel: Signed-percentage channels of the motor area.
+        max_wheel_speed: Wheel rim speed (m/s) at a percentage of +-1.
+        wheel_separation: Distance between the wheels (m).
+        linear_gain, angular_gain: Scale on the computed ``linear.x`` and ``angular.z``.
+        max_linear, max_angular: Output clamps (m/s, rad/s).
+        invert_left, invert_right: Flip a wheel whose motor is mounted mirrored.
+    """
+
+    left_channel: int = 0
+    right_channel: int = 1
+    max_wheel_speed: float = 0.3
+    wheel_separation: float = 0.3
+    linear_gain: float = 1.0
+    angular_gain: float = 1.0
+    max_linear: float = 0.5
+    max_angular: float = 2.0
+    invert_left: bool = False
+    invert_right: bool = False
+
+    def __post_init__(self) -> None:
+        if self.left_channel < 0 or self.right_channel < 0:
+            raise ValueError("wheel channels must be >= 0")
+        if self.left_channel == self.right_channel:
+            raise ValueError("left and right wheels need different channels")
+        for name in ("max_wheel_speed", "wheel_separation", "max_linear", "max_angular"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be positive and finite, got {value}")
+        for name in ("linear_gain", "angular_gain"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"{name} must be finite")
+
+
+def _clamp(value: float, limit: float) -> float:
+    return max(-limit, min(limit, value))
+
+
+def wheels_to_twist(left: float, right: float, settings: DiffDriveSettings) -> tuple[float, float]:
+    """Wheel percentages in [-1, 1] -> ``(linear.x, angular.z)`` of the robot body."""
+    vl = settings.max_wheel_speed * (-left if settings.invert_left else left)
+    vr = settings.max_wheel_speed * (-right if settings.invert_right else right)
+    v = settings.linear_gain * 0.5 * (vl + vr)
+    w = settings.angular_gain * (vr - vl) / settings.wheel_separation
+    return _clamp(v, settings.max_linear), _clamp(w, settings.max_angular)
+
+
+def twist_to_wheels(v: float, w: float, settings: DiffDriveSettings) -> tuple[float, float]:
+    """Inverse of :func:`wheels_to_twist` (gains and inversions undone), clamped to [-1, 1]."""
+    if settings.linear_gain == 0 or settings.angular_gain == 0:
+        raise ValueError("cannot invert a zero gain")
+    vb = v / settings.linear_gain
+    wb = w / settings.angular_gain
+    vl = (vb - 0.5 * wb * settings.wheel_separation) / settings.max_wheel_speed
+    vr = (vb + 0.5 * wb * settings.wheel_separation) / settings.max_wheel_speed
+    left = -vl if settings.invert_left else vl
+    right = -vr if settings.invert_right else vr
+    return _clamp(left, 1.0), _clamp(right, 1.0)
+
+
+def motor_voxels_to_twist(
+    voxels: ArrayLike,
+    dims: Sequence[int],
+    settings: DiffDriveSettings,
+    convention: Convention = "feagi_core",
+) -> tuple[float, float]:
+    """Fired voxels of a signed motor area -> ``(linear.x, angular.z)``; silent wheels stop."""
+    n = max(settings.left_channel, settings.right_channel) + 1
+    if 2 * n > _dims(dims)[0]:
+        raise ValueError(f"wheel channel {n - 1} needs {2 * n} columns, the area has {dims[0]}")
+    reading = decode_signed_percentages(voxels, dims, n, convention)
+    return wheels_to_twist(
+        float(reading.values[settings.left_channel]),
+        float(reading.values[settings.right_channel]),
+        settings,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# watchdog
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WatchdogStatus:
+    """Result of :meth:`Watchdog.check`."""
+
+    stop: bool
+    """Publish zero velocity: an input is stale or bursting stopped."""
+    reasons: tuple[str, ...]
+    """Human-readable causes, empty when ``stop`` is false."""
+    newly_tripped: bool
+    """``stop`` is true now and was false at the previous check (log / publish once)."""
+
+
+class Watchdog:
+    """Decides when motor output must fall back to zero velocity.
+
+    Pure logic with an injected clock (seconds, monotonic; in a node use the ROS clock so
+    simulated time works). It trips when a *required* input has not been seen for
+    ``input_timeout`` seconds or no burst completed for ``burst_timeout`` seconds. Both
+    timers start at construction / :meth:`reset`, so a robot whose sensors never come up
+    stops after one timeout instead of driving blind. A clock that jumps backwards (a
+    replayed bag restarting) counts as "just seen", never as stale.
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        input_timeout: float | None = 0.5,
+        burst_timeout: float | None = 0.5,
+        required_inputs: Iterable[str] = (),
+    ) -> None:
+        for name, value in (("input_timeout", input_timeout), ("burst_timeout", burst_timeout)):
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be positive (or None to disable), got {value}")
+        self._clock = clock
+        self.input_timeout = input_timeout
+        self.burst_timeout = burst_timeout
+        self._required = tuple(dict.fromkeys(required_inputs))
+        self.reset()
+
+    @property
+    def required_inputs(self) -> tuple[str, ...]:
+        return self._required
+
+    def reset(self) -> None:
+        """Restart every timer from now (e.g. on activation) and clear the trip state."""
+        now = self._clock()
+        self._start = now
+        self._last_input: dict[str, float | None] = dict.fromkeys(self._required)
+        self._last_burst = now
+        self._was_stopped = False
+
+    def input_received(self, name: str) -> None:
+        """Record that required input ``name`` just delivered a (valid) message."""
+        if name not in self._last_input:
+            raise KeyError(f"{name!r} is not a required input of this watchdog: {self._required}")
+        self._last_input[name] = self._clock()
+
+    def burst_completed(self) -> None:
+        """Record that the engine just finished a burst."""
+        self._last_burst = self._clock()
+
+    def check(self) -> WatchdogStatus:
+        """Evaluate the timers now."""
+        now = self._clock()
+        reasons: list[str] = []
+        if self.input_timeout is not None:
+            for name, seen in self._last_input.items():
+                since = self._start if seen is None else seen
+                age = now - since
+                if age > self.input_timeout:
+                    what = "never received" if seen is None else "stale"
+                    reasons.append(f"input {name!r} {what} for {age:.3f} s")
+        if self.burst_timeout is not None:
+            age = now - self._last_burst
+            if age > self.burst_timeout:
+                reasons.append(f"no burst for {age:.3f} s")
+        stop = bool(reasons)
+        status = WatchdogStatus(stop, tuple(reasons), stop and not self._was_stopped)
+        self._was_stopped = stop
+        return status

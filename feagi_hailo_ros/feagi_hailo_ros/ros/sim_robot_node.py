@@ -1,0 +1,273 @@
+"""ROS 2 node ``sim_robot``: a simulated differential-drive robot with a 2D lidar.
+
+Subscribes ``cmd_vel`` (``geometry_msgs/Twist``), publishes ``scan`` (``sensor_msgs/LaserScan``,
+sensor-data QoS) and ``odom`` (``nav_msgs/Odometry``). Topic names are relative so namespaces
+and remaps work. Physics runs in fixed steps of ``1 / sim_rate_hz`` seconds of *simulated*
+time per timer tick, so a run is deterministic whatever the machine's load; stamps come from
+the node clock (``use_sim_time`` works). The ``odom`` frame coincides with the room frame.
+
+Written against the API Humble, Jazzy and Kilted share (no ``with rclpy.init()``, no timer
+``autostart``). Entry point: :func:`main` (console script ``sim_robot``).
+"""
+
+from __future__ import annotations
+
+import array
+import math
+from pathlib import Path
+from typing import Any
+
+import rclpy
+from geometry_msgs.msg import Twist
+from nav_msgs.msg import Odometry
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    ParameterType,
+    SetParametersResult,
+)
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import LaserScan
+
+from .run_report import render_run_png
+from .sim_world import LidarSpec, Pose2D, SimWorld, default_room
+
+__all__ = ["SimRobotNode", "main"]
+
+
+def _float_param(description: str, lo: float, hi: float, read_only: bool = True) -> ParameterDescriptor:
+    return ParameterDescriptor(
+        type=ParameterType.PARAMETER_DOUBLE,
+        description=description,
+        read_only=read_only,
+        floating_point_range=[FloatingPointRange(from_value=lo, to_value=hi, step=0.0)],
+    )
+
+
+def _int_param(description: str, lo: int, hi: int, read_only: bool = True) -> ParameterDescriptor:
+    return ParameterDescriptor(
+        type=ParameterType.PARAMETER_INTEGER,
+        description=description,
+        read_only=read_only,
+        integer_range=[IntegerRange(from_value=lo, to_value=hi, step=1)],
+    )
+
+
+def _str_param(description: str, read_only: bool = True) -> ParameterDescriptor:
+    return ParameterDescriptor(
+        type=ParameterType.PARAMETER_STRING, description=description, read_only=read_only
+    )
+
+
+#: name -> (default, descriptor). Structural parameters are read-only: changing them would
+#: need a new world; the speed limits, command timeout and noise may change at run time.
+PARAMETERS: dict[str, tuple[object, ParameterDescriptor]] = {
+    "sim_rate_hz": (50.0, _float_param("Physics steps per second (fixed step 1/rate).", 5.0, 1000.0)),
+    "scan_rate_hz": (10.0, _float_param("LaserScan publish rate.", 0.5, 100.0)),
+    "odom_rate_hz": (20.0, _float_param("Odometry publish rate.", 0.5, 200.0)),
+    "n_beams": (360, _int_param("Lidar beams per scan.", 4, 2880)),
+    "scan_fov_deg": (360.0, _float_param("Lidar field of view, centred ahead (deg).", 10.0, 360.0)),
+    "range_min": (0.12, _float_param("Lidar minimum range (m).", 0.0, 1.0)),
+    "range_max": (3.5, _float_param("Lidar maximum range (m).", 0.5, 30.0)),
+    "noise_std": (
+        0.0,
+        _float_param("Std dev of Gaussian range noise (m), seeded.", 0.0, 0.5, read_only=False),
+    ),
+    "seed": (0, _int_param("Seed of the range-noise generator.", 0, 2**31 - 1)),
+    "robot_radius": (0.15, _float_param("Robot disc radius (m).", 0.05, 1.0)),
+    "start_x": (0.8, _float_param("Start x in the room (m).", 0.0, 100.0)),
+    "start_y": (1.0, _float_param("Start y in the room (m).", 0.0, 100.0)),
+    "start_yaw": (0.0, _float_param("Start heading (rad).", -math.pi, math.pi)),
+    "max_linear": (
+        0.5,
+        _float_param("Clamp on commanded |linear.x| (m/s).", 0.0, 5.0, read_only=False),
+    ),
+    "max_angular": (
+        2.0,
+        _float_param("Clamp on commanded |angular.z| (rad/s).", 0.0, 10.0, read_only=False),
+    ),
+    "cmd_vel_timeout": (
+        0.5,
+        _float_param(
+            "Stop when no cmd_vel arrived for this long (s); 0 disables.", 0.0, 10.0,
+            read_only=False,
+        ),
+    ),
+    "odom_frame": ("odom", _str_param("frame_id of odometry (coincides with the room).")),
+    "base_frame": ("base_link", _str_param("child_frame_id of odometry.")),
+    "scan_frame": ("base_scan", _str_param("frame_id of the LaserScan.")),
+    "path_png": ("", _str_param("If set, main() writes the room + path PNG here on exit.")),
+}
+
+
+class SimRobotNode(Node):
+    """Simulated robot: ``cmd_vel`` in, ``scan`` and ``odom`` out; records its path."""
+
+    def __init__(self, node_name: str = "sim_robot", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        for name, (default, descriptor) in PARAMETERS.items():
+            self.declare_parameter(name, default, descriptor)
+        p = self._param
+        lidar = LidarSpec(
+            n_beams=p("n_beams"),
+            fov=math.radians(p("scan_fov_deg")),
+            range_min=p("range_min"),
+            range_max=p("range_max"),
+            noise_std=p("noise_std"),
+        )
+        self.world = SimWorld(
+            room=default_room(),
+            start=Pose2D(p("start_x"), p("start_y"), p("start_yaw")),
+            radius=p("robot_radius"),
+            lidar=lidar,
+            seed=p("seed"),
+        )
+        self.path: list[tuple[float, float]] = [(self.world.pose.x, self.world.pose.y)]
+        self._dt = 1.0 / p("sim_rate_hz")
+        self._scan_period = 1.0 / p("scan_rate_hz")
+        self._max_linear = p("max_linear")
+        self._max_angular = p("max_angular")
+        self._cmd_timeout = p("cmd_vel_timeout")
+        self._cmd = (0.0, 0.0)
+        self._cmd_stamp_ns: int | None = None
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        self._scan_pub = self.create_publisher(LaserScan, "scan", qos_profile_sensor_data)
+        self._odom_pub = self.create_publisher(Odometry, "odom", 10)
+        self.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, 10)
+        self.create_timer(self._dt, self._on_physics)
+        self.create_timer(self._scan_period, self._publish_scan)
+        self.create_timer(1.0 / p("odom_rate_hz"), self._publish_odom)
+
+    def _param(self, name: str) -> Any:
+        return self.get_parameter(name).value
+
+    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        # Ranges and read-only flags are enforced by rclpy from the descriptors; here only
+        # the values the simulation caches need refreshing.
+        for param in params:
+            if param.name == "max_linear":
+                self._max_linear = float(param.value)
+            elif param.name == "max_angular":
+                self._max_angular = float(param.value)
+            elif param.name == "cmd_vel_timeout":
+                self._cmd_timeout = float(param.value)
+            elif param.name == "noise_std":
+                self.world.lidar = LidarSpec(
+                    n_beams=self.world.lidar.n_beams,
+                    fov=self.world.lidar.fov,
+                    range_min=self.world.lidar.range_min,
+                    range_max=self.world.lidar.range_max,
+                    noise_std=float(param.value),
+                )
+        return SetParametersResult(successful=True)
+
+    def _on_cmd_vel(self, msg: Twist) -> None:
+        v, w = float(msg.linear.x), float(msg.angular.z)
+        if not (math.isfinite(v) and math.isfinite(w)):
+            self.get_logger().warn(
+                f"ignoring non-finite cmd_vel (linear.x={v}, angular.z={w})",
+                throttle_duration_sec=5.0,
+            )
+            return
+        self._cmd = (
+            max(-self._max_linear, min(self._max_linear, v)),
+            max(-self._max_angular, min(self._max_angular, w)),
+        )
+        self._cmd_stamp_ns = self.get_clock().now().nanoseconds
+
+    def _current_command(self) -> tuple[float, float]:
+        if self._cmd_stamp_ns is None:
+            return 0.0, 0.0
+        if self._cmd_timeout > 0.0:
+            age = (self.get_clock().now().nanoseconds - self._cmd_stamp_ns) * 1e-9
+            if age > self._cmd_timeout:
+                return 0.0, 0.0
+        return self._cmd
+
+    def _on_physics(self) -> None:
+        v, w = self._current_command()
+        result = self.world.step(self._dt, v, w)
+        if result.new_collision:
+            self.get_logger().info(
+                f"collision #{self.world.collisions} at "
+                f"({self.world.pose.x:.2f}, {self.world.pose.y:.2f})"
+            )
+        last = self.path[-1]
+        # Record only real motion, so a parked robot does not grow the path without bound.
+        if math.hypot(self.world.pose.x - last[0], self.world.pose.y - last[1]) > 1e-4:
+            self.path.append((self.world.pose.x, self.world.pose.y))
+
+    def _publish_scan(self) -> None:
+        spec = self.world.lidar
+        msg = LaserScan()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = self._param("scan_frame")
+        msg.angle_min = spec.angle_min
+        msg.angle_max = spec.angle_max
+        msg.angle_increment = spec.angle_increment
+        msg.time_increment = 0.0
+        msg.scan_time = self._scan_period
+        msg.range_min = spec.range_min
+        msg.range_max = spec.range_max
+        msg.ranges = array.array("f", self.world.scan().tobytes())
+        self._scan_pub.publish(msg)
+
+    def _publish_odom(self) -> None:
+        pose = self.world.pose
+        msg = Odometry()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = self._param("odom_frame")
+        msg.child_frame_id = self._param("base_frame")
+        msg.pose.pose.position.x = pose.x
+        msg.pose.pose.position.y = pose.y
+        msg.pose.pose.orientation.z = math.sin(pose.yaw / 2.0)
+        msg.pose.pose.orientation.w = math.cos(pose.yaw / 2.0)
+        msg.twist.twist.linear.x = self.world.linear_velocity
+        msg.twist.twist.angular.z = self.world.angular_velocity
+        # Perfect odometry, but say so with a small positive variance rather than zeros,
+        # which some consumers treat as "unknown".
+        for i in (0, 7, 35):
+            msg.pose.covariance[i] = 1e-6
+            msg.twist.covariance[i] = 1e-6
+        for i in (14, 21, 28):
+            msg.pose.covariance[i] = 1e6  # z, roll, pitch: not estimated (planar robot)
+            msg.twist.covariance[i] = 1e6
+        self._odom_pub.publish(msg)
+
+    def save_path_png(self, out: str | Path) -> Path:
+        """Write a PNG of the room and the path driven so far."""
+        return render_run_png(
+            self.path,
+            self.world.room,
+            {},
+            out,
+            title=(
+                f"sim_robot: {self.world.distance:.2f} m driven, "
+                f"{self.world.collisions} collisions"
+            ),
+        )
+
+
+def main(args: list[str] | None = None) -> None:
+    """Console entry point: spin ``sim_robot`` until shutdown, then write ``path_png``."""
+    rclpy.init(args=args)
+    node = SimRobotNode()
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        out = node.get_parameter("path_png").value
+        if out:
+            node.save_path_png(out)
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

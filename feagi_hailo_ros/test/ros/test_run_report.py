@@ -1,0 +1,76 @@
+"""The run report PNG: written, of the requested size, and showing the path and rasters."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib", reason="matplotlib renders the run report")
+
+from matplotlib.image import imread  # noqa: E402
+
+from feagi_hailo_ros.ros.run_report import MAX_RASTER_ROWS, render_run_png  # noqa: E402
+from feagi_hailo_ros.ros.sim_world import default_room  # noqa: E402
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def blue_pixels(path: Path) -> int:
+    """Clearly blue pixels (the path line is tab:blue; antialiasing lightens its edges)."""
+    rgb = imread(path)[:, :, :3]
+    return int(np.sum(rgb[:, :, 2] > rgb[:, :, 0] + 0.2))
+
+
+def example_rasters() -> dict[str, list[tuple[int, np.ndarray]]]:
+    rng = np.random.default_rng(0)
+    return {
+        "i__pro": [(b, rng.integers(0, 90, size=5)) for b in range(50)],
+        "o__mot": [(b, np.array([[b % 4, 0, b % 10]])) for b in range(0, 50, 2)],  # voxels
+        "silent": [(b, np.zeros(0, np.int64)) for b in range(50)],
+    }
+
+
+def test_png_written_with_requested_size(tmp_path: Path) -> None:
+    path = np.column_stack([np.linspace(0.8, 3.0, 100), 1.0 + 0.5 * np.sin(np.linspace(0, 6, 100))])
+    out = render_run_png(path, default_room(), example_rasters(), tmp_path / "run" / "report.png")
+    assert out == tmp_path / "run" / "report.png"
+    assert out.stat().st_size > 10_000
+    assert png_size(out) == (1400, 800)
+    small = render_run_png(path, default_room(), {}, tmp_path / "small.png", size_px=(640, 480))
+    assert png_size(small) == (640, 480)
+
+
+def test_path_is_drawn(tmp_path: Path) -> None:
+    path = np.column_stack([np.linspace(0.5, 5.5, 200), np.full(200, 0.5)])
+    with_path = render_run_png(path, default_room(), {}, tmp_path / "a.png")
+    without = render_run_png(np.zeros((0, 2)), default_room(), {}, tmp_path / "b.png")
+    assert blue_pixels(with_path) > 500
+    assert blue_pixels(without) == 0
+
+
+def test_rasters_draw_spikes(tmp_path: Path) -> None:
+    room = default_room()
+    spikes = render_run_png([(1, 1)], room, example_rasters(), tmp_path / "s.png")
+    quiet = render_run_png(
+        [(1, 1)], room, {name: [] for name in example_rasters()}, tmp_path / "q.png"
+    )
+    dark = [int(np.sum(imread(p)[:, :, :3].mean(axis=-1) < 0.2)) for p in (spikes, quiet)]
+    assert dark[0] > dark[1] + 200  # the raster marks are black
+
+
+def test_many_areas_and_bad_size(tmp_path: Path) -> None:
+    rasters = {f"area{i}": [(0, np.array([i]))] for i in range(MAX_RASTER_ROWS + 3)}
+    out = render_run_png([], default_room(), rasters, tmp_path / "many.png", title="many")
+    assert png_size(out) == (1400, 800)
+    with pytest.raises(ValueError):
+        render_run_png([], default_room(), {}, tmp_path / "tiny.png", size_px=(50, 50))

@@ -1,0 +1,163 @@
+"""The sim_robot node over real DDS: cmd_vel in, LaserScan and Odometry out."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed in this environment")
+
+from geometry_msgs.msg import Twist  # noqa: E402
+from nav_msgs.msg import Odometry  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import qos_profile_sensor_data  # noqa: E402
+from sensor_msgs.msg import LaserScan  # noqa: E402
+
+from feagi_hailo_ros.ros.sim_robot_node import SimRobotNode  # noqa: E402
+
+#: Generous bound on how long DDS discovery and message flow may take on a loaded 2-core
+#: machine; it only stops a broken test from hanging, nothing asserts on elapsed time.
+PATIENCE_S = 30.0
+
+
+@pytest.fixture
+def ros():
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    executor = SingleThreadedExecutor(context=context)
+    sim = SimRobotNode(
+        context=context,
+        parameter_overrides=[
+            Parameter("sim_rate_hz", value=100.0),
+            Parameter("scan_rate_hz", value=20.0),
+            Parameter("odom_rate_hz", value=50.0),
+            Parameter("n_beams", value=90),
+            Parameter("cmd_vel_timeout", value=0.3),
+        ],
+    )
+    probe = rclpy.create_node("sim_probe", context=context)
+    executor.add_node(sim)
+    executor.add_node(probe)
+    try:
+        yield sim, probe, executor
+    finally:
+        executor.shutdown()
+        probe.destroy_node()
+        sim.destroy_node()
+        rclpy.shutdown(context=context)
+
+
+def spin_until(executor, condition: Callable[[], bool], each: Callable[[], None] | None = None) -> bool:
+    deadline = time.monotonic() + PATIENCE_S
+    while time.monotonic() < deadline:
+        if each is not None:
+            each()
+        executor.spin_once(timeout_sec=0.02)
+        if condition():
+            return True
+    return False
+
+
+def test_scan_and_odometry_follow_cmd_vel(ros) -> None:
+    sim, probe, executor = ros
+    scans: list[LaserScan] = []
+    odoms: list[Odometry] = []
+    probe.create_subscription(LaserScan, "scan", scans.append, qos_profile_sensor_data)
+    probe.create_subscription(Odometry, "odom", odoms.append, 10)
+    cmd = probe.create_publisher(Twist, "cmd_vel", 10)
+
+    assert spin_until(executor, lambda: scans and odoms), "no scan/odom from sim_robot"
+
+    scan = scans[-1]
+    assert len(scan.ranges) == 90
+    assert scan.header.frame_id == "base_scan"
+    assert scan.angle_min == pytest.approx(-math.pi)
+    assert scan.angle_increment == pytest.approx(2 * math.pi / 90)
+    assert (scan.range_min, scan.range_max) == pytest.approx((0.12, 3.5))
+    # Standing at the start (0.8, 1.0) facing +x: box B's face is 2.4 m ahead (beam 45 is
+    # angle 0), the wall behind 0.8 m (beam 0), the wall on the right 1.0 m (beam 22.5 ->
+    # beam 22 is at -92 deg: 1.0 / cos(2 deg)).
+    assert scan.ranges[45] == pytest.approx(2.4, abs=1e-5)
+    assert scan.ranges[0] == pytest.approx(0.8, abs=1e-5)
+    assert scan.ranges[22] == pytest.approx(1.0 / math.cos(math.radians(2.0)), abs=1e-5)
+
+    start = odoms[-1]
+    assert (start.header.frame_id, start.child_frame_id) == ("odom", "base_link")
+    assert start.pose.pose.position.x == pytest.approx(0.8)
+    assert start.pose.pose.position.y == pytest.approx(1.0)
+
+    forward = Twist()
+    forward.linear.x = 0.3
+    assert spin_until(
+        executor,
+        lambda: odoms[-1].pose.pose.position.x > 1.2,
+        each=lambda: cmd.publish(forward),
+    ), "robot did not move forward"
+    moving = odoms[-1]
+    assert moving.pose.pose.position.y == pytest.approx(1.0, abs=1e-9)  # straight line
+    assert moving.pose.pose.orientation.z == pytest.approx(0.0, abs=1e-9)
+    assert moving.twist.twist.linear.x == pytest.approx(0.3)
+    # The scan moves with the robot: box B is now nearer than 2.4 m.
+    assert spin_until(executor, lambda: scans[-1].ranges[45] < 2.0)
+
+    # Stop commanding: after cmd_vel_timeout the robot halts on its own.
+    assert spin_until(executor, lambda: odoms[-1].twist.twist.linear.x == 0.0)
+    parked = odoms[-1].pose.pose.position.x
+    assert parked < 3.2 - sim.world.radius  # never drove into the box
+
+    turn = Twist()
+    turn.angular.z = 1.0
+    assert spin_until(
+        executor,
+        lambda: odoms[-1].pose.pose.orientation.z > math.sin(0.5 / 2),  # yaw > 0.5 rad
+        each=lambda: cmd.publish(turn),
+    ), "robot did not turn"
+    assert odoms[-1].pose.pose.position.x == pytest.approx(parked)  # turning in place
+    assert odoms[-1].twist.twist.angular.z == pytest.approx(1.0)
+    assert sim.world.collisions == 0
+    assert len(sim.path) > 10
+
+
+def test_non_finite_cmd_vel_is_ignored(ros) -> None:
+    sim, probe, executor = ros
+    cmd = probe.create_publisher(Twist, "cmd_vel", 10)
+    bad = Twist()
+    bad.linear.x = math.nan
+    good = Twist()
+    good.linear.x = 0.2
+    assert spin_until(executor, lambda: cmd.get_subscription_count() > 0)
+    for _ in range(5):
+        cmd.publish(bad)
+    # Reliable, in-order delivery: once the good command has moved the robot, the NaN ones
+    # before it were delivered too, and dropped without taking the node down.
+    assert spin_until(executor, lambda: sim.world.pose.x > 0.85, each=lambda: cmd.publish(good))
+    assert sim.world.pose.y == 1.0
+
+
+def test_parameters_have_descriptors_and_ranges(ros) -> None:
+    sim, _, _ = ros
+    for name in ("sim_rate_hz", "scan_rate_hz", "n_beams", "max_linear", "cmd_vel_timeout"):
+        descriptor = sim.describe_parameter(name)
+        assert descriptor.description
+        assert descriptor.floating_point_range or descriptor.integer_range
+    assert sim.describe_parameter("n_beams").read_only
+    ok = sim.set_parameters([Parameter("max_linear", value=0.2)])[0]
+    assert ok.successful and sim._max_linear == 0.2
+    too_fast = sim.set_parameters([Parameter("max_linear", value=50.0)])[0]
+    assert not too_fast.successful  # outside the descriptor's range
+    read_only = sim.set_parameters([Parameter("n_beams", value=10)])[0]
+    assert not read_only.successful
+
+
+def test_path_png(ros, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    sim, _, _ = ros
+    sim.world.step(1.0, 0.3, 0.0)
+    sim.path.append((sim.world.pose.x, sim.world.pose.y))
+    out = sim.save_path_png(tmp_path / "path.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
