@@ -11,6 +11,7 @@ with z as channels, which is how the Hailo mapping lays out a grid).
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -139,5 +140,12 @@ class Connectome:
         for a in self.areas:
             if a.name == key:
                 return a
+        # v3 genomes write ids as 8 bytes in base64; accept the readable form too
+        # ("o__mot" or "o__mot__" finds "b19fbW90X18=", FEAGI pads legacy ids with "_").
+        if 0 < len(key) <= 8 and key.isascii():
+            encoded = base64.b64encode(key.ljust(8, "_").encode()).decode()
+            for a in self.areas:
+                if a.cortical_id == encoded:
+                    return a
         known = ", ".join(a.cortical_id for a in self.areas)
         raise KeyError(f"no cortical area {key!r}; known: {known}")

@@ -1,1 +1,43 @@
-"""ctypes binding to HailoRT 4.x (libhailort): no FEAGI knowledge here."""
+"""ctypes binding to HailoRT 4.x (libhailort): no FEAGI knowledge here.
+
+Importing this package loads nothing; `HailoRT()` finds and dlopens libhailort (library.py).
+"""
+
+from .hailort import (
+    ConfiguredNetworkGroup,
+    HailoRT,
+    Hef,
+    InputVStream,
+    OutputVStream,
+    VDevice,
+    VStreamSet,
+)
+from .infos import NetworkGroupInfo, VStreamInfo, VStreamParams, dequantize
+from .library import HailoRTNotFound, HailoRTUnavailable, HailoRTVersionError, Version
+from .resource import HailoRTClosed
+from .status import HailoRTError, status_name
+from .structs import FormatOrder, FormatType, StreamDirection
+
+__all__ = [
+    "ConfiguredNetworkGroup",
+    "FormatOrder",
+    "FormatType",
+    "HailoRT",
+    "HailoRTClosed",
+    "HailoRTError",
+    "HailoRTNotFound",
+    "HailoRTUnavailable",
+    "HailoRTVersionError",
+    "Hef",
+    "InputVStream",
+    "NetworkGroupInfo",
+    "OutputVStream",
+    "StreamDirection",
+    "VDevice",
+    "VStreamInfo",
+    "VStreamParams",
+    "VStreamSet",
+    "Version",
+    "dequantize",
+    "status_name",
+]

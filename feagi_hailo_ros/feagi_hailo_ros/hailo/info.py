@@ -1,0 +1,118 @@
+"""`hailort-info`: what HailoRT, which devices and which HEF contents this machine has, as JSON.
+
+Meant for bring-up on a robot: it needs no device to describe HEFs (everything comes from the HEF
+through `hailo_hef_get_all_vstream_infos`), reports an unsupported library's version instead of only
+refusing it, and records per-HEF errors without stopping at the first one.
+
+    feagi-hailo hailort-info [--lib PATH] [--hef FILE ...]
+    python -m feagi_hailo_ros.hailo.info [--lib PATH] [--hef FILE ...]
+
+Exit status: 0 when the library is usable and every HEF was read; 1 otherwise (the JSON still
+describes everything that could be read, and the reason goes to stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .hailort import HailoRT, Hef
+from .library import SUPPORTED_TEXT, HailoRTUnavailable, HailoRTVersionError
+from .status import HailoRTError
+
+
+def _error(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, HailoRTError):
+        return {"code": exc.code, "name": exc.name, "call": exc.call, "message": str(exc)}
+    return {"message": str(exc)}
+
+
+def describe_hef(rt: HailoRT, path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Network groups of one HEF with every input/output vstream (shape, format, quantization and
+    host frame size in the HEF's own format type)."""
+    out: dict[str, Any] = {"path": os.fspath(path)}
+    try:
+        with Hef.from_file(rt, path) as hef:
+            groups = []
+            for ng in hef.network_group_infos():
+                inputs, outputs = [], []
+                for info in hef.vstream_infos(ng.name):
+                    entry = info.to_dict()
+                    entry["frame_size"] = hef.frame_size(info)
+                    (inputs if info.is_input else outputs).append(entry)
+                groups.append({"name": ng.name, "is_multi_context": ng.is_multi_context,
+                               "inputs": inputs, "outputs": outputs})
+            out["network_groups"] = groups
+    except HailoRTError as exc:
+        out["error"] = _error(exc)
+    return out
+
+
+def hailort_info(lib_path: str | os.PathLike[str] | None = None,
+                 hef_paths: Sequence[str | os.PathLike[str]] = ()) -> dict[str, Any]:
+    """JSON-able report: library path and version, devices found, and each HEF's network groups.
+
+    Raises HailoRTNotFound when no libhailort can be loaded. An unsupported version is reported
+    (`library.supported` false plus `library.error`) rather than raised, and nothing else is asked of
+    that library, since its struct layouts are unknown.
+    """
+    report: dict[str, Any] = {"supported_versions": SUPPORTED_TEXT}
+    try:
+        rt = HailoRT(lib_path)
+    except HailoRTVersionError as exc:
+        report["library"] = {"path": exc.path, "version": str(exc.found), "supported": False,
+                             "error": str(exc)}
+        return report
+    report["library"] = {"path": rt.path, "version": str(rt.version), "supported": True}
+    try:
+        report["devices"] = rt.scan_devices()
+    except HailoRTError as exc:
+        report["devices"] = []
+        report["devices_error"] = _error(exc)
+    report["hefs"] = [describe_hef(rt, p) for p in hef_paths]
+    return report
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="feagi-hailo hailort-info",
+        description="Report the HailoRT library, Hailo devices and HEF contents as JSON.")
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `hailort-info`, for embedding in the `feagi-hailo` CLI."""
+    parser.add_argument("--lib", metavar="PATH", default=None,
+                        help="libhailort.so to load (default: $FEAGI_HAILO_LIBHAILORT, then the "
+                             "system library paths)")
+    parser.add_argument("--hef", metavar="FILE", nargs="+", action="extend", default=[],
+                        help="HEF file(s) to describe (repeatable)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the report for parsed `args`; return the exit status."""
+    try:
+        report = hailort_info(args.lib, args.hef)
+    except HailoRTUnavailable as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(json.dumps(report, indent=2))
+    problems = []
+    if not report["library"]["supported"]:
+        problems.append(report["library"]["error"])
+    problems += [f"{h['path']}: {h['error']['message']}" for h in report.get("hefs", ()) if "error" in h]
+    for p in problems:
+        print(p, file=sys.stderr)
+    return 1 if problems else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(build_parser().parse_args(argv))
+
+if __name__ == "__main__":
+    sys.exit(main())

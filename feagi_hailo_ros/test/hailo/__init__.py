@@ -1,0 +1,1 @@
+"""Tests of the ctypes HailoRT binding, run against a C stand-in of libhailort."""

@@ -1,0 +1,113 @@
+"""`hailort_info()` and the `hailort-info` command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from feagi_hailo_ros.hailo.info import build_parser, hailort_info, main
+from feagi_hailo_ros.hailo.library import HailoRTNotFound
+
+from .conftest import Standin
+from .standin import hef_format as hf
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    dense = hf.NetworkGroupSpec(
+        "motor", [hf.InputSpec("motor/input_layer1", (1, 1, 300))],
+        [hf.OutputSpec("motor/dense1", hf.Dense(np.ones((12, 300), np.uint8)), native_type=hf.UINT16,
+                       qp_scale=0.5, qp_zp=1.0)])
+    conv = hf.conv_group("vision", np.ones((3, 3, 2, 4), np.uint8), (16, 12))
+    return hf.write_hef(tmp_path / "brain.hef", [dense, conv])
+
+
+def test_report_describes_library_devices_and_hef(standin: Standin, model: Path) -> None:
+    report = hailort_info(standin.path, [model])
+    json.dumps(report)  # JSON-able as promised
+    major, minor = report["library"]["version"].split(".")[:2]
+    assert report["library"] == {"path": str(standin.path), "version": f"{major}.{minor}.0",
+                                 "supported": True}
+    assert report["devices"] == ["0000:01:00.0"]
+    (hef,) = report["hefs"]
+    assert hef["path"] == str(model) and "error" not in hef
+    motor, vision = hef["network_groups"]
+    assert (motor["name"], motor["is_multi_context"]) == ("motor", False)
+    assert motor["inputs"] == [{
+        "name": "motor/input_layer1", "network_name": "motor/motor", "direction": "H2D",
+        "shape": [1, 1, 300], "format_type": "UINT8", "format_order": "NC", "qp_scale": 1.0,
+        "qp_zp": 0.0, "frame_size": 300}]
+    (out,) = motor["outputs"]
+    assert (out["name"], out["format_type"], out["shape"], out["frame_size"]) == \
+        ("motor/dense1", "UINT16", [1, 1, 12], 24)
+    assert (out["qp_scale"], out["qp_zp"]) == (0.5, 1.0)
+    assert vision["inputs"][0]["format_order"] == "NHWC"
+    assert vision["outputs"][0]["shape"] == [16, 12, 4] and vision["outputs"][0]["frame_size"] == 768
+
+
+def test_per_hef_errors_do_not_hide_the_rest(standin: Standin, model: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.hef"
+    broken.write_bytes(b"nonsense")
+    report = hailort_info(standin.path, [tmp_path / "missing.hef", broken, model])
+    missing, bad, good = report["hefs"]
+    assert (missing["error"]["code"], missing["error"]["name"]) == (13, "HAILO_OPEN_FILE_FAILURE")
+    assert bad["error"]["name"] in {"HAILO_HEF_NOT_SUPPORTED", "HAILO_INVALID_HEF"}
+    assert bad["error"]["call"] == "hailo_create_hef_file"
+    assert [g["name"] for g in good["network_groups"]] == ["motor", "vision"]
+
+
+def test_no_device_is_reported_not_raised(standin: Standin, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAILORT_STANDIN_NO_DEVICE", "1")
+    report = hailort_info(standin.path)
+    assert report["devices"] == [] and report["hefs"] == []
+
+
+def test_unsupported_version_is_reported(standin_libs: dict[str, Path]) -> None:
+    report = hailort_info(standin_libs["5.0"])
+    assert report["library"]["version"] == "5.0.0" and report["library"]["supported"] is False
+    assert "4.17 to 4.23" in report["library"]["error"]
+    assert "devices" not in report  # nothing else is asked of a library with unknown layouts
+
+
+def test_missing_library_raises(tmp_path: Path) -> None:
+    with pytest.raises(HailoRTNotFound):
+        hailort_info(tmp_path / "libhailort.so")
+
+
+def test_main_prints_json_and_exits_0(standin: Standin, model: Path, capsys) -> None:
+    assert main(["--lib", str(standin.path), "--hef", str(model)]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["hefs"][0]["network_groups"][0]["outputs"][0]["format_type"] == "UINT16"
+    assert captured.err == ""
+
+
+def test_main_exit_1_on_problems(standin: Standin, standin_libs, model: Path, tmp_path: Path,
+                                 capsys) -> None:
+    assert main(["--lib", str(standin.path), "--hef", str(tmp_path / "nope.hef"), str(model)]) == 1
+    captured = capsys.readouterr()
+    assert len(json.loads(captured.out)["hefs"]) == 2
+    assert "nope.hef" in captured.err and "HAILO_OPEN_FILE_FAILURE" in captured.err
+
+    assert main(["--lib", str(tmp_path / "none.so")]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Searched" in captured.err and "hailo-all" in captured.err
+
+    assert main(["--lib", str(standin_libs["4.16"])]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["library"]["supported"] is False and "4.16.0" in captured.err
+
+
+def test_environment_variable_is_honoured(standin: Standin, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("FEAGI_HAILO_LIBHAILORT", str(standin.path))
+    assert main([]) == 0
+    assert json.loads(capsys.readouterr().out)["library"]["path"] == str(standin.path)
+
+
+def test_hef_option_accepts_several_files_and_repeats() -> None:
+    args = build_parser().parse_args(["--hef", "a.hef", "b.hef", "--hef", "c.hef", "--lib", "x.so"])
+    assert args.hef == ["a.hef", "b.hef", "c.hef"] and args.lib == "x.so"
+    assert build_parser().parse_args([]).hef == []
