@@ -1,0 +1,349 @@
+"""The backend protocol and the accelerator seam.
+
+Two interfaces live here.
+
+**Backend** mirrors FEAGI's accelerator interface: a backend owns the
+dynamic state of one brain and runs whole bursts (``upload_neurons``,
+``upload_synapses``, ``process_burst`` -> fired count, ``download_neurons``,
+``reset``, plus ``name``, ``is_available()``, ``estimated_ops_per_second()``).
+The CPU (Numba) backend and the NumPy reference implement it; the
+:class:`~feagi_hailo_ros.engine.simulator.Engine` runs any of them behind one
+surface. A backend lacking an optional capability leaves it out of
+``features``; the engine then refuses the configuration and the method
+raises ``NotImplementedError`` naming the backend and the capability.
+
+**ProjectionIntegrator** is the seam for accelerators that cannot hold
+state (Hailo-8, ONNX Runtime; DESIGN §5): for each projection it is given,
+it computes exact integer counts ``Y = X @ A.T`` where ``A`` is the
+projection's 0/1 adjacency (dst x src, one entry per synapse, so duplicate
+synapses count twice) and ``X`` is a ``(G, n_src)`` uint8 0/1 matrix of
+source spikes at ``t - delay``. Potentials, thresholds and spike decisions
+stay on the CPU. The engine splits the fired sources into ``G`` groups that
+share one per-spike contribution ``c = float32(sign*w*p/div)`` (one group for
+a uniform-PSP area; one per distinct outdegree or distinct membrane-driven
+PSP otherwise), so ``sum_g Y[g] * c_g`` equals, bit for bit, what the CPU
+would add synapse by synapse. Projections with per-synapse weights are not a
+0/1 adjacency and cannot be integrated this way.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .connectome import Connectome, Projection
+from .state import EngineState, NeuronSnapshot
+
+#: Inhibition modes. ``"clamped"`` is FEAGI's: a net negative input sum counts
+#: as 0 (the neuron is still processed, so it leaks). ``"subtractive"`` adds
+#: the signed sum and floors V at the reset potential 0.
+INHIBITION_MODES = ("clamped", "subtractive")
+
+#: Optional capabilities a backend may lack.
+FEATURE_PER_SYNAPSE_WEIGHTS = "per_synapse_weights"
+FEATURE_SUBTRACTIVE = "subtractive_inhibition"
+FEATURE_EXTERNAL_INPUT = "external_input"  # accepts integrator contributions
+FEATURE_STATE_TRANSFER = "state_transfer"  # download_state / upload_state (checkpoints)
+ALL_FEATURES = frozenset(
+    {
+        FEATURE_PER_SYNAPSE_WEIGHTS,
+        FEATURE_SUBTRACTIVE,
+        FEATURE_EXTERNAL_INPUT,
+        FEATURE_STATE_TRANSFER,
+    }
+)
+
+
+@dataclass(frozen=True)
+class ExternalInput:
+    """Synaptic input computed outside the backend for one destination slice.
+
+    ``values`` (float64) is added to the input of neurons
+    ``offset .. offset + len(values)``; ``mask`` marks which of them received
+    at least one synaptic event (they become candidates even when the sum is
+    zero or negative).
+    """
+
+    offset: int
+    values: np.ndarray
+    mask: np.ndarray
+
+
+@dataclass
+class BurstInput:
+    """Everything from outside the backend that one burst consumes.
+
+    Indices are global neuron ids. ``inject_ranges`` are disjoint
+    ``[start, stop)`` blocks that each receive ``inject_range_values`` (the
+    fast path for driving a whole area); ``inject_index``/``inject_value``
+    are individual injections (repeats add up). ``force_index`` is the forced
+    set (DESIGN §4 rule 6), the power area included.
+    """
+
+    inject_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    inject_value: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    inject_ranges: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
+    inject_range_values: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    force_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    external: list[ExternalInput] = field(default_factory=list)
+
+
+def check_burst_input(inp: BurstInput, neuron_count: int) -> None:
+    """Raise ``IndexError``/``ValueError`` for input that would address outside the brain.
+
+    Kernels index without bounds checks, so a backend calls this first; the
+    cost is a min/max over the (small) input arrays.
+    """
+    for name in ("inject_index", "force_index"):
+        idx = np.asarray(getattr(inp, name))
+        if idx.size and (idx.min() < 0 or idx.max() >= neuron_count):
+            raise IndexError(f"{name} addresses a neuron outside 0..{neuron_count - 1}")
+    if len(inp.inject_index) != len(inp.inject_value):
+        raise ValueError("inject_index and inject_value differ in length")
+    ranges = np.asarray(inp.inject_ranges).reshape(-1, 2)
+    if len(ranges) != len(inp.inject_range_values):
+        raise ValueError("inject_ranges and inject_range_values differ in length")
+    if ranges.size and (ranges.min() < 0 or ranges.max() > neuron_count
+                        or np.any(ranges[:, 0] > ranges[:, 1])):  # fmt: skip
+        raise IndexError(f"inject_ranges must be [start, stop) blocks within 0..{neuron_count}")
+    for ext in inp.external:
+        if ext.offset < 0 or ext.offset + len(ext.values) > neuron_count:
+            raise IndexError("external input addresses neurons outside the brain")
+        if len(ext.mask) != len(ext.values):
+            raise ValueError("external input values and mask differ in length")
+
+
+class Backend(abc.ABC):
+    """A burst engine that owns the dynamic state of one brain.
+
+    Life cycle: construct with the semantic options (inhibition mode, seed),
+    ``upload_neurons(connectome)``, ``upload_synapses(connectome, exclude)``,
+    then ``process_burst`` once per burst. ``exclude`` names projections some
+    integrator computes; the backend then only receives their effect through
+    ``BurstInput.external`` (but still counts their synapses in each source
+    neuron's outdegree, which the PSP division uses).
+    """
+
+    name: str = "abstract"
+    features: frozenset[str] = frozenset()
+
+    def __init__(self, *, inhibition: str = "clamped", seed: int = 0) -> None:
+        if inhibition not in INHIBITION_MODES:
+            raise ValueError(f"inhibition must be one of {INHIBITION_MODES}, got {inhibition!r}")
+        if inhibition == "subtractive":
+            self.require(FEATURE_SUBTRACTIVE)
+        self.inhibition = inhibition
+        self.seed = int(seed)
+        #: Seconds spent in the phases of the last burst (backend-specific keys).
+        self.last_timing: dict[str, float] = {}
+
+    # -- capability checks ---------------------------------------------------
+
+    def require(self, feature: str) -> None:
+        """Raise ``NotImplementedError`` unless this backend has ``feature``."""
+        if feature not in self.features:
+            raise NotImplementedError(f"the {self.name!r} backend does not support {feature}")
+
+    # -- FEAGI accelerator interface -----------------------------------------
+
+    @classmethod
+    def is_available(cls) -> bool:
+        """Whether this backend can run on this machine."""
+        return True
+
+    @abc.abstractmethod
+    def estimated_ops_per_second(self) -> float:
+        """Rough synaptic events per second this backend sustains (for planning)."""
+
+    @abc.abstractmethod
+    def upload_neurons(self, connectome: Connectome) -> None:
+        """Load per-neuron parameters and reset the dynamic state."""
+
+    @abc.abstractmethod
+    def upload_synapses(self, connectome: Connectome, exclude: Collection[int] = ()) -> None:
+        """Load the synapses of every projection not in ``exclude``."""
+
+    @abc.abstractmethod
+    def process_burst(self, inp: BurstInput) -> int:
+        """Run one burst; return how many neurons fired."""
+
+    @abc.abstractmethod
+    def download_neurons(self) -> NeuronSnapshot:
+        """Per-neuron canonical state (see ``state.py``)."""
+
+    @abc.abstractmethod
+    def reset(self) -> None:
+        """Back to rest: zero potentials, countdowns, counts, history; burst 0."""
+
+    # -- what the engine needs beyond FEAGI's interface -----------------------
+
+    @property
+    @abc.abstractmethod
+    def burst(self) -> int:
+        """Index of the next burst (= bursts run since reset)."""
+
+    @property
+    @abc.abstractmethod
+    def history_length(self) -> int:
+        """How many past fired sets are kept (the longest delay)."""
+
+    @abc.abstractmethod
+    def last_fired(self) -> np.ndarray:
+        """Global ids (int32, unordered) of the neurons that fired in the last burst."""
+
+    @abc.abstractmethod
+    def fired_history(self, delay: int) -> tuple[np.ndarray, np.ndarray]:
+        """Fired set of burst ``self.burst - delay`` as (global ids, psp per spike)."""
+
+    def download_state(self) -> EngineState:
+        """Full canonical state, for checkpoints."""
+        raise NotImplementedError(f"the {self.name!r} backend does not support state transfer")
+
+    def upload_state(self, state: EngineState) -> None:
+        """Replace the dynamic state (inverse of ``download_state``)."""
+        raise NotImplementedError(f"the {self.name!r} backend does not support state transfer")
+
+
+# -----------------------------------------------------------------------------
+# The accelerator seam
+# -----------------------------------------------------------------------------
+
+
+@runtime_checkable
+class ProjectionIntegrator(Protocol):
+    """Computes exact synaptic event counts ``X @ A.T`` for some projections.
+
+    ``prepare`` is called once with the connectome and the indices of the
+    projections assigned to this integrator (this is where a Hailo backend
+    opens its HEF and an ONNX one its session). ``integrate`` is called at
+    most once per burst with ``{projection index: X}`` for those of its
+    projections whose sources fired at ``t - delay``; ``X`` is ``(G, n_src)``
+    uint8 with entries 0/1 (rows are independent spike vectors, i.e. a
+    batch). It must return ``{projection index: Y}`` with ``Y`` ``(G, n_dst)``
+    integer counts, exact (use a 16-bit or wider output once fan-in exceeds
+    255). Source/destination order is area-local neuron order.
+    """
+
+    name: str
+
+    def prepare(self, connectome: Connectome, projections: Sequence[int]) -> None: ...
+
+    def integrate(self, spikes: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]: ...
+
+
+class NumpyIntegrator:
+    """Reference integrator in plain NumPy: counts by ``bincount`` per spike row.
+
+    It proves the seam (identical rasters with and without it) and is the
+    model the Hailo and ONNX Runtime integrators are checked against.
+    """
+
+    name = "numpy"
+
+    def __init__(self) -> None:
+        self._adj: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
+        self.calls = 0
+
+    def prepare(self, connectome: Connectome, projections: Sequence[int]) -> None:
+        self._adj = {}
+        for p in projections:
+            proj = connectome.projections[p]
+            n_dst = connectome.areas[proj.dst_area].neuron_count
+            self._adj[p] = (
+                np.asarray(proj.pre, dtype=np.int64),
+                np.asarray(proj.post, dtype=np.int64),
+                n_dst,
+            )
+
+    def integrate(self, spikes: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
+        self.calls += 1
+        out: dict[int, np.ndarray] = {}
+        for p, x in spikes.items():
+            pre, post, n_dst = self._adj[p]
+            y = np.empty((x.shape[0], n_dst), dtype=np.int64)
+            for g in range(x.shape[0]):
+                # Counts are small integers: float64 bincount is exact.
+                y[g] = np.bincount(post, weights=x[g, pre], minlength=n_dst).astype(np.int64)
+            out[p] = y
+        return out
+
+
+# -----------------------------------------------------------------------------
+# Definitions every backend shares (kept here so they are stated once)
+# -----------------------------------------------------------------------------
+
+
+def outdegree(connectome: Connectome) -> np.ndarray:
+    """Synapse count of every neuron as a source, over all projections (int64, global)."""
+    deg = np.zeros(connectome.neuron_count, dtype=np.int64)
+    for proj in connectome.projections:
+        first = connectome.areas[proj.src_area].first_neuron
+        n_src = connectome.areas[proj.src_area].neuron_count
+        deg[first : first + n_src] += np.bincount(
+            np.asarray(proj.pre, dtype=np.int64), minlength=n_src
+        )
+    return deg
+
+
+def psp_divisor(connectome: Connectome) -> np.ndarray:
+    """Per-neuron PSP divisor (float64): outdegree for non-uniform areas, else 1.
+
+    A neuron with no synapses keeps divisor 1; it never sends anything.
+    """
+    deg = outdegree(connectome)
+    div = np.ones(connectome.neuron_count, dtype=np.float64)
+    for area in connectome.areas:
+        if not area.psp_uniform:
+            sl = area.neuron_slice
+            div[sl] = np.maximum(deg[sl], 1)
+    return div
+
+
+def projection_signed_weight(proj: Projection) -> float:
+    """The projection's signed weight as the float32 value every backend uses."""
+    return float(np.float32(proj.weight))
+
+
+def spike_contribution(signed_weight: np.ndarray, psp: np.ndarray, div: np.ndarray) -> np.ndarray:
+    """Per-synapse contribution ``float32(w * p / div)``, computed in float64.
+
+    One rounding to float32 per synapse, then accumulation in float64: the
+    sum of float32 values is exact (hence order-independent) unless the
+    terms span more than ~29 binary orders of magnitude, so backends that
+    sum in different orders agree bit for bit.
+    """
+    return (
+        np.asarray(signed_weight, np.float64) * np.asarray(psp, np.float64) / np.asarray(div)
+    ).astype(np.float32)
+
+
+def integrable(connectome: Connectome, projection: int) -> str | None:
+    """Why projection ``projection`` cannot go to an integrator, or None if it can."""
+    proj = connectome.projections[projection]
+    if proj.weights is not None:
+        return (
+            f"projection {projection} has per-synapse weights, so it is not a 0/1 adjacency; "
+            "keep it on the CPU"
+        )
+    return None
+
+
+def group_spikes(
+    src_local: np.ndarray, coef: np.ndarray, n_src: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split fired sources into rows of equal per-spike contribution.
+
+    ``src_local`` are area-local ids of fired source neurons, ``coef`` the
+    float32 contribution each of their synapses in this projection carries.
+    Returns ``(X, coefs)``: ``X`` is ``(G, n_src)`` uint8 0/1 and ``coefs``
+    the ``G`` float32 contributions, so ``sum_g (X @ A.T)[g] * coefs[g]`` is
+    the projection's input.
+    """
+    values, inverse = np.unique(coef, return_inverse=True)
+    x = np.zeros((values.size, n_src), dtype=np.uint8)
+    x[inverse, src_local] = 1
+    return x, values.astype(np.float32)

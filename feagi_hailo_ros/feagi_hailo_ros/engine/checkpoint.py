@@ -1,0 +1,250 @@
+"""Checkpoint files of the engine's dynamic state.
+
+Format: a NumPy ``.npz`` (zip of ``.npy``), read with ``allow_pickle=False``.
+Member ``meta`` is UTF-8 JSON (as a uint8 array) holding the format name and
+version, the identity of the connectome the state belongs to, the sizes,
+the engine options that change the continuation (inhibition mode, seed) and
+the SHA-256 of the metadata and payload. Payload members: ``potentials`` (float32),
+``refractory_countdown`` (int32), ``fire_counts`` (int32), and the fired
+sets of past bursts, newest first, as ``history_index`` (int32, concatenated),
+``history_psp`` (float32) and ``history_offsets`` (int64, length H + 1).
+
+Files are written to a temporary name and renamed, so a crash mid-write
+leaves the previous checkpoint intact. Loading refuses, with
+:class:`CheckpointCorruptError`, anything unreadable or whose payload hash
+does not match, and with :class:`CheckpointMismatchError` a state that
+belongs to a different connectome (identity or shape) or engine options.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .connectome import POTENTIAL_DTYPE, Connectome
+from .state import INDEX_DTYPE, EngineState
+
+FORMAT_NAME = "feagi_hailo_ros.engine.checkpoint"
+FORMAT_VERSION = 1
+
+_PAYLOAD = (
+    "potentials",
+    "refractory_countdown",
+    "fire_counts",
+    "history_index",
+    "history_psp",
+    "history_offsets",
+)
+_DTYPES = {
+    "potentials": np.dtype(POTENTIAL_DTYPE),
+    "refractory_countdown": np.dtype(np.int32),
+    "fire_counts": np.dtype(np.int32),
+    "history_index": np.dtype(INDEX_DTYPE),
+    "history_psp": np.dtype(POTENTIAL_DTYPE),
+    "history_offsets": np.dtype(np.int64),
+}
+
+
+class CheckpointError(Exception):
+    """A checkpoint cannot be used."""
+
+
+class CheckpointCorruptError(CheckpointError):
+    """The file is unreadable, truncated, tampered with or not a checkpoint."""
+
+
+class CheckpointMismatchError(CheckpointError):
+    """The file is intact but belongs to another brain or engine configuration."""
+
+
+def connectome_identity(connectome: Connectome) -> str:
+    """SHA-256 of everything in a connectome that shapes the dynamics.
+
+    Covers area parameters and layout, the power area, and every projection's
+    endpoints, weight(s), delay and synapse lists. Cosmetic fields (names,
+    positions, notes, the genome file checksum) are left out, so the same
+    brain rebuilt from a reformatted genome still matches.
+    """
+    h = hashlib.sha256()
+    desc: dict[str, Any] = {
+        "power_area": connectome.power_area,
+        "areas": [
+            [
+                a.index, a.cortical_id, list(a.dims), a.neurons_per_voxel, a.first_neuron,
+                repr(float(a.fire_threshold)), [repr(float(c)) for c in a.threshold_increment],
+                repr(float(a.threshold_limit)), repr(float(a.leak)), int(a.refractory),
+                int(a.consecutive_fire_limit), repr(float(a.excitability)), bool(a.mp_acc),
+                bool(a.mp_psp), int(a.psp), bool(a.psp_uniform),
+            ]  # fmt: skip
+            for a in connectome.areas
+        ],
+        "projections": [
+            [p.src_area, p.dst_area, repr(float(p.weight)), int(p.delay), p.synapse_count,
+             p.weights is not None]  # fmt: skip
+            for p in connectome.projections
+        ],
+    }
+    h.update(json.dumps(desc, sort_keys=True).encode())
+    for p in connectome.projections:
+        h.update(np.ascontiguousarray(p.pre, dtype=np.int64).tobytes())
+        h.update(np.ascontiguousarray(p.post, dtype=np.int64).tobytes())
+        if p.weights is not None:
+            h.update(np.ascontiguousarray(p.weights, dtype=np.float32).tobytes())
+    return h.hexdigest()
+
+
+def _payload_hash(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:
+    """SHA-256 over the metadata (less the hash itself) and every payload array."""
+    h = hashlib.sha256()
+    fields = {k: v for k, v in meta.items() if k != "payload_sha256"}
+    h.update(json.dumps(fields, sort_keys=True).encode())
+    for name in _PAYLOAD:
+        a = arrays[name]
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    state: EngineState,
+    *,
+    identity: str,
+    synapse_count: int,
+    inhibition: str,
+    seed: int,
+) -> None:
+    """Write ``state`` atomically to ``path`` (the name is used as given)."""
+    hist_idx = [np.asarray(i, INDEX_DTYPE) for i, _ in state.history]
+    hist_psp = [np.asarray(p, POTENTIAL_DTYPE) for _, p in state.history]
+    offsets = np.zeros(len(hist_idx) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([i.size for i in hist_idx])
+    arrays = {
+        "potentials": np.asarray(state.potentials, POTENTIAL_DTYPE),
+        "refractory_countdown": np.asarray(state.refractory_countdown, np.int32),
+        "fire_counts": np.asarray(state.fire_counts, np.int32),
+        "history_index": np.concatenate(hist_idx) if hist_idx else np.zeros(0, INDEX_DTYPE),
+        "history_psp": np.concatenate(hist_psp) if hist_psp else np.zeros(0, POTENTIAL_DTYPE),
+        "history_offsets": offsets,
+    }
+    meta = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "connectome_identity": identity,
+        "neuron_count": int(state.neuron_count),
+        "synapse_count": int(synapse_count),
+        "history_length": len(state.history),
+        "burst": int(state.burst),
+        "inhibition": inhibition,
+        "seed": int(seed),
+    }
+    meta["payload_sha256"] = _payload_hash(arrays, meta)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], EngineState]:
+    """Read and integrity-check a checkpoint; no compatibility checks.
+
+    Raises ``FileNotFoundError`` for a missing file and
+    :class:`CheckpointCorruptError` for anything unreadable.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            members = set(z.files)
+            missing = {"meta", *_PAYLOAD} - members
+            if missing:
+                raise CheckpointCorruptError(
+                    f"{path}: not an engine checkpoint (missing {sorted(missing)})"
+                )
+            meta = json.loads(bytes(z["meta"]).decode())
+            arrays = {name: z[name] for name in _PAYLOAD}
+    except FileNotFoundError:
+        raise
+    except CheckpointError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as e:
+        raise CheckpointCorruptError(f"{path}: unreadable checkpoint ({e})") from e
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise CheckpointCorruptError(f"{path}: not an engine checkpoint")
+    if meta.get("version") != FORMAT_VERSION:
+        raise CheckpointMismatchError(
+            f"{path}: checkpoint format version {meta.get('version')!r}, "
+            f"this engine reads version {FORMAT_VERSION}"
+        )
+    for name, dtype in _DTYPES.items():
+        if arrays[name].dtype != dtype or arrays[name].ndim != 1:
+            raise CheckpointCorruptError(f"{path}: member {name} has the wrong type")
+    if _payload_hash(arrays, meta) != meta.get("payload_sha256"):
+        raise CheckpointCorruptError(f"{path}: payload checksum mismatch (file corrupted)")
+    off = arrays["history_offsets"]
+    n_idx = arrays["history_index"].size
+    if (
+        off.size < 1
+        or off[0] != 0
+        or off[-1] != n_idx
+        or np.any(np.diff(off) < 0)
+        or arrays["history_psp"].size != n_idx
+    ):
+        raise CheckpointCorruptError(f"{path}: inconsistent fired-history layout")
+    history = [
+        (arrays["history_index"][a:b].copy(), arrays["history_psp"][a:b].copy())
+        for a, b in zip(off[:-1], off[1:], strict=True)
+    ]
+    state = EngineState(
+        potentials=arrays["potentials"],
+        refractory_countdown=arrays["refractory_countdown"],
+        fire_counts=arrays["fire_counts"],
+        burst=int(meta["burst"]),
+        history=history,
+    )
+    return meta, state
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    identity: str,
+    neuron_count: int,
+    synapse_count: int,
+    history_length: int,
+    inhibition: str,
+    seed: int,
+) -> EngineState:
+    """Read a checkpoint and check that it belongs to this brain and engine."""
+    meta, state = read_checkpoint(path)
+    expected = {
+        "connectome_identity": identity,
+        "neuron_count": neuron_count,
+        "synapse_count": synapse_count,
+        "history_length": history_length,
+        "inhibition": inhibition,
+        "seed": seed,
+    }
+    wrong = [f"{k}: file {meta.get(k)!r}, engine {v!r}" for k, v in expected.items()
+             if meta.get(k) != v]  # fmt: skip
+    if wrong:
+        raise CheckpointMismatchError(
+            f"{path}: checkpoint belongs to another brain or configuration (" + "; ".join(wrong)
+            + ")"
+        )
+    try:
+        state.validate(neuron_count, history_length)
+    except ValueError as e:
+        raise CheckpointCorruptError(f"{path}: {e}") from e
+    return state

@@ -1,0 +1,614 @@
+"""Event-driven Numba kernels of the CPU burst engine.
+
+Precision: potentials and thresholds are float32; synaptic input is summed
+in float64 from float32 per-synapse contributions and rounded to float32
+once per neuron per burst. Everything is exact for integer contributions,
+and in practice for fractional ones too: a float64 sum of float32 terms is
+exact, hence independent of summation order, unless the terms span more
+than ~29 binary orders of magnitude. No ``fastmath``: the NumPy reference
+must agree bit for bit.
+
+Data layout
+-----------
+* Synapses: one CSR per distinct delay; rows = global source neuron. A
+  row's synapses are ``(target int32, signed weight float32)`` pairs stored
+  interleaved in one ``(S, 2)`` int32 array (``syn``, with ``synf`` its
+  float32 view), so a fired neuron's row is one contiguous run of memory:
+  one cache miss where two parallel arrays would cost two. Row offsets are
+  int32 when they fit. :func:`propagate` software-prefetches row offsets,
+  rows and target accumulators a few spikes ahead (see
+  ``PREFETCH_DISTANCE``), which turns delivery from latency-bound into
+  mostly overlapped memory traffic.
+* Past fired sets are kept by the backend as a ring of ``(ids int32, psp
+  float32)`` per burst (``psp`` = what each spike carries), as deep as the
+  longest delay.
+* Candidates are a bitset (one bit per neuron, uint64 words): 1M neurons
+  take 128 KiB, which stays in L2 while synaptic events set bits at random.
+  The dynamics walk the set bits in ascending neuron order, so per-neuron
+  state is streamed, not gathered, and clear the words behind them.
+* Per-neuron state: ``v`` (float32), ``until`` (int32, last blocked burst),
+  ``count`` (int32), ``v_burst`` (int32, burst of the last V write),
+  ``acc`` (float64 input accumulator, zeroed as consumed). Burst stamps are
+  relative to an epoch the backend advances long before int32 overflows.
+  Per-neuron ``theta`` (float32) only matters for areas with threshold
+  increments; every other parameter is per area (tiny, cached), indexed by
+  ``area_of`` (uint16).
+* Whole-area injections arrive as disjoint ``[start, stop)`` ranges with a
+  value: their candidate bits are set word-wise and the value is added
+  during the walk, so driving every neuron costs no scattered writes. When
+  ranges cover every neuron, synaptic events skip the bitset altogether.
+* :func:`dynamics_parallel` splits the walk into disjoint word ranges, one
+  per thread, running the same ``_walk`` body; results are identical to
+  :func:`dynamics` (same spike order after compaction).
+
+Semantics (DESIGN §4), with the decisions the text leaves open
+------------------------------------------------------------------
+Burst ``t``:
+
+1. ``mp_acc = false`` clears V at the start of every burst. Implemented
+   lazily: every write of V happens while processing a candidate, so when
+   a candidate is processed at ``t`` its stored V is from an earlier burst
+   and reads as 0. ``v_burst`` records the write so that readers between
+   bursts (download, checkpoints, the PSP of a forced spike) see 0 for a
+   neuron of such an area that was not processed in the last burst.
+2. Input ``I_i`` = injections + external (integrator) input + for every
+   neuron ``j`` fired at ``t - d`` and each of its synapses of delay ``d``
+   to ``i``: ``c = float32(sign*w * p_j / div_j)`` computed in float64,
+   where ``p_j`` is the spike's PSP and ``div_j`` is ``j``'s outdegree over
+   all projections when its area has ``psp_uniform = false`` (else 1).
+   ``p_j`` is the area's PSP, or for ``mp_psp`` areas
+   ``clamp(rint(V_j at firing), 0, 255)`` (round half to even). Two
+   mappings between the same areas are two synapses, each with its delay.
+   The power area is force-fired every burst by the engine, so it enters
+   like any fired set.
+3. Candidates (any injection, external event or synaptic event this burst,
+   whatever the sign or size) are processed once each, in any order:
+
+   * refractory (``t <= until``): input dropped, nothing else changes;
+   * else, lazy rule 4 first: if ``cfc > 0``, ``count >= cfc`` and
+     ``r >= 1``, the countdown has expired since the last fire, so
+     ``count <- 0``;
+   * ``V <- float32(V + float32(max(I, 0)))`` ("clamped", FEAGI), or with
+     ``inhibition="subtractive"`` ``V <- max(float32(V + float32(I)), 0)``:
+     the floor is the reset potential 0, so inhibition can remove stored
+     charge but never pushes V below rest (a negative V would also have no
+     meaning as a membrane-driven PSP);
+   * if ``theta <= V <= theta_max``: if ``cfc > 0`` and ``count >= cfc``
+     the neuron is blocked: ``count <- 0`` and V is kept **without leak**
+     (FEAGI's source checks the limit before the excitability draw and
+     returns without leaking; DESIGN's wording "when it does not fire"
+     is read as the below-threshold and failed-draw cases). Otherwise the
+     excitability draw (``e >= 0.999`` always passes) decides: fire
+     (``V <- 0``, ``until <- t + r``, ``count += 1`` saturating at
+     2**31 - 1, spike PSP taken from the pre-reset V) or not;
+   * not fired and not blocked: ``V <- float32(V * float32(1 - lambda))``
+     and ``count <- 0`` when ``cfc > 0``.
+4. Refractory countdowns tick every burst with or without input: stored as
+   the last blocked burst ``until`` (countdown at the start of burst ``s``
+   is ``max(until - s + 1, 0)``), so nothing ticks explicitly.
+5. Neurons without input are not touched.
+6. Forced neurons join the fired set after the dynamics (once, even if
+   also fired naturally or forced twice). Their state is left alone,
+   except that a refractory countdown does not tick in that burst
+   (``until += 1`` while refractory). A forced spike's PSP uses the
+   neuron's V as it stands after this burst's processing.
+
+The excitability draw is a stateless hash of ``(seed, neuron id, burst)``:
+a SplitMix64 finaliser of ``id*K1 + burst*K2 + seed*K3`` (mod 2**64), top 24
+bits scaled to [0, 1). It fires iff ``draw < e``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+# SplitMix64 / golden-ratio constants (public domain), as uint64 so Numba
+# keeps the arithmetic in wrapping unsigned 64-bit integers.
+_K_ID = np.uint64(0x9E3779B97F4A7C15)
+_K_BURST = np.uint64(0xD1B54A32D192ED03)
+_K_SEED = np.uint64(0x94D049BB133111EB)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S40 = np.uint64(40)
+_INV24 = 1.0 / 16777216.0
+_COUNT_MAX = np.int32(2**31 - 1)
+_ONE = np.uint64(1)
+_ZERO = np.uint64(0)
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+_SIX = np.uint64(6)
+_NEVER = np.int64(2**62)  # past any neuron index
+
+
+@intrinsic
+def _ctz(typingctx, word):
+    """Count trailing zeros of a uint64 (LLVM ``cttz``): index of the lowest set bit."""
+    sig = types.uint64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        i1 = ir.IntType(1)
+        fnty = ir.FunctionType(i64, [i64, i1])
+        fn = builder.module.declare_intrinsic("llvm.cttz", [i64], fnty)
+        # is_zero_poison = false: callers never pass 0, but keep it defined.
+        return builder.call(fn, [args[0], ir.Constant(i1, 0)])
+
+    return sig, codegen
+
+
+@intrinsic
+def _prefetch(typingctx, arr, idx):
+    """Hint the CPU to fetch ``arr[idx]`` into cache (LLVM ``prefetch``; no fault if bad)."""
+    sig = types.void(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(
+            context, builder, aryty, ary, [args[1]], wraparound=False, boundscheck=False
+        )
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        # read, high temporal locality, data cache
+        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3),
+                          ir.Constant(i32, 1)])  # fmt: skip
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(cache=True, nogil=True)
+def excitability_draw(seed: np.uint64, neuron: np.int64, burst: np.int64) -> float:
+    """Uniform [0, 1) draw for (seed, neuron, burst); stateless and reproducible."""
+    z = np.uint64(neuron) * _K_ID + np.uint64(burst) * _K_BURST + seed * _K_SEED
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    z = z ^ (z >> _S31)
+    return float(z >> _S40) * _INV24
+
+
+@njit(cache=True, nogil=True)
+def excitability_draws(seed: np.uint64, neurons: np.ndarray, burst: np.int64) -> np.ndarray:
+    """Vector form of :func:`excitability_draw` (used by tests)."""
+    out = np.empty(neurons.size, dtype=np.float64)
+    for k in range(neurons.size):
+        out[k] = excitability_draw(seed, np.int64(neurons[k]), burst)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _spike_psp(v: np.float32, mp_psp: bool, psp: np.float32) -> np.float32:
+    """What a spike carries: the area PSP, or clamp(rint(V), 0, 255) when membrane-driven."""
+    if mp_psp:
+        r = np.rint(v)
+        if r < 0.0:
+            r = 0.0
+        elif r > 255.0:
+            r = 255.0
+        return np.float32(r)
+    return psp
+
+
+# -----------------------------------------------------------------------------
+# Building
+# -----------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def build_csr(
+    pre: np.ndarray, post: np.ndarray, sw: np.ndarray, indptr: np.ndarray, syn: np.ndarray
+) -> None:
+    """Counting sort of synapses by source into ``indptr``/``syn``: O(S), stable.
+
+    ``pre`` are global source ids, ``post`` global targets, ``sw`` signed
+    float32 weights. Fills ``indptr`` (int32 or int64 [n+1], zeroed by the
+    caller; int32 when it fits halves the row table's cache footprint) and
+    ``syn`` (int32[S, 2]: target, weight's float32 bits). The outputs are
+    allocated by NumPy on purpose: NumPy asks the kernel for transparent huge
+    pages on large arrays, which saves a TLB miss per fired neuron's row.
+    """
+    n = indptr.size - 1
+    for k in range(pre.size):
+        indptr[pre[k] + 1] += 1
+    for j in range(n):
+        indptr[j + 1] += indptr[j]
+    pos = indptr[:-1].copy()
+    bits = sw.view(np.int32)
+    for k in range(pre.size):
+        j = pre[k]
+        q = pos[j]
+        syn[q, 0] = post[k]
+        syn[q, 1] = bits[k]
+        pos[j] = q + 1
+
+
+# -----------------------------------------------------------------------------
+# Per-burst input
+# -----------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def mark_ranges(starts: np.ndarray, stops: np.ndarray, bits: np.ndarray) -> None:
+    """Set the candidate bits of ``[start, stop)`` blocks, a word at a time."""
+    for r in range(starts.size):
+        lo = starts[r]
+        hi = stops[r]
+        i = lo
+        while i < hi:
+            w = i >> 6
+            b = i & 63
+            if b == 0 and i + 64 <= hi:
+                bits[w] = _ALL
+                i += 64
+            else:
+                bits[w] |= _ONE << np.uint64(b)
+                i += 1
+
+
+@njit(cache=True, nogil=True)
+def add_injections(idx: np.ndarray, val: np.ndarray, acc: np.ndarray, bits: np.ndarray) -> None:
+    """Add point injections to the accumulator and mark their targets."""
+    for k in range(idx.size):
+        i = idx[k]
+        acc[i] += val[k]
+        bits[i >> 6] |= _ONE << np.uint64(i & 63)
+
+
+@njit(cache=True, nogil=True)
+def add_external(
+    offset: int, values: np.ndarray, mask: np.ndarray, acc: np.ndarray, bits: np.ndarray
+) -> None:
+    """Add an integrator's input for neurons ``offset..``; ``mask`` marks candidates."""
+    for k in range(values.size):
+        if mask[k]:
+            i = offset + k
+            acc[i] += values[k]
+            bits[i >> 6] |= _ONE << np.uint64(i & 63)
+
+
+#: Prefetch distance of :func:`propagate`, in fired neurons. The row table
+#: is fetched 2*D spikes ahead, the row D ahead, its targets' accumulators
+#: D/2 ahead: a fired set turns into independent cache misses in flight at
+#: once instead of a chain of dependent ones (~4x on 1M neurons).
+PREFETCH_DISTANCE = 16
+
+
+@njit(cache=True, nogil=True)
+def propagate(
+    indptr: np.ndarray,
+    syn: np.ndarray,
+    synf: np.ndarray,
+    div: np.ndarray,
+    fired_idx: np.ndarray,
+    fired_psp: np.ndarray,
+    acc: np.ndarray,
+    bits: np.ndarray,
+    mark: bool,
+    divided: bool,
+    dist: int,
+) -> int:
+    """Deliver one past fired set over one delay's CSR; returns the event count.
+
+    ``mark=False`` skips the candidate bitset, for bursts in which dense
+    ranges already make every neuron a candidate. ``divided=False`` says no
+    source of this CSR divides its PSP (all ``div == 1``), so ``div`` is
+    not read at all. ``dist`` is the prefetch distance (see
+    ``PREFETCH_DISTANCE``).
+    """
+    events = 0
+    m = fired_idx.size
+    half = dist // 2
+    flat = syn.reshape(-1)
+    for k in range(m):
+        if k + 2 * dist < m:
+            _prefetch(indptr, fired_idx[k + 2 * dist])
+            if divided:
+                _prefetch(div, fired_idx[k + 2 * dist])
+        if k + dist < m:
+            ahead = 2 * indptr[fired_idx[k + dist]]
+            _prefetch(flat, ahead)
+            _prefetch(flat, ahead + 16)  # rows often straddle a cache line
+        if k + half < m:
+            jj = fired_idx[k + half]
+            for q in range(indptr[jj], indptr[jj + 1]):
+                _prefetch(acc, syn[q, 0])
+        j = fired_idx[k]
+        start = indptr[j]
+        stop = indptr[j + 1]
+        events += stop - start
+        p = np.float64(fired_psp[k])
+        d = div[j] if divided else 1.0
+        if d == 1.0 and p == 1.0:
+            # float32(w * 1.0 / 1.0) is w itself: skip the arithmetic (common case).
+            for q in range(start, stop):
+                i = syn[q, 0]
+                acc[i] += synf[q, 1]
+                if mark:
+                    bits[i >> 6] |= _ONE << np.uint64(i & 63)
+        elif d == 1.0:
+            # x / 1.0 == x exactly, so skipping the division changes no bit.
+            for q in range(start, stop):
+                i = syn[q, 0]
+                acc[i] += np.float32(np.float64(synf[q, 1]) * p)
+                if mark:
+                    bits[i >> 6] |= _ONE << np.uint64(i & 63)
+        else:
+            for q in range(start, stop):
+                i = syn[q, 0]
+                acc[i] += np.float32(np.float64(synf[q, 1]) * p / d)
+                if mark:
+                    bits[i >> 6] |= _ONE << np.uint64(i & 63)
+    return events
+
+
+# -----------------------------------------------------------------------------
+# Dynamics
+# -----------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def _walk(
+    w_lo,
+    w_hi,
+    out_base,
+    t,
+    t_abs,
+    range_start,
+    range_stop,
+    range_value,
+    bits,
+    acc,
+    v,
+    v_burst,
+    until,
+    count,
+    theta,
+    area_of,
+    a_theta,
+    a_theta_var,
+    a_theta_max,
+    a_keep,
+    a_refr,
+    a_cfc,
+    a_excit,
+    a_always,
+    a_mp_acc,
+    a_mp_psp,
+    a_psp,
+    seed,
+    subtractive,
+    fired_flag,
+    out_idx,
+    out_psp,
+):
+    """Rule 3 for the candidates in bitset words ``w_lo..w_hi``; spikes go to ``out_*[out_base:]``.
+
+    Walks set bits in ascending order, adding the value of the dense range a
+    neuron lies in, and clears bits and ``acc`` behind itself. Returns the
+    index after the last spike written. One loop body on purpose: a helper
+    taking arrays inside the hot loop would make Numba reference-count every
+    array per neuron; this function is called once per burst (or per thread).
+    """
+    n_fired = out_base
+    n_ranges = range_start.size
+    # First dense range that ends past this chunk's first neuron.
+    r = 0
+    while r < n_ranges and range_stop[r] <= w_lo * 64:
+        r += 1
+    if r < n_ranges:
+        cur_lo, cur_hi, cur_val = range_start[r], range_stop[r], range_value[r]
+    else:
+        cur_lo, cur_hi, cur_val = _NEVER, _NEVER, 0.0
+    t32 = np.int32(t)
+    for w in range(w_lo, w_hi):
+        word = bits[w]
+        if word == _ZERO:
+            continue
+        bits[w] = _ZERO
+        base = w << 6
+        while word != _ZERO:
+            i = base + np.int64(_ctz(word))
+            word &= word - _ONE
+            # Dense ranges are sorted and disjoint and i only grows; the
+            # current one lives in locals (array reads here cost ~30 %).
+            if i >= cur_hi:
+                while r < n_ranges and i >= range_stop[r]:
+                    r += 1
+                if r < n_ranges:
+                    cur_lo, cur_hi, cur_val = range_start[r], range_stop[r], range_value[r]
+                else:
+                    cur_lo, cur_hi, cur_val = _NEVER, _NEVER, 0.0
+            total = acc[i]
+            acc[i] = 0.0
+            if i >= cur_lo:
+                total += cur_val
+            if t32 <= until[i]:
+                continue  # refractory: input dropped
+            a = area_of[i]
+            if a_mp_acc[a]:
+                vv = v[i]
+            else:
+                vv = np.float32(0.0)  # rule 1, lazily
+                v_burst[i] = t32
+            inp = np.float32(total)
+            if subtractive:
+                vv = np.float32(vv + inp)
+                if vv < np.float32(0.0):
+                    vv = np.float32(0.0)
+            elif inp > np.float32(0.0):
+                vv = np.float32(vv + inp)
+            th = theta[i] if a_theta_var[a] else a_theta[a]
+            cfc = a_cfc[a]
+            if vv >= th and vv <= a_theta_max[a]:
+                cnt = count[i]
+                if cfc > 0 and cnt >= cfc and a_refr[a] >= 1:
+                    cnt = 0  # lazy rule 4: the countdown expired since the last fire
+                if cfc > 0 and cnt >= cfc:
+                    count[i] = 0  # blocked by the limit: no fire, no leak
+                    v[i] = vv
+                    continue
+                if a_always[a] or excitability_draw(seed, np.int64(i), t_abs) < a_excit[a]:
+                    out_idx[n_fired] = i
+                    out_psp[n_fired] = _spike_psp(vv, a_mp_psp[a], a_psp[a])
+                    n_fired += 1
+                    fired_flag[i] = 1
+                    v[i] = np.float32(0.0)
+                    until[i] = np.int32(t + a_refr[a])
+                    # Saturate: with no limit set the count only grows and must not wrap.
+                    count[i] = cnt + 1 if cnt < _COUNT_MAX else cnt
+                    continue
+            v[i] = np.float32(vv * a_keep[a])
+            if cfc > 0:
+                count[i] = 0
+    return n_fired
+
+
+@njit(cache=True, nogil=True)
+def _force_and_clear(t, n_fired, force_idx, v, v_burst, until, area_of, a_mp_acc, a_mp_psp, a_psp,
+                     fired_flag, out_idx, out_psp):  # fmt: skip
+    """Rule 6: append forced spikes (once each), then clear the fired flags."""
+    t32 = np.int32(t)
+    for k in range(force_idx.size):
+        i = force_idx[k]
+        if fired_flag[i]:
+            continue
+        fired_flag[i] = 1
+        a = area_of[i]
+        if t32 <= until[i]:
+            until[i] += 1  # a forced burst does not tick the countdown
+        if a_mp_acc[a] or v_burst[i] == t32:
+            vv = v[i]
+        else:
+            vv = np.float32(0.0)
+        out_idx[n_fired] = i
+        out_psp[n_fired] = _spike_psp(vv, a_mp_psp[a], a_psp[a])
+        n_fired += 1
+    for k in range(n_fired):
+        fired_flag[out_idx[k]] = 0
+    return n_fired
+
+
+@njit(cache=True, nogil=True)
+def dynamics(
+    t,
+    t_abs,
+    range_start,
+    range_stop,
+    range_value,
+    bits,
+    acc,
+    v,
+    v_burst,
+    until,
+    count,
+    theta,
+    area_of,
+    a_theta,
+    a_theta_var,
+    a_theta_max,
+    a_keep,
+    a_refr,
+    a_cfc,
+    a_excit,
+    a_always,
+    a_mp_acc,
+    a_mp_psp,
+    a_psp,
+    seed,
+    subtractive,
+    force_idx,
+    fired_flag,
+    out_idx,
+    out_psp,
+):
+    """Process every candidate of burst ``t`` (epoch-relative; ``t_abs`` absolute).
+
+    Returns the number of spikes written to ``out_idx``/``out_psp``: natural
+    ones in ascending neuron order, then forced ones.
+    """
+    n_fired = _walk(
+        0, bits.size, 0,
+        t, t_abs, range_start, range_stop, range_value, bits, acc, v, v_burst, until, count,
+        theta, area_of, a_theta, a_theta_var, a_theta_max, a_keep, a_refr, a_cfc, a_excit,
+        a_always, a_mp_acc, a_mp_psp, a_psp, seed, subtractive, fired_flag, out_idx, out_psp,
+    )  # fmt: skip
+    return _force_and_clear(t, n_fired, force_idx, v, v_burst, until, area_of, a_mp_acc,
+                            a_mp_psp, a_psp, fired_flag, out_idx, out_psp)  # fmt: skip
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def dynamics_parallel(
+    t,
+    t_abs,
+    range_start,
+    range_stop,
+    range_value,
+    bits,
+    acc,
+    v,
+    v_burst,
+    until,
+    count,
+    theta,
+    area_of,
+    a_theta,
+    a_theta_var,
+    a_theta_max,
+    a_keep,
+    a_refr,
+    a_cfc,
+    a_excit,
+    a_always,
+    a_mp_acc,
+    a_mp_psp,
+    a_psp,
+    seed,
+    subtractive,
+    force_idx,
+    fired_flag,
+    out_idx,
+    out_psp,
+    n_chunks,
+):
+    """:func:`dynamics` with the candidate walk split over ``n_chunks`` threads.
+
+    Chunks are disjoint neuron ranges, so every per-neuron write is private
+    to one thread; each chunk writes its spikes at its own first neuron's
+    offset, and the lists are compacted afterwards (same order as serial).
+    """
+    n_words = bits.size
+    ends = np.zeros(n_chunks, np.int64)
+    for c in prange(n_chunks):
+        w_lo = c * n_words // n_chunks
+        w_hi = (c + 1) * n_words // n_chunks
+        ends[c] = _walk(
+            w_lo, w_hi, w_lo * 64,
+            t, t_abs, range_start, range_stop, range_value, bits, acc, v, v_burst, until, count,
+            theta, area_of, a_theta, a_theta_var, a_theta_max, a_keep, a_refr, a_cfc, a_excit,
+            a_always, a_mp_acc, a_mp_psp, a_psp, seed, subtractive, fired_flag, out_idx, out_psp,
+        )  # fmt: skip
+    n_fired = 0
+    for c in range(n_chunks):
+        base = (c * n_words // n_chunks) * 64
+        for k in range(base, ends[c]):
+            out_idx[n_fired] = out_idx[k]
+            out_psp[n_fired] = out_psp[k]
+            n_fired += 1
+    return _force_and_clear(t, n_fired, force_idx, v, v_burst, until, area_of, a_mp_acc,
+                            a_mp_psp, a_psp, fired_flag, out_idx, out_psp)  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def rebase(stamps: np.ndarray, shift: int, floor: int) -> None:
+    """Move burst stamps back by ``shift``; anything older than the new origin becomes ``floor``."""
+    for i in range(stamps.size):
+        s = np.int64(stamps[i]) - shift
+        stamps[i] = floor if s < floor else s

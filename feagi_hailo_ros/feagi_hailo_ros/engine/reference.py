@@ -1,0 +1,247 @@
+"""Plain NumPy reference of DESIGN §4: slow, dense, written straight from the rules.
+
+It shares no code with the Numba kernels beyond the numeric definitions
+stated in ``backend.py`` and the hash constants, and it models time the
+obvious way: explicit refractory countdowns decremented every burst, V of
+``mp_acc = false`` neurons cleared at the start of every burst, the whole
+fired set of every past burst kept as a dense mask. Every burst is O(N + S).
+Its job is to be obviously right; ``kernels.py`` lists the rule decisions
+both implement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import numpy as np
+
+from .backend import (
+    ALL_FEATURES,
+    Backend,
+    BurstInput,
+    check_burst_input,
+    projection_signed_weight,
+)
+from .connectome import POTENTIAL_DTYPE, Connectome
+from .state import INDEX_DTYPE, EngineState, NeuronSnapshot
+
+_MASK64 = (1 << 64) - 1
+_K_ID = 0x9E3779B97F4A7C15
+_K_BURST = 0xD1B54A32D192ED03
+_K_SEED = 0x94D049BB133111EB
+_M1 = 0xBF58476D1CE4E5B9
+_M2 = 0x94D049BB133111EB
+_COUNT_MAX = 2**31 - 1
+
+
+def excitability_draws(seed: int, neurons: np.ndarray, burst: int) -> np.ndarray:
+    """Uniform [0, 1) per neuron for this burst: SplitMix64 of id*K1 + burst*K2 + seed*K3."""
+    # Array arithmetic on uint64 wraps modulo 2**64, which is the definition.
+    offset = np.uint64((burst * _K_BURST + seed * _K_SEED) & _MASK64)
+    z = np.asarray(neurons, dtype=np.uint64) * np.uint64(_K_ID) + offset
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(_M1)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(_M2)
+    z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(40)).astype(np.float64) / 16777216.0
+
+
+def _psp_of(v: np.ndarray, mp_psp: np.ndarray, psp: np.ndarray) -> np.ndarray:
+    return np.where(mp_psp, np.clip(np.rint(v), 0, 255), psp).astype(POTENTIAL_DTYPE)
+
+
+class ReferenceBackend(Backend):
+    """Dense NumPy burst engine used as the oracle in tests."""
+
+    name = "reference"
+    features = ALL_FEATURES
+
+    def upload_neurons(self, connectome: Connectome) -> None:
+        n = connectome.neuron_count
+        self.n = n
+        f64 = np.float64
+        self.theta = np.zeros(n, POTENTIAL_DTYPE)
+        self.theta_max = np.zeros(n, POTENTIAL_DTYPE)
+        self.keep = np.zeros(n, POTENTIAL_DTYPE)
+        self.refr = np.zeros(n, np.int64)
+        self.cfc = np.zeros(n, np.int64)
+        self.excit = np.zeros(n, f64)
+        self.mp_acc = np.zeros(n, bool)
+        self.mp_psp = np.zeros(n, bool)
+        self.psp = np.zeros(n, POTENTIAL_DTYPE)
+        for area in connectome.areas:
+            sl = area.neuron_slice
+            # Neuron k of the area sits in voxel k // npv, numbered x-major, z innermost.
+            vox = np.arange(area.neuron_count) // area.neurons_per_voxel
+            _, dy, dz = area.dims
+            x, y, z = vox // (dy * dz), (vox // dz) % dy, vox % dz
+            fx, fy, fz = (float(c) for c in area.threshold_increment)
+            self.theta[sl] = (float(area.fire_threshold) + x * fx + y * fy + z * fz).astype(
+                POTENTIAL_DTYPE
+            )
+            lim = float(area.threshold_limit)
+            self.theta_max[sl] = np.inf if lim <= 0 else lim
+            self.keep[sl] = np.float32(1.0 - float(area.leak))
+            self.refr[sl] = area.refractory
+            self.cfc[sl] = area.consecutive_fire_limit
+            self.excit[sl] = area.excitability
+            self.mp_acc[sl] = area.mp_acc
+            self.mp_psp[sl] = area.mp_psp
+            self.psp[sl] = area.psp
+        self.always = self.excit >= 0.999
+        self.synapses: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []
+        self.max_delay = 1
+        self.reset()
+
+    def upload_synapses(self, connectome: Connectome, exclude: Collection[int] = ()) -> None:
+        deg = np.zeros(self.n, np.int64)
+        self.synapses = []
+        self.max_delay = 1
+        for p, proj in enumerate(connectome.projections):
+            src = connectome.areas[proj.src_area]
+            dst = connectome.areas[proj.dst_area]
+            pre = np.asarray(proj.pre, np.int64) + src.first_neuron
+            post = np.asarray(proj.post, np.int64) + dst.first_neuron
+            np.add.at(deg, pre, 1)
+            self.max_delay = max(self.max_delay, int(proj.delay))
+            if p in set(exclude):
+                continue
+            if proj.weights is None:
+                w = np.full(pre.size, projection_signed_weight(proj), np.float32)
+            else:
+                w = np.asarray(proj.weights, np.float32)
+            self.synapses.append((pre, post, w, int(proj.delay)))
+        uniform = np.ones(self.n, bool)
+        for area in connectome.areas:
+            uniform[area.neuron_slice] = area.psp_uniform
+        self.div = np.where(uniform, 1.0, np.maximum(deg, 1).astype(np.float64))
+        self.reset()
+
+    def reset(self) -> None:
+        self.v = np.zeros(self.n, POTENTIAL_DTYPE)
+        self.countdown = np.zeros(self.n, np.int64)
+        self.count = np.zeros(self.n, np.int64)
+        self._burst = 0
+        #: burst index -> (fired mask, psp per neuron)
+        self.spikes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def estimated_ops_per_second(self) -> float:
+        return 1e6
+
+    @property
+    def burst(self) -> int:
+        return self._burst
+
+    @property
+    def history_length(self) -> int:
+        return self.max_delay
+
+    def process_burst(self, inp: BurstInput) -> int:
+        check_burst_input(inp, self.n)
+        t = self._burst
+        n = self.n
+        # Rule 1: no charge accumulation -> start the burst from zero.
+        v = self.v.copy()
+        v[~self.mp_acc] = 0
+        # Rule 2: inputs.
+        total = np.zeros(n, np.float64)
+        cand = np.zeros(n, bool)
+        np.add.at(total, np.asarray(inp.inject_index, np.int64), inp.inject_value)
+        cand[np.asarray(inp.inject_index, np.int64)] = True
+        for (start, stop), value in zip(
+            np.asarray(inp.inject_ranges).reshape(-1, 2), inp.inject_range_values, strict=True
+        ):
+            total[start:stop] += value
+            cand[start:stop] = True
+        for ext in inp.external:
+            sl = slice(ext.offset, ext.offset + len(ext.values))
+            total[sl] += np.where(ext.mask, ext.values, 0.0)
+            cand[sl] |= ext.mask
+        for pre, post, w, d in self.synapses:
+            if t - d not in self.spikes:
+                continue
+            fired, psp = self.spikes[t - d]
+            on = fired[pre]
+            c = (w[on].astype(np.float64) * psp[pre[on]] / self.div[pre[on]]).astype(np.float32)
+            np.add.at(total, post[on], c.astype(np.float64))
+            cand[post[on]] = True
+        forced = np.zeros(n, bool)
+        forced[np.asarray(inp.force_index, np.int64)] = True
+        # Rule 3: candidates outside refractory.
+        ticking = (self.countdown > 0) & ~forced
+        proc = cand & (self.countdown == 0)
+        inp32 = total.astype(np.float32)
+        if self.inhibition == "subtractive":
+            vn = np.maximum(v + inp32, np.float32(0))
+        else:
+            vn = v + np.maximum(inp32, np.float32(0))
+        above = proc & (vn >= self.theta) & (vn <= self.theta_max)
+        blocked = above & (self.cfc > 0) & (self.count >= self.cfc)
+        draw = excitability_draws(self.seed, np.arange(n), t)
+        fire = above & ~blocked & (self.always | (draw < self.excit))
+        rest = proc & ~fire & ~blocked
+        psp_out = np.zeros(n, POTENTIAL_DTYPE)
+        psp_out[fire] = _psp_of(vn[fire], self.mp_psp[fire], self.psp[fire])
+        v[proc] = vn[proc]
+        v[fire] = 0
+        self.countdown[fire] = self.refr[fire]
+        self.count[fire] = np.minimum(self.count[fire] + 1, _COUNT_MAX)
+        self.count[blocked] = 0
+        v[rest] = vn[rest] * self.keep[rest]
+        self.count[rest & (self.cfc > 0)] = 0
+        # Rule 4: countdowns tick once per burst, input or not (not while forced).
+        self.countdown[ticking] -= 1
+        expired = ticking & (self.countdown == 0) & (self.cfc > 0) & (self.count >= self.cfc)
+        self.count[expired] = 0
+        # Rule 6: forced neurons join the fired set; their state is not touched.
+        extra = forced & ~fire
+        psp_out[extra] = _psp_of(v[extra], self.mp_psp[extra], self.psp[extra])
+        self.v = v
+        self.spikes[t] = (fire | forced, psp_out)
+        self.spikes.pop(t - self.max_delay, None)
+        self._burst = t + 1
+        return int((fire | forced).sum())
+
+    def _sparse(self, burst: int) -> tuple[np.ndarray, np.ndarray]:
+        if burst not in self.spikes:
+            return np.zeros(0, INDEX_DTYPE), np.zeros(0, POTENTIAL_DTYPE)
+        fired, psp = self.spikes[burst]
+        idx = np.flatnonzero(fired)
+        return idx.astype(INDEX_DTYPE), psp[idx]
+
+    def last_fired(self) -> np.ndarray:
+        return self._sparse(self._burst - 1)[0]
+
+    def fired_history(self, delay: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._sparse(self._burst - delay)
+
+    def download_neurons(self) -> NeuronSnapshot:
+        return NeuronSnapshot(
+            self.v.copy(),
+            self.countdown.astype(np.int32),
+            self.count.astype(np.int32),
+            self._burst,
+        )
+
+    def download_state(self) -> EngineState:
+        snap = self.download_neurons()
+        return EngineState(
+            potentials=snap.potentials,
+            refractory_countdown=snap.refractory_countdown,
+            fire_counts=snap.fire_counts,
+            burst=self._burst,
+            history=[self._sparse(self._burst - d) for d in range(1, self.max_delay + 1)],
+        )
+
+    def upload_state(self, state: EngineState) -> None:
+        state.validate(self.n, self.max_delay)
+        self.v = np.asarray(state.potentials, POTENTIAL_DTYPE).copy()
+        self.countdown = np.asarray(state.refractory_countdown, np.int64).copy()
+        self.count = np.asarray(state.fire_counts, np.int64).copy()
+        self._burst = int(state.burst)
+        self.spikes = {}
+        for k, (idx, psp) in enumerate(state.history):
+            mask = np.zeros(self.n, bool)
+            mask[idx] = True
+            dense = np.zeros(self.n, POTENTIAL_DTYPE)
+            dense[idx] = psp
+            self.spikes[self._burst - 1 - k] = (mask, dense)

@@ -1,0 +1,419 @@
+"""The engine surface every backend runs behind.
+
+``Engine`` owns one brain: it uploads the connectome to a backend, routes
+projections assigned to integrators (accelerators) through the seam of
+``backend.py``, collects injections and forced firing for the next burst,
+runs bursts, answers "who fired" per area, and saves/loads checkpoints.
+The ROS node and the CLI talk to this class only.
+
+Inputs (``inject``, ``force_fire``) apply to the next burst only; call them
+again for every burst that should receive them. Area-local neuron indices
+follow ``connectome.py`` (x-major, z innermost, then neuron within voxel).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from . import checkpoint as ckpt
+from .backend import (
+    FEATURE_EXTERNAL_INPUT,
+    FEATURE_PER_SYNAPSE_WEIGHTS,
+    FEATURE_STATE_TRANSFER,
+    Backend,
+    BurstInput,
+    ExternalInput,
+    ProjectionIntegrator,
+    group_spikes,
+    integrable,
+    projection_signed_weight,
+    psp_divisor,
+    spike_contribution,
+)
+from .connectome import AreaSpec, Connectome
+from .state import NeuronSnapshot
+
+BackendFactory = Callable[..., Backend]
+
+
+def _cpu_backend(**kw: Any) -> Backend:
+    from .cpu_backend import CpuBackend
+
+    return CpuBackend(**kw)
+
+
+def _reference_backend(**kw: Any) -> Backend:
+    from .reference import ReferenceBackend
+
+    return ReferenceBackend(**kw)
+
+
+#: Backend name -> factory(inhibition=..., seed=...). Later backends register here.
+BACKENDS: dict[str, BackendFactory] = {"cpu": _cpu_backend, "reference": _reference_backend}
+
+
+def register_backend(name: str, factory: BackendFactory) -> None:
+    """Make ``Engine(..., backend=name)`` construct ``factory(inhibition=, seed=)``."""
+    BACKENDS[name] = factory
+
+
+AreaKey = str | int
+
+
+class Engine:
+    """Run a connectome on one backend, optionally with integrators for some projections.
+
+    ``integrators`` maps projection index -> integrator; all projections of
+    one integrator object are prepared together and integrated in one call
+    per burst. The spikes are identical with or without integrators (the
+    seam is exact); only where the arithmetic happens changes.
+    """
+
+    def __init__(
+        self,
+        connectome: Connectome,
+        backend: str | Backend = "cpu",
+        *,
+        integrators: Mapping[int, ProjectionIntegrator] | None = None,
+        inhibition: str = "clamped",
+        seed: int = 0,
+    ) -> None:
+        self.connectome = connectome
+        if isinstance(backend, str):
+            if backend not in BACKENDS:
+                raise ValueError(f"unknown backend {backend!r}; known: {sorted(BACKENDS)}")
+            backend = BACKENDS[backend](inhibition=inhibition, seed=seed)
+        self.backend: Backend = backend
+        self.inhibition = backend.inhibition
+        self.seed = backend.seed
+        if not backend.is_available():
+            raise RuntimeError(f"backend {backend.name!r} is not available on this machine")
+        if any(p.weights is not None for p in connectome.projections):
+            backend.require(FEATURE_PER_SYNAPSE_WEIGHTS)
+
+        self._assign: dict[int, ProjectionIntegrator] = dict(integrators or {})
+        for p in self._assign:
+            if not 0 <= p < len(connectome.projections):
+                raise IndexError(f"integrator assigned to unknown projection {p}")
+            why = integrable(connectome, p)
+            if why:
+                raise ValueError(why)
+        if self._assign:
+            backend.require(FEATURE_EXTERNAL_INPUT)
+
+        backend.upload_neurons(connectome)
+        backend.upload_synapses(connectome, exclude=set(self._assign))
+
+        # Integrators grouped by object identity, each prepared once.
+        self._integrators: list[tuple[ProjectionIntegrator, list[int]]] = []
+        for p, integ in sorted(self._assign.items()):
+            for known, projs in self._integrators:
+                if known is integ:
+                    projs.append(p)
+                    break
+            else:
+                self._integrators.append((integ, [p]))
+        for integ, projs in self._integrators:
+            integ.prepare(connectome, list(projs))
+        self._div = psp_divisor(connectome) if self._assign else None
+
+        pa = connectome.power_area
+        self._power = (
+            np.arange(connectome.areas[pa].neuron_count, dtype=np.int64)
+            + connectome.areas[pa].first_neuron
+            if pa is not None
+            else np.zeros(0, np.int64)
+        )
+        self._identity: str | None = None
+        self._clear_pending()
+        self.last_timing: dict[str, float] = {}
+        self.timing_totals: dict[str, float] = {}
+        self.bursts_timed = 0
+
+    # -- inputs for the next burst ---------------------------------------------
+
+    def _clear_pending(self) -> None:
+        self._inj_idx: list[np.ndarray] = []
+        self._inj_val: list[np.ndarray] = []
+        self._ranges: list[tuple[int, int, float]] = []
+        self._force: list[np.ndarray] = []
+
+    def _local_indices(
+        self, area: AreaSpec, voxels: np.ndarray | None, indices: np.ndarray | None
+    ) -> tuple[np.ndarray | None, int]:
+        """Area-local neuron ids (None = whole area) and neurons per given item."""
+        if voxels is not None and indices is not None:
+            raise ValueError("give voxels or indices, not both")
+        if voxels is not None:
+            return area.neurons_of_voxels(voxels), area.neurons_per_voxel
+        if indices is not None:
+            idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+            bad = (idx < 0) | (idx >= area.neuron_count)
+            if bad.any():
+                raise IndexError(
+                    f"neuron index {int(idx[bad][0])} is outside area {area.cortical_id} "
+                    f"of {area.neuron_count} neurons"
+                )
+            return idx, 1
+        return None, 1
+
+    def inject(
+        self,
+        area: AreaKey,
+        *,
+        voxels: np.ndarray | None = None,
+        indices: np.ndarray | None = None,
+        potentials: float | np.ndarray,
+    ) -> None:
+        """Add ``potentials`` to the next burst's input of some neurons of ``area``.
+
+        Select by ``voxels`` ((n, 3), every neuron of each voxel), by area-local
+        ``indices``, or neither for the whole area. ``potentials`` is a scalar
+        or one value per voxel / index / neuron. The neurons become candidates
+        even when the value is 0 or negative.
+        """
+        a = self.connectome.area(area)
+        local, per_item = self._local_indices(a, voxels, indices)
+        pot = np.asarray(potentials, dtype=np.float64)
+        if not np.all(np.isfinite(pot)):
+            raise ValueError("injected potentials must be finite")
+        if local is None:
+            if pot.ndim == 0:
+                self._ranges.append((a.first_neuron, a.first_neuron + a.neuron_count, float(pot)))
+                return
+            local = np.arange(a.neuron_count, dtype=np.int64)
+        if pot.ndim == 0:
+            values = np.full(local.size, float(pot))
+        elif pot.size * per_item == local.size:
+            values = np.repeat(pot.reshape(-1), per_item)
+        elif pot.size == local.size:
+            values = pot.reshape(-1)
+        else:
+            raise ValueError(
+                f"{pot.size} potentials for {local.size // per_item} selected items of "
+                f"area {a.cortical_id}"
+            )
+        self._inj_idx.append(local + a.first_neuron)
+        self._inj_val.append(values)
+
+    def force_fire(
+        self,
+        area: AreaKey,
+        *,
+        voxels: np.ndarray | None = None,
+        indices: np.ndarray | None = None,
+    ) -> None:
+        """Make neurons fire in the next burst unconditionally (DESIGN §4 rule 6)."""
+        a = self.connectome.area(area)
+        local, _ = self._local_indices(a, voxels, indices)
+        if local is None:
+            local = np.arange(a.neuron_count, dtype=np.int64)
+        self._force.append(local + a.first_neuron)
+
+    def _merged_ranges(self) -> tuple[np.ndarray, np.ndarray]:
+        """Disjoint ``[start, stop)`` blocks with summed values from possibly overlapping ones."""
+        if not self._ranges:
+            return np.zeros((0, 2), np.int64), np.zeros(0, np.float64)
+        if len(self._ranges) == 1:
+            s, e, v = self._ranges[0]
+            return np.array([[s, e]], np.int64), np.array([v], np.float64)
+        cuts = sorted({b for s, e, _ in self._ranges for b in (s, e)})
+        blocks, values = [], []
+        for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
+            cover = [v for s, e, v in self._ranges if s <= lo and hi <= e]
+            if cover:
+                blocks.append((lo, hi))
+                # Summed in float64 like any other input to the accumulator.
+                values.append(float(np.sum(np.array(cover, np.float64))))
+        return np.array(blocks, np.int64).reshape(-1, 2), np.array(values, np.float64)
+
+    # -- running ---------------------------------------------------------------
+
+    def step(self, n: int = 1) -> int:
+        """Run ``n`` bursts; returns how many neurons fired in the last one.
+
+        Pending injections and forced firing go to the first of them.
+        """
+        fired = 0
+        for _ in range(int(n)):
+            fired = self._step_once()
+        return fired
+
+    def _step_once(self) -> int:
+        t0 = time.perf_counter()
+        timing: dict[str, float] = {}
+        external = self._integrate(timing)
+        ranges, range_values = self._merged_ranges()
+        force = self._force + ([self._power] if self._power.size else [])
+        inp = BurstInput(
+            inject_index=np.concatenate(self._inj_idx) if self._inj_idx else np.zeros(0, np.int64),
+            inject_value=(
+                np.concatenate(self._inj_val) if self._inj_val else np.zeros(0, np.float64)
+            ),
+            inject_ranges=ranges,
+            inject_range_values=range_values,
+            force_index=np.concatenate(force) if force else np.zeros(0, np.int64),
+            external=external,
+        )
+        self._clear_pending()
+        t1 = time.perf_counter()
+        fired = self.backend.process_burst(inp)
+        t2 = time.perf_counter()
+        timing[f"backend:{self.backend.name}"] = t2 - t1
+        for k, v in self.backend.last_timing.items():
+            timing[f"backend:{self.backend.name}.{k}"] = v
+        timing["total"] = t2 - t0
+        self.last_timing = timing
+        for k, v in timing.items():
+            self.timing_totals[k] = self.timing_totals.get(k, 0.0) + v
+        self.bursts_timed += 1
+        return fired
+
+    def _integrate(self, timing: dict[str, float]) -> list[ExternalInput]:
+        """Ask each integrator for its projections' counts and scale them exactly."""
+        out: list[ExternalInput] = []
+        conn = self.connectome
+        for integ, projs in self._integrators:
+            t0 = time.perf_counter()
+            requests: dict[int, np.ndarray] = {}
+            coefs: dict[int, np.ndarray] = {}
+            for p in projs:
+                proj = conn.projections[p]
+                src = conn.areas[proj.src_area]
+                idx, psp = self.backend.fired_history(proj.delay)
+                sel = (idx >= src.first_neuron) & (idx < src.first_neuron + src.neuron_count)
+                if not sel.any():
+                    continue
+                g = idx[sel].astype(np.int64)
+                assert self._div is not None
+                c = spike_contribution(projection_signed_weight(proj), psp[sel], self._div[g])
+                requests[p], coefs[p] = group_spikes(g - src.first_neuron, c, src.neuron_count)
+            if requests:
+                counts = integ.integrate(requests)
+                for p, x in requests.items():
+                    dst = conn.areas[conn.projections[p].dst_area]
+                    y = np.asarray(counts[p])
+                    if y.shape != (x.shape[0], dst.neuron_count) or y.dtype.kind not in "iu":
+                        raise TypeError(
+                            f"integrator {integ.name!r} returned {y.dtype}{y.shape} for "
+                            f"projection {p}; expected integer counts of shape "
+                            f"{(x.shape[0], dst.neuron_count)}"
+                        )
+                    if (y < 0).any():
+                        raise ValueError(f"integrator {integ.name!r} returned negative counts")
+                    # Each count * float32 term is exact in float64, as is their sum.
+                    values = (y.astype(np.float64) * coefs[p].astype(np.float64)[:, None]).sum(0)
+                    out.append(ExternalInput(dst.first_neuron, values, (y > 0).any(axis=0)))
+            key = f"integrator:{integ.name}"
+            timing[key] = timing.get(key, 0.0) + time.perf_counter() - t0
+        return out
+
+    # -- outputs -----------------------------------------------------------------
+
+    @property
+    def burst(self) -> int:
+        """Index of the next burst (bursts run since reset)."""
+        return self.backend.burst
+
+    def fired_global(self) -> np.ndarray:
+        """Sorted global ids of every neuron that fired in the last burst."""
+        return np.sort(self.backend.last_fired().astype(np.int64))
+
+    def fired(self, area: AreaKey) -> np.ndarray:
+        """Sorted area-local indices of ``area``'s neurons that fired in the last burst."""
+        a = self.connectome.area(area)
+        g = self.fired_global()
+        lo, hi = np.searchsorted(g, [a.first_neuron, a.first_neuron + a.neuron_count])
+        return g[lo:hi] - a.first_neuron
+
+    def fired_voxels(self, area: AreaKey) -> np.ndarray:
+        """(n, 3) distinct voxels of ``area`` with at least one neuron fired, sorted."""
+        a = self.connectome.area(area)
+        vox = a.voxel_of(self.fired(area))
+        return np.unique(vox, axis=0) if vox.size else np.zeros((0, 3), np.int64)
+
+    def area_activity(self, area: AreaKey) -> np.ndarray:
+        """Fired neurons per voxel in the last burst, shape ``dims`` (x, y, z), int32."""
+        a = self.connectome.area(area)
+        local = self.fired(area)
+        counts = np.bincount(local // a.neurons_per_voxel, minlength=a.neuron_count // max(
+            a.neurons_per_voxel, 1))  # fmt: skip
+        return counts.astype(np.int32).reshape(a.dims)
+
+    def potentials(self, area: AreaKey) -> np.ndarray:
+        """Membrane potentials (float32) of ``area``'s neurons at the end of the last burst."""
+        a = self.connectome.area(area)
+        return self.backend.download_neurons().potentials[a.neuron_slice]
+
+    def neuron_state(self) -> NeuronSnapshot:
+        """Canonical per-neuron state of the whole brain."""
+        return self.backend.download_neurons()
+
+    def stats(self) -> dict[str, Any]:
+        """Burst count and mean seconds per burst for every timed phase."""
+        n = max(self.bursts_timed, 1)
+        return {
+            "bursts": self.bursts_timed,
+            "mean_s": {k: v / n for k, v in self.timing_totals.items()},
+            "total_s": dict(self.timing_totals),
+        }
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Back to burst 0 at rest; pending inputs and timing are dropped."""
+        self.backend.reset()
+        self._clear_pending()
+        self.last_timing = {}
+        self.timing_totals = {}
+        self.bursts_timed = 0
+
+    @property
+    def identity(self) -> str:
+        """Connectome identity (SHA-256) checkpoints are bound to; computed once."""
+        if self._identity is None:
+            self._identity = ckpt.connectome_identity(self.connectome)
+        return self._identity
+
+    def save_checkpoint(self, path: str | os.PathLike[str]) -> None:
+        """Write the dynamic state (not pending inputs) so ``load_checkpoint`` continues it."""
+        self.backend.require(FEATURE_STATE_TRANSFER)
+        ckpt.save_checkpoint(
+            path,
+            self.backend.download_state(),
+            identity=self.identity,
+            synapse_count=self.connectome.synapse_count,
+            inhibition=self.inhibition,
+            seed=self.seed,
+        )
+
+    def load_checkpoint(self, path: str | os.PathLike[str]) -> None:
+        """Restore a checkpoint of this brain; refuses corrupt or foreign files.
+
+        Raises ``CheckpointCorruptError`` or ``CheckpointMismatchError`` (both
+        ``CheckpointError``) and leaves the running state untouched then.
+        """
+        self.backend.require(FEATURE_STATE_TRANSFER)
+        state = ckpt.load_checkpoint(
+            path,
+            identity=self.identity,
+            neuron_count=self.connectome.neuron_count,
+            synapse_count=self.connectome.synapse_count,
+            history_length=self.backend.history_length,
+            inhibition=self.inhibition,
+            seed=self.seed,
+        )
+        self.backend.upload_state(state)
+        self._clear_pending()
+
+    def close(self) -> None:
+        """Release integrators that hold resources (devices, sessions)."""
+        for integ, _ in self._integrators:
+            closer = getattr(integ, "close", None)
+            if callable(closer):
+                closer()

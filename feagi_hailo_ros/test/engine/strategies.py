@@ -1,0 +1,191 @@
+"""Hand-built connectomes and Hypothesis strategies for the burst-engine tests.
+
+Connectomes are built directly (no genome), so these tests do not depend on
+the importer. ``area()`` gives an area with neutral defaults (fires on any
+input >= threshold, no leak, no refractory) that a test overrides.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from hypothesis import strategies as st
+
+from feagi_hailo_ros.engine.connectome import AreaSpec, Connectome, Projection
+
+
+def area(
+    index: int = 0,
+    dims: tuple[int, int, int] = (1, 1, 1),
+    *,
+    npv: int = 1,
+    first: int = 0,
+    threshold: float = 10.0,
+    increment: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    limit: float = math.inf,
+    leak: float = 0.0,
+    refractory: int = 0,
+    cfc: int = 0,
+    excitability: float = 1.0,
+    mp_acc: bool = True,
+    mp_psp: bool = False,
+    psp: int = 1,
+    uniform: bool = True,
+    cid: str | None = None,
+) -> AreaSpec:
+    """An AreaSpec with test-friendly defaults."""
+    return AreaSpec(
+        index=index,
+        cortical_id=cid or "",
+        name=cid or "",
+        group="CUSTOM",
+        dims=dims,
+        neurons_per_voxel=npv,
+        position=(0, 0, 0),
+        first_neuron=first,
+        fire_threshold=threshold,
+        threshold_increment=increment,
+        threshold_limit=limit,
+        leak=leak,
+        refractory=refractory,
+        consecutive_fire_limit=cfc,
+        excitability=excitability,
+        mp_acc=mp_acc,
+        mp_psp=mp_psp,
+        psp=psp,
+        psp_uniform=uniform,
+    )
+
+
+def chain(areas: list[AreaSpec]) -> list[AreaSpec]:
+    """Re-index areas and lay their neurons out contiguously in list order."""
+    out, first = [], 0
+    for i, a in enumerate(areas):
+        cid = a.cortical_id or f"a{i}"
+        fields = {**a.__dict__, "index": i, "first_neuron": first, "cortical_id": cid,
+                  "name": a.name or cid}  # fmt: skip
+        out.append(AreaSpec(**fields))
+        first += a.neuron_count
+    return out
+
+
+def proj(
+    index: int,
+    src: int,
+    dst: int,
+    pre: list[int] | np.ndarray,
+    post: list[int] | np.ndarray,
+    *,
+    weight: float = 1.0,
+    delay: int = 1,
+    weights: np.ndarray | None = None,
+) -> Projection:
+    """A projection from explicit area-local synapse lists."""
+    return Projection(
+        index=index,
+        src_area=src,
+        dst_area=dst,
+        weight=weight,
+        delay=delay,
+        pre=np.asarray(pre, dtype=np.int64),
+        post=np.asarray(post, dtype=np.int64),
+        weights=None if weights is None else np.asarray(weights, dtype=np.float32),
+    )
+
+
+def brain(areas: list[AreaSpec], projections: list[Projection] = (), power: int | None = None):
+    """Connectome from areas (laid out with ``chain``) and projections."""
+    return Connectome(areas=chain(list(areas)), projections=list(projections), power_area=power)
+
+
+# -----------------------------------------------------------------------------
+# Hypothesis
+# -----------------------------------------------------------------------------
+
+
+@st.composite
+def area_specs(draw: st.DrawFn) -> AreaSpec:
+    dims = (draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 2)))
+    threshold = draw(st.sampled_from([0.5, 1.0, 2.0, 3.0, 5.0, 8.0]))
+    inc = draw(
+        st.sampled_from([(0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (0.0, 0.5, 1.0), (0.25, -0.25, 2.0)])
+    )
+    limit = draw(st.sampled_from([math.inf, math.inf, threshold + 4.0, threshold + 12.0]))
+    return area(
+        dims=dims,
+        npv=draw(st.integers(1, 2)),
+        threshold=threshold,
+        increment=inc,
+        limit=limit,
+        leak=draw(st.sampled_from([0.0, 0.0, 0.1, 0.25, 0.5, 1.0])),
+        refractory=draw(st.integers(0, 3)),
+        cfc=draw(st.sampled_from([0, 0, 1, 2, 3])),
+        excitability=draw(st.sampled_from([1.0, 1.0, 0.9995, 0.7, 0.3, 0.0])),
+        mp_acc=draw(st.booleans()),
+        mp_psp=draw(st.sampled_from([False, False, True])),
+        psp=draw(st.integers(0, 4)),
+        uniform=draw(st.booleans()),
+    )
+
+
+@st.composite
+def connectomes(draw: st.DrawFn, max_areas: int = 4, max_projections: int = 7) -> Connectome:
+    """Small random brains exercising every neuron parameter and delays 1..3."""
+    areas = chain(draw(st.lists(area_specs(), min_size=1, max_size=max_areas)))
+    projections = []
+    n_proj = draw(st.integers(0, max_projections))
+    for p in range(n_proj):
+        src = draw(st.integers(0, len(areas) - 1))
+        dst = draw(st.integers(0, len(areas) - 1))
+        n_syn = draw(st.integers(0, 40))
+        seed = draw(st.integers(0, 2**31))
+        rng = np.random.default_rng(seed)
+        pre = rng.integers(0, areas[src].neuron_count, n_syn)
+        post = rng.integers(0, areas[dst].neuron_count, n_syn)
+        weight = draw(st.sampled_from([1.0, 2.0, 3.0, -1.0, -2.0, 0.5, 7.0, 255.0, -4.0]))
+        per_syn = draw(st.sampled_from([False, False, False, True]))
+        weights = rng.integers(-6, 7, n_syn).astype(np.float32) if per_syn else None
+        projections.append(
+            proj(p, src, dst, pre, post, weight=weight, delay=draw(st.integers(1, 3)),
+                 weights=weights)  # fmt: skip
+        )
+    power = draw(st.sampled_from([None, None, 0]))
+    return Connectome(areas=areas, projections=projections, power_area=power)
+
+
+@dataclass
+class Drive:
+    """A reproducible schedule of injections and forced firing for N bursts."""
+
+    seed: int
+    rate: float = 0.3
+    force_rate: float = 0.03
+    whole_area_rate: float = 0.1
+    _rng: np.random.Generator = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rng = np.random.default_rng(self.seed)
+
+    def apply(self, engines, connectome: Connectome) -> None:
+        """Apply the next burst's inputs identically to every engine."""
+        rng = self._rng
+        for a in connectome.areas:
+            n = a.neuron_count
+            if rng.random() < self.whole_area_rate:
+                value = float(rng.choice([1.0, 2.0, 0.5, -1.0, 4.0, 0.0]))
+                for e in engines:
+                    e.inject(a.index, potentials=value)
+            k = int(rng.binomial(n, self.rate))
+            if k:
+                idx = rng.integers(0, n, k)
+                # Multiples of 1/4, some negative: exact in float32 and float64.
+                values = rng.integers(-8, 24, k) / 4.0
+                for e in engines:
+                    e.inject(a.index, indices=idx, potentials=values)
+            f = int(rng.binomial(n, self.force_rate))
+            if f:
+                idx = rng.integers(0, n, f)
+                for e in engines:
+                    e.force_fire(a.index, indices=idx)
