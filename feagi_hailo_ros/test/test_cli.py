@@ -1,0 +1,75 @@
+"""`feagi-hailo` subcommands: inspect, run (schedule, record, raster), hailort-info, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from feagi_hailo_ros.cli import main
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_inspect_json_reports_counts(capsys) -> None:
+    assert main(["inspect", "obstacle_avoidance", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["neurons"] == sum(a["neurons"] for a in info["areas"])
+    assert info["synapses"] == sum(m["synapses"] for m in info["mappings"])
+    assert {a["cortical_id"] for a in info["areas"]} >= {"i__pro", "o__mot", "___pwr"}
+    assert info["memory_estimate_bytes"] > 0
+    assert [a["power"] for a in info["areas"]].count(True) == 1
+
+
+def test_inspect_table(capsys) -> None:
+    assert main(["inspect", "obstacle_avoidance"]) == 0
+    out = capsys.readouterr().out
+    assert "i__pro" in out and "o__mot" in out and "synapses" in out
+
+
+def test_run_with_schedule_record_and_raster(tmp_path: Path, capsys) -> None:
+    schedule = tmp_path / "stim.json"
+    schedule.write_text(json.dumps([
+        {"burst": 2, "area": "i__pro", "voxels": [[13, 0, 2]], "potential": 100},
+        {"burst": 5, "area": "Obstacle right", "voxels": [[0, 0, 1]], "force": True},
+    ]))
+    record, raster = tmp_path / "rec.jsonl", tmp_path / "raster.png"
+    assert main(["run", "obstacle_avoidance", "--bursts", "8", "--stimulate", str(schedule),
+                 "--record", str(record), "--raster", str(raster), "--quiet"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["bursts"] == 8
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [line["burst"] for line in lines] == list(range(8))
+    assert lines[2]["fired"]["i__pro"] == [[13, 0, 2]]          # the injection fired the sensor
+    assert [0, 0, 1] in lines[5]["fired"]["c__obr"]               # forced firing
+    assert "i__pro" not in lines[3]["fired"]
+    assert all("___pwr" in line["fired"] for line in lines)       # power fires every burst
+    assert raster.read_bytes().startswith(PNG)
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ({"burst": 1, "area": "nope", "voxels": [[0, 0, 0]], "potential": 1}, "no cortical area"),
+    ({"burst": 1, "area": "i__pro", "voxels": [[99, 0, 0]], "potential": 1}, "outside"),
+    ({"burst": -1, "area": "i__pro", "voxels": [[0, 0, 0]], "potential": 1}, "burst"),
+    ({"burst": 1, "area": "i__pro", "voxels": [[0, 0, 0]]}, "potential"),
+])
+def test_bad_schedule_is_refused(tmp_path: Path, capsys, entry: dict, message: str) -> None:
+    schedule = tmp_path / "stim.json"
+    schedule.write_text(json.dumps([entry]))
+    assert main(["run", "obstacle_avoidance", "--bursts", "3", "--stimulate", str(schedule)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_genome_exits_2_with_key_path(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"version": "2.1", "blueprint": {"_____10c-i__pro-cx-___bbx-i": "wide"}}')
+    assert main(["inspect", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("feagi-hailo: ") and "i__pro" in err
+    assert main(["inspect", str(tmp_path / "missing.json")]) == 2
+
+
+def test_hailort_info_without_library(tmp_path: Path, capsys) -> None:
+    assert main(["hailort-info", "--lib", str(tmp_path / "libhailort.so")]) == 1
+    assert "libhailort" in capsys.readouterr().err
