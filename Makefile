@@ -1,5 +1,7 @@
 # feagi_hailo_ros development workspace.
 #
+#   make run                   set up what is missing, then run the node with the default brain
+#                              driving the simulated robot for RUN_SECONDS (default 20)
 #   make test                  set up what is missing, then lint + pytest + colcon install check
 #   make test ROS_DISTRO=kilted  the same on the ROS 2 Kilted wheels
 #   make setup                 only create/refresh the venv and build the interfaces
@@ -18,7 +20,11 @@ PKG_STAMP := $(VENV)/.pkg.stamp
 # Parallel runs on one machine must not see each other's DDS traffic (DESIGN §3).
 TEST_ENV := ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
 
-.PHONY: setup test lint pytest colcon-check clean distclean
+RUN_SECONDS ?= 20
+RUN_RATE ?= 100
+RUN_OUT ?= out/run.png
+
+.PHONY: setup run test lint pytest colcon-check clean distclean
 
 ifeq ($(wildcard $(REQS)),)
 $(error unknown ROS_DISTRO '$(ROS_DISTRO)': expected jazzy or kilted)
@@ -43,6 +49,10 @@ $(PKG_STAMP): $(DEPS_STAMP) feagi_hailo_ros/setup.py feagi_hailo_ros/setup.cfg
 .PHONY: msgs
 msgs: $(DEPS_STAMP)
 	$(PY) tools/build_interfaces.py --build-dir build/$(ROS_DISTRO)/feagi_hailo_msgs
+
+run: setup
+	$(TEST_ENV) ROS_DOMAIN_ID=$$(( $$$$ % 90 + 10 )) $(PY) -m feagi_hailo_ros.ros.demo \
+		--seconds $(RUN_SECONDS) --rate $(RUN_RATE) --out $(RUN_OUT)
 
 lint: $(DEPS_STAMP)
 	$(VENV)/bin/ruff check .

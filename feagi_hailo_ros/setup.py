@@ -12,6 +12,7 @@ ENTRY_POINTS = {
     "console_scripts": [
         "hybrid_node = feagi_hailo_ros.ros.node:main",
         "sim_robot = feagi_hailo_ros.ros.sim_robot_node:main",
+        "feagi-hailo = feagi_hailo_ros.cli:main",
     ],
 }
 

@@ -12,6 +12,7 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode
 from launch_ros.event_handlers import OnStateTransition
 from launch_ros.events.lifecycle import ChangeState
+from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
 
@@ -19,13 +20,14 @@ def generate_launch_description() -> LaunchDescription:
     config = LaunchConfiguration("config")
     namespace = LaunchConfiguration("namespace")
     log_level = LaunchConfiguration("log_level")
+    use_hailo = LaunchConfiguration("use_hailo")
 
     node = LifecycleNode(
         package="feagi_hailo_ros",
         executable="hybrid_node",
         name="feagi_hailo",
         namespace=namespace,
-        parameters=[config],
+        parameters=[config, {"use_hailo": ParameterValue(use_hailo, value_type=bool)}],
         arguments=["--ros-args", "--log-level", log_level],
         output="screen",
     )
@@ -50,6 +52,8 @@ def generate_launch_description() -> LaunchDescription:
             description="Parameter file of the feagi_hailo node.",
         ),
         DeclareLaunchArgument("namespace", default_value="", description="Node namespace."),
+        DeclareLaunchArgument("use_hailo", default_value="false",
+                              description="Look for HailoRT and a Hailo-8 at configure."),
         DeclareLaunchArgument("log_level", default_value="info", description="rclpy log level."),
         node,
         activate_when_inactive,

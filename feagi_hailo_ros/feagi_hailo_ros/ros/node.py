@@ -1,98 +1,529 @@
 """The `feagi_hailo` lifecycle node (executable `hybrid_node`).
 
-Resources are made in ``on_configure`` and released in ``on_cleanup`` and
-``on_shutdown`` (the ros2/demos ``lifecycle_py`` pattern); bursting runs only
-while active. This first version owns the burst clock and the lifecycle
-contract of DESIGN §7; the engine, encoders, decoders and services attach to
-the same callbacks.
+A thin shell around :class:`~feagi_hailo_ros.ros.brain_runner.BrainRunner`: it turns
+parameters into a runner, messages into injections, burst results into messages. Resources
+are made in ``on_configure`` and released in ``on_cleanup``/``on_shutdown``/``on_error``
+(the ros2/demos ``lifecycle_py`` pattern); bursting runs only while active.
 
-Each callback returns ``TransitionCallbackReturn.SUCCESS`` when the transition
-may complete, ``FAILURE`` to stay in the previous primary state, or ``ERROR``
-to go to ErrorProcessing.
+Each callback returns ``TransitionCallbackReturn.SUCCESS`` when the transition may complete
+or ``FAILURE`` to stay in the previous primary state (the reason is logged).
+
+Threading: spin with a ``MultiThreadedExecutor``. The burst timer has its own mutually
+exclusive callback group; sensor subscriptions share a reentrant group; services and the
+watchdog/statistics timers have a third group, so sensors and services are served while a
+burst runs, and a slow upload never delays a burst.
 """
 
 from __future__ import annotations
 
+import time
+from collections import deque
+from typing import Any
+
 import rclpy
-from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import Twist
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    SetParametersResult,
+)
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.timer import Timer
+from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image, Imu, JointState, LaserScan, PointCloud2, Range
+from std_srvs.srv import Trigger
+
+from feagi_hailo_msgs.msg import AreaInput, BurstStats, FiringEvents
+from feagi_hailo_msgs.srv import Checkpoint, Upload
+
+from ..engine.checkpoint import CheckpointError
+from . import messages
+from .bindings import SensorBinding, encode_message, stamp_age
+from .brain_runner import BrainLoadError, BrainRunner, BrainSource, build_brain, resolve_genome
+from .burst_clock import RateMeter
+from .decoders import DiffDriveSettings, Watchdog
+from .encoders import SensorInputError
+from .params import BY_NAME, PARAMS, SENSOR_PARAMS, ParamSpec, check_value
 
 NODE_NAME = "feagi_hailo"
 
+_MSG_TYPES = {"laser_scan": LaserScan, "range": Range, "image": Image, "imu_angular_velocity": Imu,
+              "imu_linear_acceleration": Imu, "imu_orientation": Imu, "joint_state": JointState,
+              "area_input": AreaInput}
+_DRIVE_PARAMS = ("left_channel", "right_channel", "max_wheel_speed", "wheel_separation",
+                 "linear_gain", "angular_gain", "max_linear", "max_angular")
+
+
+def _descriptor(spec: ParamSpec, read_only: bool) -> ParameterDescriptor:
+    desc = ParameterDescriptor(description=spec.description, read_only=read_only)
+    if spec.choices:
+        desc.additional_constraints = "one of: " + ", ".join(spec.choices)
+    if spec.limits is not None:
+        lo, hi = spec.limits
+        if isinstance(spec.default, float):
+            desc.floating_point_range = [FloatingPointRange(from_value=float(lo), to_value=float(hi))]
+        else:
+            desc.integer_range = [IntegerRange(from_value=int(lo), to_value=int(hi), step=1)]
+    return desc
+
+
+class SensorCounters:
+    """Per-binding message accounting, reported in /diagnostics."""
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.accepted = 0
+        self.dropped = 0
+        self.last_error = ""
+        self.last_warn = 0.0
+
 
 class HybridNode(LifecycleNode):
-    """Lifecycle node that bursts the brain at ``burst_rate_hz`` while active."""
+    """Lifecycle node that runs a FEAGI brain and connects it to sensor and motor topics."""
 
-    def __init__(self, node_name: str = NODE_NAME, **kwargs) -> None:
+    def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        self.declare_parameter(
-            "burst_rate_hz",
-            100.0,
-            ParameterDescriptor(
-                description="Bursts per second while active.",
-                floating_point_range=[FloatingPointRange(from_value=1.0, to_value=2000.0)],
-            ),
-        )
-        self._timer: Timer | None = None
-        self.bursts = 0
+        for spec in PARAMS:
+            self.declare_parameter(spec.name, spec.default, _descriptor(spec, not spec.live))
+        for name in self._param("sensor_names"):
+            for spec in SENSOR_PARAMS:
+                self.declare_parameter(f"sensors.{name}.{spec.name}", spec.default,
+                                       _descriptor(spec, True))
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.runner: BrainRunner | None = None
+        self.bindings: list[SensorBinding] = []
+        self.counters: dict[str, SensorCounters] = {}
+        self.hailo_status = "not requested"
+        self.last_result = None
+        #: Called with each BurstResult right after the burst, on the burst thread (keep it short).
+        self.burst_observers: list[Any] = []
+        #: Sensor-to-motor latencies (s): a reading accepted → the cmd_vel of the first burst
+        #: that used it published. The last 10 000; read by bench/bench_node.py.
+        self.latencies: deque[float] = deque(maxlen=10_000)
+        self._unconsumed: dict[str, float] = {}
+        self.watchdog: Watchdog | None = None
+        self._publishers_made: list[Any] = []
+        self._subscriptions_made: list[Any] = []
+        self._services_made: list[Any] = []
+        self._burst_timer = None
+        self._active = False
 
-    def _burst(self) -> None:
-        self.bursts += 1
+    # -- parameters ---------------------------------------------------------------------
+
+    def _param(self, name: str) -> Any:
+        return self.get_parameter(name).value
+
+    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        for p in params:
+            spec = BY_NAME.get(p.name)
+            if spec is None:
+                continue
+            why = check_value(spec, p.value)
+            if why:
+                return SetParametersResult(successful=False, reason=why)
+        if self.runner is not None:
+            values = {p.name: p.value for p in params}
+            drive = {k: values.get(k, self._param(k)) for k in _DRIVE_PARAMS}
+            try:
+                new_drive = DiffDriveSettings(**drive)
+            except ValueError as exc:
+                return SetParametersResult(successful=False, reason=str(exc))
+            self.runner.drive = new_drive
+            if "burst_rate_hz" in values and self._burst_timer is not None:
+                # The timer period is fixed at creation: recreate it at the new rate.
+                self._restart_burst_timer(float(values["burst_rate_hz"]))
+            if "input_timeout_s" in values and self.watchdog is not None:
+                self.watchdog.input_timeout = float(values["input_timeout_s"]) or None
+                self.runner.hold_s = float(values["input_timeout_s"]) or 0.5
+        return SetParametersResult(successful=True)
+
+    def _sensor_binding(self, name: str) -> SensorBinding:
+        get = lambda key: self._param(f"sensors.{name}.{key}")  # noqa: E731
+        return SensorBinding(name=name, topic=get("topic"), kind=get("type"), area=get("area"),
+                             potential=float(get("potential")), max_age_s=float(get("max_age_s")),
+                             fov_deg=float(get("fov_deg")), range_max=float(get("range_max")))
+
+    # -- lifecycle ----------------------------------------------------------------------
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Create the burst timer, paused. SUCCESS → inactive."""
-        period = 1.0 / float(self.get_parameter("burst_rate_hz").value)
-        self._timer = self.create_timer(period, self._burst)
-        self._timer.cancel()
-        self.bursts = 0
-        self.get_logger().info(f"configured: burst period {period * 1e3:.2f} ms")
+        """Load the brain, bind sensors, create publishers, services and timers.
+
+        SUCCESS → inactive. FAILURE (stays unconfigured) on a bad genome or connectome, a
+        binding to an area the brain lacks, or a required Hailo that is missing.
+        """
+        try:
+            self.bindings = [self._sensor_binding(n) for n in self._param("sensor_names")]
+            self._check_hailo()
+            source = (BrainSource(connectome_path=self._param("connectome"))
+                      if self._param("connectome")
+                      else BrainSource(genome_path=resolve_genome(self._param("genome"))))
+            t0 = time.perf_counter()
+            connectome = build_brain(source, seed=self._param("seed"),
+                                     strict=self._param("strict_genome"))
+            self.runner = BrainRunner(
+                connectome, seed=self._param("seed"), inhibition=self._param("inhibition"),
+                motor_area=self._param("motor_area"),
+                drive=DiffDriveSettings(**{k: self._param(k) for k in _DRIVE_PARAMS}),
+                required_areas=[b.area for b in self.bindings])
+        except (BrainLoadError, ValueError, FileNotFoundError, RuntimeError) as exc:
+            self.get_logger().error(f"configure failed: {exc}")
+            self._release()
+            return TransitionCallbackReturn.FAILURE
+        self.get_logger().info(
+            f"brain from {source.describe()}: {connectome.neuron_count} neurons, "
+            f"{connectome.synapse_count} synapses, {len(connectome.areas)} areas, "
+            f"built in {time.perf_counter() - t0:.2f} s; hailo: {self.hailo_status}")
+        self._create_interfaces()
         return TransitionCallbackReturn.SUCCESS
 
+    def _check_hailo(self) -> None:
+        if not self._param("use_hailo"):
+            self.hailo_status = "not requested (use_hailo: false)"
+            return
+        from ..hailo.library import HailoRTUnavailable, load_libhailort
+
+        try:
+            lib = load_libhailort(self._param("hailo_library") or None)
+            found = f"HailoRT {lib.version} at {lib.path}"
+        except (HailoRTUnavailable, OSError) as exc:
+            if self._param("hailo_required"):
+                raise RuntimeError(f"Hailo required but unavailable: {exc}") from exc
+            self.hailo_status = f"unavailable, running on CPU: {exc}"
+            self.get_logger().warning(self.hailo_status)
+            return
+        # The accelerator partition backend is not part of this release; say so plainly.
+        if self._param("hailo_required"):
+            raise RuntimeError(f"{found}, but this build has no Hailo partition backend yet")
+        self.hailo_status = f"{found}; no Hailo partition backend in this build, running on CPU"
+        self.get_logger().warning(self.hailo_status)
+
+    def _create_interfaces(self) -> None:
+        self._burst_group = MutuallyExclusiveCallbackGroup()
+        self._sensor_group = ReentrantCallbackGroup()
+        self._service_group = MutuallyExclusiveCallbackGroup()
+        self.pub_firing = self.create_lifecycle_publisher(FiringEvents, "~/firing", 10)
+        self.pub_cloud = self.create_lifecycle_publisher(PointCloud2, "~/firing_cloud", 2)
+        self.pub_stats = self.create_lifecycle_publisher(BurstStats, "~/burst_stats", 10)
+        self.pub_diag = self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.pub_cmd = (self.create_lifecycle_publisher(Twist, "cmd_vel", 10)
+                        if self._param("motor_area") else None)
+        self.counters = {b.name: SensorCounters() for b in self.bindings}
+        self._publishers_made = [self.pub_firing, self.pub_cloud, self.pub_stats, self.pub_diag]
+        if self.pub_cmd is not None:
+            self._publishers_made.append(self.pub_cmd)
+        for binding in self.bindings:
+            self._subscriptions_made.append(self.create_subscription(
+                _MSG_TYPES[binding.kind], binding.topic,
+                lambda msg, b=binding: self._on_sensor(b, msg), qos_profile_sensor_data,
+                callback_group=self._sensor_group))
+        self._services_made = [
+            self.create_service(Trigger, "~/reset", self._on_reset,
+                                callback_group=self._service_group),
+            self.create_service(Upload, "~/upload", self._on_upload,
+                                callback_group=self._service_group),
+            self.create_service(Checkpoint, "~/save_state", self._on_save_state,
+                                callback_group=self._service_group),
+            self.create_service(Checkpoint, "~/load_state", self._on_load_state,
+                                callback_group=self._service_group),
+        ]
+        timeout = float(self._param("input_timeout_s")) or None
+        self.runner.hold_s = timeout or 0.5
+        self.watchdog = Watchdog(lambda: time.monotonic(), input_timeout=timeout,
+                                 burst_timeout=max(0.25, 5.0 / self._param("burst_rate_hz")),
+                                 required_inputs=[b.name for b in self.bindings])
+        self.rate = RateMeter(self._param("burst_rate_hz"))
+        self._stats_timer = self.create_timer(1.0 / self._param("stats_rate_hz"),
+                                              self._on_stats, callback_group=self._service_group)
+        self._stats_timer.cancel()
+        self._watchdog_timer = self.create_timer(0.1, self._on_watchdog,
+                                                 callback_group=self._service_group)
+        self._watchdog_timer.cancel()
+        self._last_cloud = 0.0
+        self._restart_burst_timer(self._param("burst_rate_hz"), start=False)
+
+    def _restart_burst_timer(self, rate_hz: float, start: bool | None = None) -> None:
+        running = self._active if start is None else start
+        if self._burst_timer is not None:
+            self._burst_timer.cancel()
+            self.destroy_timer(self._burst_timer)
+        self._burst_timer = self.create_timer(1.0 / rate_hz, self._on_burst,
+                                              callback_group=self._burst_group)
+        if not running:
+            self._burst_timer.cancel()
+        if getattr(self, "rate", None) is not None:
+            self.rate.restart(rate_hz)
+
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Start bursting. SUCCESS → active."""
-        assert self._timer is not None
-        self._timer.reset()
+        """Start bursting and publishing. SUCCESS → active."""
+        self.rate.restart()
+        self.watchdog.reset()
+        self._active = True
+        self._burst_timer.reset()
+        self._stats_timer.reset()
+        self._watchdog_timer.reset()
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Pause bursting, keep all state. SUCCESS → inactive."""
-        if self._timer is not None:
-            self._timer.cancel()
+        """Pause bursting, publish zero velocity first; all state is kept. SUCCESS → inactive."""
+        self._active = False
+        for timer in (self._burst_timer, self._stats_timer, self._watchdog_timer):
+            timer.cancel()
+        self._publish_stop()
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Release what on_configure made. SUCCESS → unconfigured."""
+        """Release the brain, devices, publishers, services and timers. SUCCESS → unconfigured."""
         self._release()
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Release everything from any primary state. SUCCESS → finalized."""
+        if self._active:
+            self._publish_stop()
         self._release()
         return TransitionCallbackReturn.SUCCESS
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Release everything after a failed transition. SUCCESS → unconfigured."""
+        """Release everything after an exception in a transition. SUCCESS → unconfigured."""
+        self.get_logger().error(f"error processing from state {state.label}; releasing everything")
         self._release()
-        self.get_logger().error(f"error processing from state {state.label}")
         return TransitionCallbackReturn.SUCCESS
 
     def _release(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self.destroy_timer(self._timer)
-            self._timer = None
+        self._active = False
+        for name in ("_burst_timer", "_stats_timer", "_watchdog_timer"):
+            timer = getattr(self, name, None)
+            if timer is not None:
+                timer.cancel()
+                self.destroy_timer(timer)
+                setattr(self, name, None)
+        for pub in self._publishers_made:
+            self.destroy_lifecycle_publisher(pub)
+        for sub in self._subscriptions_made:
+            self.destroy_subscription(sub)
+        for srv in self._services_made:
+            self.destroy_service(srv)
+        self._publishers_made, self._subscriptions_made, self._services_made = [], [], []
+        self.pub_cmd = None
+        self.watchdog = None
+        if self.runner is not None:
+            self.runner.close()
+            self.runner = None
+
+    # -- sensors ------------------------------------------------------------------------
+
+    def _drop(self, binding: SensorBinding, reason: str) -> None:
+        c = self.counters[binding.name]
+        c.dropped += 1
+        c.last_error = reason
+        now = time.monotonic()
+        if now - c.last_warn > 2.0:  # throttled: a broken sensor must not flood the log
+            c.last_warn = now
+            self.get_logger().warning(f"sensor {binding.name} ({binding.topic}): dropped: {reason}")
+
+    def _on_sensor(self, binding: SensorBinding, msg: Any) -> None:
+        runner = self.runner
+        if runner is None:
+            return
+        self.counters[binding.name].received += 1
+        header = getattr(msg, "header", None)
+        if header is not None and binding.max_age_s > 0:
+            age = stamp_age(header.stamp, self.get_clock().now().nanoseconds * 1e-9)
+            if age is not None and age > binding.max_age_s:
+                self._drop(binding, f"stale: stamp {age:.3f} s old > max_age_s {binding.max_age_s}")
+                return
+        try:
+            dims = runner.area_dims(binding.area)
+            voxels, payload = encode_message(binding, msg, dims)
+        except (SensorInputError, KeyError, IndexError, ValueError) as exc:
+            self._drop(binding, str(exc))
+            return
+        if voxels is None:
+            runner.queue_indices(binding.area, *payload)
+        elif binding.kind == "area_input":
+            runner.queue_voxels(binding.area, voxels, payload)
+        else:
+            runner.latch(binding.name, binding.area, voxels, payload)
+        self.counters[binding.name].accepted += 1
+        self._unconsumed.setdefault(binding.name, time.perf_counter())
+        if self.watchdog is not None:
+            self.watchdog.input_received(binding.name)
+
+    # -- bursting -----------------------------------------------------------------------
+
+    def _on_burst(self) -> None:
+        runner = self.runner
+        if runner is None or not self._active:
+            return
+        start = time.perf_counter()
+        # Readings accepted before this burst starts are consumed by it (snapshot: sensor
+        # callbacks may add entries from other threads meanwhile).
+        ready = [(n, t) for n, t in list(self._unconsumed.items()) if t <= start]
+        for name, _ in ready:
+            self._unconsumed.pop(name, None)
+        consumed = [t for _, t in ready]
+        result = runner.step()
+        self.rate.record(start, result.duration_s)
+        self.last_result = result
+        for observer in self.burst_observers:
+            observer(result)
+        self.watchdog.burst_completed()
+        now = self.get_clock().now().to_msg()
+        if self.pub_cmd is not None and result.twist is not None:
+            status = self.watchdog.check()
+            if status.stop:
+                if status.newly_tripped:
+                    self.get_logger().warning("watchdog: zero cmd_vel: " + "; ".join(status.reasons))
+                self._publish_stop()
+            else:
+                twist = Twist()
+                twist.linear.x, twist.angular.z = result.twist
+                self.pub_cmd.publish(twist)
+                published = time.perf_counter()
+                self.latencies.extend(published - t for t in consumed)
+        if result.burst % self._param("firing_decimation") == 0:
+            events = messages.firing_events(runner.connectome, result.fired, result.burst,
+                                            coordinates=self._param("firing_coordinates"))
+            events.header.stamp = now
+            events.header.frame_id = self._param("frame_id")
+            self.pub_firing.publish(events)
+        cloud_rate = self._param("cloud_rate_hz")
+        if cloud_rate > 0 and start - self._last_cloud >= 1.0 / cloud_rate:
+            self._last_cloud = start
+            cloud = messages.point_cloud(messages.firing_cloud_points(runner.connectome, result.fired))
+            cloud.header.stamp = now
+            cloud.header.frame_id = self._param("frame_id")
+            self.pub_cloud.publish(cloud)
+
+    def _publish_stop(self) -> None:
+        if self.pub_cmd is not None:
+            self.pub_cmd.publish(Twist())
+
+    def _on_watchdog(self) -> None:
+        # Bursting stalled (e.g. an overloaded machine): the burst callback cannot stop the
+        # robot, so this timer does.
+        if self.watchdog is None or self.pub_cmd is None:
+            return
+        status = self.watchdog.check()
+        if status.stop and any(r.startswith("no burst") for r in status.reasons):
+            self._publish_stop()
+
+    def _on_stats(self) -> None:
+        runner, result = self.runner, self.last_result
+        if runner is None or result is None:
+            return
+        summary = self.rate.summary()
+        stats = messages.burst_stats(result.burst, self._param("burst_rate_hz"), summary,
+                                     result.duration_s, result.timing, result.fired_total)
+        stats.header.stamp = self.get_clock().now().to_msg()
+        self.pub_stats.publish(stats)
+        self.pub_diag.publish(self._diagnostics(summary))
+
+    def _diagnostics(self, summary: Any) -> DiagnosticArray:
+        runner = self.runner
+        conn = runner.connectome
+        target = self._param("burst_rate_hz")
+        level = messages.OK if summary.achieved_rate_hz >= 0.95 * target else messages.WARN
+        out = [messages.status(
+            f"{self.get_name()}: engine", level,
+            f"{summary.achieved_rate_hz:.1f}/{target:.1f} Hz",
+            {"burst": runner.burst, "neurons": conn.neuron_count, "synapses": conn.synapse_count,
+             "areas": len(conn.areas), "overruns": summary.overruns,
+             "period_error_p99_ms": f"{summary.period_error_p99_ms:.3f}"})]
+        mean = (runner._engine.stats().get("mean_s", {}))
+        for key, value in sorted(mean.items()):
+            if key.startswith("backend:") and "." not in key:
+                out.append(messages.status(f"{self.get_name()}: {key}", messages.OK,
+                                           f"{value * 1e3:.3f} ms/burst", {"mean_ms": value * 1e3}))
+        hailo_level = messages.OK if "not requested" in self.hailo_status else messages.WARN
+        out.append(messages.status(f"{self.get_name()}: hailo", hailo_level, self.hailo_status, {}))
+        for b in self.bindings:
+            c = self.counters[b.name]
+            out.append(messages.status(
+                f"{self.get_name()}: sensor {b.name}",
+                messages.WARN if c.dropped else messages.OK, c.last_error or "ok",
+                {"topic": b.topic, "type": b.kind, "area": b.area, "received": c.received,
+                 "accepted": c.accepted, "dropped": c.dropped}))
+        return messages.diagnostics(out)
+
+    # -- services -----------------------------------------------------------------------
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if self.runner is None:
+            response.success, response.message = False, "not configured"
+            return response
+        self.runner.reset()
+        response.success, response.message = True, "dynamic state cleared; brain kept"
+        return response
+
+    def _on_upload(self, request: Upload.Request, response: Upload.Response) -> Upload.Response:
+        runner = self.runner
+        if runner is None:
+            response.success, response.message = False, "not configured"
+            return response
+        try:
+            source = BrainSource(genome_path=request.genome_path, genome_json=request.genome_json,
+                                 connectome_path=request.connectome_path)
+            connectome = build_brain(source, seed=self._param("seed"),
+                                     strict=self._param("strict_genome"))
+            engine = runner.prepare_swap(connectome)
+        except BrainLoadError as exc:
+            response.success, response.message = False, f"upload refused, previous brain kept: {exc}"
+            self.get_logger().warning(response.message)
+            return response
+        runner.swap(engine)
+        if not self._active:
+            runner.apply_pending()
+        response.success = True
+        response.message = f"{source.describe()} swapped in at the next burst boundary"
+        response.neuron_count = connectome.neuron_count
+        response.synapse_count = connectome.synapse_count
+        response.placement_summary = "\n".join(
+            f"{a.cortical_id} {a.name}: {a.neuron_count} neurons on cpu" for a in connectome.areas)
+        self.get_logger().info(response.message)
+        return response
+
+    def _checkpoint(self, request: Checkpoint.Request, response: Checkpoint.Response,
+                    save: bool) -> Checkpoint.Response:
+        if self.runner is None:
+            response.success, response.message = False, "not configured"
+            return response
+        try:
+            response.burst = (self.runner.save_state if save else self.runner.load_state)(request.path)
+        except (OSError, ValueError, NotImplementedError, CheckpointError) as exc:
+            # The running state is untouched on failure (the engine validates before loading).
+            response.success, response.message = False, f"{type(exc).__name__}: {exc}"
+            return response
+        response.success = True
+        response.message = f"{'saved to' if save else 'loaded from'} {request.path}"
+        return response
+
+    def _on_save_state(self, request: Checkpoint.Request,
+                       response: Checkpoint.Response) -> Checkpoint.Response:
+        return self._checkpoint(request, response, save=True)
+
+    def _on_load_state(self, request: Checkpoint.Request,
+                       response: Checkpoint.Response) -> Checkpoint.Response:
+        return self._checkpoint(request, response, save=False)
 
 
 def main(args: list[str] | None = None) -> None:
     """Entry point of the `hybrid_node` executable."""
     rclpy.init(args=args)
     node = HybridNode()
+    executor = MultiThreadedExecutor(num_threads=3)
+    executor.add_node(node)
     try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        executor.shutdown()
         node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()
+

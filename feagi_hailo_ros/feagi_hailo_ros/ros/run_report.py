@@ -77,6 +77,50 @@ def _draw_room(ax, room: Room, path: np.ndarray) -> None:  # noqa: ANN001 - matp
     ax.set_title("robot path")
 
 
+def _draw_rasters(fig, cells: Sequence, names: Sequence[str],  # noqa: ANN001 - matplotlib
+                  rasters: Mapping[str, Sequence[tuple[int, np.ndarray]]]) -> None:
+    """One spike raster per area name, stacked in ``cells`` with a shared burst axis."""
+    first = None
+    for row, name in enumerate(names):
+        ax = fig.add_subplot(cells[row], sharex=first)
+        first = first or ax
+        bursts, ids, kind = _raster_ids(rasters[name])
+        if bursts.size:
+            ax.scatter(bursts, ids, s=12, marker="|", linewidths=0.8, color="black")
+        ax.set_ylabel(f"{name}\n{kind}", fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.text(0.995, 0.95, f"{ids.size} spikes", transform=ax.transAxes,
+                ha="right", va="top", fontsize=6)
+        if row < len(names) - 1:
+            ax.tick_params(labelbottom=False)
+    fig.axes[-1].set_xlabel("burst")
+
+
+def render_raster_png(
+    rasters: Mapping[str, Sequence[tuple[int, np.ndarray]]],
+    out: str | Path,
+    *,
+    title: str | None = None,
+    size_px: tuple[int, int] = (1000, 800),
+    dpi: int = 100,
+) -> Path:
+    """A spike raster per area (the first MAX_RASTER_ROWS areas) as a PNG; return its path."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    names = list(rasters)[:MAX_RASTER_ROWS]
+    fig = Figure(figsize=(size_px[0] / dpi, size_px[1] / dpi), dpi=dpi)
+    FigureCanvasAgg(fig)
+    fig.suptitle(title or "spike raster")
+    if names:
+        grid = fig.add_gridspec(len(names), 1, hspace=0.35)
+        _draw_rasters(fig, [grid[row, 0] for row in range(len(names))], names, rasters)
+    fig.savefig(out, dpi=dpi, format="png")
+    return out
+
+
 def render_run_png(
     path_xy: ArrayLike,
     room: Room,
@@ -123,21 +167,6 @@ def render_run_png(
     else:
         grid = fig.add_gridspec(len(shown), 2, width_ratios=(1.0, 1.3), wspace=0.25, hspace=0.35)
         _draw_room(fig.add_subplot(grid[:, 0]), room, path)
-        first = None
-        for row, name in enumerate(shown):
-            ax = fig.add_subplot(grid[row, 1], sharex=first)
-            first = first or ax
-            bursts, ids, kind = _raster_ids(rasters[name])
-            if bursts.size:
-                ax.scatter(bursts, ids, s=12, marker="|", linewidths=0.8, color="black")
-            ax.set_ylabel(f"{name}\n{kind}", fontsize=7)
-            ax.tick_params(labelsize=6)
-            ax.text(
-                0.995, 0.95, f"{ids.size} spikes", transform=ax.transAxes,
-                ha="right", va="top", fontsize=6,
-            )
-            if row < len(shown) - 1:
-                ax.tick_params(labelbottom=False)
-        fig.axes[-1].set_xlabel("burst")
+        _draw_rasters(fig, [grid[row, 1] for row in range(len(shown))], shown, rasters)
     fig.savefig(out, dpi=dpi, format="png")
     return out

@@ -64,11 +64,13 @@ def test_full_lifecycle_over_dds(ros_context: object, spin_until) -> None:
             assert driver.state() == expected_state
             if expected_state == State.PRIMARY_STATE_ACTIVE:
                 # Bursting happens only while active.
-                assert spin_until(executor, lambda: node.bursts >= 3, timeout=5.0)
-            if expected_state == State.PRIMARY_STATE_INACTIVE and node.bursts:
-                paused_at = node.bursts
+                assert spin_until(executor, lambda: node.runner.burst >= 3, timeout=20.0)
+            if expected_state == State.PRIMARY_STATE_INACTIVE and node.runner.burst:
+                paused_at = node.runner.burst
                 spin_until(executor, lambda: False, timeout=0.2)
-                assert node.bursts == paused_at, "node kept bursting while inactive"
+                assert node.runner.burst == paused_at, "node kept bursting while inactive"
+            if expected_state == State.PRIMARY_STATE_UNCONFIGURED:
+                assert node.runner is None, "cleanup kept the brain"
     finally:
         executor.shutdown()
         driver.node.destroy_node()
@@ -91,7 +93,7 @@ def test_only_valid_transitions_are_offered(ros_context: object, spin_until) -> 
         offered = driver.available_transitions()
         assert Transition.TRANSITION_ACTIVATE in offered
         assert Transition.TRANSITION_CONFIGURE not in offered
-        assert node.bursts == 0
+        assert node.runner.burst == 0
     finally:
         executor.shutdown()
         driver.node.destroy_node()

@@ -1,0 +1,116 @@
+"""`make run`: the feagi_hailo node with the default brain driving the simulated robot.
+
+Both nodes run in this process on one ``MultiThreadedExecutor`` over real DDS topics
+(``scan``, ``cmd_vel``, ``odom``), exactly as two launched processes would talk; this is
+the launch-free stand-in for ``ros2 launch`` where the ROS CLI is not installed. The node
+is configured and activated through its lifecycle, runs for ``--seconds``, prints a live
+status line, is deactivated (zero cmd_vel) and shut down; then a PNG shows the robot's
+path in the room and a spike raster per area, and a JSON summary is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import rclpy
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.parameter import Parameter
+
+from .node import HybridNode
+from .run_report import render_run_png
+from .sim_robot_node import SimRobotNode
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="feagi-hailo-demo", description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=20.0, help="how long to run (default 20)")
+    p.add_argument("--rate", type=float, default=100.0, help="burst rate in Hz (default 100)")
+    p.add_argument("--genome", default="", help="genome path or shipped name (default: obstacle_avoidance)")
+    p.add_argument("--out", type=Path, default=Path("out/run.png"), help="PNG to write")
+    p.add_argument("--raster-bursts", type=int, default=400,
+                   help="bursts kept for the raster (the last N)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    rclpy.init()
+    brain = HybridNode(parameter_overrides=[
+        Parameter("burst_rate_hz", value=float(args.rate)),
+        Parameter("genome", value=args.genome),
+    ])
+    robot = SimRobotNode()
+    executor = MultiThreadedExecutor(num_threads=4)
+    executor.add_node(brain)
+    executor.add_node(robot)
+    rasters: dict[str, deque[tuple[int, np.ndarray]]] = {}
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    try:
+        brain.trigger_configure()
+        if brain.runner is None:
+            print("configure failed; see the log above", file=sys.stderr)
+            return 1
+        names = {a.cortical_id: a.name or a.cortical_id for a in brain.runner.connectome.areas}
+        for name in names.values():
+            rasters[name] = deque(maxlen=args.raster_bursts)
+
+        def record(result) -> None:
+            for cid, idx in result.fired.items():
+                rasters[names[cid]].append((result.burst, idx))
+
+        brain.burst_observers.append(record)
+        spinner.start()
+        brain.trigger_activate()
+        start = time.monotonic()
+        while (elapsed := time.monotonic() - start) < args.seconds:
+            time.sleep(0.5)
+            result = brain.last_result
+            if result is None:
+                continue
+            s = brain.rate.summary()
+            fired = " ".join(f"{cid}:{len(idx)}" for cid, idx in result.fired.items())
+            v, w = result.twist or (0.0, 0.0)
+            line = (f"t={elapsed:5.1f}s burst={result.burst:6d} {s.achieved_rate_hz:6.1f} Hz "
+                    f"| fired {fired} | cmd_vel v={v:+.2f} w={w:+.2f} "
+                    f"| collisions={robot.world.collisions}")
+            # One live line on a terminal; one line per update in a log.
+            print(("\r" + line + "   ") if sys.stdout.isatty() else line, end="", flush=True)
+            if not sys.stdout.isatty():
+                print()
+        print()
+        summary = brain.rate.summary()
+        brain.trigger_deactivate()
+        report = {
+            "seconds": round(time.monotonic() - start, 2),
+            "bursts": int(brain.runner.burst),
+            "achieved_rate_hz": round(summary.achieved_rate_hz, 2),
+            "period_error_p99_ms": round(summary.period_error_p99_ms, 3),
+            "overruns": summary.overruns,
+            "distance_m": round(robot.world.distance, 3),
+            "collisions": robot.world.collisions,
+            "png": str(args.out),
+        }
+        render_run_png(robot.path, robot.world.room, {k: list(v) for k, v in rasters.items()},
+                       args.out,
+                       title=f"feagi_hailo demo: {report['distance_m']} m, "
+                             f"{report['collisions']} collisions, {report['bursts']} bursts")
+        print(json.dumps(report))
+        return 0
+    finally:
+        brain.trigger_shutdown()  # from whichever primary state the run ended in
+        executor.shutdown()
+        brain.destroy_node()
+        robot.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Build the node's outgoing messages from engine results (message classes only, no rclpy node).
+
+Kept apart from the node so the conversions have their own tests: the PointCloud2 layout
+RViz reads, the FiringEvents fields, the diagnostics levels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from sensor_msgs.msg import PointCloud2, PointField
+
+from feagi_hailo_msgs.msg import AreaFiring, BurstStats, FiringEvents
+
+from ..engine.connectome import Connectome
+from .burst_clock import RateSummary
+
+#: PointCloud2 layout: x, y, z (float32, metres = voxels + area offset), area (uint16
+#: index into the brain's area list), intensity (float32, fired neurons in the voxel).
+CLOUD_DTYPE = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("area", "<u2"),
+                        ("intensity", "<f4")])
+_FIELD_TYPES = {np.dtype("<f4"): PointField.FLOAT32, np.dtype("<u2"): PointField.UINT16}
+
+
+def firing_events(connectome: Connectome, fired: Mapping[str, np.ndarray], burst: int,
+                  *, coordinates: bool = True) -> FiringEvents:
+    """FiringEvents with one AreaFiring per area that fired (header left to the caller)."""
+    out = FiringEvents(burst=int(burst))
+    for area in connectome.areas:
+        idx = fired.get(area.cortical_id)
+        if idx is None or idx.size == 0:
+            continue
+        item = AreaFiring(cortical_id=area.cortical_id, name=area.name)
+        item.neuron_indices = idx.astype(np.uint32)
+        if coordinates:
+            vox = area.voxel_of(idx).astype(np.uint32)
+            item.x, item.y, item.z = vox[:, 0], vox[:, 1], vox[:, 2]
+        out.areas.append(item)
+    return out
+
+
+def firing_cloud_points(connectome: Connectome, fired: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Structured array of fired voxels in cortical coordinates (area position + voxel)."""
+    parts = []
+    for area in connectome.areas:
+        idx = fired.get(area.cortical_id)
+        if idx is None or idx.size == 0:
+            continue
+        vox, counts = np.unique(area.voxel_of(idx), axis=0, return_counts=True)
+        pts = np.zeros(len(vox), CLOUD_DTYPE)
+        pos = np.asarray(area.position, dtype=np.float32)
+        pts["x"], pts["y"], pts["z"] = (vox + pos).T.astype(np.float32)
+        pts["area"] = area.index
+        pts["intensity"] = counts
+        parts.append(pts)
+    return np.concatenate(parts) if parts else np.zeros(0, CLOUD_DTYPE)
+
+
+def point_cloud(points: np.ndarray) -> PointCloud2:
+    """An unorganized PointCloud2 of ``points`` (header left to the caller)."""
+    msg = PointCloud2(height=1, width=len(points), is_bigendian=False, is_dense=True,
+                      point_step=CLOUD_DTYPE.itemsize, row_step=CLOUD_DTYPE.itemsize * len(points))
+    msg.fields = [PointField(name=name, offset=CLOUD_DTYPE.fields[name][1],
+                             datatype=_FIELD_TYPES[CLOUD_DTYPE.fields[name][0]], count=1)
+                  for name in CLOUD_DTYPE.names]
+    msg.data = points.astype(CLOUD_DTYPE, copy=False).tobytes()
+    return msg
+
+
+def burst_stats(burst: int, target_hz: float, rate: RateSummary, duration_s: float,
+                timing: Mapping[str, float], neurons_fired: int) -> BurstStats:
+    names = sorted(k for k in timing if k != "total" and "." not in k)
+    return BurstStats(burst=int(burst), target_rate_hz=float(target_hz),
+                      achieved_rate_hz=rate.achieved_rate_hz,
+                      period_error_p50_ms=rate.period_error_p50_ms,
+                      period_error_p99_ms=rate.period_error_p99_ms,
+                      burst_duration_ms=duration_s * 1e3, backend_names=names,
+                      backend_duration_ms=[timing[k] * 1e3 for k in names],
+                      overruns=rate.overruns, neurons_fired=int(neurons_fired))
+
+
+def status(name: str, level: bytes, message: str, values: Mapping[str, object]) -> DiagnosticStatus:
+    """One DiagnosticStatus; ``level`` is one of OK, WARN, ERROR, STALE below."""
+    return DiagnosticStatus(level=level, name=name, message=message, hardware_id="feagi_hailo",
+                            values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
+
+
+def diagnostics(statuses: Iterable[DiagnosticStatus]) -> DiagnosticArray:
+    return DiagnosticArray(status=list(statuses))
+
+
+OK, WARN, ERROR, STALE = (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR,
+                          DiagnosticStatus.STALE)

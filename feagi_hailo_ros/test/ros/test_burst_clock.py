@@ -1,0 +1,40 @@
+"""RateMeter: achieved rate, period error percentiles and overruns from known timestamps."""
+
+from __future__ import annotations
+
+import pytest
+
+from feagi_hailo_ros.ros.burst_clock import RateMeter
+
+
+def test_perfect_clock() -> None:
+    meter = RateMeter(100.0)
+    for i in range(101):
+        meter.record(i * 0.01, 0.001)
+    s = meter.summary()
+    assert s.achieved_rate_hz == pytest.approx(100.0)
+    assert s.period_error_p99_ms == pytest.approx(0.0, abs=1e-9)
+    assert s.overruns == 0 and s.bursts == 101
+
+
+def test_late_bursts_show_in_error_and_overruns() -> None:
+    meter = RateMeter(1000.0)
+    t = 0.0
+    for i in range(200):
+        late = 0.003 if i % 50 == 49 else 0.0
+        t += 0.001 + late
+        meter.record(t, 0.0005 + late)
+    s = meter.summary()
+    assert s.overruns == 4
+    assert s.period_error_p99_ms == pytest.approx(3.0, rel=0.05)
+    assert s.period_error_p50_ms == pytest.approx(0.0, abs=1e-6)
+    assert s.achieved_rate_hz < 1000.0
+
+
+def test_restart_forgets_window_keeps_overruns() -> None:
+    meter = RateMeter(10.0)
+    meter.record(0.0, 1.0)
+    meter.record(0.1, 0.0)
+    meter.restart(20.0)
+    assert meter.summary().achieved_rate_hz == 0.0
+    assert meter.overruns == 1 and meter.target_rate_hz == 20.0

@@ -1,0 +1,317 @@
+"""The feagi_hailo node in-process over real DDS: lifecycle, sensors in, firing and cmd_vel out,
+services, parameters. Bursts are stepped by the test (the burst timer is paused) so every
+comparison with the engine is exact."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed in this environment")
+pytest.importorskip("feagi_hailo_msgs.msg", reason="feagi_hailo_msgs is not built (make setup)")
+
+from geometry_msgs.msg import Twist  # noqa: E402
+from rclpy.executors import MultiThreadedExecutor  # noqa: E402
+from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import qos_profile_sensor_data  # noqa: E402
+from sensor_msgs.msg import LaserScan  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
+
+from feagi_hailo_msgs.msg import FiringEvents  # noqa: E402
+from feagi_hailo_msgs.srv import Checkpoint, Upload  # noqa: E402
+from feagi_hailo_ros.genomes import example_genome_path  # noqa: E402
+from feagi_hailo_ros.ros.bindings import SensorBinding, encode_message  # noqa: E402
+from feagi_hailo_ros.ros.brain_runner import BrainRunner, BrainSource, build_brain  # noqa: E402
+from feagi_hailo_ros.ros.node import HybridNode  # noqa: E402
+
+SUCCESS = TransitionCallbackReturn.SUCCESS
+FAILURE = TransitionCallbackReturn.FAILURE
+
+
+class Harness:
+    """The node under test plus a peer node that talks to it over DDS."""
+
+    def __init__(self, context: object, spin_until, overrides: list[Parameter] | None = None) -> None:
+        self.node = HybridNode(context=context, parameter_overrides=overrides or [])
+        self.peer = rclpy.create_node("peer", context=context)
+        self.executor = MultiThreadedExecutor(num_threads=3, context=context)
+        self.executor.add_node(self.node)
+        self.executor.add_node(self.peer)
+        self.spin_until = spin_until
+        self.firing: list[FiringEvents] = []
+        self.cmd: list[Twist] = []
+        self.peer.create_subscription(FiringEvents, "/feagi_hailo/firing", self.firing.append, 50)
+        self.peer.create_subscription(Twist, "/cmd_vel", self.cmd.append, 50)
+        self.scan_pub = self.peer.create_publisher(LaserScan, "/scan", qos_profile_sensor_data)
+
+    def configure_and_activate(self, pause: bool = True) -> None:
+        assert self.node.trigger_configure() == SUCCESS
+        assert self.node.trigger_activate() == SUCCESS
+        if pause:
+            # The test steps bursts itself; the timer would race with it.
+            self.node._burst_timer.cancel()
+        assert self.spin_until(self.executor, lambda: self.scan_pub.get_subscription_count() > 0)
+
+    def call(self, srv_type: type, name: str, **fields: object) -> object:
+        client = self.peer.create_client(srv_type, name)
+        assert self.spin_until(self.executor, client.service_is_ready), f"{name} not offered"
+        future = client.call_async(srv_type.Request(**fields))
+        assert self.spin_until(self.executor, future.done, timeout=60.0), f"{name} timed out"
+        self.peer.destroy_client(client)
+        return future.result()
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.peer.destroy_node()
+
+
+@pytest.fixture
+def harness(ros_context: object, spin_until):
+    made: list[Harness] = []
+
+    def make(overrides: list[Parameter] | None = None) -> Harness:
+        made.append(Harness(ros_context, spin_until, overrides))
+        return made[-1]
+
+    yield make
+    for h in made:
+        h.close()
+
+
+def scan_with_obstacle(stamp: object, left: bool) -> LaserScan:
+    """A 360-beam scan with one obstacle 0.3 m away, on the robot's left or right."""
+    n = 360
+    ranges = np.full(n, math.inf, np.float32)
+    angles = -math.pi + np.arange(n) * (2 * math.pi / n)
+    side = (angles > 0.3) & (angles < 0.9) if left else (angles < -0.3) & (angles > -0.9)
+    ranges[side] = 0.3
+    msg = LaserScan(angle_min=-math.pi, angle_max=math.pi - 2 * math.pi / n,
+                    angle_increment=2 * math.pi / n, range_min=0.12, range_max=3.5)
+    msg.ranges = ranges.tolist()
+    msg.header.stamp = stamp
+    return msg
+
+
+def test_configure_activate_deactivate_cleanup_shutdown(harness) -> None:
+    h = harness()
+    h.configure_and_activate(pause=False)
+    assert h.spin_until(h.executor, lambda: h.node.runner.burst >= 5, timeout=20.0), "no bursts"
+    assert h.spin_until(h.executor, lambda: len(h.firing) > 0)
+    assert h.node.trigger_deactivate() == SUCCESS
+    stopped_at = h.node.runner.burst
+    h.spin_until(h.executor, lambda: False, timeout=0.3)
+    assert h.node.runner.burst == stopped_at, "bursting continued while inactive"
+    assert h.spin_until(h.executor, lambda: bool(h.cmd) and h.cmd[-1] == Twist())
+    assert h.node.trigger_cleanup() == SUCCESS
+    assert h.node.runner is None
+    assert h.node.trigger_shutdown() == SUCCESS
+
+
+def test_bad_genome_fails_configure_and_stays_unconfigured(harness, tmp_path) -> None:
+    bad = tmp_path / "broken.json"
+    bad.write_text('{"blueprint": {"_____10c-i__pro-cx-___bbx-i": -3}}')
+    h = harness([Parameter("genome", value=str(bad))])
+    assert h.node.trigger_configure() == FAILURE
+    assert h.node.runner is None
+    # Still unconfigured, so configure may be tried again (and fails the same way).
+    assert h.node.trigger_configure() == FAILURE
+
+
+def test_required_hailo_missing_fails_configure(harness, tmp_path) -> None:
+    h = harness([Parameter("use_hailo", value=True), Parameter("hailo_required", value=True),
+                 Parameter("hailo_library", value=str(tmp_path / "libhailort.so"))])
+    assert h.node.trigger_configure() == FAILURE
+    assert h.node.runner is None
+
+
+def test_optional_hailo_missing_degrades_to_cpu(harness, tmp_path) -> None:
+    h = harness([Parameter("use_hailo", value=True), Parameter("hailo_required", value=False),
+                 Parameter("hailo_library", value=str(tmp_path / "libhailort.so"))])
+    assert h.node.trigger_configure() == SUCCESS
+    assert "running on CPU" in h.node.hailo_status
+
+
+def test_binding_to_missing_area_fails_configure(harness) -> None:
+    h = harness([Parameter("sensor_names", value=["front"]),
+                 Parameter("sensors.front.area", value="i__nope")])
+    assert h.node.trigger_configure() == FAILURE
+
+
+@pytest.mark.parametrize("left", [True, False])
+def test_scan_in_gives_engine_firing_and_cmd_vel(harness, left: bool) -> None:
+    h = harness()
+    h.configure_and_activate()
+    # The same brain, stepped by hand with the same input, is the expected output.
+    reference = BrainRunner(build_brain(BrainSource(genome_path=str(
+        example_genome_path("obstacle_avoidance")))), motor_area="o__mot")
+    binding = SensorBinding("scan", "scan", "laser_scan", "i__pro", range_max=1.0)
+    # Bursts are stepped by hand, slower than the watchdog's burst timeout: keep it out of
+    # this comparison (its own behaviour is tested in test_decoders.py).
+    h.node.watchdog.burst_timeout = None
+    h.node.watchdog.input_timeout = None
+    h.node.runner.hold_s = reference.hold_s = 3600.0  # the reading is held for the whole test
+    for burst in range(12):
+        if burst in (0, 4):
+            msg = scan_with_obstacle(h.node.get_clock().now().to_msg(), left)
+            accepted = h.node.counters["scan"].accepted + 1
+            h.scan_pub.publish(msg)
+            assert h.spin_until(h.executor,
+                                lambda n=accepted: h.node.counters["scan"].accepted >= n)
+            voxels, pots = encode_message(binding, msg, reference.area_dims("i__pro"))
+            reference.latch("scan", "i__pro", voxels, pots)
+        want_msgs = (len(h.firing) + 1, len(h.cmd) + 1)
+        h.node._on_burst()
+        expected = reference.step()
+        assert h.spin_until(h.executor, lambda n=want_msgs: (len(h.firing), len(h.cmd)) >= n)
+        got = {a.cortical_id: list(a.neuron_indices) for a in h.firing[-1].areas}
+        want = {cid: idx.tolist() for cid, idx in expected.fired.items() if idx.size}
+        assert got == want, f"burst {burst}"
+        assert h.firing[-1].burst == expected.burst
+        assert (h.cmd[-1].linear.x, h.cmd[-1].angular.z) == pytest.approx(expected.twist)
+    assert h.node.counters["scan"].dropped == 0, h.node.counters["scan"].last_error
+
+
+def test_obstacle_side_decides_turn_direction(harness) -> None:
+    turns = {}
+    for left in (True, False):
+        runner = BrainRunner(build_brain(BrainSource(genome_path=str(
+            example_genome_path("obstacle_avoidance")))), motor_area="o__mot")
+        binding = SensorBinding("scan", "scan", "laser_scan", "i__pro", range_max=1.0)
+        msg = scan_with_obstacle(None, left)
+        w = []
+        for _ in range(10):
+            runner.latch("scan", "i__pro", *encode_message(binding, msg, runner.area_dims("i__pro")))
+            w.append(runner.step().twist[1])
+        turns[left] = float(np.mean(w))
+    # Obstacle on the left → turn right (negative yaw rate), and the other way round.
+    assert turns[True] < 0 < turns[False], turns
+
+
+def test_malformed_and_stale_scans_are_dropped_not_fatal(harness) -> None:
+    h = harness()
+    h.configure_and_activate()
+    bad = scan_with_obstacle(h.node.get_clock().now().to_msg(), True)
+    bad.angle_increment = 0.0  # malformed
+    stale = scan_with_obstacle(h.node.get_clock().now().to_msg(), True)
+    stale.header.stamp.sec -= 10
+    for msg in (bad, stale):
+        h.scan_pub.publish(msg)
+    assert h.spin_until(h.executor, lambda: h.node.counters["scan"].dropped == 2)
+    assert "stale" in h.node.counters["scan"].last_error
+    burst = h.node.runner.burst
+    h.node._on_burst()
+    assert h.node.runner.burst == burst + 1
+    diag = h.node._diagnostics(h.node.rate.summary())
+    sensor = next(s for s in diag.status if s.name.endswith("sensor scan"))
+    assert {kv.key: kv.value for kv in sensor.values}["dropped"] == "2"
+
+
+def test_reset_service_clears_state(harness) -> None:
+    h = harness()
+    h.configure_and_activate()
+    for _ in range(5):
+        h.node._on_burst()
+    assert h.node.runner.burst == 5
+    response = h.call(Trigger, "/feagi_hailo/reset")
+    assert response.success
+    assert h.node.runner.burst == 0
+
+
+def test_save_and_load_state_continue_identically(harness, tmp_path) -> None:
+    h = harness()
+    h.configure_and_activate()
+    path = str(tmp_path / "state.npz")
+    for _ in range(3):
+        h.node._on_burst()
+    saved = h.call(Checkpoint, "/feagi_hailo/save_state", path=path)
+    assert saved.success and saved.burst == 3
+    after = [h.node.runner.step().fired for _ in range(5)]
+    loaded = h.call(Checkpoint, "/feagi_hailo/load_state", path=path)
+    assert loaded.success and loaded.burst == 3
+    again = [h.node.runner.step().fired for _ in range(5)]
+    for a, b in zip(after, again, strict=True):
+        assert {k: v.tolist() for k, v in a.items()} == {k: v.tolist() for k, v in b.items()}
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not a checkpoint")
+    refused = h.call(Checkpoint, "/feagi_hailo/load_state", path=str(broken))
+    assert not refused.success and refused.message
+
+
+def test_upload_swaps_brain_and_failure_keeps_old_brain_bursting(harness) -> None:
+    h = harness()
+    h.configure_and_activate(pause=False)
+    old = h.node.runner.connectome
+    assert h.spin_until(h.executor, lambda: h.node.runner.burst > 3, timeout=20.0)
+
+    failed = h.call(Upload, "/feagi_hailo/upload", genome_json='{"not": "a genome"}')
+    assert not failed.success and "previous brain kept" in failed.message
+    assert h.node.runner.connectome is old
+    before = h.node.runner.burst
+    assert h.spin_until(h.executor, lambda: h.node.runner.burst > before + 3), "bursting stopped"
+
+    # A different brain with the same bound areas: one more interneuron area.
+    genome = json.loads(example_genome_path("obstacle_avoidance").read_text())
+    for key in [k for k in genome["blueprint"] if "-c__obl-" in k]:
+        genome["blueprint"][key.replace("-c__obl-", "-c__new-")] = genome["blueprint"][key]
+    ok = h.call(Upload, "/feagi_hailo/upload", genome_json=json.dumps(genome))
+    assert ok.success, ok.message
+    assert ok.neuron_count > 0 and ok.synapse_count > 0
+    assert h.spin_until(h.executor, lambda: h.node.runner.connectome is not old, timeout=20.0)
+    assert h.node.runner.connectome.neuron_count == ok.neuron_count == old.neuron_count + 10
+    assert "c__new" in {a.cortical_id for a in h.node.runner.connectome.areas}
+
+    missing = h.call(Upload, "/feagi_hailo/upload", genome_path="/nonexistent/genome.json")
+    assert not missing.success and "not found" in missing.message
+    two = h.call(Upload, "/feagi_hailo/upload", genome_path="a.json", genome_json="{}")
+    assert not two.success and "exactly one" in two.message
+
+
+def test_upload_of_brain_without_bound_area_is_refused(harness) -> None:
+    h = harness()
+    h.configure_and_activate()
+    genome = json.loads(example_genome_path("obstacle_avoidance").read_text())
+    genome["blueprint"] = {k: v for k, v in genome["blueprint"].items() if "-i__pro-" not in k}
+    for key, value in genome["blueprint"].items():
+        if key.endswith("dstmap-d") and isinstance(value, dict):
+            value.pop("i__pro", None)
+    response = h.call(Upload, "/feagi_hailo/upload", genome_json=json.dumps(genome))
+    assert not response.success
+    assert h.node.runner.connectome.area("i__pro") is not None
+
+
+def test_parameter_ranges_are_enforced(harness) -> None:
+    h = harness()
+    h.configure_and_activate()
+    results = h.node.set_parameters([Parameter("burst_rate_hz", value=5000.0)])
+    assert not results[0].successful
+    results = h.node.set_parameters([Parameter("max_linear", value=-1.0)])
+    assert not results[0].successful
+    results = h.node.set_parameters([Parameter("linear_gain", value=2.0)])
+    assert results[0].successful
+    assert h.node.runner.drive.linear_gain == 2.0
+    results = h.node.set_parameters([Parameter("genome", value="vision")])
+    assert not results[0].successful  # read-only while running
+
+
+def test_live_rate_change_applies(harness) -> None:
+    h = harness()
+    h.configure_and_activate(pause=False)
+    assert h.node.set_parameters([Parameter("burst_rate_hz", value=50.0)])[0].successful
+    assert h.node._burst_timer.timer_period_ns == pytest.approx(2e7)
+    start = h.node.runner.burst
+    assert h.spin_until(h.executor, lambda: h.node.runner.burst >= start + 5)
+
+
+def test_configure_again_after_cleanup(harness) -> None:
+    h = harness()
+    assert h.node.trigger_configure() == SUCCESS
+    first = h.node.runner
+    assert h.node.trigger_cleanup() == SUCCESS
+    assert h.node.runner is None
+    assert h.node.trigger_configure() == SUCCESS
+    assert h.node.runner is not None and h.node.runner is not first
