@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import rclpy
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.parameter import Parameter
 
 from .node import HybridNode
@@ -45,13 +45,20 @@ def main(argv: list[str] | None = None) -> int:
     brain = HybridNode(parameter_overrides=[
         Parameter("burst_rate_hz", value=float(args.rate)),
         Parameter("genome", value=args.genome),
+        # The simulated robot's wheels: 0.6 m/s at full motor activity, so the default brain's
+        # half-speed cruise is 0.3 m/s and a 20 s run crosses the room.
+        Parameter("max_wheel_speed", value=0.6),
+        Parameter("max_angular", value=3.0),
     ])
     robot = SimRobotNode()
-    executor = MultiThreadedExecutor(num_threads=4)
+    # One executor per node, each on its own thread, as two launched processes would have:
+    # the brain on the MultiThreadedExecutor its `main` uses, the robot on its own.
+    executor = MultiThreadedExecutor(num_threads=3)
     executor.add_node(brain)
-    executor.add_node(robot)
+    robot_executor = SingleThreadedExecutor()
+    robot_executor.add_node(robot)
     rasters: dict[str, deque[tuple[int, np.ndarray]]] = {}
-    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinners = [threading.Thread(target=e.spin, daemon=True) for e in (executor, robot_executor)]
     try:
         brain.trigger_configure()
         if brain.runner is None:
@@ -66,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
                 rasters[names[cid]].append((result.burst, idx))
 
         brain.burst_observers.append(record)
-        spinner.start()
+        for spinner in spinners:
+            spinner.start()
         brain.trigger_activate()
         start = time.monotonic()
         while (elapsed := time.monotonic() - start) < args.seconds:
@@ -106,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         brain.trigger_shutdown()  # from whichever primary state the run ended in
         executor.shutdown()
+        robot_executor.shutdown()
         brain.destroy_node()
         robot.destroy_node()
         if rclpy.ok():

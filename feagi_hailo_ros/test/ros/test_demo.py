@@ -1,0 +1,23 @@
+"""`make run`'s program, shortened: both nodes run, the brain bursts, the robot moves, a PNG is written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("rclpy", reason="rclpy is not installed in this environment")
+pytest.importorskip("matplotlib", reason="matplotlib renders the run report")
+
+from feagi_hailo_ros.ros.demo import main  # noqa: E402
+
+
+def test_demo_runs_and_reports(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run.png"
+    assert main(["--seconds", "4", "--out", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["bursts"] > 50
+    assert report["distance_m"] > 0.1          # the brain's cmd_vel reached the robot
+    assert report["collisions"] == 0
+    assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
