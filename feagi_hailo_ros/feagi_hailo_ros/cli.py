@@ -134,10 +134,37 @@ def load_schedule(path: Path, connectome: Connectome) -> dict[int, list[dict[str
     return by_burst
 
 
+def input_areas(connectome: Connectome) -> list[int]:
+    """Indices of the sensory (IPU) areas: group IPU, or a cortical id starting with 'i'."""
+    return [a.index for a in connectome.areas
+            if a.group.upper() == "IPU" or (a.group == "" and a.cortical_id.startswith("i"))]
+
+
+class PoissonDrive:
+    """Each burst, every neuron of every input area is injected with ``potential`` with
+    probability ``rate`` (seeded): a sensory stream without a robot, for runs and benchmarks."""
+
+    def __init__(self, connectome: Connectome, rate: float, potential: float = 100.0,
+                 seed: int = 0) -> None:
+        if not 0.0 <= rate <= 1.0:
+            raise UsageError(f"input rate must be in [0, 1], got {rate}")
+        self.areas = [connectome.areas[i] for i in input_areas(connectome)]
+        self.rate, self.potential = rate, potential
+        self.rng = np.random.default_rng(seed)
+
+    def apply(self, engine: Any) -> None:
+        for a in self.areas:
+            # Binomial count, then distinct indices: O(active) per burst, not O(area).
+            n = self.rng.binomial(a.neuron_count, self.rate)
+            if n:
+                idx = np.unique(self.rng.integers(0, a.neuron_count, n))
+                engine.inject(a.index, indices=idx, potentials=self.potential)
+
+
 def run_brain(connectome: Connectome, bursts: int, *, seed: int = 0,
               schedule: dict[int, list[dict[str, Any]]] | None = None,
               record: Path | None = None, raster: Path | None = None,
-              progress: bool = True) -> dict[str, Any]:
+              drive: PoissonDrive | None = None, progress: bool = True) -> dict[str, Any]:
     from .engine.simulator import Engine
 
     engine = Engine(connectome, "cpu", seed=seed)
@@ -150,6 +177,8 @@ def run_brain(connectome: Connectome, bursts: int, *, seed: int = 0,
     last_report = t0
     try:
         for b in range(bursts):
+            if drive is not None:
+                drive.apply(engine)
             for e in schedule.get(b, ()):
                 if e["force"]:
                     engine.force_fire(e["area"], voxels=e["voxels"])
@@ -208,6 +237,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--record", type=Path, help="JSON lines, one per burst: fired voxels per area")
     p.add_argument("--raster", type=Path, help="PNG spike raster per area")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--input-rate", type=float, default=0.0, metavar="P",
+                   help="each burst, inject every input-area (IPU) neuron with probability P")
     p.add_argument("--quiet", action="store_true", help="no progress line")
 
     p = sub.add_parser("hailort-info", help="HailoRT library, devices and HEF contents as JSON")
@@ -237,8 +268,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise UsageError("--bursts must be at least 1")
             connectome, _ = load_brain(args.genome, seed=args.seed)
             schedule = load_schedule(args.stimulate, connectome) if args.stimulate else None
+            drive = (PoissonDrive(connectome, args.input_rate, seed=args.seed)
+                     if args.input_rate else None)
             summary = run_brain(connectome, args.bursts, seed=args.seed, schedule=schedule,
-                                record=args.record, raster=args.raster, progress=not args.quiet)
+                                record=args.record, raster=args.raster, drive=drive,
+                                progress=not args.quiet)
             print(json.dumps(summary))
             return 0
     except (GenomeError, UsageError) as exc:

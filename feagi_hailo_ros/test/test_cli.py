@@ -73,3 +73,12 @@ def test_bad_genome_exits_2_with_key_path(tmp_path: Path, capsys) -> None:
 def test_hailort_info_without_library(tmp_path: Path, capsys) -> None:
     assert main(["hailort-info", "--lib", str(tmp_path / "libhailort.so")]) == 1
     assert "libhailort" in capsys.readouterr().err
+
+
+def test_input_rate_drives_the_input_areas(tmp_path: Path, capsys) -> None:
+    record = tmp_path / "rec.jsonl"
+    assert main(["run", "obstacle_avoidance", "--bursts", "20", "--input-rate", "0.2",
+                 "--record", str(record), "--quiet", "--seed", "3"]) == 0
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    assert sum(len(line["fired"].get("i__pro", [])) for line in lines) > 0
+    assert main(["run", "obstacle_avoidance", "--bursts", "2", "--input-rate", "1.5"]) == 2
