@@ -21,6 +21,7 @@ import math
 import os
 import platform
 import resource
+import sys
 import threading
 import time
 
@@ -35,7 +36,7 @@ from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import LaserScan  # noqa: E402
 
-from feagi_hailo_ros.ros.node import HybridNode  # noqa: E402
+from feagi_hailo_ros.ros.node import HybridNode, configure_gil_switch_interval  # noqa: E402
 
 
 def make_scan(stamp: object, left: bool) -> LaserScan:
@@ -56,8 +57,11 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--scan-hz", type=float, default=20.0, help="LaserScan publish rate")
     p.add_argument("--warmup", type=float, default=2.0, help="seconds excluded from statistics")
+    p.add_argument("--switch-interval-us", type=float, default=None,
+                   help="sys.setswitchinterval (default: what hybrid_node's main sets)")
     args = p.parse_args()
 
+    configure_gil_switch_interval(args.rate, args.switch_interval_us)
     rclpy.init()
     node = HybridNode(parameter_overrides=[Parameter("burst_rate_hz", value=args.rate),
                                            Parameter("cloud_rate_hz", value=0.0)])
@@ -102,6 +106,7 @@ def main() -> None:
         "latency_p50_ms": round(float(np.percentile(lat, 50)), 4) if lat.size else None,
         "latency_p99_ms": round(float(np.percentile(lat, 99)), 4) if lat.size else None,
         "cpu_percent_of_one_core": round(100.0 * cpu / wall, 1),
+        "gil_switch_interval_us": round(sys.getswitchinterval() * 1e6, 1),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "seconds": round(wall, 2),
         "python": platform.python_version(),

@@ -33,6 +33,5 @@ setup(
     maintainer_email="maintainers@feagi-hailo-ros.invalid",
     description="FEAGI brains as spiking networks on CPU (Numba) and Hailo-8, driven by ROS 2.",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points=ENTRY_POINTS,
 )

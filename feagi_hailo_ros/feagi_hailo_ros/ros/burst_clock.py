@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -29,21 +31,27 @@ class RateMeter:
         self._starts: deque[float] = deque(maxlen=window + 1)
         self.overruns = 0
         self.bursts = 0
+        # record() runs on the burst thread, summary() on the statistics timer's.
+        self._lock = threading.Lock()
 
     def restart(self, target_rate_hz: float | None = None) -> None:
         """Forget the window (after a pause or a rate change); keep the overrun count."""
-        if target_rate_hz is not None:
-            self.target_rate_hz = float(target_rate_hz)
-        self._starts.clear()
+        with self._lock:
+            if target_rate_hz is not None:
+                self.target_rate_hz = float(target_rate_hz)
+            self._starts.clear()
 
     def record(self, start_s: float, duration_s: float) -> None:
-        self._starts.append(start_s)
-        self.bursts += 1
-        if duration_s > 1.0 / self.target_rate_hz:
-            self.overruns += 1
+        with self._lock:
+            self._starts.append(start_s)
+            self.bursts += 1
+            if duration_s > 1.0 / self.target_rate_hz:
+                self.overruns += 1
 
     def periods(self) -> np.ndarray:
-        return np.diff(np.fromiter(self._starts, dtype=np.float64))
+        with self._lock:
+            starts = np.fromiter(self._starts, dtype=np.float64)
+        return np.diff(starts)
 
     def summary(self) -> RateSummary:
         periods = self.periods()
@@ -53,3 +61,82 @@ class RateMeter:
         p50, p99 = np.percentile(error_ms, [50, 99])
         return RateSummary(float(1.0 / periods.mean()), float(p50), float(p99),
                            self.overruns, self.bursts)
+
+
+class BurstLoop:
+    """Calls ``callback`` at ``rate_hz`` on its own thread, on absolute deadlines.
+
+    Why not an rclpy timer: at kilohertz rates rclpy's executors spend more time choosing
+    the next callback than the burst itself takes, and a MultiThreadedExecutor that falls
+    behind accumulates pending handlers it scans on every spin, so one slow moment snowballs
+    into a collapse of the rate (seen here: a 1 kHz timer delivering 20-50 Hz on 2 cores).
+    A dedicated thread that sleeps until the next deadline keeps the period independent of
+    how busy the executor is; the executor is left with sensors, services and statistics.
+
+    Deadlines are ``start + k * period``; a burst that starts late does not move the ones
+    after it, and a short stall (the GIL held elsewhere, a page fault) is caught up by
+    bursting back to back, so the burst count keeps pace with the clock. After falling
+    behind by more than ``max_lag_s`` (default: one period or 20 ms, whichever is longer) the
+    schedule restarts from now instead (the skipped bursts show as a lower achieved rate,
+    never as a storm). An exception in ``callback`` stops
+    the loop; it is kept in ``error`` and passed to ``on_error``.
+    """
+
+    def __init__(self, callback, rate_hz: float, *, on_error=None, name: str = "feagi_burst",
+                 max_lag_s: float = 0.02) -> None:
+        self.max_lag_s = max_lag_s
+        self._callback = callback
+        self._on_error = on_error
+        self._name = name
+        self._period = 1.0 / float(rate_hz)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+        self.restarts = 0
+
+    @property
+    def period(self) -> float:
+        return self._period
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def set_rate(self, rate_hz: float) -> None:
+        """Takes effect from the next deadline."""
+        self._period = 1.0 / float(rate_hz)
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self._stop.clear()
+        self.error = None
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop and wait for the burst in progress to finish (never call from the callback)."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        self._thread = None
+
+    def _run(self) -> None:
+        # The first burst comes one period after start, like a timer's.
+        deadline = time.perf_counter() + self._period
+        while not self._stop.is_set():
+            now = time.perf_counter()
+            if now < deadline:
+                self._stop.wait(deadline - now)
+                continue
+            try:
+                self._callback()
+            except BaseException as exc:  # noqa: BLE001 - reported, then the loop ends
+                self.error = exc
+                if self._on_error is not None:
+                    self._on_error(exc)
+                return
+            deadline += self._period
+            if time.perf_counter() - deadline > max(self._period, self.max_lag_s):
+                deadline = time.perf_counter()
+                self.restarts += 1

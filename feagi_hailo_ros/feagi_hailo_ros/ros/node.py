@@ -8,14 +8,16 @@ are made in ``on_configure`` and released in ``on_cleanup``/``on_shutdown``/``on
 Each callback returns ``TransitionCallbackReturn.SUCCESS`` when the transition may complete
 or ``FAILURE`` to stay in the previous primary state (the reason is logged).
 
-Threading: spin with a ``MultiThreadedExecutor``. The burst timer has its own mutually
-exclusive callback group; sensor subscriptions share a reentrant group; services and the
-watchdog/statistics timers have a third group, so sensors and services are served while a
-burst runs, and a slow upload never delays a burst.
+Threading: bursts run on their own thread with absolute deadlines (:class:`BurstLoop`; see
+there why not an rclpy timer). Spin the node with a ``MultiThreadedExecutor``: sensor
+subscriptions share a reentrant callback group, services and the watchdog/statistics timers a
+mutually exclusive one, so sensors and services are served while a burst runs and a slow upload
+never delays a burst.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import deque
 from typing import Any
@@ -44,7 +46,7 @@ from ..engine.checkpoint import CheckpointError
 from . import messages
 from .bindings import SensorBinding, encode_message, stamp_age
 from .brain_runner import BrainLoadError, BrainRunner, BrainSource, build_brain, resolve_genome
-from .burst_clock import RateMeter
+from .burst_clock import BurstLoop, RateMeter
 from .decoders import DiffDriveSettings, Watchdog
 from .encoders import SensorInputError
 from .params import BY_NAME, PARAMS, SENSOR_PARAMS, ParamSpec, check_value
@@ -109,7 +111,7 @@ class HybridNode(LifecycleNode):
         self._publishers_made: list[Any] = []
         self._subscriptions_made: list[Any] = []
         self._services_made: list[Any] = []
-        self._burst_timer = None
+        self._burst_loop: BurstLoop | None = None
         self._active = False
 
     # -- parameters ---------------------------------------------------------------------
@@ -133,9 +135,9 @@ class HybridNode(LifecycleNode):
             except ValueError as exc:
                 return SetParametersResult(successful=False, reason=str(exc))
             self.runner.drive = new_drive
-            if "burst_rate_hz" in values and self._burst_timer is not None:
-                # The timer period is fixed at creation: recreate it at the new rate.
-                self._restart_burst_timer(float(values["burst_rate_hz"]))
+            if "burst_rate_hz" in values and self._burst_loop is not None:
+                self._burst_loop.set_rate(float(values["burst_rate_hz"]))
+                self.rate.restart(float(values["burst_rate_hz"]))
             if "input_timeout_s" in values and self.watchdog is not None:
                 self.watchdog.input_timeout = float(values["input_timeout_s"]) or None
                 self.runner.hold_s = float(values["input_timeout_s"]) or 0.5
@@ -202,7 +204,6 @@ class HybridNode(LifecycleNode):
         self.get_logger().warning(self.hailo_status)
 
     def _create_interfaces(self) -> None:
-        self._burst_group = MutuallyExclusiveCallbackGroup()
         self._sensor_group = ReentrantCallbackGroup()
         self._service_group = MutuallyExclusiveCallbackGroup()
         self.pub_firing = self.create_lifecycle_publisher(FiringEvents, "~/firing", 10)
@@ -243,26 +244,21 @@ class HybridNode(LifecycleNode):
                                                  callback_group=self._service_group)
         self._watchdog_timer.cancel()
         self._last_cloud = 0.0
-        self._restart_burst_timer(self._param("burst_rate_hz"), start=False)
+        self._burst_loop = BurstLoop(self._on_burst, self._param("burst_rate_hz"),
+                                     on_error=self._on_burst_error)
 
-    def _restart_burst_timer(self, rate_hz: float, start: bool | None = None) -> None:
-        running = self._active if start is None else start
-        if self._burst_timer is not None:
-            self._burst_timer.cancel()
-            self.destroy_timer(self._burst_timer)
-        self._burst_timer = self.create_timer(1.0 / rate_hz, self._on_burst,
-                                              callback_group=self._burst_group)
-        if not running:
-            self._burst_timer.cancel()
-        if getattr(self, "rate", None) is not None:
-            self.rate.restart(rate_hz)
+    def _on_burst_error(self, exc: BaseException) -> None:
+        # Runs on the burst thread, which ends after this; the watchdog timer keeps
+        # publishing zero velocity and /diagnostics reports the error.
+        self.get_logger().error(f"bursting stopped: {type(exc).__name__}: {exc}")
+        self._publish_stop()
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Start bursting and publishing. SUCCESS → active."""
         self.rate.restart()
         self.watchdog.reset()
         self._active = True
-        self._burst_timer.reset()
+        self._burst_loop.start()
         self._stats_timer.reset()
         self._watchdog_timer.reset()
         return super().on_activate(state)
@@ -270,7 +266,8 @@ class HybridNode(LifecycleNode):
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Pause bursting, publish zero velocity first; all state is kept. SUCCESS → inactive."""
         self._active = False
-        for timer in (self._burst_timer, self._stats_timer, self._watchdog_timer):
+        self._burst_loop.stop()
+        for timer in (self._stats_timer, self._watchdog_timer):
             timer.cancel()
         self._publish_stop()
         return super().on_deactivate(state)
@@ -295,7 +292,10 @@ class HybridNode(LifecycleNode):
 
     def _release(self) -> None:
         self._active = False
-        for name in ("_burst_timer", "_stats_timer", "_watchdog_timer"):
+        if self._burst_loop is not None:
+            self._burst_loop.stop()
+            self._burst_loop = None
+        for name in ("_stats_timer", "_watchdog_timer"):
             timer = getattr(self, name, None)
             if timer is not None:
                 timer.cancel()
@@ -511,10 +511,25 @@ class HybridNode(LifecycleNode):
         return self._checkpoint(request, response, save=False)
 
 
+def configure_gil_switch_interval(rate_hz: float, interval_us: float | None = None) -> None:
+    """Shorten CPython's GIL switch interval for this process.
+
+    The burst thread wakes at its deadline but runs only once it holds the GIL; while an
+    executor thread runs Python, CPython hands the GIL over only every switch interval
+    (5 ms by default), longer than a 1 kHz period. A quarter of the burst period (at most the
+    default) bounds that wait. Process-wide, so only executables call it, not the node.
+    """
+    default = 0.005
+    seconds = interval_us * 1e-6 if interval_us else min(default, 0.25 / float(rate_hz))
+    sys.setswitchinterval(max(seconds, 1e-5))
+
+
 def main(args: list[str] | None = None) -> None:
     """Entry point of the `hybrid_node` executable."""
     rclpy.init(args=args)
     node = HybridNode()
+    # The rate may change later; size the interval for the fastest rate allowed.
+    configure_gil_switch_interval(BY_NAME["burst_rate_hz"].limits[1] / 2)
     executor = MultiThreadedExecutor(num_threads=3)
     executor.add_node(node)
     try:

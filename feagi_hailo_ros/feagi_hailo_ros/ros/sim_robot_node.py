@@ -169,7 +169,7 @@ class SimRobotNode(Node):
     def _on_cmd_vel(self, msg: Twist) -> None:
         v, w = float(msg.linear.x), float(msg.angular.z)
         if not (math.isfinite(v) and math.isfinite(w)):
-            self.get_logger().warn(
+            self.get_logger().warning(
                 f"ignoring non-finite cmd_vel (linear.x={v}, angular.z={w})",
                 throttle_duration_sec=5.0,
             )

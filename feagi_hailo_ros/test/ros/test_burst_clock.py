@@ -38,3 +38,37 @@ def test_restart_forgets_window_keeps_overruns() -> None:
     meter.restart(20.0)
     assert meter.summary().achieved_rate_hz == 0.0
     assert meter.overruns == 1 and meter.target_rate_hz == 20.0
+
+
+def test_burst_loop_calls_back_until_stopped_and_reports_errors() -> None:
+    import threading
+
+    from feagi_hailo_ros.ros.burst_clock import BurstLoop
+
+    calls: list[float] = []
+    ten = threading.Event()
+
+    def tick() -> None:
+        calls.append(0.0)
+        if len(calls) >= 10:
+            ten.set()
+
+    loop = BurstLoop(tick, 500.0)
+    loop.start()
+    assert ten.wait(10.0), "the loop never reached 10 bursts"
+    loop.stop()
+    stopped_at = len(calls)
+    assert not loop.running
+    threading.Event().wait(0.05)
+    assert len(calls) == stopped_at, "callback ran after stop()"
+
+    errors: list[BaseException] = []
+
+    def boom() -> None:
+        raise RuntimeError("device lost")
+
+    failing = BurstLoop(boom, 100.0, on_error=errors.append)
+    failing.start()
+    failing._thread.join(5.0)
+    assert not failing.running
+    assert isinstance(failing.error, RuntimeError) and errors == [failing.error]
