@@ -45,56 +45,53 @@ class LifecycleDriver:
         return {t.transition.id for t in response.available_transitions}
 
 
-def test_full_lifecycle_over_dds(ros_context: object, spin_until) -> None:
+@pytest.fixture
+def node_and_driver(ros_context: object, spin_until):
+    """The node under test and a driver calling its lifecycle services, on one executor."""
     executor = SingleThreadedExecutor(context=ros_context)
     node = HybridNode(context=ros_context)
     executor.add_node(node)
     driver = LifecycleDriver(ros_context, executor, "/feagi_hailo", spin_until)
-    try:
-        assert driver.state() == State.PRIMARY_STATE_UNCONFIGURED
-        steps = [
-            (Transition.TRANSITION_CONFIGURE, State.PRIMARY_STATE_INACTIVE),
-            (Transition.TRANSITION_ACTIVATE, State.PRIMARY_STATE_ACTIVE),
-            (Transition.TRANSITION_DEACTIVATE, State.PRIMARY_STATE_INACTIVE),
-            (Transition.TRANSITION_CLEANUP, State.PRIMARY_STATE_UNCONFIGURED),
-            (Transition.TRANSITION_UNCONFIGURED_SHUTDOWN, State.PRIMARY_STATE_FINALIZED),
-        ]
-        for transition_id, expected_state in steps:
-            assert driver.transition(transition_id), f"transition {transition_id} refused"
-            assert driver.state() == expected_state
-            if expected_state == State.PRIMARY_STATE_ACTIVE:
-                # Bursting happens only while active.
-                assert spin_until(executor, lambda: node.runner.burst >= 3, timeout=20.0)
-            if expected_state == State.PRIMARY_STATE_INACTIVE and node.runner.burst:
-                paused_at = node.runner.burst
-                spin_until(executor, lambda: False, timeout=0.2)
-                assert node.runner.burst == paused_at, "node kept bursting while inactive"
-            if expected_state == State.PRIMARY_STATE_UNCONFIGURED:
-                assert node.runner is None, "cleanup kept the brain"
-    finally:
-        executor.shutdown()
-        driver.node.destroy_node()
-        node.destroy_node()
+    yield executor, node, driver
+    executor.shutdown()
+    driver.node.destroy_node()
+    node.destroy_node()
 
 
-def test_only_valid_transitions_are_offered(ros_context: object, spin_until) -> None:
-    executor = SingleThreadedExecutor(context=ros_context)
-    node = HybridNode(context=ros_context)
-    executor.add_node(node)
-    driver = LifecycleDriver(ros_context, executor, "/feagi_hailo", spin_until)
-    try:
-        # Bursting cannot start without a configured brain: activate is not offered.
-        # (rclpy raises inside the service for an unregistered transition rather than
-        # answering success=False, so the offer list is what clients should consult.)
-        offered = driver.available_transitions()
-        assert Transition.TRANSITION_CONFIGURE in offered
-        assert Transition.TRANSITION_ACTIVATE not in offered
-        assert driver.transition(Transition.TRANSITION_CONFIGURE)
-        offered = driver.available_transitions()
-        assert Transition.TRANSITION_ACTIVATE in offered
-        assert Transition.TRANSITION_CONFIGURE not in offered
-        assert node.runner.burst == 0
-    finally:
-        executor.shutdown()
-        driver.node.destroy_node()
-        node.destroy_node()
+def test_full_lifecycle_over_dds(node_and_driver, spin_until) -> None:
+    executor, node, driver = node_and_driver
+    assert driver.state() == State.PRIMARY_STATE_UNCONFIGURED
+    steps = [
+        (Transition.TRANSITION_CONFIGURE, State.PRIMARY_STATE_INACTIVE),
+        (Transition.TRANSITION_ACTIVATE, State.PRIMARY_STATE_ACTIVE),
+        (Transition.TRANSITION_DEACTIVATE, State.PRIMARY_STATE_INACTIVE),
+        (Transition.TRANSITION_CLEANUP, State.PRIMARY_STATE_UNCONFIGURED),
+        (Transition.TRANSITION_UNCONFIGURED_SHUTDOWN, State.PRIMARY_STATE_FINALIZED),
+    ]
+    for transition_id, expected_state in steps:
+        assert driver.transition(transition_id), f"transition {transition_id} refused"
+        assert driver.state() == expected_state
+        if expected_state == State.PRIMARY_STATE_ACTIVE:
+            # Bursting happens only while active.
+            assert spin_until(executor, lambda: node.runner.burst >= 3, timeout=20.0)
+        if expected_state == State.PRIMARY_STATE_INACTIVE and node.runner.burst:
+            paused_at = node.runner.burst
+            spin_until(executor, lambda: False, timeout=0.2)
+            assert node.runner.burst == paused_at, "node kept bursting while inactive"
+        if expected_state == State.PRIMARY_STATE_UNCONFIGURED:
+            assert node.runner is None, "cleanup kept the brain"
+
+
+def test_only_valid_transitions_are_offered(node_and_driver) -> None:
+    _, node, driver = node_and_driver
+    # Bursting cannot start without a configured brain: activate is not offered.
+    # (rclpy raises inside the service for an unregistered transition rather than
+    # answering success=False, so the offer list is what clients should consult.)
+    offered = driver.available_transitions()
+    assert Transition.TRANSITION_CONFIGURE in offered
+    assert Transition.TRANSITION_ACTIVATE not in offered
+    assert driver.transition(Transition.TRANSITION_CONFIGURE)
+    offered = driver.available_transitions()
+    assert Transition.TRANSITION_ACTIVATE in offered
+    assert Transition.TRANSITION_CONFIGURE not in offered
+    assert node.runner.burst == 0
