@@ -6,6 +6,9 @@ Subcommands:
 * ``run GENOME --bursts N``: a headless run with an optional stimulation schedule, a JSON-lines
   record of every burst and a PNG spike raster.
 * ``hailort-info``: what HailoRT is installed, which devices it sees, what a HEF holds.
+* ``placement GENOME [--config RULES]``: which projections an accelerator would integrate, and why.
+* ``export GENOME --out DIR``: the accelerator partitions as ONNX, calibration sets and model
+  scripts for Hailo's Dataflow Compiler, plus ``manifest.json`` and ``COMPILE.md``.
 
 GENOME may be a path, the name of a shipped example (``obstacle_avoidance``, ``vision``), or a
 saved connectome (``.npz``). Errors in the input exit with status 2 and one clear line.
@@ -28,6 +31,7 @@ from .engine.connectome import Connectome
 from .engine.connectome_io import load_connectome
 from .engine.errors import GenomeError
 from .engine.genome import Genome, load_genome
+from .engine.placement import PlacementRules
 from .genomes import available_genomes, example_genome_path
 
 
@@ -216,6 +220,50 @@ def run_brain(connectome: Connectome, bursts: int, *, seed: int = 0,
             "synapses": connectome.synapse_count}
 
 
+# -- placement and export ------------------------------------------------------------------------
+
+
+def _rules(path: Path | None) -> PlacementRules:
+    try:
+        return PlacementRules.load(path) if path else PlacementRules()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def placement_report(connectome: Connectome, rules: PlacementRules) -> dict[str, Any]:
+    """Placement of every projection and the partitions it makes (JSON-able)."""
+    from .engine.partition import as_dict
+    from .engine.placement import place, placement_table, plan_partitions
+
+    try:
+        placements = place(connectome, rules)
+    except ValueError as exc:  # a rule naming an area or mapping the brain lacks
+        raise UsageError(str(exc)) from exc
+    return {
+        "genome_checksum": connectome.source_checksum,
+        "placements": placement_table(connectome, placements),
+        "partitions": [as_dict(p) for p in plan_partitions(connectome, placements)],
+    }
+
+
+def export_brain(connectome: Connectome, out: Path, *, arch: str, rules: PlacementRules,
+                 calib_bursts: int, input_rate: float, seed: int, quiet: bool) -> dict[str, Any]:
+    from .engine.onnx_export import ExportError, export
+
+    def progress(msg: str) -> None:
+        if not quiet:
+            print(f"export: {msg}", file=sys.stderr, flush=True)
+
+    try:
+        manifest = export(connectome, out, arch=arch, rules=rules, calib_bursts=calib_bursts,
+                          input_rate=input_rate, seed=seed, progress=progress)
+    except (ExportError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    return {"out": str(out), "arch": arch, "partitions": [p.name for p in manifest.partitions],
+            "files": sorted(f for p in manifest.partitions for f in p.files.values())
+            + ["COMPILE.md", "manifest.json"]}
+
+
 # -- entry point ---------------------------------------------------------------------------------
 
 
@@ -240,6 +288,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--input-rate", type=float, default=0.0, metavar="P",
                    help="each burst, inject every input-area (IPU) neuron with probability P")
     p.add_argument("--quiet", action="store_true", help="no progress line")
+
+    p = sub.add_parser("placement", help="which projections go to the accelerator, and why")
+    p.add_argument("genome")
+    p.add_argument("--config", type=Path, metavar="RULES",
+                   help="placement rules, .yaml/.yml or .json (default: built-in thresholds)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("export", help="ONNX partitions, calibration sets and model scripts "
+                                      "for Hailo's Dataflow Compiler")
+    p.add_argument("genome")
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--arch", choices=("hailo8", "hailo8l"), default="hailo8")
+    p.add_argument("--config", type=Path, metavar="RULES", help="placement rules (.yaml/.json)")
+    p.add_argument("--calib-bursts", type=int, default=64, metavar="N",
+                   help="calibration frames per partition, from a CPU run (0: none)")
+    p.add_argument("--input-rate", type=float, default=0.05, metavar="P",
+                   help="calibration run: each input neuron is driven with probability P")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
 
     p = sub.add_parser("hailort-info", help="HailoRT library, devices and HEF contents as JSON")
     from .hailo.info import add_arguments
@@ -273,6 +341,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             summary = run_brain(connectome, args.bursts, seed=args.seed, schedule=schedule,
                                 record=args.record, raster=args.raster, drive=drive,
                                 progress=not args.quiet)
+            print(json.dumps(summary))
+            return 0
+        if args.command == "placement":
+            rules = _rules(args.config)
+            connectome, _ = load_brain(args.genome, seed=args.seed)
+            report = placement_report(connectome, rules)
+            if args.json:
+                print(json.dumps(report, indent=1))
+            else:
+                from .engine.placement import format_placement_table
+
+                print(format_placement_table(report["placements"]))
+                for part in report["partitions"]:
+                    print(f"partition {part['name']}: {part['layout']}, input "
+                          f"{tuple(part['input_shape'])}, {len(part['outputs'])} output(s), "
+                          f"{part['weight_count']:,} weights")
+            return 0
+        if args.command == "export":
+            if args.calib_bursts < 0:
+                raise UsageError("--calib-bursts must be >= 0")
+            if not 0.0 <= args.input_rate <= 1.0:
+                raise UsageError("--input-rate must be in [0, 1]")
+            rules = _rules(args.config)
+            connectome, _ = load_brain(args.genome, seed=args.seed)
+            summary = export_brain(connectome, args.out, arch=args.arch, rules=rules,
+                                   calib_bursts=args.calib_bursts, input_rate=args.input_rate,
+                                   seed=args.seed, quiet=args.quiet)
             print(json.dumps(summary))
             return 0
     except (GenomeError, UsageError) as exc:

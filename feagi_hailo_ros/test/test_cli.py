@@ -82,3 +82,55 @@ def test_input_rate_drives_the_input_areas(tmp_path: Path, capsys) -> None:
     lines = [json.loads(line) for line in record.read_text().splitlines()]
     assert sum(len(line["fired"].get("i__pro", [])) for line in lines) > 0
     assert main(["run", "obstacle_avoidance", "--bursts", "2", "--input-rate", "1.5"]) == 2
+
+
+# -- placement and export ----------------------------------------------------------------------
+
+
+def test_placement_table_and_json_with_rules(tmp_path: Path, capsys) -> None:
+    assert main(["placement", "vision"]) == 0
+    out = capsys.readouterr().out
+    assert "7 of 15 projections on the accelerator" in out
+    assert "partition c_v1___d1_conv: conv, input (128, 128, 4), 4 output(s)" in out
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("min_synapses: 40\nmin_dst_neurons: 0\n"
+                     "overrides:\n  'c__obl->c__obr#0': accelerator\n")
+    assert main(["placement", "obstacle_avoidance", "--config", str(rules), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    backends = {r["mapping"]: r["backend"] for r in report["placements"]}
+    assert backends["c__obl->c__obr#0"] == "accelerator"            # override (49 synapses)
+    assert backends["c__obr->c__obl#0"] == "accelerator"            # 42 >= 40
+    assert backends["i__pro->c__obl#0"] == "cpu"                    # sensory stays on the CPU
+    assert {p["name"] for p in report["partitions"]} == {"c__obl_d1_conv", "c__obr_d1_conv"}
+
+
+def test_placement_bad_rules_exit_2(tmp_path: Path, capsys) -> None:
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"cpu_areas": ["nowhere"]}))
+    assert main(["placement", "obstacle_avoidance", "--config", str(rules)]) == 2
+    assert "no cortical area" in capsys.readouterr().err
+    rules.write_text(json.dumps({"min_synapse": 1}))
+    assert main(["placement", "obstacle_avoidance", "--config", str(rules)]) == 2
+    assert "unknown placement rule" in capsys.readouterr().err
+
+
+def test_export_writes_models_manifest_and_instructions(tmp_path: Path, capsys) -> None:
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"min_synapses": 0, "min_dst_neurons": 0,
+                                 "keep_sensory_motor_on_cpu": False}))
+    out = tmp_path / "out"
+    assert main(["export", "obstacle_avoidance", "--out", str(out), "--arch", "hailo8l",
+                 "--config", str(rules), "--calib-bursts", "16"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    assert "export: calibration run" in captured.err and "[1/" in captured.err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["arch"] == "hailo8l" and len(manifest["partitions"]) == len(summary["partitions"])
+    for name in summary["files"]:
+        assert (out / name).is_file(), name
+    assert sum(len(p["outputs"]) for p in manifest["partitions"]) == 9
+    assert "--hw-arch hailo8l" in (out / "COMPILE.md").read_text()
+    with pytest.raises(SystemExit) as exc:  # argparse refuses the choice
+        main(["export", "obstacle_avoidance", "--out", str(out), "--arch", "hailo10h"])
+    assert exc.value.code == 2
+    assert main(["export", "obstacle_avoidance", "--out", str(out), "--calib-bursts", "-1"]) == 2

@@ -53,6 +53,10 @@ class PartitionOutput:
     #: "uint8" or "uint16": the narrowest that holds the largest fan-in exactly.
     dtype: str
     max_fan_in: int
+    #: SHA-256 of the projection's synapse lists (int64 ``pre`` then ``post`` bytes), so a
+    #: consumer can check that the layer it runs is the connectome's adjacency; "" = unknown
+    #: (optional, added by the exporter).
+    adjacency_sha256: str = ""
 
 
 @dataclass(frozen=True)

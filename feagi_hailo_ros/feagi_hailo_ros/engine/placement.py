@@ -1,0 +1,462 @@
+"""Placement: which projections an accelerator integrates, and the partitions it runs.
+
+An accelerator (Hailo-8 through HailoRT, or ONNX Runtime) computes the synaptic counts of
+a projection (DESIGN §5); everything else stays on the CPU. :func:`place` decides per
+projection, :func:`plan_partitions` groups the accelerator projections into networks
+(``partition.Partition``), :func:`placement_table` makes the decisions printable, and
+:func:`accelerated_engine` builds an :class:`~.simulator.Engine` with one integrator for
+every accelerator projection.
+
+Rules (a YAML/JSON mapping, every key optional; see :class:`PlacementRules`)::
+
+    min_synapses: 50000            # size thresholds: both must hold
+    min_dst_neurons: 4096
+    max_weights: 25000000          # and the layer must fit the device (DESIGN §5)
+    keep_sensory_motor_on_cpu: true
+    cpu_areas: [c_v4__]            # any projection from or to these areas
+    accelerator_areas: [c_v2__]
+    overrides:                     # "<src>-><dst>#<rule index>": cpu | accelerator
+      "c_v1__->c_v1__#0": accelerator
+
+Precedence, first match wins: a projection the integrator seam cannot take (per-synapse
+weights), without synapses, or whose fan-in no 16-bit output holds, is CPU whatever the
+rules say; then explicit ``overrides``; then ``cpu_areas``, then ``accelerator_areas``;
+then sensory/motor areas stay on the CPU (latency-critical, tiny); then the size thresholds.
+Area keys are cortical ids (readable or base64 v3 form) or area names.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .backend import ProjectionIntegrator, integrable
+from .connectome import AreaSpec, Connectome
+from .layout import CONV, ProjectionLayout, projection_layout
+from .partition import Partition, PartitionOutput
+
+if TYPE_CHECKING:
+    from .simulator import Engine
+
+CPU = "cpu"
+ACCELERATOR = "accelerator"
+BACKENDS = (CPU, ACCELERATOR)
+
+#: DESIGN §5: about 25 M INT8 weights is the practical single-context ceiling of a
+#: Hailo-8; beyond it the compiler splits the network into contexts at 3-4x lower throughput.
+SINGLE_CONTEXT_WEIGHT_BUDGET = 25_000_000
+#: DESIGN §5: dense layers reach that ceiling sooner, at about 10-15 M weights. The lower
+#: end is used so the warning comes before the compiler starts splitting.
+DENSE_WEIGHT_BUDGET = 10_000_000
+#: Largest count a UINT16 output holds (DESIGN §5: 16-bit outputs once fan-in exceeds 255).
+MAX_EXACT_FAN_IN = 65_535
+#: Largest count a UINT8 output holds.
+UINT8_MAX = 255
+
+INPUT_NAME = "spikes"
+
+
+class AcceleratorBudgetWarning(UserWarning):
+    """A partition (or all of them together) exceeds the single-context weight budget."""
+
+
+@dataclass(frozen=True)
+class PlacementRules:
+    """Configuration of :func:`place` (see the module docstring for precedence)."""
+
+    #: A projection goes to the accelerator by size only with at least this many synapses ...
+    min_synapses: int = 50_000
+    #: ... and at least this many destination neurons.
+    min_dst_neurons: int = 4096
+    #: ... and when its layer needs at most this many weights (conv kernel or dense matrix).
+    max_weights: int = SINGLE_CONTEXT_WEIGHT_BUDGET
+    #: Projections from or to sensory (IPU, id ``i...``) or motor (OPU, id ``o...``) areas
+    #: stay on the CPU: they are small and on the latency-critical path.
+    keep_sensory_motor_on_cpu: bool = True
+    cpu_areas: tuple[str, ...] = ()
+    accelerator_areas: tuple[str, ...] = ()
+    #: ``"<src>-><dst>#<rule index>"`` -> ``"cpu"`` | ``"accelerator"``.
+    overrides: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("min_synapses", "min_dst_neurons", "max_weights"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"placement rule {name} must be an integer >= 0, got {value!r}")
+        if not isinstance(self.keep_sensory_motor_on_cpu, bool):
+            raise ValueError("placement rule keep_sensory_motor_on_cpu must be true or false")
+        for name in ("cpu_areas", "accelerator_areas"):
+            value = getattr(self, name)
+            if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"placement rule {name} must be a list of area ids or names")
+            object.__setattr__(self, name, tuple(value))
+        both = set(self.cpu_areas) & set(self.accelerator_areas)
+        if both:
+            raise ValueError(f"areas listed both in cpu_areas and accelerator_areas: {sorted(both)}")
+        if not isinstance(self.overrides, Mapping):
+            raise ValueError("placement rule overrides must map '<src>-><dst>#<rule>' to a backend")
+        for k, v in self.overrides.items():
+            parse_mapping_key(k)
+            if v not in BACKENDS:
+                raise ValueError(f"override {k!r}: backend must be one of {BACKENDS}, got {v!r}")
+        object.__setattr__(self, "overrides", dict(self.overrides))
+
+    @classmethod
+    def from_dict(cls, config: Mapping[str, Any] | None) -> PlacementRules:
+        """Rules from a parsed YAML/JSON mapping; unknown keys are refused (typos)."""
+        config = dict(config or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise ValueError(f"unknown placement rule(s) {unknown}; known: {sorted(known)}")
+        for name in ("cpu_areas", "accelerator_areas"):
+            if name in config and isinstance(config[name], list):
+                config[name] = tuple(config[name])
+        return cls(**config)
+
+    @classmethod
+    def load(cls, path: str | Path) -> PlacementRules:
+        """Rules from a ``.json`` or ``.yaml``/``.yml`` file."""
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ValueError(f"cannot read placement rules {path}: {exc}") from exc
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml  # PyYAML ships with ROS 2; only needed for YAML rule files
+
+            try:
+                config = yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                raise ValueError(f"placement rules {path}: {exc}") from exc
+        else:
+            try:
+                config = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"placement rules {path}: {exc}") from exc
+        if config is not None and not isinstance(config, Mapping):
+            raise ValueError(f"placement rules {path}: expected a mapping at the top level")
+        try:
+            return cls.from_dict(config)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"placement rules {path}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one projection is integrated, and why."""
+
+    projection: int
+    backend: str  # "cpu" | "accelerator"
+    reason: str
+    #: Weights of the accelerator layer this projection would need (conv kernel or dense
+    #: matrix); reported for CPU projections too, to show what moving them would cost.
+    weight_count: int
+    #: Bytes between host and accelerator per burst for this projection: the source spike
+    #: frame (uint8) plus its counts (uint8/uint16). 0 on the CPU. A partition reads one
+    #: input frame for all of its projections.
+    bytes_per_burst: int
+    layout: str = ""  # "conv" | "gemm" ("" when no accelerator can take it)
+    max_fan_in: int = 0
+
+
+# -- names and keys --------------------------------------------------------------------------
+
+
+def readable_id(cortical_id: str) -> str:
+    """A v3 cortical id (8 bytes in base64) decoded; other ids unchanged."""
+    if len(cortical_id) == 12 and cortical_id.endswith("="):
+        try:
+            raw = base64.b64decode(cortical_id, validate=True)
+        except (binascii.Error, ValueError):
+            return cortical_id
+        if len(raw) == 8 and all(32 <= b < 127 for b in raw):
+            return raw.decode()
+    return cortical_id
+
+
+def is_sensory_or_motor(area: AreaSpec) -> bool:
+    """Sensory (IPU) or motor (OPU) area, by group or by FEAGI's id prefix ``i``/``o``."""
+    return area.group.upper() in ("IPU", "OPU") or readable_id(area.cortical_id)[:1] in ("i", "o")
+
+
+def mapping_key(connectome: Connectome, projection: int) -> str:
+    """``"<src>-><dst>#<rule>"`` of a projection, as overrides name it."""
+    p = connectome.projections[projection]
+    src, dst = connectome.areas[p.src_area], connectome.areas[p.dst_area]
+    return f"{readable_id(src.cortical_id)}->{readable_id(dst.cortical_id)}#{p.rule_index}"
+
+
+_KEY = re.compile(r"^(?P<src>.+?)->(?P<dst>.+)#(?P<rule>\d+)$")
+
+
+def parse_mapping_key(key: str) -> tuple[str, str, int]:
+    """``(src, dst, rule)`` of ``"<src>-><dst>#<rule>"``; ``ValueError`` when malformed."""
+    m = _KEY.match(key) if isinstance(key, str) else None
+    if not m:
+        raise ValueError(f"override key {key!r} is not of the form '<src>-><dst>#<rule index>'")
+    return m["src"], m["dst"], int(m["rule"])
+
+
+def _area_indices(connectome: Connectome, keys: Iterable[str], what: str) -> set[int]:
+    out = set()
+    for k in keys:
+        try:
+            out.add(connectome.area(k).index)
+        except KeyError as exc:
+            raise ValueError(f"{what}: {exc.args[0]}") from exc
+    return out
+
+
+def _resolve_overrides(connectome: Connectome, overrides: Mapping[str, str]) -> dict[int, tuple[str, str]]:
+    """projection index -> (backend, key); every key must name an existing mapping."""
+    out: dict[int, tuple[str, str]] = {}
+    for k, backend in overrides.items():
+        src_key, dst_key, rule = parse_mapping_key(k)
+        try:
+            src, dst = connectome.area(src_key).index, connectome.area(dst_key).index
+        except KeyError as exc:
+            raise ValueError(f"override {k!r}: {exc.args[0]}") from exc
+        hits = [p.index for p in connectome.projections
+                if p.src_area == src and p.dst_area == dst and p.rule_index == rule]
+        if not hits:
+            raise ValueError(f"override {k!r}: the brain has no such mapping")
+        for p in hits:
+            out[p] = (backend, k)
+    return out
+
+
+# -- placing -----------------------------------------------------------------------------------
+
+
+def _bytes(connectome: Connectome, projection: int, layout: ProjectionLayout) -> int:
+    p = connectome.projections[projection]
+    n_src = connectome.areas[p.src_area].neuron_count
+    n_dst = connectome.areas[p.dst_area].neuron_count
+    return n_src + n_dst * output_bytes(layout.max_fan_in)
+
+
+def output_dtype(fan_in: int) -> str:
+    """Narrowest output holding every count exactly (DESIGN §5)."""
+    return "uint8" if fan_in <= UINT8_MAX else "uint16"
+
+
+def output_bytes(fan_in: int) -> int:
+    return 1 if fan_in <= UINT8_MAX else 2
+
+
+def place(connectome: Connectome, rules: PlacementRules | None = None) -> list[Placement]:
+    """Decide CPU or accelerator for every projection (module docstring: precedence)."""
+    rules = rules or PlacementRules()
+    overrides = _resolve_overrides(connectome, rules.overrides)
+    cpu_areas = _area_indices(connectome, rules.cpu_areas, "cpu_areas")
+    acc_areas = _area_indices(connectome, rules.accelerator_areas, "accelerator_areas")
+    out = []
+    for p in connectome.projections:
+        why_not = integrable(connectome, p.index)
+        if why_not:
+            out.append(Placement(p.index, CPU, why_not, 0, 0))
+            continue
+        layout = projection_layout(connectome, p.index)
+        backend, reason = _decide(connectome, p.index, layout, rules, overrides, cpu_areas,
+                                  acc_areas)
+        out.append(Placement(
+            projection=p.index, backend=backend, reason=reason, weight_count=layout.weight_count,
+            bytes_per_burst=_bytes(connectome, p.index, layout) if backend == ACCELERATOR else 0,
+            layout=layout.kind, max_fan_in=layout.max_fan_in))
+    return out
+
+
+def _decide(connectome: Connectome, projection: int, layout: ProjectionLayout,
+            rules: PlacementRules, overrides: Mapping[int, tuple[str, str]],
+            cpu_areas: set[int], acc_areas: set[int]) -> tuple[str, str]:
+    p = connectome.projections[projection]
+    src, dst = connectome.areas[p.src_area], connectome.areas[p.dst_area]
+    if p.synapse_count == 0:
+        return CPU, "no synapses"
+    if layout.max_fan_in > MAX_EXACT_FAN_IN:
+        return CPU, (f"fan-in {layout.max_fan_in} exceeds {MAX_EXACT_FAN_IN}, the largest "
+                     "count a 16-bit output holds exactly")
+    if projection in overrides:
+        backend, key = overrides[projection]
+        return backend, f"override {key}"
+    touched = {p.src_area, p.dst_area}
+    if touched & cpu_areas:
+        return CPU, "cpu_areas lists " + ", ".join(
+            connectome.areas[a].cortical_id for a in sorted(touched & cpu_areas))
+    if touched & acc_areas:
+        return ACCELERATOR, "accelerator_areas lists " + ", ".join(
+            connectome.areas[a].cortical_id for a in sorted(touched & acc_areas))
+    if rules.keep_sensory_motor_on_cpu:
+        io = [a for a in (src, dst) if is_sensory_or_motor(a)]
+        if io:
+            return CPU, f"sensory/motor area {io[0].cortical_id} stays on the CPU"
+    if p.synapse_count < rules.min_synapses:
+        return CPU, f"{p.synapse_count} synapses < min_synapses {rules.min_synapses}"
+    if dst.neuron_count < rules.min_dst_neurons:
+        return CPU, f"{dst.neuron_count} destination neurons < min_dst_neurons {rules.min_dst_neurons}"
+    if layout.weight_count > rules.max_weights:
+        why = f" (dense: {layout.why_not_conv})" if layout.why_not_conv else ""
+        return CPU, (f"{layout.kind} layer needs {layout.weight_count:,} weights > max_weights "
+                     f"{rules.max_weights:,}{why}")
+    return ACCELERATOR, (f"{p.synapse_count} synapses, {dst.neuron_count} destination neurons, "
+                         f"{layout.kind} with {layout.weight_count:,} weights")
+
+
+def accelerator_projections(placements: Iterable[Placement]) -> list[int]:
+    """Indices of the projections placed on the accelerator."""
+    return [pl.projection for pl in placements if pl.backend == ACCELERATOR]
+
+
+# -- partitions --------------------------------------------------------------------------------
+
+
+def _safe(name: str) -> str:
+    """A name ONNX, the Hailo tools and file systems all accept."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def plan_partitions(connectome: Connectome, placements: Iterable[Placement]) -> list[Partition]:
+    """Group accelerator projections into networks, one per (source area, delay, layout).
+
+    Projections sharing a source area and a delay read the same spike frame, so they form
+    one network with one input and one output per projection. Conv and dense projections
+    of the same source are split into two networks because their inputs have different
+    shapes (``(X, Y, C)`` vs ``(n,)``) and a reshape inside the graph is avoided. Warns
+    (:class:`AcceleratorBudgetWarning`) when a partition, or all of them together, passes
+    the single-context budget of DESIGN §5.
+    """
+    groups: dict[tuple[int, int, str], list[tuple[int, ProjectionLayout]]] = {}
+    for pl in placements:
+        if pl.backend != ACCELERATOR:
+            continue
+        why = integrable(connectome, pl.projection)
+        if why:
+            raise ValueError(why)
+        p = connectome.projections[pl.projection]
+        layout = projection_layout(connectome, pl.projection)
+        groups.setdefault((p.src_area, p.delay, layout.kind), []).append((pl.projection, layout))
+
+    partitions: list[Partition] = []
+    used: set[str] = set()
+    for (src_index, delay, kind), members in sorted(groups.items()):
+        src = connectome.areas[src_index]
+        name = _safe(f"{readable_id(src.cortical_id)}_d{delay}_{kind}")
+        while name in used:  # two ids that sanitise alike
+            name += "_"
+        used.add(name)
+        outputs = []
+        for proj_index, layout in members:
+            p = connectome.projections[proj_index]
+            dst = connectome.areas[p.dst_area]
+            outputs.append(PartitionOutput(
+                projection=proj_index,
+                mapping=(src.cortical_id, dst.cortical_id, p.rule_index),
+                name=_safe(f"{name}_p{proj_index}_{readable_id(dst.cortical_id)}"),
+                dst_area=dst.cortical_id,
+                shape=layout.out_shape,
+                dtype=output_dtype(layout.max_fan_in),
+                max_fan_in=layout.max_fan_in,
+                adjacency_sha256=adjacency_digest(connectome, proj_index),
+            ))
+        part = Partition(
+            name=name, src_area=src.cortical_id, delay=delay, layout=kind,
+            input_name=INPUT_NAME, input_shape=members[0][1].in_shape,
+            outputs=tuple(outputs), weight_count=sum(m[1].weight_count for m in members))
+        budget = SINGLE_CONTEXT_WEIGHT_BUDGET if kind == CONV else DENSE_WEIGHT_BUDGET
+        if part.weight_count > budget:
+            warnings.warn(
+                f"partition {name} needs {part.weight_count:,} weights, over the "
+                f"{'single-context' if kind == CONV else 'dense-layer'} budget of {budget:,} "
+                "(DESIGN §5): the Hailo compiler will split it into contexts at 3-4x lower "
+                "throughput, or fail; keep some of its projections on the CPU",
+                AcceleratorBudgetWarning, stacklevel=2)
+        partitions.append(part)
+    total = sum(p.weight_count for p in partitions)
+    if total > SINGLE_CONTEXT_WEIGHT_BUDGET and len(partitions) > 1:
+        warnings.warn(
+            f"the {len(partitions)} partitions need {total:,} weights together, over the "
+            f"{SINGLE_CONTEXT_WEIGHT_BUDGET:,} a Hailo-8 holds in one context (DESIGN §5): "
+            "they will not all stay resident; expect context switches between them",
+            AcceleratorBudgetWarning, stacklevel=2)
+    return partitions
+
+
+def adjacency_digest(connectome: Connectome, projection: int) -> str:
+    """SHA-256 of a projection's synapse lists: binds an exported layer to its adjacency."""
+    p = connectome.projections[projection]
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(p.pre, dtype=np.int64).tobytes())
+    h.update(np.ascontiguousarray(p.post, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
+# -- reporting -----------------------------------------------------------------------------
+
+
+def placement_table(connectome: Connectome, placements: Sequence[Placement]) -> list[dict[str, Any]]:
+    """One row per projection: areas, sizes, backend, reason, weights, bytes per burst."""
+    rows = []
+    for pl in placements:
+        p = connectome.projections[pl.projection]
+        src, dst = connectome.areas[p.src_area], connectome.areas[p.dst_area]
+        rows.append({
+            "projection": pl.projection,
+            "mapping": mapping_key(connectome, pl.projection),
+            "src": src.cortical_id,
+            "area": dst.cortical_id,
+            "neurons": dst.neuron_count,
+            "synapses": p.synapse_count,
+            "delay": p.delay,
+            "morphology": p.morphology,
+            "backend": pl.backend,
+            "layout": pl.layout,
+            "max_fan_in": pl.max_fan_in,
+            "weight_count": pl.weight_count,
+            "bytes_per_burst": pl.bytes_per_burst,
+            "reason": pl.reason,
+        })
+    return rows
+
+
+def format_placement_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Fixed-width text of :func:`placement_table` rows plus a one-line summary."""
+    head = (f"{'mapping':<30} {'dst neurons':>11} {'synapses':>9} {'backend':<11} {'layout':<6} "
+            f"{'weights':>13} {'bytes/burst':>11}  reason")
+    lines = [head]
+    for r in rows:
+        lines.append(f"{r['mapping'][:30]:<30} {r['neurons']:>11} {r['synapses']:>9} "
+                     f"{r['backend']:<11} {r['layout']:<6} {r['weight_count']:>13,} "
+                     f"{r['bytes_per_burst']:>11,}  {r['reason']}")
+    acc = [r for r in rows if r["backend"] == ACCELERATOR]
+    lines.append(f"{len(acc)} of {len(rows)} projections on the accelerator: "
+                 f"{sum(r['synapses'] for r in acc):,} of {sum(r['synapses'] for r in rows):,} "
+                 f"synapses, {sum(r['weight_count'] for r in acc):,} weights, "
+                 f"{sum(r['bytes_per_burst'] for r in acc):,} bytes per burst")
+    return "\n".join(lines)
+
+
+# -- engines ---------------------------------------------------------------------------------
+
+
+def accelerated_engine(connectome: Connectome, integrator: ProjectionIntegrator,
+                       placements: Iterable[Placement], backend: str = "cpu",
+                       **engine_kw: Any) -> Engine:
+    """An Engine whose accelerator projections all go to ``integrator``.
+
+    ``engine_kw`` (``inhibition``, ``seed``) pass through to :class:`~.simulator.Engine`.
+    """
+    from .simulator import Engine
+
+    integrators = {p: integrator for p in accelerator_projections(placements)}
+    return Engine(connectome, backend, integrators=integrators, **engine_kw)
