@@ -26,6 +26,7 @@ from ..engine.connectome_io import load_connectome
 from ..engine.genome import load_genome
 from ..engine.simulator import Engine
 from ..genomes import example_genome_path
+from .accelerators import AcceleratorConfig, EngineChoice, make_engine
 from .decoders import DiffDriveSettings, motor_voxels_to_twist
 
 DEFAULT_GENOME = "obstacle_avoidance"
@@ -119,25 +120,34 @@ class BrainRunner:
 
     def __init__(self, connectome: Connectome, *, seed: int = 0, inhibition: str = "clamped",
                  motor_area: str = "", drive: DiffDriveSettings | None = None,
-                 required_areas: Sequence[str] = ()) -> None:
+                 required_areas: Sequence[str] = (),
+                 accelerator: AcceleratorConfig | None = None) -> None:
         self.seed = seed
+        self.accelerator = accelerator or AcceleratorConfig()
         self.inhibition = inhibition
         self.motor_area = motor_area
         self.drive = drive or DiffDriveSettings()
         self.required_areas = tuple(a for a in (*required_areas, motor_area) if a)
         check_areas(connectome, self.required_areas)
-        self._engine = self._make_engine(connectome)
+        #: The running engine with its placement report.
+        self.choice = self._make_engine(connectome)
         self._engine_lock = threading.Lock()
         self._queue_lock = threading.Lock()
         self._queued: list[tuple[str, np.ndarray | None, np.ndarray | None, np.ndarray]] = []
-        self._pending: Engine | None = None
+        self._pending: EngineChoice | None = None
         #: Sensor name → (area, voxels, potentials, monotonic time received).
         self._latched: dict[str, tuple[str, np.ndarray, np.ndarray, float]] = {}
         #: How long a latched sensor reading keeps being injected (seconds).
         self.hold_s = 0.5
 
-    def _make_engine(self, connectome: Connectome) -> Engine:
-        engine = Engine(connectome, "cpu", inhibition=self.inhibition, seed=self.seed)
+    @property
+    def _engine(self) -> Engine:
+        return self.choice.engine
+
+    def _make_engine(self, connectome: Connectome) -> EngineChoice:
+        choice = make_engine(connectome, self.accelerator, seed=self.seed,
+                             inhibition=self.inhibition)
+        engine = choice.engine
         # Numba compiles a kernel variant the first time each input path is used; do it
         # now, not in the middle of a live burst where it would stall the loop for seconds.
         first = connectome.areas[0].cortical_id
@@ -145,7 +155,7 @@ class BrainRunner:
         engine.inject(first, potentials=0.0)
         engine.step()
         engine.reset()
-        return engine
+        return choice
 
     # -- brain --------------------------------------------------------------------------
 
@@ -160,7 +170,7 @@ class BrainRunner:
     def area_dims(self, area: str) -> tuple[int, int, int]:
         return self._engine.connectome.area(area).dims
 
-    def prepare_swap(self, connectome: Connectome) -> Engine:
+    def prepare_swap(self, connectome: Connectome) -> EngineChoice:
         """Build an engine for ``connectome`` off to the side (no lock held); validate it."""
         check_areas(connectome, self.required_areas)
         try:
@@ -168,10 +178,10 @@ class BrainRunner:
         except (ValueError, RuntimeError, NotImplementedError) as exc:
             raise BrainLoadError(f"engine refused the brain: {exc}") from exc
 
-    def swap(self, engine: Engine) -> None:
-        """Run ``engine`` from the next burst on; the old one keeps going until then."""
+    def swap(self, choice: EngineChoice) -> None:
+        """Run ``choice.engine`` from the next burst on; the old one keeps going until then."""
         with self._queue_lock:
-            self._pending = engine
+            self._pending = choice
 
     def apply_pending(self) -> None:
         """Install a pending swap now (used while not bursting)."""
@@ -179,8 +189,8 @@ class BrainRunner:
             pending, self._pending = self._pending, None
         if pending is not None:
             with self._engine_lock:
-                old, self._engine = self._engine, pending
-                old.close()
+                old, self.choice = self.choice, pending
+                old.engine.close()
 
     # -- input --------------------------------------------------------------------------
 
@@ -226,8 +236,8 @@ class BrainRunner:
         with self._engine_lock:
             swapped = pending is not None
             if swapped:
-                old, self._engine = self._engine, pending
-                old.close()
+                old, self.choice = self.choice, pending
+                old.engine.close()
             engine = self._engine
             for area, voxels, indices, pots in queued:
                 try:

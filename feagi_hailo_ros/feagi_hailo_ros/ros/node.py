@@ -44,6 +44,7 @@ from feagi_hailo_msgs.srv import Checkpoint, Upload
 
 from ..engine.checkpoint import CheckpointError
 from . import messages
+from .accelerators import AcceleratorConfig, degraded
 from .bindings import SensorBinding, encode_message, stamp_age
 from .brain_runner import BrainLoadError, BrainRunner, BrainSource, build_brain, resolve_genome
 from .burst_clock import BurstLoop, RateMeter
@@ -99,7 +100,6 @@ class HybridNode(LifecycleNode):
         self.runner: BrainRunner | None = None
         self.bindings: list[SensorBinding] = []
         self.counters: dict[str, SensorCounters] = {}
-        self.hailo_status = "not requested"
         self.last_result = None
         #: Called with each BurstResult right after the burst, on the burst thread (keep it short).
         self.burst_observers: list[Any] = []
@@ -159,7 +159,7 @@ class HybridNode(LifecycleNode):
         """
         try:
             self.bindings = [self._sensor_binding(n) for n in self._param("sensor_names")]
-            self._check_hailo()
+            accelerator = self._accelerator_config()
             source = (BrainSource(connectome_path=self._param("connectome"))
                       if self._param("connectome")
                       else BrainSource(genome_path=resolve_genome(self._param("genome"))))
@@ -170,38 +170,39 @@ class HybridNode(LifecycleNode):
                 connectome, seed=self._param("seed"), inhibition=self._param("inhibition"),
                 motor_area=self._param("motor_area"),
                 drive=DiffDriveSettings(**{k: self._param(k) for k in _DRIVE_PARAMS}),
-                required_areas=[b.area for b in self.bindings])
+                required_areas=[b.area for b in self.bindings], accelerator=accelerator)
         except (BrainLoadError, ValueError, FileNotFoundError, RuntimeError) as exc:
+            # ValueError covers GenomeError, ManifestError, bad placement rules; RuntimeError
+            # covers HailoRTUnavailable / HailoRTError with hailo_required.
             self.get_logger().error(f"configure failed: {exc}")
             self._release()
             return TransitionCallbackReturn.FAILURE
         self.get_logger().info(
             f"brain from {source.describe()}: {connectome.neuron_count} neurons, "
             f"{connectome.synapse_count} synapses, {len(connectome.areas)} areas, "
-            f"built in {time.perf_counter() - t0:.2f} s; hailo: {self.hailo_status}")
+            f"built in {time.perf_counter() - t0:.2f} s; engine: {self.runner.choice.status}")
+        if self.runner.choice.placement_rows:
+            self.get_logger().info("placement:\n" + self.runner.choice.placement_text)
         self._create_interfaces()
         return TransitionCallbackReturn.SUCCESS
 
-    def _check_hailo(self) -> None:
-        if not self._param("use_hailo"):
-            self.hailo_status = "not requested (use_hailo: false)"
-            return
-        from ..hailo.library import HailoRTUnavailable, load_libhailort
-
-        try:
-            lib = load_libhailort(self._param("hailo_library") or None)
-            found = f"HailoRT {lib.version} at {lib.path}"
-        except (HailoRTUnavailable, OSError) as exc:
+    def _accelerator_config(self) -> AcceleratorConfig:
+        """use_hailo selects the Hailo integrator; otherwise the accelerator parameter decides."""
+        use_hailo = self._param("use_hailo")
+        if use_hailo and not self._param("hailo_manifest"):
             if self._param("hailo_required"):
-                raise RuntimeError(f"Hailo required but unavailable: {exc}") from exc
-            self.hailo_status = f"unavailable, running on CPU: {exc}"
-            self.get_logger().warning(self.hailo_status)
-            return
-        # The accelerator partition backend is not part of this release; say so plainly.
-        if self._param("hailo_required"):
-            raise RuntimeError(f"{found}, but this build has no Hailo partition backend yet")
-        self.hailo_status = f"{found}; no Hailo partition backend in this build, running on CPU"
-        self.get_logger().warning(self.hailo_status)
+                raise ValueError("use_hailo with hailo_required needs hailo_manifest (the "
+                                 "manifest.json of `feagi-hailo export` compiled to HEFs)")
+            self.get_logger().warning("use_hailo without hailo_manifest: running on the CPU")
+            use_hailo = False
+        return AcceleratorConfig(
+            accelerator="hailo" if use_hailo else self._param("accelerator"),
+            placement_config=self._param("placement_config"),
+            onnx_providers=tuple(self._param("onnx_providers")),
+            hailo_manifest=self._param("hailo_manifest"),
+            hailo_library=self._param("hailo_library"),
+            hailo_required=self._param("hailo_required"),
+            hailo_on_error=self._param("hailo_on_error"))
 
     def _create_interfaces(self) -> None:
         self._sensor_group = ReentrantCallbackGroup()
@@ -439,8 +440,12 @@ class HybridNode(LifecycleNode):
             if key.startswith("backend:") and "." not in key:
                 out.append(messages.status(f"{self.get_name()}: {key}", messages.OK,
                                            f"{value * 1e3:.3f} ms/burst", {"mean_ms": value * 1e3}))
-        hailo_level = messages.OK if "not requested" in self.hailo_status else messages.WARN
-        out.append(messages.status(f"{self.get_name()}: hailo", hailo_level, self.hailo_status, {}))
+        choice = runner.choice
+        fallback = degraded(choice)
+        out.append(messages.status(
+            f"{self.get_name()}: accelerator", messages.WARN if fallback else messages.OK,
+            choice.status, {"degraded_partitions": "; ".join(f"{k}: {v}" for k, v in
+                                                             fallback.items()) or "none"}))
         for b in self.bindings:
             c = self.counters[b.name]
             out.append(messages.status(
@@ -470,20 +475,19 @@ class HybridNode(LifecycleNode):
                                  connectome_path=request.connectome_path)
             connectome = build_brain(source, seed=self._param("seed"),
                                      strict=self._param("strict_genome"))
-            engine = runner.prepare_swap(connectome)
+            choice = runner.prepare_swap(connectome)
         except BrainLoadError as exc:
             response.success, response.message = False, f"upload refused, previous brain kept: {exc}"
             self.get_logger().warning(response.message)
             return response
-        runner.swap(engine)
+        runner.swap(choice)
         if not self._active:
             runner.apply_pending()
         response.success = True
         response.message = f"{source.describe()} swapped in at the next burst boundary"
         response.neuron_count = connectome.neuron_count
         response.synapse_count = connectome.synapse_count
-        response.placement_summary = "\n".join(
-            f"{a.cortical_id} {a.name}: {a.neuron_count} neurons on cpu" for a in connectome.areas)
+        response.placement_summary = choice.placement_text
         self.get_logger().info(response.message)
         return response
 

@@ -40,10 +40,22 @@ PARAMS: tuple[ParamSpec, ...] = (
               (0, 2**31 - 1)),
     ParamSpec("inhibition", "clamped", "clamped: a net negative input counts as 0 (FEAGI); "
               "subtractive: negative input lowers the potential.", choices=("clamped", "subtractive")),
-    ParamSpec("use_hailo", False, "Look for HailoRT and a Hailo device at configure."),
-    ParamSpec("hailo_required", False, "With use_hailo: refuse to configure when HailoRT or the "
-              "device is missing (false: run on the CPU and report it in diagnostics)."),
-    ParamSpec("hailo_library", "", "Explicit path of libhailort.so (empty: search the usual places)."),
+    ParamSpec("accelerator", "none", "Integrator of the projections placement puts on an "
+              "accelerator: none (all on the CPU) or onnxruntime; use_hailo selects hailo.",
+              choices=("none", "onnxruntime")),
+    ParamSpec("placement_config", "", "Placement rules file (JSON/YAML; see README); empty: defaults."),
+    ParamSpec("onnx_providers", ["CPUExecutionProvider"], "ONNX Runtime execution providers in "
+              "order (e.g. TensorrtExecutionProvider, CUDAExecutionProvider on a Jetson)."),
+    ParamSpec("use_hailo", False, "Run the partitions of hailo_manifest on a Hailo-8 through HailoRT."),
+    ParamSpec("hailo_manifest", "", "manifest.json written by `feagi-hailo export`, with the HEFs "
+              "Hailo's compiler made from it beside it (files.hef of each partition)."),
+    ParamSpec("hailo_required", False, "With use_hailo: refuse to configure when HailoRT, the "
+              "device or the manifest is missing (false: run exactly on the CPU and report it)."),
+    ParamSpec("hailo_library", "", "Explicit path of libhailort.so (empty: $FEAGI_HAILO_LIBHAILORT, "
+              "then the usual library directories)."),
+    ParamSpec("hailo_on_error", "fallback", "A HailoRT error while running: fallback (that "
+              "partition continues exactly on the CPU, diagnostics warn) or raise (bursting stops).",
+              choices=("fallback", "raise")),
     # -- timing -----------------------------------------------------------------------------
     ParamSpec("burst_rate_hz", 100.0, "Bursts per second while active.", (1.0, 2000.0), live=True),
     ParamSpec("stats_rate_hz", 1.0, "Rate of ~/burst_stats and /diagnostics.", (0.1, 50.0), live=True),

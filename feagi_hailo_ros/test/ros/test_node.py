@@ -126,18 +126,45 @@ def test_bad_genome_fails_configure_and_stays_unconfigured(harness, tmp_path) ->
     assert h.node.trigger_configure() == FAILURE
 
 
-def test_required_hailo_missing_fails_configure(harness, tmp_path) -> None:
+def test_required_hailo_without_manifest_fails_configure(harness, tmp_path) -> None:
     h = harness([Parameter("use_hailo", value=True), Parameter("hailo_required", value=True),
                  Parameter("hailo_library", value=str(tmp_path / "libhailort.so"))])
     assert h.node.trigger_configure() == FAILURE
     assert h.node.runner is None
 
 
-def test_optional_hailo_missing_degrades_to_cpu(harness, tmp_path) -> None:
-    h = harness([Parameter("use_hailo", value=True), Parameter("hailo_required", value=False),
-                 Parameter("hailo_library", value=str(tmp_path / "libhailort.so"))])
+def test_optional_hailo_without_manifest_runs_on_cpu(harness, tmp_path) -> None:
+    h = harness([Parameter("use_hailo", value=True), Parameter("hailo_required", value=False)])
     assert h.node.trigger_configure() == SUCCESS
-    assert "running on CPU" in h.node.hailo_status
+    assert h.node.runner.choice.status == "cpu only"
+
+
+def test_onnxruntime_accelerator_gives_the_cpu_engine_spikes(harness, tmp_path) -> None:
+    pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"min_synapses": 0, "min_dst_neurons": 0,
+                                 "keep_sensory_motor_on_cpu": False}))
+    h = harness([Parameter("accelerator", value="onnxruntime"),
+                 Parameter("placement_config", value=str(rules))])
+    h.configure_and_activate()
+    choice = h.node.runner.choice
+    assert choice.status.startswith("onnxruntime")
+    on_accel = [r for r in choice.placement_rows if r["backend"] == "accelerator"]
+    assert on_accel, "the rules put nothing on the accelerator"
+    reference = BrainRunner(build_brain(BrainSource(genome_path=str(
+        example_genome_path("obstacle_avoidance")))), motor_area="o__mot")
+    binding = SensorBinding("scan", "scan", "laser_scan", "i__pro", range_max=1.0)
+    msg = scan_with_obstacle(None, True)
+    voxels, pots = encode_message(binding, msg, reference.area_dims("i__pro"))
+    for runner in (h.node.runner, reference):
+        runner.hold_s = 3600.0
+        runner.latch("scan", "i__pro", voxels, pots)
+    for _ in range(30):
+        got, want = h.node.runner.step(), reference.step()
+        assert {k: v.tolist() for k, v in got.fired.items()} == \
+               {k: v.tolist() for k, v in want.fired.items()}
+        assert got.twist == want.twist
+    assert any(k.startswith("integrator:") for k in got.timing)
 
 
 def test_binding_to_missing_area_fails_configure(harness) -> None:

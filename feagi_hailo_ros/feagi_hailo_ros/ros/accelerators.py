@@ -1,0 +1,120 @@
+"""Which engine the node runs: CPU only, or CPU plus an accelerator integrator (no rclpy).
+
+``accelerator`` selects the integrator of the projections that placement puts on an
+accelerator (DESIGN §5): ``none`` (everything on the CPU), ``onnxruntime`` (the partitions
+exported to ONNX and run by ONNX Runtime: CPU here, CUDA/TensorRT providers on a Jetson), or
+``hailo`` (the HEFs named by a manifest from ``feagi-hailo export`` + Hailo's compiler, run
+through HailoRT). Spikes are identical in every case; only where the arithmetic happens
+changes. The placement table is kept for the logs, diagnostics and the upload response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..engine.connectome import Connectome
+from ..engine.placement import (
+    PlacementRules,
+    accelerated_engine,
+    accelerator_projections,
+    format_placement_table,
+    place,
+    placement_table,
+)
+from ..engine.simulator import Engine
+
+ACCELERATORS = ("none", "onnxruntime", "hailo")
+
+
+@dataclass(frozen=True)
+class AcceleratorConfig:
+    accelerator: str = "none"
+    #: Placement rules file (JSON or YAML); empty: the defaults of PlacementRules.
+    placement_config: str = ""
+    onnx_providers: tuple[str, ...] = ("CPUExecutionProvider",)
+    #: manifest.json of the exported partitions whose HEFs were compiled (hailo only).
+    hailo_manifest: str = ""
+    hailo_library: str = ""
+    hailo_required: bool = False
+    #: "fallback": a partition that fails mid-run continues on the CPU, exactly; "raise".
+    hailo_on_error: str = "fallback"
+
+    def __post_init__(self) -> None:
+        if self.accelerator not in ACCELERATORS:
+            raise ValueError(f"accelerator must be one of {', '.join(ACCELERATORS)}, "
+                             f"got {self.accelerator!r}")
+        if self.accelerator == "hailo" and not self.hailo_manifest:
+            raise ValueError("accelerator 'hailo' needs hailo_manifest: the manifest.json of "
+                             "`feagi-hailo export` whose partitions were compiled to HEFs")
+
+
+@dataclass
+class EngineChoice:
+    engine: Engine
+    placement_rows: list[dict] = field(default_factory=list)
+    status: str = "cpu only"
+    integrator: object | None = None
+
+    @property
+    def placement_text(self) -> str:
+        return format_placement_table(self.placement_rows) if self.placement_rows else ""
+
+
+def make_engine(connectome: Connectome, config: AcceleratorConfig, *, seed: int = 0,
+                inhibition: str = "clamped") -> EngineChoice:
+    """Build the engine ``config`` asks for; errors are ValueError/RuntimeError with a reason."""
+    rules = (PlacementRules.load(config.placement_config) if config.placement_config
+             else PlacementRules())
+    if config.accelerator == "none":
+        placements = place(connectome, rules)
+        rows = placement_table(connectome, placements)
+        for row in rows:
+            if row.get("backend") == "accelerator":
+                # No accelerator selected: what placement would send there runs here.
+                row["backend"], row["reason"] = "cpu", f"accelerator: none ({row['reason']})"
+        return EngineChoice(Engine(connectome, "cpu", seed=seed, inhibition=inhibition), rows)
+    if config.accelerator == "onnxruntime":
+        from ..engine.onnx_integrator import OnnxRuntimeIntegrator
+
+        placements = place(connectome, rules)
+        integ = OnnxRuntimeIntegrator.from_connectome(connectome, placements,
+                                                      providers=config.onnx_providers)
+        engine = accelerated_engine(connectome, integ, placements, seed=seed,
+                                    inhibition=inhibition)
+        n = len(accelerator_projections(placements))
+        return EngineChoice(engine, placement_table(connectome, placements),
+                            f"onnxruntime ({', '.join(config.onnx_providers)}): {n} projections",
+                            integ)
+    from ..engine.hailo_integrator import HailoIntegrator
+
+    manifest = Path(config.hailo_manifest)
+    integ = HailoIntegrator(manifest, lib_path=config.hailo_library or None,
+                            on_error=config.hailo_on_error, required=config.hailo_required)
+    projections = integ.projections_in_manifest(connectome)
+    engine = Engine(connectome, "cpu", integrators={p: integ for p in projections},
+                    seed=seed, inhibition=inhibition)
+    status = (f"hailo: {len(projections)} projections on the device"
+              if integ.available else f"hailo unavailable, exact CPU fallback: {integ.unavailable_reason}")
+    # The manifest, not the rules, decides what runs on the device (the HEFs were compiled
+    # from it); the table says so.
+    rows = placement_table(connectome, place(connectome, rules))
+    on_device = set(projections) if integ.available else set()
+    for row in rows:
+        if row["projection"] in on_device:
+            row["backend"], row["reason"] = "accelerator", f"hailo manifest {manifest.name}"
+        elif row["backend"] == "accelerator":
+            row["backend"] = "cpu"
+            row["reason"] = ("hailo unavailable, exact CPU fallback" if not integ.available
+                             else "not in the hailo manifest")
+    return EngineChoice(engine, rows, status, integ)
+
+
+def degraded(choice: EngineChoice) -> dict[str, str]:
+    """Partitions running on the CPU fallback, with why (empty without a Hailo integrator)."""
+    return dict(getattr(choice.integrator, "degraded", {}) or {})
+
+
+__all__: Sequence[str] = ("ACCELERATORS", "AcceleratorConfig", "EngineChoice", "make_engine",
+                          "degraded")
