@@ -30,6 +30,8 @@
  *   - Released objects are never freed (only their buffers), so a call with a released handle is
  *     detected, counted in standin_misuse_count() and answered with HAILO_INVALID_ARGUMENT.
  *     Releasing a vdevice while vstreams of it are alive is counted in standin_order_violations().
+ *   - standin_compute_ns() / standin_compute_count(): time spent in, and number of, output
+ *     computations (for benchmarks that report the host path without the stand-in's arithmetic).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -466,6 +468,18 @@ EXPORT size_t standin_event_log(char *buf, size_t len) {
     }
     pthread_mutex_unlock(&g_mu);
     return n;
+}
+
+/* Nanoseconds spent computing outputs (compute_output) since the library was loaded, and how many
+ * outputs were computed: lets a benchmark separate the stand-in's own arithmetic from the host
+ * path around it. Pure observation; updated with atomics because groups compute concurrently. */
+static uint64_t g_compute_ns;
+static uint64_t g_compute_count;
+
+EXPORT uint64_t standin_compute_ns(void) { return __atomic_load_n(&g_compute_ns, __ATOMIC_RELAXED); }
+
+EXPORT uint64_t standin_compute_count(void) {
+    return __atomic_load_n(&g_compute_count, __ATOMIC_RELAXED);
 }
 
 EXPORT void standin_clear_event_log(void) {
@@ -1293,14 +1307,34 @@ EXPORT hailo_status hailo_get_output_vstream_frame_size(standin_vstream_t *outpu
 
 /* --- inference ------------------------------------------------------------------------------ */
 
+/* The device dequantizes an input frame before its first layer: real = (raw - qp_zp) * qp_scale.
+ * A spike written as raw 1 into an input quantized with scale 1/255 is 1/255, not 1, which is
+ * why the integrator must encode spikes with the input's quantization. Identity quantization
+ * (scale 1, zp 0) keeps the exact integer path. */
+static double input_real(const io_desc_t *in, uint8_t raw) {
+    return ((double)raw - (double)in->qp_zp) * (double)in->qp_scale;
+}
+
+static uint32_t saturate(double v, uint32_t limit) {
+    double r = nearbyint(v);
+    return r <= 0.0 ? 0u : r >= (double)limit ? limit : (uint32_t)r;
+}
+
 static void compute_output(const io_desc_t *out, const uint8_t *x, uint32_t *y, const io_desc_t *in) {
     const uint32_t limit = out->native_type == HAILO_FORMAT_TYPE_UINT16 ? 65535u : 255u;
+    const int identity = in->qp_scale == 1.0f && in->qp_zp == 0.0f;
     if (out->kind == MODEL_DENSE) {
         for (uint32_t r = 0; r < out->rows; r++) {
             const uint8_t *a = out->weights + (size_t)r * out->cols;
-            uint64_t acc = 0;
-            for (uint32_t c = 0; c < out->cols; c++) acc += (uint64_t)a[c] * x[c];
-            y[r] = acc > limit ? limit : (uint32_t)acc; /* the output layer saturates like the device */
+            if (identity) {
+                uint64_t acc = 0;
+                for (uint32_t c = 0; c < out->cols; c++) acc += (uint64_t)a[c] * x[c];
+                y[r] = acc > limit ? limit : (uint32_t)acc; /* the output layer saturates like the device */
+            } else {
+                double acc = 0.0;
+                for (uint32_t c = 0; c < out->cols; c++) acc += a[c] * input_real(in, x[c]);
+                y[r] = saturate(acc, limit);
+            }
         }
         return;
     }
@@ -1309,6 +1343,7 @@ static void compute_output(const io_desc_t *out, const uint8_t *x, uint32_t *y, 
         for (int j = 0; j < W; j++) {
             for (uint32_t co = 0; co < out->cout; co++) {
                 uint64_t acc = 0;
+                double acc_real = 0.0;
                 for (int dy = 0; dy < (int)out->kh; dy++) {
                     int yy = i + dy - ph;
                     if (yy < 0 || yy >= H) continue;
@@ -1317,10 +1352,14 @@ static void compute_output(const io_desc_t *out, const uint8_t *x, uint32_t *y, 
                         if (xx < 0 || xx >= W) continue;
                         const uint8_t *px = x + ((size_t)yy * W + xx) * out->cin;
                         const uint8_t *k = out->weights + (((size_t)dy * out->kw + dx) * out->cin) * out->cout + co;
-                        for (uint32_t ci = 0; ci < out->cin; ci++) acc += (uint64_t)k[(size_t)ci * out->cout] * px[ci];
+                        for (uint32_t ci = 0; ci < out->cin; ci++) {
+                            if (identity) acc += (uint64_t)k[(size_t)ci * out->cout] * px[ci];
+                            else acc_real += k[(size_t)ci * out->cout] * input_real(in, px[ci]);
+                        }
                     }
                 }
-                y[((size_t)i * W + j) * out->cout + co] = acc > limit ? limit : (uint32_t)acc;
+                y[((size_t)i * W + j) * out->cout + co] =
+                    identity ? (acc > limit ? limit : (uint32_t)acc) : saturate(acc_real, limit);
             }
         }
     }
@@ -1342,7 +1381,14 @@ static void pump(standin_ng_t *g) {
             uint32_t ii = out->input_index;
             const uint8_t *x = g->in_q[ii] + (size_t)g->in_head[ii] * io_elems(in);
             int slot = (g->out_head[o] + g->out_count[o]) % QUEUE_CAPACITY;
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
             compute_output(out, x, g->out_q[o] + (size_t)slot * io_elems(out), in);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            __atomic_fetch_add(&g_compute_ns,
+                               (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec)),
+                               __ATOMIC_RELAXED);
+            __atomic_fetch_add(&g_compute_count, 1, __ATOMIC_RELAXED);
             g->out_count[o]++;
         }
         for (uint32_t i = 0; i < d->n_in; i++) {

@@ -1,0 +1,493 @@
+"""The Hailo integrator: accelerator partitions on a Hailo-8 through the ctypes binding.
+
+:class:`HailoIntegrator` implements the engine's ``ProjectionIntegrator`` seam (backend.py)
+for the partitions of a manifest (partition.py): each partition is one network group of a
+compiled HEF, whose input frame is the source area's 0/1 spikes and whose outputs are exact
+per-projection synaptic counts. The engine multiplies counts by the per-spike contribution, so
+the spike raster is identical to the CPU engine's (DESIGN §5).
+
+Life cycle::
+
+    integ = HailoIntegrator("export/manifest.json", on_error="fallback", required=False)
+    assign = {p: integ for p in integ.projections_in_manifest(connectome)}
+    engine = Engine(connectome, "cpu", integrators=assign)
+    ...                      # engine.step() calls integ.integrate() once per burst
+    engine.close()           # calls integ.close()
+
+``prepare`` refuses (``ManifestError`` / ``HailoPartitionMismatch``) anything that could give
+wrong counts before the first burst: another genome's manifest, partitions that do not fit the
+connectome, HEFs whose network groups or vstreams differ from the manifest in name, frame shape,
+format type or count range (see hailo_checks.py).
+
+Failure policy:
+
+* **No HailoRT or no device** (library missing or of another version, ``hailo_create_vdevice``
+  failing, e.g. 74 ``HAILO_OUT_OF_PHYSICAL_DEVICES``): with ``required=True`` prepare raises
+  :class:`~feagi_hailo_ros.hailo.HailoRTUnavailable` (the message says what was searched and how
+  to install HailoRT); with ``required=False`` the integrator reports ``available=False`` and the
+  reason, and every partition runs on the exact CPU path.
+* **An error mid-run** (a ``HailoRTError`` from a write or read, or a result that is not an
+  integral count): with ``on_error="fallback"`` that partition switches to the CPU path *for
+  the same burst* (so the raster does not change), its vstreams are released, one
+  :class:`HailoFallbackWarning` names the partition and the status, and ``degraded`` records
+  partition -> reason. With ``on_error="raise"`` the error propagates after the other partitions
+  of the burst were drained, and the integrator refuses further bursts until ``prepare`` runs
+  again (the ROS node goes to its error state).
+
+What overlaps (see hailo_io.py for the schedules):
+
+* ``integrate`` (synchronous, what the engine calls today): the first frames (up to
+  ``queue_size``) of *all* partitions are written before the first read, so the device computes
+  one partition while the host writes the next and reads the previous; partitions already on
+  the CPU path are computed after those writes and before the first read, i.e. while the device
+  works. Nothing else of the engine's burst overlaps the device today.
+* ``integrate_async`` / ``collect``: the same exchange runs on an I/O thread (ctypes releases
+  the GIL in every libhailort call) and returns at once; ``collect`` computes the CPU-path
+  partitions, then waits. The engine's ``_integrate`` does not use it yet: it needs the counts
+  before ``process_burst``, which integrates the CPU projections and updates the neurons in one
+  call (the engine needs a hook between CPU propagation and the neuron update).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..hailo import (
+    ConfiguredNetworkGroup,
+    FormatType,
+    HailoRT,
+    HailoRTError,
+    HailoRTUnavailable,
+    Hef,
+    VDevice,
+)
+from ..hailo.library import INSTALL_HINT
+from .backend import NumpyIntegrator
+from .connectome import Connectome
+from .hailo_checks import (
+    DTYPES,
+    HailoPartitionMismatch,
+    ResolvedPartition,
+    check_created_vstreams,
+    check_hef_vstreams,
+    mapping_of,
+    resolve_manifest,
+)
+from .hailo_io import (
+    AsyncExchange,
+    ExchangeJob,
+    ExchangeResult,
+    FramePlan,
+    PartitionStreams,
+    exchange_sync,
+    plan_frames,
+    window_for,
+)
+from .partition import Manifest, ManifestError
+
+ON_ERROR = ("fallback", "raise")
+
+
+class HailoFallbackWarning(RuntimeWarning):
+    """A partition (or all of them) now runs on the CPU path; results stay exact."""
+
+
+class HailoDeviceUnavailable(HailoRTUnavailable):
+    """libhailort loaded but no Hailo device could be opened (``hailo_create_vdevice`` failed).
+
+    ``code``/``name`` are the HailoRT status (e.g. 74 ``HAILO_OUT_OF_PHYSICAL_DEVICES``).
+    """
+
+    def __init__(self, error: HailoRTError, devices: list[str] | None) -> None:
+        self.code = error.code
+        self.name = error.name
+        seen = ("hailo_scan_devices found no device" if devices == []
+                else f"hailo_scan_devices found {devices}" if devices else "")
+        super().__init__(f"no usable Hailo device: {error}" + (f" ({seen})" if seen else "")
+                         + ". " + INSTALL_HINT)
+
+
+@dataclass
+class HailoHandle:
+    """An integration in flight (from ``integrate_async``); pass it to ``collect``."""
+
+    spikes: Mapping[int, np.ndarray]
+    job: ExchangeJob | None
+    cpu: dict[str, dict[int, np.ndarray]]
+    host_s: float  # caller-thread seconds spent submitting
+    collected: bool = False
+
+
+class HailoIntegrator:
+    """Integrates projections on a Hailo-8 from a partition manifest (see the module docstring).
+
+    ``manifest`` is a :class:`Manifest` or the path of ``manifest.json``; HEF paths are relative
+    to its directory (or to ``base_dir`` when a Manifest object is given). ``rt`` reuses an
+    already loaded :class:`HailoRT`; otherwise ``lib_path`` (or the binding's search) is used at
+    ``prepare``. ``queue_size``/``timeout_ms`` configure every vstream: the synchronous schedule
+    writes at most ``queue_size`` frames of a partition ahead of its reads, and a device that
+    does not answer within ``timeout_ms`` counts as a failure of that partition.
+    """
+
+    name = "hailo"
+
+    def __init__(
+        self,
+        manifest: Manifest | str | os.PathLike[str],
+        *,
+        lib_path: str | os.PathLike[str] | None = None,
+        on_error: str = "fallback",
+        required: bool = False,
+        rt: HailoRT | None = None,
+        base_dir: str | os.PathLike[str] | None = None,
+        queue_size: int = 4,
+        timeout_ms: int = 2000,
+    ) -> None:
+        if on_error not in ON_ERROR:
+            raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+        if isinstance(manifest, Manifest):
+            self.manifest = manifest
+            self.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
+        else:
+            self.manifest = Manifest.read(manifest)
+            self.base_dir = Path(base_dir) if base_dir is not None else Path(manifest).parent
+        self.lib_path = lib_path
+        self.on_error = on_error
+        self.required = bool(required)
+        self.queue_size = int(queue_size)
+        self.timeout_ms = int(timeout_ms)
+        self._rt = rt
+        #: True once prepare opened the device, False when it could not (see unavailable_reason),
+        #: None before prepare.
+        self.available: bool | None = None
+        self.unavailable_reason = ""
+        #: partition name -> why it runs on the CPU path (diagnostics).
+        self.degraded: dict[str, str] = {}
+        self._parts: dict[str, ResolvedPartition] = {}
+        self._owner: dict[int, str] = {}
+        self._cpu = NumpyIntegrator()
+        self._streams: dict[str, PartitionStreams] = {}
+        self._groups: list[ConfiguredNetworkGroup] = []
+        self._hefs: list[Hef] = []
+        self._vdevice: VDevice | None = None
+        self._async: AsyncExchange | None = None
+        self._pending: HailoHandle | None = None
+        self._broken: BaseException | None = None
+        self._prepared = False
+        self._reset_stats()
+
+    # -- set-up --------------------------------------------------------------------------------
+
+    def projections_in_manifest(self, connectome: Connectome) -> list[int]:
+        """Every projection of ``connectome`` some partition of the manifest computes."""
+        wanted = {tuple(o.mapping) for part in self.manifest.partitions for o in part.outputs}
+        return [p for p in range(len(connectome.projections)) if mapping_of(connectome, p) in wanted]
+
+    def prepare(self, connectome: Connectome, projections: Sequence[int]) -> None:
+        """Check the manifest against ``connectome``, open the device and every needed partition.
+
+        Calling it again releases what an earlier call opened first.
+        """
+        self.close()
+        self._broken = None
+        self.degraded = {}
+        self._reset_stats()
+        resolved = resolve_manifest(self.manifest, self.base_dir, connectome, projections)
+        wanted = set(projections)
+        self._parts = {rp.name: rp for rp in resolved}
+        self._owner = {o.projection: rp.name for rp in resolved for o in rp.outputs
+                       if o.projection in wanted}  # fmt: skip
+        self._cpu = NumpyIntegrator()
+        self._cpu.prepare(connectome, sorted(wanted))
+
+        devices: list[str] | None = None
+        try:
+            rt = self._rt if self._rt is not None else HailoRT(self.lib_path)
+            try:
+                self._vdevice = rt.create_vdevice()
+            except HailoRTError as exc:
+                try:
+                    devices = rt.scan_devices()  # for the message only
+                except HailoRTError:
+                    pass
+                raise HailoDeviceUnavailable(exc, devices) from exc
+        except HailoRTUnavailable as exc:
+            if self.required:
+                raise
+            self._unavailable(str(exc))
+            self._prepared = True
+            return
+        try:
+            self._open(rt, resolved)
+        except BaseException:
+            self.close()
+            raise
+        self.available = True
+        self.unavailable_reason = ""
+        self._prepared = True
+
+    def _unavailable(self, reason: str) -> None:
+        self.available = False
+        self.unavailable_reason = reason
+        for name in self._parts:
+            self.degraded[name] = f"HailoRT unavailable: {reason}"
+        warnings.warn(f"Hailo integrator: HailoRT is unavailable, partitions {sorted(self._parts)} "
+                      f"run on the CPU (exact): {reason}", HailoFallbackWarning, stacklevel=3)
+
+    def _open(self, rt: HailoRT, resolved: list[ResolvedPartition]) -> None:
+        """Load HEFs, check them, configure, create and check the vstreams."""
+        assert self._vdevice is not None
+        by_hef: dict[Path, list[ResolvedPartition]] = {}
+        for rp in resolved:
+            by_hef.setdefault(rp.hef_path, []).append(rp)
+        loaded: list[tuple[Hef, list[ResolvedPartition]]] = []
+        for path, rps in by_hef.items():
+            try:
+                hef = rt.hef_from_file(path)
+            except HailoRTError as exc:
+                raise ManifestError(f"partition(s) {[rp.name for rp in rps]}: cannot load HEF "
+                                    f"{str(path)!r}: {exc}") from exc
+            self._hefs.append(hef)
+            groups = [g.name for g in hef.network_group_infos()]
+            for rp in rps:
+                if rp.name not in groups:
+                    raise HailoPartitionMismatch(rp.name, None, f"network group in {path.name}",
+                                                 repr(rp.name), groups)
+                # Checked before configuring: a wrong HEF never reaches the device.
+                check_hef_vstreams(rp, hef.vstream_infos(rp.name))
+            loaded.append((hef, rps))
+        for hef, rps in loaded:
+            groups_by_name = {}
+            for g in self._vdevice.configure(hef):
+                self._groups.append(g)
+                groups_by_name[g.name] = g
+            for rp in rps:
+                formats = {o.output.name: DTYPES[o.output.dtype][0] for o in rp.outputs}
+                vs = groups_by_name[rp.name].create_vstreams(
+                    FormatType.UINT8, FormatType.UINT8, output_formats=formats,
+                    timeout_ms=self.timeout_ms, queue_size=self.queue_size)
+                self._streams[rp.name] = PartitionStreams(rp, vs)  # owned (and closed) from here
+                check_created_vstreams(rp, vs)
+
+    # -- bursts --------------------------------------------------------------------------------
+
+    def _split(self, spikes: Mapping[int, np.ndarray]
+               ) -> tuple[list[FramePlan], dict[str, dict[int, np.ndarray]]]:
+        """Device plans for partitions on the device, CPU requests for the others."""
+        if not self._prepared:
+            raise RuntimeError("the Hailo integrator is not prepared (or was closed)")
+        if self._broken is not None:
+            raise RuntimeError(f"the Hailo integrator stopped after {self._broken!r}; call "
+                               "prepare() again") from self._broken
+        if self._pending is not None:
+            raise RuntimeError("collect() the pending integrate_async() first")
+        touched: dict[str, dict[int, np.ndarray]] = {}
+        for p, x in spikes.items():
+            name = self._owner.get(p)
+            if name is None:
+                raise KeyError(f"projection {p} was not prepared on the Hailo integrator")
+            touched.setdefault(name, {})[p] = x
+        plans: list[FramePlan] = []
+        cpu: dict[str, dict[int, np.ndarray]] = {}
+        for name in self._parts:  # manifest order: a stable write order for the device
+            if name not in touched:
+                continue
+            streams = self._streams.get(name)
+            if streams is None:
+                cpu[name] = touched[name]
+            else:
+                plans.append(plan_frames(streams, touched[name]))
+        return plans, cpu
+
+    def integrate(self, spikes: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
+        """Exact counts ``{projection: (G, n_dst) int64}`` for this burst (the engine's seam)."""
+        t0 = time.perf_counter()
+        plans, cpu = self._split(spikes)
+        cpu_counts: dict[int, np.ndarray] = {}
+
+        def cpu_path() -> None:  # partitions already on the CPU, while the device computes
+            cpu_counts.update(self._run_cpu(cpu))
+
+        try:
+            result = (exchange_sync(plans, window_for(self.queue_size), cpu_path) if plans
+                      else ExchangeResult())
+        except BaseException as exc:  # a bug or a closed vstream: frames may be left in flight
+            self._broken = exc
+            raise
+        if not plans:
+            cpu_path()
+        return self._finish(spikes, result, cpu_counts, time.perf_counter() - t0)
+
+    def integrate_async(self, spikes: Mapping[int, np.ndarray]) -> HailoHandle:
+        """Start integrating on the I/O thread and return at once; ``collect`` the handle.
+
+        At most one integration is in flight; ``integrate`` refuses to run meanwhile. Partitions
+        on the CPU path are computed by ``collect`` (on the caller's thread, before it waits).
+        """
+        t0 = time.perf_counter()
+        plans, cpu = self._split(spikes)
+        job = None
+        if plans:
+            if self._async is None:
+                self._async = AsyncExchange(window_for(self.queue_size))
+            job = self._async.submit(plans)
+        handle = HailoHandle(spikes, job, cpu, time.perf_counter() - t0)
+        self._pending = handle
+        return handle
+
+    def collect(self, handle: HailoHandle) -> dict[int, np.ndarray]:
+        """Wait for an ``integrate_async`` and return its counts (like ``integrate``)."""
+        if handle is not self._pending or handle.collected:
+            raise RuntimeError("this handle is not the pending integration of this integrator")
+        t0 = time.perf_counter()
+        handle.collected = True
+        self._pending = None
+        cpu_counts = self._run_cpu(handle.cpu)  # while the I/O thread still works
+        t_wait = time.perf_counter()
+        try:
+            result = handle.job.wait() if handle.job is not None else ExchangeResult()
+        except BaseException as exc:
+            self._broken = exc
+            raise
+        self._totals["wait"] += time.perf_counter() - t_wait
+        return self._finish(handle.spikes, result, cpu_counts,
+                            handle.host_s + time.perf_counter() - t0)
+
+    def _run_cpu(self, cpu: Mapping[str, Mapping[int, np.ndarray]]) -> dict[int, np.ndarray]:
+        """Exact counts on the CPU path for the partitions in ``cpu`` (timed as cpu_fallback)."""
+        if not cpu:
+            return {}
+        t0 = time.perf_counter()
+        out = self._cpu.integrate({p: x for reqs in cpu.values() for p, x in reqs.items()})
+        self._totals["cpu_fallback"] += time.perf_counter() - t0
+        return out
+
+    def _finish(self, spikes: Mapping[int, np.ndarray], result: ExchangeResult,
+                cpu_counts: dict[int, np.ndarray], host_s: float) -> dict[int, np.ndarray]:
+        """Merge device and CPU-path counts and apply the failure policy.
+
+        ``host_s`` is the caller-thread time spent on this burst so far (for ``stats``).
+        """
+        t0 = time.perf_counter()
+        out = dict(cpu_counts)
+        for counts in result.counts.values():
+            out.update(counts)
+        first_error: BaseException | None = None
+        failed: dict[str, dict[int, np.ndarray]] = {}
+        for name, exc in result.failed.items():
+            self._abandon(name, exc)
+            if self.on_error == "raise":
+                first_error = first_error or exc
+            else:  # recompute the whole partition on the CPU, for this very burst
+                failed[name] = {p: x for p, x in spikes.items() if self._owner.get(p) == name}
+        if first_error is not None:
+            self._broken = first_error
+            raise first_error
+        if failed:
+            out.update(self._run_cpu(failed))
+        if failed or cpu_counts:
+            self._cpu_bursts += 1
+        for k, v in result.seconds.items():
+            self._totals[k] += v
+        self._totals["total"] += host_s + (time.perf_counter() - t0)
+        self._frames += result.frames
+        self._bursts += 1
+        return out
+
+    def _abandon(self, name: str, exc: BaseException) -> None:
+        """Take a failed partition off the device: release its vstreams, record and warn."""
+        streams = self._streams.pop(name, None)
+        status = getattr(exc, "name", type(exc).__name__)
+        reason = f"{status}: {exc}"
+        if streams is not None:
+            try:
+                streams.close()
+            except Exception as close_exc:  # keep the original reason first
+                reason += f" (releasing its vstreams also failed: {close_exc})"
+        self.degraded[name] = reason
+        if self.on_error == "fallback":
+            warnings.warn(f"Hailo partition {name!r} failed with {status}; its projections "
+                          f"{sorted(p for p, n in self._owner.items() if n == name)} run on the "
+                          f"CPU from this burst on (exact): {exc}", HailoFallbackWarning,
+                          stacklevel=4)
+
+    # -- diagnostics ---------------------------------------------------------------------------
+
+    def _reset_stats(self) -> None:
+        self._totals = {"write": 0.0, "read": 0.0, "dequantize": 0.0, "cpu_fallback": 0.0,
+                        "wait": 0.0, "total": 0.0}
+        self._bursts = 0
+        self._frames = 0
+        self._cpu_bursts = 0
+
+    @property
+    def on_device(self) -> list[str]:
+        """Partitions currently integrated on the Hailo device."""
+        return list(self._streams)
+
+    def stats(self) -> dict[str, Any]:
+        """Bursts, frames, fallbacks, and mean microseconds per burst of each phase.
+
+        ``write``/``read``/``dequantize`` are time inside those calls (on the I/O thread for
+        ``integrate_async``); ``wait`` is the caller blocked in ``collect``; ``total`` the
+        caller's own time in ``integrate`` (or ``integrate_async`` + ``collect``).
+        """
+        n = max(self._bursts, 1)
+        return {
+            "bursts": self._bursts,
+            "frames": self._frames,
+            "available": self.available,
+            "on_device": self.on_device,
+            "degraded": dict(self.degraded),
+            "fallbacks": len(self.degraded),
+            "fallback_bursts": self._cpu_bursts,
+            "us_per_burst": {k: v * 1e6 / n for k, v in self._totals.items()},
+        }
+
+    # -- teardown ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the I/O thread, release vstreams, network groups, HEFs and the vdevice
+        (reverse order of creation). Idempotent; the first release error is raised after
+        everything was released."""
+        first: Exception | None = None
+        self._prepared = False
+        if self._async is not None:
+            self._async.close()  # finishes an uncollected job first: no vstream is in use after
+            self._async = None
+        self._pending = None
+        resources: list[Any] = [*reversed(list(self._streams.values())), *reversed(self._groups),
+                                *reversed(self._hefs)]
+        if self._vdevice is not None:
+            resources.append(self._vdevice)
+        self._streams, self._groups, self._hefs, self._vdevice = {}, [], [], None
+        for r in resources:
+            try:
+                r.close()
+            except Exception as exc:
+                first = first or exc
+        if first is not None:
+            raise first
+
+    def __enter__(self) -> HailoIntegrator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # The binding's finalizers release the handles; only the I/O thread needs stopping.
+        exchange = getattr(self, "_async", None)
+        if exchange is not None:
+            try:
+                exchange.close()
+            except Exception:
+                pass
