@@ -291,6 +291,15 @@ class HybridNode(LifecycleNode):
         self._release()
         return TransitionCallbackReturn.SUCCESS
 
+    def destroy_node(self) -> None:
+        """Stop bursting and release everything before the node's handles go away.
+
+        A node destroyed while active (an executor shutting down, a test ending) would
+        otherwise leave the burst thread publishing on destroyed publishers.
+        """
+        self._release()
+        super().destroy_node()
+
     def _release(self) -> None:
         self._active = False
         if self._burst_loop is not None:
