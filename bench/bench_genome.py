@@ -21,7 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "feagi_hailo_ros"))
 
-from feagi_hailo_ros.cli import PoissonDrive, load_brain  # noqa: E402
+from driven import timed  # noqa: E402
+
+from feagi_hailo_ros.cli import load_brain  # noqa: E402
 from feagi_hailo_ros.engine.cpu_backend import CpuBackend  # noqa: E402
 from feagi_hailo_ros.engine.simulator import Engine  # noqa: E402
 
@@ -40,26 +42,11 @@ def main() -> None:
     build_s = time.perf_counter() - t0
     for threads in args.threads:
         engine = Engine(connectome, CpuBackend(threads=threads))
-        drive = PoissonDrive(connectome, args.input_rate, seed=1)
-        for _ in range(args.warmup):
-            drive.apply(engine)
-            engine.step()
-        engine.timing_totals.clear()
-        engine.bursts_timed = 0
-        fired = 0
-        start = time.perf_counter()
-        for _ in range(args.bursts):
-            drive.apply(engine)
-            fired += engine.step()
-        elapsed = time.perf_counter() - start
-        mean = engine.stats()["mean_s"]
+        result = timed(engine, connectome, args)
         print(json.dumps({
             "bench": "genome", "genome": args.genome, "neurons": connectome.neuron_count,
             "synapses": connectome.synapse_count, "threads": threads,
-            "input_rate": args.input_rate, "bursts": args.bursts,
-            "bursts_per_s": round(args.bursts / elapsed, 1),
-            "firing_fraction": round(fired / args.bursts / connectome.neuron_count, 4),
-            "ms_per_burst": {k: round(v * 1e3, 4) for k, v in sorted(mean.items())},
+            "input_rate": args.input_rate, **result,
             "build_s": round(build_s, 3),
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "python": platform.python_version(), "cores": os.cpu_count(),

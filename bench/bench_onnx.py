@@ -24,7 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "feagi_hailo_ros"))
 
-from feagi_hailo_ros.cli import PoissonDrive, load_brain  # noqa: E402
+from driven import timed  # noqa: E402
+
+from feagi_hailo_ros.cli import load_brain  # noqa: E402
 from feagi_hailo_ros.engine.onnx_integrator import OnnxRuntimeIntegrator  # noqa: E402
 from feagi_hailo_ros.engine.placement import (  # noqa: E402
     PlacementRules,
@@ -33,30 +35,6 @@ from feagi_hailo_ros.engine.placement import (  # noqa: E402
     place,
 )
 from feagi_hailo_ros.engine.simulator import Engine  # noqa: E402
-
-
-def timed(engine: Engine, connectome, args: argparse.Namespace) -> dict:
-    """Warm up, then time ``args.bursts`` bursts; the per-phase means come from the engine."""
-    drive = PoissonDrive(connectome, args.input_rate, seed=1)
-    for _ in range(args.warmup):
-        drive.apply(engine)
-        engine.step()
-    engine.timing_totals.clear()
-    engine.bursts_timed = 0
-    fired = 0
-    start = time.perf_counter()
-    for _ in range(args.bursts):
-        drive.apply(engine)
-        fired += engine.step()
-    elapsed = time.perf_counter() - start
-    mean = engine.stats()["mean_s"]
-    return {
-        "bursts": args.bursts,
-        "bursts_per_s": round(args.bursts / elapsed, 1),
-        "ms_per_burst": round(elapsed / args.bursts * 1e3, 3),
-        "ms_per_burst_by_phase": {k: round(v * 1e3, 4) for k, v in sorted(mean.items())},
-        "firing_fraction": round(fired / args.bursts / connectome.neuron_count, 5),
-    }
 
 
 def main() -> None:

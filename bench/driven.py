@@ -1,0 +1,33 @@
+"""Shared by the genome benchmarks: run an engine under Poisson input and time it."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from feagi_hailo_ros.cli import PoissonDrive
+from feagi_hailo_ros.engine.simulator import Engine
+
+
+def timed(engine: Engine, connectome, args: argparse.Namespace) -> dict:
+    """Warm up, then time ``args.bursts`` bursts; the per-phase means come from the engine."""
+    drive = PoissonDrive(connectome, args.input_rate, seed=1)
+    for _ in range(args.warmup):
+        drive.apply(engine)
+        engine.step()
+    engine.timing_totals.clear()
+    engine.bursts_timed = 0
+    fired = 0
+    start = time.perf_counter()
+    for _ in range(args.bursts):
+        drive.apply(engine)
+        fired += engine.step()
+    elapsed = time.perf_counter() - start
+    mean = engine.stats()["mean_s"]
+    return {
+        "bursts": args.bursts,
+        "bursts_per_s": round(args.bursts / elapsed, 1),
+        "ms_per_burst": round(elapsed / args.bursts * 1e3, 3),
+        "ms_per_burst_by_phase": {k: round(v * 1e3, 4) for k, v in sorted(mean.items())},
+        "firing_fraction": round(fired / args.bursts / connectome.neuron_count, 5),
+    }
