@@ -29,7 +29,7 @@ would add synapse by synapse. Projections with per-synapse weights are not a
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -90,6 +90,11 @@ class BurstInput:
     inject_range_values: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
     force_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     external: list[ExternalInput] = field(default_factory=list)
+    #: Integrator contributions still being computed (an accelerator working while the CPU
+    #: propagates its own synapses): a backend calls it once, after its own synaptic
+    #: propagation and before the neuron update, and adds the result like ``external``.
+    #: Order does not matter: every contribution is an exact float32 term summed in float64.
+    late_external: Callable[[], list[ExternalInput]] | None = None
 
 
 def check_burst_input(inp: BurstInput, neuron_count: int) -> None:
@@ -110,7 +115,12 @@ def check_burst_input(inp: BurstInput, neuron_count: int) -> None:
     if ranges.size and (ranges.min() < 0 or ranges.max() > neuron_count
                         or np.any(ranges[:, 0] > ranges[:, 1])):  # fmt: skip
         raise IndexError(f"inject_ranges must be [start, stop) blocks within 0..{neuron_count}")
-    for ext in inp.external:
+    check_external(inp.external, neuron_count)
+
+
+def check_external(external: Sequence[ExternalInput], neuron_count: int) -> None:
+    """``check_burst_input`` for integrator contributions (also used for late ones)."""
+    for ext in external:
         if ext.offset < 0 or ext.offset + len(ext.values) > neuron_count:
             raise IndexError("external input addresses neurons outside the brain")
         if len(ext.mask) != len(ext.values):

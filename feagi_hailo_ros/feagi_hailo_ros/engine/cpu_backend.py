@@ -22,6 +22,7 @@ from .backend import (
     Backend,
     BurstInput,
     check_burst_input,
+    check_external,
     projection_signed_weight,
     psp_divisor,
 )
@@ -225,6 +226,16 @@ class CpuBackend(Backend):
                     indptr, syn, synf, self.div, idx, psp, acc, bits, mark, divided,
                     self.prefetch_distance,
                 )
+        if inp.late_external is not None:
+            # The accelerator's counts, collected only now so its work overlapped the
+            # propagation above.
+            late = inp.late_external()
+            check_external(late, self._n)
+            for ext in late:
+                kernels.add_external(
+                    int(ext.offset), np.asarray(ext.values, np.float64),
+                    np.asarray(ext.mask, np.bool_), acc, bits,
+                )  # fmt: skip
         t2 = time.perf_counter()
         args = (
             t_rel, np.int64(self._burst), starts, stops, range_values, bits, acc,

@@ -152,7 +152,8 @@ class ReferenceBackend(Backend):
         ):
             total[start:stop] += value
             cand[start:stop] = True
-        for ext in inp.external:
+        late = inp.late_external() if inp.late_external is not None else []
+        for ext in [*inp.external, *late]:
             sl = slice(ext.offset, ext.offset + len(ext.values))
             total[sl] += np.where(ext.mask, ext.values, 0.0)
             cand[sl] |= ext.mask

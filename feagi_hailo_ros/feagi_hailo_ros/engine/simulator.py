@@ -247,7 +247,13 @@ class Engine:
     def _step_once(self) -> int:
         t0 = time.perf_counter()
         timing: dict[str, float] = {}
-        external = self._integrate(timing)
+        external, collect = self._integrate(timing)
+        collected: list[bool] = []
+
+        def late_external() -> list[ExternalInput]:
+            collected.append(True)
+            return collect()
+
         ranges, range_values = self._merged_ranges()
         force = self._force + ([self._power] if self._power.size else [])
         inp = BurstInput(
@@ -259,10 +265,20 @@ class Engine:
             inject_range_values=range_values,
             force_index=np.concatenate(force) if force else np.zeros(0, np.int64),
             external=external,
+            late_external=late_external if collect is not None else None,
         )
         self._clear_pending()
         t1 = time.perf_counter()
-        fired = self.backend.process_burst(inp)
+        try:
+            fired = self.backend.process_burst(inp)
+        finally:
+            if collect is not None and not collected:
+                # The burst failed before the backend collected: drain the accelerator so
+                # its next burst does not read this one's frames. The first error wins.
+                try:
+                    collect()
+                except Exception:  # noqa: BLE001
+                    pass
         t2 = time.perf_counter()
         timing[f"backend:{self.backend.name}"] = t2 - t1
         for k, v in self.backend.last_timing.items():
@@ -274,43 +290,78 @@ class Engine:
         self.bursts_timed += 1
         return fired
 
-    def _integrate(self, timing: dict[str, float]) -> list[ExternalInput]:
-        """Ask each integrator for its projections' counts and scale them exactly."""
-        out: list[ExternalInput] = []
-        conn = self.connectome
+    def _integrate(self, timing: dict[str, float]) -> tuple[list[ExternalInput], Any]:
+        """Ask each integrator for its projections' counts.
+
+        Integrators with ``integrate_async``/``collect`` (the Hailo one) are only submitted
+        here; the returned callable collects and scales their counts, and the backend calls
+        it after propagating the CPU's own synapses, so the device works meanwhile. The
+        others answer at once and come back as the list.
+        """
+        now: list[ExternalInput] = []
+        pending: list[tuple[Any, Any, dict[int, np.ndarray], dict[int, np.ndarray], float]] = []
         for integ, projs in self._integrators:
             t0 = time.perf_counter()
-            requests: dict[int, np.ndarray] = {}
-            coefs: dict[int, np.ndarray] = {}
-            for p in projs:
-                proj = conn.projections[p]
-                src = conn.areas[proj.src_area]
-                idx, psp = self.backend.fired_history(proj.delay)
-                sel = (idx >= src.first_neuron) & (idx < src.first_neuron + src.neuron_count)
-                if not sel.any():
-                    continue
-                g = idx[sel].astype(np.int64)
-                assert self._div is not None
-                c = spike_contribution(projection_signed_weight(proj), psp[sel], self._div[g])
-                requests[p], coefs[p] = group_spikes(g - src.first_neuron, c, src.neuron_count)
-            if requests:
-                counts = integ.integrate(requests)
-                for p, x in requests.items():
-                    dst = conn.areas[conn.projections[p].dst_area]
-                    y = np.asarray(counts[p])
-                    if y.shape != (x.shape[0], dst.neuron_count) or y.dtype.kind not in "iu":
-                        raise TypeError(
-                            f"integrator {integ.name!r} returned {y.dtype}{y.shape} for "
-                            f"projection {p}; expected integer counts of shape "
-                            f"{(x.shape[0], dst.neuron_count)}"
-                        )
-                    if (y < 0).any():
-                        raise ValueError(f"integrator {integ.name!r} returned negative counts")
-                    # Each count * float32 term is exact in float64, as is their sum.
-                    values = (y.astype(np.float64) * coefs[p].astype(np.float64)[:, None]).sum(0)
-                    out.append(ExternalInput(dst.first_neuron, values, (y > 0).any(axis=0)))
             key = f"integrator:{integ.name}"
+            requests, coefs = self._requests(projs)
+            submit = getattr(integ, "integrate_async", None)
+            if requests and callable(submit) and callable(getattr(integ, "collect", None)):
+                pending.append((integ, submit(requests), requests, coefs, time.perf_counter() - t0))
+                continue
+            if requests:
+                now += self._scale(integ, integ.integrate(requests), requests, coefs)
             timing[key] = timing.get(key, 0.0) + time.perf_counter() - t0
+        if not pending:
+            return now, None
+
+        def collect() -> list[ExternalInput]:
+            late: list[ExternalInput] = []
+            for integ, handle, requests, coefs, submit_s in pending:
+                t0 = time.perf_counter()
+                late += self._scale(integ, integ.collect(handle), requests, coefs)
+                key = f"integrator:{integ.name}"
+                timing[key] = timing.get(key, 0.0) + submit_s + time.perf_counter() - t0
+            return late
+
+        return now, collect
+
+    def _requests(self, projs: list[int]) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+        """Spike rows per projection (grouped by per-spike contribution) and their coefficients."""
+        conn = self.connectome
+        requests: dict[int, np.ndarray] = {}
+        coefs: dict[int, np.ndarray] = {}
+        for p in projs:
+            proj = conn.projections[p]
+            src = conn.areas[proj.src_area]
+            idx, psp = self.backend.fired_history(proj.delay)
+            sel = (idx >= src.first_neuron) & (idx < src.first_neuron + src.neuron_count)
+            if not sel.any():
+                continue
+            g = idx[sel].astype(np.int64)
+            assert self._div is not None
+            c = spike_contribution(projection_signed_weight(proj), psp[sel], self._div[g])
+            requests[p], coefs[p] = group_spikes(g - src.first_neuron, c, src.neuron_count)
+        return requests, coefs
+
+    def _scale(self, integ: Any, counts: Mapping[int, np.ndarray], requests: dict[int, np.ndarray],
+               coefs: dict[int, np.ndarray]) -> list[ExternalInput]:
+        """Counts times per-spike contributions, checked; exact in float64."""
+        conn = self.connectome
+        out: list[ExternalInput] = []
+        for p, x in requests.items():
+            dst = conn.areas[conn.projections[p].dst_area]
+            y = np.asarray(counts[p])
+            if y.shape != (x.shape[0], dst.neuron_count) or y.dtype.kind not in "iu":
+                raise TypeError(
+                    f"integrator {integ.name!r} returned {y.dtype}{y.shape} for "
+                    f"projection {p}; expected integer counts of shape "
+                    f"{(x.shape[0], dst.neuron_count)}"
+                )
+            if (y < 0).any():
+                raise ValueError(f"integrator {integ.name!r} returned negative counts")
+            # Each count * float32 term is exact in float64, as is their sum.
+            values = (y.astype(np.float64) * coefs[p].astype(np.float64)[:, None]).sum(0)
+            out.append(ExternalInput(dst.first_neuron, values, (y > 0).any(axis=0)))
         return out
 
     # -- outputs -----------------------------------------------------------------

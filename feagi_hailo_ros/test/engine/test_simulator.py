@@ -298,3 +298,50 @@ def test_drive_helper_is_reproducible():
         a.step()
         b.step()
         np.testing.assert_array_equal(a.fired_global(), b.fired_global())
+
+
+class AsyncNumpyIntegrator(NumpyIntegrator):
+    """NumpyIntegrator with the accelerator's submit/collect shape, recording the call order."""
+
+    def __init__(self, events: list[str]) -> None:
+        super().__init__()
+        self.events = events
+
+    def integrate_async(self, requests):  # noqa: ANN001, ANN201
+        self.events.append("submit")
+        return requests
+
+    def collect(self, handle):  # noqa: ANN001, ANN201
+        self.events.append("collect")
+        return self.integrate(handle)
+
+
+@pytest.mark.parametrize("backend", ["cpu", "reference"])
+def test_async_integrator_is_collected_after_cpu_propagation(backend, monkeypatch):
+    # The accelerator works while the CPU propagates its own synapses: submitted before the
+    # backend runs, collected inside it, after propagation and before the neuron update.
+    from feagi_hailo_ros.engine import kernels
+
+    events: list[str] = []
+    real_propagate = kernels.propagate
+
+    def propagate(*args):  # noqa: ANN002, ANN202
+        events.append("propagate")
+        return real_propagate(*args)
+
+    c = brain([area(dims=(4, 1, 1), threshold=5.0), area(dims=(4, 1, 1), threshold=5.0)],
+              [proj(0, 0, 1, np.arange(4), np.arange(4), weight=5.0),
+               proj(1, 1, 1, np.arange(4), (np.arange(4) + 1) % 4, weight=5.0)])
+    if backend == "cpu":
+        monkeypatch.setattr(kernels, "propagate", propagate)
+    cpu_only = Engine(c, backend)
+    overlapped = Engine(c, backend, integrators={0: AsyncNumpyIntegrator(events)})
+    fired = assert_same_run([cpu_only, overlapped], c, 60, seed=3)
+    assert fired > 0
+    assert "submit" in events and events.count("submit") == events.count("collect")
+    if backend == "cpu":
+        # In every burst with spikes in flight: submit, then the CPU's propagation, then collect
+        # (the CPU-only engine's own "propagate" events come between the overlapped bursts).
+        text = " ".join(events)
+        assert "submit propagate collect" in text
+        assert "submit collect" not in text.replace("submit propagate collect", "")
