@@ -138,6 +138,8 @@ class HybridNode(LifecycleNode):
             if "burst_rate_hz" in values and self._burst_loop is not None:
                 self._burst_loop.set_rate(float(values["burst_rate_hz"]))
                 self.rate.restart(float(values["burst_rate_hz"]))
+            if "stats_rate_hz" in values and getattr(self, "_stats_timer", None) is not None:
+                self._make_stats_timer(float(values["stats_rate_hz"]))
             if "input_timeout_s" in values and self.watchdog is not None:
                 self.watchdog.input_timeout = float(values["input_timeout_s"]) or None
                 self.runner.hold_s = float(values["input_timeout_s"]) or 0.5
@@ -238,15 +240,23 @@ class HybridNode(LifecycleNode):
                                  burst_timeout=max(0.25, 5.0 / self._param("burst_rate_hz")),
                                  required_inputs=[b.name for b in self.bindings])
         self.rate = RateMeter(self._param("burst_rate_hz"))
-        self._stats_timer = self.create_timer(1.0 / self._param("stats_rate_hz"),
-                                              self._on_stats, callback_group=self._service_group)
-        self._stats_timer.cancel()
+        self._make_stats_timer(self._param("stats_rate_hz"))
         self._watchdog_timer = self.create_timer(0.1, self._on_watchdog,
                                                  callback_group=self._service_group)
         self._watchdog_timer.cancel()
         self._last_cloud = 0.0
         self._burst_loop = BurstLoop(self._on_burst, self._param("burst_rate_hz"),
                                      on_error=self._on_burst_error)
+
+    def _make_stats_timer(self, rate_hz: float) -> None:
+        # A timer's period is fixed at creation, so a rate change makes a new one.
+        if getattr(self, "_stats_timer", None) is not None:
+            self._stats_timer.cancel()
+            self.destroy_timer(self._stats_timer)
+        self._stats_timer = self.create_timer(1.0 / rate_hz, self._on_stats,
+                                              callback_group=self._service_group)
+        if not self._active:
+            self._stats_timer.cancel()
 
     def _on_burst_error(self, exc: BaseException) -> None:
         # Runs on the burst thread, which ends after this; the watchdog timer keeps

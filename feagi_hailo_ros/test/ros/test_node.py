@@ -21,7 +21,7 @@ from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import LaserScan  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
-from feagi_hailo_msgs.msg import FiringEvents  # noqa: E402
+from feagi_hailo_msgs.msg import BurstStats, FiringEvents  # noqa: E402
 from feagi_hailo_msgs.srv import Checkpoint, Upload  # noqa: E402
 from feagi_hailo_ros.genomes import example_genome_path  # noqa: E402
 from feagi_hailo_ros.ros.bindings import SensorBinding, encode_message  # noqa: E402
@@ -340,6 +340,11 @@ def test_live_rate_change_applies(harness) -> None:
     assert h.node._burst_loop.period == pytest.approx(0.02)
     start = h.node.runner.burst
     assert h.spin_until(h.executor, lambda: h.node.runner.burst >= start + 5)
+    assert h.node.set_parameters([Parameter("stats_rate_hz", value=20.0)])[0].successful
+    assert h.node._stats_timer.timer_period_ns == pytest.approx(5e7)
+    stats: list[object] = []
+    h.peer.create_subscription(BurstStats, "/feagi_hailo/burst_stats", stats.append, 10)
+    assert h.spin_until(h.executor, lambda: len(stats) >= 3, timeout=10.0)
 
 
 def test_configure_again_after_cleanup(harness) -> None:
