@@ -10,7 +10,6 @@ changes. The placement table is kept for the logs, diagnostics and the upload re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,5 +115,4 @@ def degraded(choice: EngineChoice) -> dict[str, str]:
     return dict(getattr(choice.integrator, "degraded", {}) or {})
 
 
-__all__: Sequence[str] = ("ACCELERATORS", "AcceleratorConfig", "EngineChoice", "make_engine",
-                          "degraded")
+__all__ = ["ACCELERATORS", "AcceleratorConfig", "EngineChoice", "make_engine", "degraded"]
