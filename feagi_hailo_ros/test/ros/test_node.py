@@ -175,7 +175,10 @@ def test_binding_to_missing_area_fails_configure(harness) -> None:
 
 @pytest.mark.parametrize("left", [True, False])
 def test_scan_in_gives_engine_firing_and_cmd_vel(harness, left: bool) -> None:
-    h = harness()
+    # Staleness is off here: this test compares the encode → engine → publish path with the
+    # engine, and a loaded machine can deliver a scan later than max_age_s (the stale drop
+    # itself is tested in test_malformed_and_stale_scans_are_dropped_not_fatal).
+    h = harness([Parameter("sensors.scan.max_age_s", value=0.0)])
     h.configure_and_activate()
     # The same brain, stepped by hand with the same input, is the expected output.
     reference = BrainRunner(build_brain(BrainSource(genome_path=str(
