@@ -50,9 +50,9 @@ sys.path.insert(0, str(ROOT / "feagi_hailo_ros" / "test" / "engine"))
 from hailo_partitions import export, standin_build  # noqa: E402
 from strategies import area, brain, proj  # noqa: E402
 
-from feagi_hailo_ros.engine.backend import NumpyIntegrator  # noqa: E402
-from feagi_hailo_ros.engine.connectome import Connectome  # noqa: E402
-from feagi_hailo_ros.engine.hailo_integrator import HailoIntegrator  # noqa: E402
+from feagi_hailo_ros.engine.accel.hailo_integrator import HailoIntegrator  # noqa: E402
+from feagi_hailo_ros.engine.core.backend import NumpyIntegrator  # noqa: E402
+from feagi_hailo_ros.engine.core.connectome import Connectome  # noqa: E402
 from feagi_hailo_ros.hailo import FormatType, HailoRT  # noqa: E402
 
 CHANNELS = 10

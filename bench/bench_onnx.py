@@ -27,14 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "feagi_hailo_ros"))
 from driven import timed  # noqa: E402
 
 from feagi_hailo_ros.cli import load_brain  # noqa: E402
-from feagi_hailo_ros.engine.onnx_integrator import OnnxRuntimeIntegrator  # noqa: E402
-from feagi_hailo_ros.engine.placement import (  # noqa: E402
+from feagi_hailo_ros.engine.accel.onnx_integrator import OnnxRuntimeIntegrator  # noqa: E402
+from feagi_hailo_ros.engine.accel.placement import (  # noqa: E402
     PlacementRules,
     accelerated_engine,
     accelerator_projections,
     place,
 )
-from feagi_hailo_ros.engine.simulator import Engine  # noqa: E402
+from feagi_hailo_ros.engine.core.engine import Engine  # noqa: E402
 
 
 def main() -> None:

@@ -34,9 +34,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "feagi_hailo_ros"))
 
-from feagi_hailo_ros.engine.connectome import AreaSpec, Connectome, Projection  # noqa: E402
-from feagi_hailo_ros.engine.cpu_backend import CpuBackend  # noqa: E402
-from feagi_hailo_ros.engine.simulator import Engine  # noqa: E402
+from feagi_hailo_ros.engine.core.connectome import AreaSpec, Connectome, Projection  # noqa: E402
+from feagi_hailo_ros.engine.core.cpu_backend import CpuBackend  # noqa: E402
+from feagi_hailo_ros.engine.core.engine import Engine  # noqa: E402
 
 THRESHOLD = 1000.0
 LEAK = 0.125

@@ -6,7 +6,7 @@ import argparse
 import time
 
 from feagi_hailo_ros.cli import PoissonDrive
-from feagi_hailo_ros.engine.simulator import Engine
+from feagi_hailo_ros.engine.core.engine import Engine
 
 
 def timed(engine: Engine, connectome, args: argparse.Namespace) -> dict:

@@ -26,12 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from .engine.builder import build_connectome, estimate_memory
-from .engine.connectome import Connectome
-from .engine.connectome_io import load_connectome
-from .engine.errors import GenomeError
-from .engine.genome import Genome, load_genome
-from .engine.placement import PlacementRules
+from .engine.accel.placement import PlacementRules
+from .engine.core.connectome import Connectome
+from .engine.genome.builder import build_connectome, estimate_memory
+from .engine.genome.connectome_file import load_connectome
+from .engine.genome.errors import GenomeError
+from .engine.genome.parser import Genome, load_genome
 from .genomes import available_genomes, example_genome_path
 
 
@@ -169,7 +169,7 @@ def run_brain(connectome: Connectome, bursts: int, *, seed: int = 0,
               schedule: dict[int, list[dict[str, Any]]] | None = None,
               record: Path | None = None, raster: Path | None = None,
               drive: PoissonDrive | None = None, progress: bool = True) -> dict[str, Any]:
-    from .engine.simulator import Engine
+    from .engine.core.engine import Engine
 
     engine = Engine(connectome, "cpu", seed=seed)
     schedule = schedule or {}
@@ -232,8 +232,8 @@ def _rules(path: Path | None) -> PlacementRules:
 
 def placement_report(connectome: Connectome, rules: PlacementRules) -> dict[str, Any]:
     """Placement of every projection and the partitions it makes (JSON-able)."""
-    from .engine.partition import as_dict
-    from .engine.placement import place, placement_table, plan_partitions
+    from .engine.accel.manifest import as_dict
+    from .engine.accel.placement import place, placement_table, plan_partitions
 
     try:
         placements = place(connectome, rules)
@@ -248,7 +248,7 @@ def placement_report(connectome: Connectome, rules: PlacementRules) -> dict[str,
 
 def export_brain(connectome: Connectome, out: Path, *, arch: str, rules: PlacementRules,
                  calib_bursts: int, input_rate: float, seed: int, quiet: bool) -> dict[str, Any]:
-    from .engine.onnx_export import ExportError, export
+    from .engine.accel.onnx_export import ExportError, export
 
     def progress(msg: str) -> None:
         if not quiet:
@@ -350,7 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.json:
                 print(json.dumps(report, indent=1))
             else:
-                from .engine.placement import format_placement_table
+                from .engine.accel.placement import format_placement_table
 
                 print(format_placement_table(report["placements"]))
                 for part in report["partitions"]:

@@ -1,1 +1,2 @@
-"""The FEAGI burst engine: genome import, connectome, kernels and backends. No rclpy here."""
+"""The FEAGI engine without ROS: ``genome`` reads genomes and builds connectomes, ``core`` runs
+bursts, ``accel`` places projections on accelerators. Never imports rclpy or ``ros``."""

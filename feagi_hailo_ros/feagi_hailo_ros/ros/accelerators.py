@@ -13,8 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..engine.connectome import Connectome
-from ..engine.placement import (
+from ..engine.accel.placement import (
     PlacementRules,
     accelerated_engine,
     accelerator_projections,
@@ -22,7 +21,8 @@ from ..engine.placement import (
     place,
     placement_table,
 )
-from ..engine.simulator import Engine
+from ..engine.core.connectome import Connectome
+from ..engine.core.engine import Engine
 
 ACCELERATORS = ("none", "onnxruntime", "hailo")
 
@@ -75,7 +75,7 @@ def make_engine(connectome: Connectome, config: AcceleratorConfig, *, seed: int 
                 row["backend"], row["reason"] = "cpu", f"accelerator: none ({row['reason']})"
         return EngineChoice(Engine(connectome, "cpu", seed=seed, inhibition=inhibition), rows)
     if config.accelerator == "onnxruntime":
-        from ..engine.onnx_integrator import OnnxRuntimeIntegrator
+        from ..engine.accel.onnx_integrator import OnnxRuntimeIntegrator
 
         placements = place(connectome, rules)
         integ = OnnxRuntimeIntegrator.from_connectome(connectome, placements,
@@ -86,7 +86,7 @@ def make_engine(connectome: Connectome, config: AcceleratorConfig, *, seed: int 
         return EngineChoice(engine, placement_table(connectome, placements),
                             f"onnxruntime ({', '.join(config.onnx_providers)}): {n} projections",
                             integ)
-    from ..engine.hailo_integrator import HailoIntegrator
+    from ..engine.accel.hailo_integrator import HailoIntegrator
 
     manifest = Path(config.hailo_manifest)
     integ = HailoIntegrator(manifest, lib_path=config.hailo_library or None,

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine.builder import build_connectome
-from ..engine.connectome import Connectome
-from ..engine.connectome_io import load_connectome
-from ..engine.genome import load_genome
-from ..engine.simulator import Engine
+from ..engine.core.connectome import Connectome
+from ..engine.core.engine import Engine
+from ..engine.genome.builder import build_connectome
+from ..engine.genome.connectome_file import load_connectome
+from ..engine.genome.parser import load_genome
 from ..genomes import example_genome_path
 from .accelerators import AcceleratorConfig, EngineChoice, make_engine
 from .decoders import DiffDriveSettings, motor_voxels_to_twist

@@ -14,7 +14,7 @@ from sensor_msgs.msg import PointCloud2, PointField
 
 from feagi_hailo_msgs.msg import AreaFiring, BurstStats, FiringEvents
 
-from ..engine.connectome import Connectome
+from ..engine.core.connectome import Connectome
 from .burst_clock import RateSummary
 
 #: PointCloud2 layout: x, y, z (float32, metres = voxels + area offset), area (uint16

@@ -42,7 +42,7 @@ from std_srvs.srv import Trigger
 from feagi_hailo_msgs.msg import AreaInput, BurstStats, FiringEvents
 from feagi_hailo_msgs.srv import Checkpoint, Upload
 
-from ..engine.checkpoint import CheckpointError
+from ..engine.core.checkpoint import CheckpointError
 from . import messages
 from .accelerators import AcceleratorConfig, degraded
 from .bindings import SensorBinding, encode_message, stamp_age

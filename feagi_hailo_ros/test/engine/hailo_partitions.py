@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from feagi_hailo_ros.engine.connectome import AreaSpec, Connectome
-from feagi_hailo_ros.engine.partition import Manifest, Partition, PartitionOutput
+from feagi_hailo_ros.engine.accel.manifest import Manifest, Partition, PartitionOutput
+from feagi_hailo_ros.engine.core.connectome import AreaSpec, Connectome
 
 # The stand-in lives in the `hailo` test package (test/hailo, imported by pytest as the
 # top-level package `hailo` with test/ on sys.path); make that importable from here too.

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from hypothesis import strategies as st
 
-from feagi_hailo_ros.engine.connectome import AreaSpec, Connectome, Projection
+from feagi_hailo_ros.engine.core.connectome import AreaSpec, Connectome, Projection
 
 
 def area(
@@ -189,3 +189,25 @@ class Drive:
                 idx = rng.integers(0, n, f)
                 for e in engines:
                     e.force_fire(a.index, indices=idx)
+
+
+def assert_same_run(engines: list, connectome, bursts: int, seed: int) -> int:
+    """Drive engines identically; assert identical rasters and states every burst."""
+    drive = Drive(seed)
+    total = 0
+    for b in range(bursts):
+        drive.apply(engines, connectome)
+        counts = [e.step() for e in engines]
+        assert len(set(counts)) == 1, (b, counts)
+        total += counts[0]
+        ref = engines[0]
+        fired = ref.fired_global()
+        state = ref.neuron_state()
+        for other in engines[1:]:
+            np.testing.assert_array_equal(other.fired_global(), fired, err_msg=f"burst {b}")
+            s = other.neuron_state()
+            # Exact equality of float32 values, not a tolerance.
+            np.testing.assert_array_equal(s.potentials, state.potentials, err_msg=f"burst {b}")
+            np.testing.assert_array_equal(s.refractory_countdown, state.refractory_countdown)
+            np.testing.assert_array_equal(s.fire_counts, state.fire_counts)
+    return total

@@ -9,7 +9,7 @@ pytest.importorskip("feagi_hailo_msgs.msg", reason="feagi_hailo_msgs is not buil
 
 from sensor_msgs.msg import PointField  # noqa: E402
 
-from feagi_hailo_ros.engine.connectome import AreaSpec, Connectome  # noqa: E402
+from feagi_hailo_ros.engine.core.connectome import AreaSpec, Connectome  # noqa: E402
 from feagi_hailo_ros.ros import messages  # noqa: E402
 from feagi_hailo_ros.ros.burst_clock import RateSummary  # noqa: E402
 

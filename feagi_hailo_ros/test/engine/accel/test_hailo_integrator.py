@@ -27,21 +27,20 @@ from hailo_partitions import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import area, brain, connectomes, proj
-from test_kernels import assert_same_run
+from strategies import area, assert_same_run, brain, connectomes, proj
 
 from feagi_hailo_ros.cli import load_brain
-from feagi_hailo_ros.engine.backend import NumpyIntegrator, ProjectionIntegrator
-from feagi_hailo_ros.engine.connectome import Connectome, Projection
-from feagi_hailo_ros.engine.hailo_checks import HailoPartitionMismatch
-from feagi_hailo_ros.engine.hailo_integrator import (
+from feagi_hailo_ros.engine.accel.hailo_checks import HailoPartitionMismatch
+from feagi_hailo_ros.engine.accel.hailo_integrator import (
     HailoDeviceUnavailable,
     HailoFallbackWarning,
     HailoIntegrator,
 )
-from feagi_hailo_ros.engine.hailo_io import CountDecoder, HailoResultError, PartitionStreams
-from feagi_hailo_ros.engine.partition import Manifest, ManifestError
-from feagi_hailo_ros.engine.simulator import Engine
+from feagi_hailo_ros.engine.accel.hailo_io import CountDecoder, HailoResultError, PartitionStreams
+from feagi_hailo_ros.engine.accel.manifest import Manifest, ManifestError
+from feagi_hailo_ros.engine.core.backend import NumpyIntegrator, ProjectionIntegrator
+from feagi_hailo_ros.engine.core.connectome import Connectome, Projection
+from feagi_hailo_ros.engine.core.engine import Engine
 from feagi_hailo_ros.hailo import HailoRT, HailoRTError, HailoRTNotFound, HailoRTUnavailable
 from feagi_hailo_ros.hailo.status import status_name
 
@@ -301,7 +300,7 @@ def test_mismatching_hef_is_refused_before_configuring(obstacle, hailo, standin,
 def test_wrong_host_format_is_refused_after_creating_vstreams(obstacle, hailo, standin, tmp_path,
                                                               monkeypatch) -> None:
     """The created vstreams are checked too (here the binding is made to ask for UINT8)."""
-    from feagi_hailo_ros.engine import hailo_integrator as module
+    from feagi_hailo_ros.engine.accel import hailo_integrator as module
 
     def uint16(p, s):
         return replace_output(s, native_type=hf.UINT16) if p.name == "part0" else s

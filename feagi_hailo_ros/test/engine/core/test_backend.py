@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 from strategies import area, brain, proj
 
-from feagi_hailo_ros.engine.backend import (
+from feagi_hailo_ros.engine.core.backend import (
     FEATURE_PER_SYNAPSE_WEIGHTS,
     FEATURE_SUBTRACTIVE,
     Backend,
     BurstInput,
     ExternalInput,
 )
-from feagi_hailo_ros.engine.reference import excitability_draws
-from feagi_hailo_ros.engine.simulator import BACKENDS, Engine
+from feagi_hailo_ros.engine.core.engine import BACKENDS, Engine
+from feagi_hailo_ros.engine.core.reference import excitability_draws
 
 
 def _available(name: str) -> bool:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .connectome import AreaSpec, Connectome
+from ..core.connectome import AreaSpec, Connectome
 
 CONV = "conv"
 GEMM = "gemm"

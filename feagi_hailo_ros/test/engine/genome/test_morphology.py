@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feagi_hailo_ros.engine.errors import GenomeError, UnsupportedMorphologyError
-from feagi_hailo_ros.engine.morphology import (
+from feagi_hailo_ros.engine.genome.errors import GenomeError, UnsupportedMorphologyError
+from feagi_hailo_ros.engine.genome.morphology import (
     function_terms,
     parse_pattern_token,
     pattern_terms,

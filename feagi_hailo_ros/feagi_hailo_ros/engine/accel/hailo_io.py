@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..hailo import HailoRTError, InputVStream, OutputVStream, VStreamSet, dequantize
+from ...hailo import HailoRTError, InputVStream, OutputVStream, VStreamSet, dequantize
 from .hailo_checks import ResolvedOutput, ResolvedPartition
 
 

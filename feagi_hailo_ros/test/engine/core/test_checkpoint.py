@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from strategies import Drive, area, brain, proj
 
-from feagi_hailo_ros.engine import checkpoint as ckpt
-from feagi_hailo_ros.engine.checkpoint import (
+from feagi_hailo_ros.engine.core import checkpoint as ckpt
+from feagi_hailo_ros.engine.core.checkpoint import (
     CheckpointCorruptError,
     CheckpointError,
     CheckpointMismatchError,
 )
-from feagi_hailo_ros.engine.simulator import Engine
+from feagi_hailo_ros.engine.core.engine import Engine
 
 
 def rich_brain():

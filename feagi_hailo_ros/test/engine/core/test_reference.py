@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import Drive, area, brain, connectomes, proj
 
-from feagi_hailo_ros.engine.connectome import Connectome
-from feagi_hailo_ros.engine.reference import ReferenceBackend, excitability_draws
-from feagi_hailo_ros.engine.simulator import Engine
+from feagi_hailo_ros.engine.core.connectome import Connectome
+from feagi_hailo_ros.engine.core.engine import Engine
+from feagi_hailo_ros.engine.core.reference import ReferenceBackend, excitability_draws
 
 F32 = np.float32
 

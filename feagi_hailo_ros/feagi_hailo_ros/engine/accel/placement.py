@@ -40,13 +40,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .backend import ProjectionIntegrator, integrable
-from .connectome import AreaSpec, Connectome
+from ..core.backend import ProjectionIntegrator, integrable
+from ..core.connectome import AreaSpec, Connectome
 from .layout import CONV, ProjectionLayout, projection_layout
-from .partition import Partition, PartitionOutput
+from .manifest import Partition, PartitionOutput
 
 if TYPE_CHECKING:
-    from .simulator import Engine
+    from ..core.engine import Engine
 
 CPU = "cpu"
 ACCELERATOR = "accelerator"
@@ -456,7 +456,7 @@ def accelerated_engine(connectome: Connectome, integrator: ProjectionIntegrator,
 
     ``engine_kw`` (``inhibition``, ``seed``) pass through to :class:`~.simulator.Engine`.
     """
-    from .simulator import Engine
+    from ..core.engine import Engine
 
     integrators = {p: integrator for p in accelerator_projections(placements)}
     return Engine(connectome, backend, integrators=integrators, **engine_kw)

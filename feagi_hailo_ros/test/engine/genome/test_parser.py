@@ -8,7 +8,7 @@ import math
 import pytest
 from genome_factory import flat_area, genome_v2, genome_v3, key, rule, v3_id
 
-from feagi_hailo_ros.engine.errors import (
+from feagi_hailo_ros.engine.genome.errors import (
     GeneTypeError,
     GeneValueError,
     GenomeError,
@@ -16,7 +16,7 @@ from feagi_hailo_ros.engine.errors import (
     GenomeSyntaxError,
     MissingGeneError,
 )
-from feagi_hailo_ros.engine.genome import load_genome
+from feagi_hailo_ros.engine.genome.parser import load_genome
 from feagi_hailo_ros.genomes import available_genomes, example_genome_path
 
 

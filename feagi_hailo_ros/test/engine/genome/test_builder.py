@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from genome_factory import flat_area, genome_v2, genome_v3, rule, v3_id
 
-from feagi_hailo_ros.engine.builder import build_connectome, estimate_memory
-from feagi_hailo_ros.engine.errors import (
+from feagi_hailo_ros.engine.genome.builder import build_connectome, estimate_memory
+from feagi_hailo_ros.engine.genome.errors import (
     BrainTooLargeError,
     GeneValueError,
     PlasticityIgnoredWarning,
@@ -20,7 +20,7 @@ from feagi_hailo_ros.engine.errors import (
     UnsupportedFeatureError,
     UnsupportedMorphologyError,
 )
-from feagi_hailo_ros.engine.genome import load_genome
+from feagi_hailo_ros.engine.genome.parser import load_genome
 from feagi_hailo_ros.genomes import example_genome_path
 
 

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from .connectome import Connectome
+from ..core.connectome import Connectome
 from .layout import CONV, frame_shape
-from .partition import Manifest, ManifestError, Partition, PartitionOutput
+from .manifest import Manifest, ManifestError, Partition, PartitionOutput
 from .placement import Placement, adjacency_digest
 
 #: float32 holds every integer up to 2**24 exactly (24-bit significand).

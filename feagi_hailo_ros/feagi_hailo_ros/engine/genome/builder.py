@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .connectome import AreaSpec, Connectome, Projection
+from ..core.connectome import AreaSpec, Connectome, Projection
 from .errors import (
     BrainTooLargeError,
     GeneValueError,
@@ -59,7 +59,6 @@ from .errors import (
     UnsupportedFeatureError,
     UnsupportedMorphologyError,
 )
-from .genome import AreaGenes, Genome, GenomeSource, MappingRule, Morphology, load_genome
 from .morphology import (
     SeparableTerm,
     function_terms,
@@ -67,6 +66,7 @@ from .morphology import (
     vectors_terms,
     voxel_pairs,
 )
+from .parser import AreaGenes, Genome, GenomeSource, MappingRule, Morphology, load_genome
 
 __all__ = [
     "DEFAULT_MEMORY_LIMIT_BYTES",

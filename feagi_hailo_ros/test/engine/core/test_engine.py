@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import Drive, area, brain, connectomes, proj
-from test_kernels import assert_same_run
+from strategies import Drive, area, assert_same_run, brain, connectomes, proj
 
-from feagi_hailo_ros.engine.backend import (
+from feagi_hailo_ros.engine.core.backend import (
     ALL_FEATURES,
     FEATURE_EXTERNAL_INPUT,
     FEATURE_PER_SYNAPSE_WEIGHTS,
@@ -20,9 +19,9 @@ from feagi_hailo_ros.engine.backend import (
     NumpyIntegrator,
     ProjectionIntegrator,
 )
-from feagi_hailo_ros.engine.connectome import Connectome
-from feagi_hailo_ros.engine.cpu_backend import CpuBackend
-from feagi_hailo_ros.engine.simulator import BACKENDS, Engine, register_backend
+from feagi_hailo_ros.engine.core.connectome import Connectome
+from feagi_hailo_ros.engine.core.cpu_backend import CpuBackend
+from feagi_hailo_ros.engine.core.engine import BACKENDS, Engine, register_backend
 
 
 def two_areas() -> Connectome:
@@ -320,7 +319,7 @@ class AsyncNumpyIntegrator(NumpyIntegrator):
 def test_async_integrator_is_collected_after_cpu_propagation(backend, monkeypatch):
     # The accelerator works while the CPU propagates its own synapses: submitted before the
     # backend runs, collected inside it, after propagation and before the neuron update.
-    from feagi_hailo_ros.engine import kernels
+    from feagi_hailo_ros.engine.core import kernels
 
     events: list[str] = []
     real_propagate = kernels.propagate

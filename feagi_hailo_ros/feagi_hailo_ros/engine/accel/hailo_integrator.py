@@ -60,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from ..hailo import (
+from ...hailo import (
     ConfiguredNetworkGroup,
     FormatType,
     HailoRT,
@@ -69,9 +69,9 @@ from ..hailo import (
     Hef,
     VDevice,
 )
-from ..hailo.library import INSTALL_HINT
-from .backend import NumpyIntegrator
-from .connectome import Connectome
+from ...hailo.library import INSTALL_HINT
+from ..core.backend import NumpyIntegrator
+from ..core.connectome import Connectome
 from .hailo_checks import (
     DTYPES,
     HailoPartitionMismatch,
@@ -91,7 +91,7 @@ from .hailo_io import (
     plan_frames,
     window_for,
 )
-from .partition import Manifest, ManifestError
+from .manifest import Manifest, ManifestError
 
 ON_ERROR = ("fallback", "raise")
 

@@ -10,11 +10,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from feagi_hailo_ros.engine.builder import build_connectome
-from feagi_hailo_ros.engine.connectome import AreaSpec, Connectome, Projection
-from feagi_hailo_ros.engine.connectome_io import FORMAT_VERSION, load_connectome, save_connectome
-from feagi_hailo_ros.engine.errors import ConnectomeFileError, GenomeError
-from feagi_hailo_ros.engine.genome import load_genome
+from feagi_hailo_ros.engine.core.connectome import AreaSpec, Connectome, Projection
+from feagi_hailo_ros.engine.genome.builder import build_connectome
+from feagi_hailo_ros.engine.genome.connectome_file import FORMAT_VERSION, load_connectome, save_connectome
+from feagi_hailo_ros.engine.genome.errors import ConnectomeFileError, GenomeError
+from feagi_hailo_ros.engine.genome.parser import load_genome
 from feagi_hailo_ros.genomes import example_genome_path
 
 

@@ -10,25 +10,24 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import area, brain, connectomes, proj
-from test_kernels import assert_same_run
+from strategies import area, assert_same_run, brain, connectomes, proj
 
 from feagi_hailo_ros.cli import PoissonDrive, load_brain
-from feagi_hailo_ros.engine.backend import NumpyIntegrator
-from feagi_hailo_ros.engine.connectome import Connectome
-from feagi_hailo_ros.engine.onnx_export import export
-from feagi_hailo_ros.engine.partition import ManifestError
-from feagi_hailo_ros.engine.placement import (
+from feagi_hailo_ros.engine.accel.manifest import ManifestError
+from feagi_hailo_ros.engine.accel.onnx_export import export
+from feagi_hailo_ros.engine.accel.placement import (
     ACCELERATOR,
     PlacementRules,
     accelerated_engine,
     accelerator_projections,
     place,
 )
-from feagi_hailo_ros.engine.simulator import Engine
+from feagi_hailo_ros.engine.core.backend import NumpyIntegrator
+from feagi_hailo_ros.engine.core.connectome import Connectome
+from feagi_hailo_ros.engine.core.engine import Engine
 
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
-from feagi_hailo_ros.engine.onnx_integrator import (  # noqa: E402
+from feagi_hailo_ros.engine.accel.onnx_integrator import (  # noqa: E402
     InexactCountsError,
     OnnxRuntimeIntegrator,
     ProviderUnavailableError,

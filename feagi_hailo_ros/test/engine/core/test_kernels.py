@@ -6,37 +6,15 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import Drive, area, brain, connectomes, proj
+from strategies import area, assert_same_run, brain, connectomes, proj
 
-from feagi_hailo_ros.engine import kernels
-from feagi_hailo_ros.engine.cpu_backend import CpuBackend
-from feagi_hailo_ros.engine.reference import excitability_draws
-from feagi_hailo_ros.engine.simulator import Engine
-from feagi_hailo_ros.engine.state import EngineState
+from feagi_hailo_ros.engine.core import kernels
+from feagi_hailo_ros.engine.core.cpu_backend import CpuBackend
+from feagi_hailo_ros.engine.core.engine import Engine
+from feagi_hailo_ros.engine.core.reference import excitability_draws
+from feagi_hailo_ros.engine.core.state import EngineState
 
 MASK64 = (1 << 64) - 1
-
-
-def assert_same_run(engines: list[Engine], connectome, bursts: int, seed: int) -> int:
-    """Drive engines identically; assert identical rasters and states every burst."""
-    drive = Drive(seed)
-    total = 0
-    for b in range(bursts):
-        drive.apply(engines, connectome)
-        counts = [e.step() for e in engines]
-        assert len(set(counts)) == 1, (b, counts)
-        total += counts[0]
-        ref = engines[0]
-        fired = ref.fired_global()
-        state = ref.neuron_state()
-        for other in engines[1:]:
-            np.testing.assert_array_equal(other.fired_global(), fired, err_msg=f"burst {b}")
-            s = other.neuron_state()
-            # Exact equality of float32 values, not a tolerance.
-            np.testing.assert_array_equal(s.potentials, state.potentials, err_msg=f"burst {b}")
-            np.testing.assert_array_equal(s.refractory_countdown, state.refractory_countdown)
-            np.testing.assert_array_equal(s.fire_counts, state.fire_counts)
-    return total
 
 
 # -- the property ----------------------------------------------------------------------

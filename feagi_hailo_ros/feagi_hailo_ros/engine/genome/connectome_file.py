@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .connectome import AreaSpec, Connectome, Projection
+from ..core.connectome import AreaSpec, Connectome, Projection
 from .errors import ConnectomeFileError
 
 FORMAT = "feagi-hailo-connectome"

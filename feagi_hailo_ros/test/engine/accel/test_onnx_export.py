@@ -12,17 +12,17 @@ import pytest
 from strategies import area, brain, proj
 
 from feagi_hailo_ros.cli import load_brain
-from feagi_hailo_ros.engine.backend import NumpyIntegrator
-from feagi_hailo_ros.engine.connectome import Connectome
-from feagi_hailo_ros.engine.onnx_export import (
+from feagi_hailo_ros.engine.accel.manifest import Manifest
+from feagi_hailo_ros.engine.accel.onnx_export import (
     IR_VERSION,
     OPSET,
     ExportError,
     export,
     record_calibration,
 )
-from feagi_hailo_ros.engine.partition import Manifest
-from feagi_hailo_ros.engine.placement import PlacementRules, place
+from feagi_hailo_ros.engine.accel.placement import PlacementRules, place
+from feagi_hailo_ros.engine.core.backend import NumpyIntegrator
+from feagi_hailo_ros.engine.core.connectome import Connectome
 
 onnx = pytest.importorskip("onnx", reason="onnx is not installed")
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
@@ -207,10 +207,10 @@ def test_oversized_partition_is_refused(tmp_path: Path):
 
 
 def test_engine_does_not_need_onnx():
-    code = ("import sys; import feagi_hailo_ros.engine.simulator, feagi_hailo_ros.engine.placement,"
-            " feagi_hailo_ros.engine.onnx_export, feagi_hailo_ros.engine.onnx_integrator;"
+    code = ("import sys; import feagi_hailo_ros.engine.core.engine, feagi_hailo_ros.engine.accel.placement,"
+            " feagi_hailo_ros.engine.accel.onnx_export, feagi_hailo_ros.engine.accel.onnx_integrator;"
             " bad = [m for m in ('onnx', 'onnxruntime') if m in sys.modules];"
             " assert not bad, bad")
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root,
                    env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})

@@ -15,10 +15,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feagi_hailo_ros.engine.builder import build_connectome
-from feagi_hailo_ros.engine.connectome import Connectome
-from feagi_hailo_ros.engine.errors import GenomeError
-from feagi_hailo_ros.engine.genome import load_genome
+from feagi_hailo_ros.engine.core.connectome import Connectome
+from feagi_hailo_ros.engine.genome.builder import build_connectome
+from feagi_hailo_ros.engine.genome.errors import GenomeError
+from feagi_hailo_ros.engine.genome.parser import load_genome
 from feagi_hailo_ros.genomes import example_genome_path
 
 LIMIT = 64 * 2**20  # keeps every accepted mutant small and fast to build

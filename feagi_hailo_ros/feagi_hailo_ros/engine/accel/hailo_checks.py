@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from ..hailo import FormatType, VStreamInfo, VStreamSet
-from .connectome import AreaSpec, Connectome
-from .partition import Manifest, ManifestError, Partition, PartitionOutput
+from ...hailo import FormatType, VStreamInfo, VStreamSet
+from ..core.connectome import AreaSpec, Connectome
+from .manifest import Manifest, ManifestError, Partition, PartitionOutput
 
 #: Manifest dtype -> HailoRT format type and largest raw value.
 DTYPES: dict[str, tuple[FormatType, int]] = {

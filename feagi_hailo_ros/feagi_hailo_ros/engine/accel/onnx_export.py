@@ -44,9 +44,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .connectome import Connectome
+from ..core.connectome import Connectome
 from .layout import CONV, conv_kernel, dense_matrix, projection_layout
-from .partition import Manifest, Partition
+from .manifest import Manifest, Partition
 from .placement import (
     ACCELERATOR,
     Placement,
@@ -190,7 +190,7 @@ def record_calibration(connectome: Connectome, source_areas: Sequence[int], burs
     crosses its threshold. The first ``warmup`` bursts are dropped so the activity has
     spread through the delays.
     """
-    from .simulator import Engine
+    from ..core.engine import Engine
 
     rng = np.random.default_rng(seed)
     engine = Engine(connectome, "cpu", seed=seed)
