@@ -21,7 +21,7 @@ Fields (microseconds per burst, means): ``integrate_us`` (HailoIntegrator.integr
 ``standin_compute_us`` (the stand-in's arithmetic inside it); ``host_overhead_us`` (the
 difference); ``binding_us`` (bare binding write + read of the same frames, minus the stand-in's
 arithmetic); ``integrator_us`` (host overhead minus the bare binding: the integrator's own
-Python); ``async_us`` (integrate_async + collect round trip minus the stand-in's arithmetic);
+Python); ``async_us`` (submit + collect round trip minus the stand-in's arithmetic);
 ``phases_us`` (the integrator's write/read/dequantize split; the stand-in computes inside
 ``write``); ``cpu_numpy_us`` (the exact CPU fallback, NumpyIntegrator, for comparison).
 """
@@ -51,7 +51,7 @@ from hailo_partitions import export, standin_build  # noqa: E402
 from strategies import area, brain, proj  # noqa: E402
 
 from feagi_hailo_ros.engine.accel.hailo_integrator import HailoIntegrator  # noqa: E402
-from feagi_hailo_ros.engine.core.backend import NumpyIntegrator  # noqa: E402
+from feagi_hailo_ros.engine.accel.numpy_integrator import NumpyIntegrator  # noqa: E402
 from feagi_hailo_ros.engine.core.connectome import Connectome  # noqa: E402
 from feagi_hailo_ros.hailo import FormatType, HailoRT  # noqa: E402
 
@@ -141,7 +141,7 @@ def run(n: int, layout: str, bursts: int, rt: HailoRT, clock: ComputeClock,
         integ._reset_stats()  # phases of the timed bursts only
         mean, median, compute = timed(lambda: integ.integrate(req), bursts, clock)
         phases = integ.stats()["us_per_burst"]
-        a_mean, _, a_compute = timed(lambda: integ.collect(integ.integrate_async(req)), bursts,
+        a_mean, _, a_compute = timed(lambda: integ.collect(integ.submit(req)), bursts,
                                      clock)
         integ.close()
         b_mean, b_compute = bare_binding(rt, Path(tmp) / "partitions.hef", x[0], bursts, clock)

@@ -29,12 +29,8 @@ import numpy as np
 from ...hailo import FormatType, VStreamInfo, VStreamSet
 from ..core.connectome import AreaSpec, Connectome
 from .manifest import Manifest, ManifestError, Partition, PartitionOutput
+from .quantization import DTYPES, count_range, spike_codes_exact
 
-#: Manifest dtype -> HailoRT format type and largest raw value.
-DTYPES: dict[str, tuple[FormatType, int]] = {
-    "uint8": (FormatType.UINT8, 255),
-    "uint16": (FormatType.UINT16, 65535),
-}
 LAYOUTS = ("conv", "gemm")
 
 
@@ -248,11 +244,6 @@ def _type_name(value: int) -> str:
         return str(int(value))
 
 
-def count_range(info: VStreamInfo, dtype: str) -> float:
-    """Largest count an output can report: the dequantized largest raw value."""
-    return (DTYPES[dtype][1] - info.qp_zp) * info.qp_scale
-
-
 def check_hef_vstreams(rp: ResolvedPartition, infos: Sequence[VStreamInfo]) -> None:
     """The HEF's vstreams of this partition's network group match the manifest exactly."""
     part = rp.partition
@@ -294,15 +285,7 @@ def check_hef_vstreams(rp: ResolvedPartition, infos: Sequence[VStreamInfo]) -> N
 
 def _check_spike_codes(partition: str, inp: Any) -> None:
     """0 and 1 must be exactly representable in the input's UINT8 quantization."""
-    from .hailo_io import spike_codes
-
-    ok = inp.qp_scale > 0 and math.isfinite(inp.qp_scale) and math.isfinite(inp.qp_zp)
-    if ok:
-        zero, one = spike_codes(inp.qp_scale, inp.qp_zp)
-        ok = (0 <= zero < one <= 255
-              and abs((zero - inp.qp_zp) * inp.qp_scale) < 1e-3
-              and abs((one - inp.qp_zp) * inp.qp_scale - 1.0) < 1e-3)
-    if not ok:
+    if not spike_codes_exact(inp.qp_scale, inp.qp_zp):
         raise HailoPartitionMismatch(partition, inp.name, "input quantization",
                                      "0 and 1 exactly representable in UINT8",
                                      f"qp_scale {inp.qp_scale:g}, qp_zp {inp.qp_zp:g}")

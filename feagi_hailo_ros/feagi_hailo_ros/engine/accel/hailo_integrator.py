@@ -1,7 +1,7 @@
 """The Hailo integrator: accelerator partitions on a Hailo-8 through the ctypes binding.
 
-:class:`HailoIntegrator` implements the engine's ``ProjectionIntegrator`` seam (backend.py)
-for the partitions of a manifest (partition.py): each partition is one network group of a
+:class:`HailoIntegrator` implements the engine's integrator contract (core/integrator.py)
+for the partitions of a manifest (manifest.py): each partition is one network group of a
 compiled HEF, whose input frame is the source area's 0/1 spikes and whose outputs are exact
 per-projection synaptic counts. The engine multiplies counts by the per-spike contribution, so
 the spike raster is identical to the CPU engine's (DESIGN §5).
@@ -11,7 +11,7 @@ Life cycle::
     integ = HailoIntegrator("export/manifest.json", on_error="fallback", required=False)
     assign = {p: integ for p in integ.projections_in_manifest(connectome)}
     engine = Engine(connectome, "cpu", integrators=assign)
-    ...                      # engine.step() calls integ.integrate() once per burst
+    ...                      # engine.step() calls integ.submit() and integ.collect() per burst
     engine.close()           # calls integ.close()
 
 ``prepare`` refuses (``ManifestError`` / ``HailoPartitionMismatch``) anything that could give
@@ -36,16 +36,14 @@ Failure policy:
 
 What overlaps (see hailo_io.py for the schedules):
 
-* ``integrate`` (synchronous, what the engine calls today): the first frames (up to
-  ``queue_size``) of *all* partitions are written before the first read, so the device computes
-  one partition while the host writes the next and reads the previous; partitions already on
-  the CPU path are computed after those writes and before the first read, i.e. while the device
-  works. Nothing else of the engine's burst overlaps the device today.
-* ``integrate_async`` / ``collect``: the same exchange runs on an I/O thread (ctypes releases
-  the GIL in every libhailort call) and returns at once; ``collect`` computes the CPU-path
-  partitions, then waits. The engine's ``_integrate`` does not use it yet: it needs the counts
-  before ``process_burst``, which integrates the CPU projections and updates the neurons in one
-  call (the engine needs a hook between CPU propagation and the neuron update).
+* ``submit`` / ``collect`` (what the engine calls): the exchange runs on an I/O thread (ctypes
+  releases the GIL in every libhailort call) and ``submit`` returns at once; the engine collects
+  after the CPU has propagated its own synapses, so the device works meanwhile. ``collect``
+  computes the CPU-path partitions, then waits.
+* ``integrate`` (synchronous, for callers without a CPU part of their own): the first frames (up
+  to ``queue_size``) of *all* partitions are written before the first read, so the device
+  computes one partition while the host writes the next and reads the previous; partitions
+  already on the CPU path are computed after those writes and before the first read.
 """
 
 from __future__ import annotations
@@ -70,10 +68,9 @@ from ...hailo import (
     VDevice,
 )
 from ...hailo.library import INSTALL_HINT
-from ..core.backend import NumpyIntegrator
 from ..core.connectome import Connectome
+from ..core.integrator import Integrator
 from .hailo_checks import (
-    DTYPES,
     HailoPartitionMismatch,
     ResolvedPartition,
     check_created_vstreams,
@@ -92,6 +89,8 @@ from .hailo_io import (
     window_for,
 )
 from .manifest import Manifest, ManifestError
+from .numpy_integrator import NumpyIntegrator
+from .quantization import DTYPES
 
 ON_ERROR = ("fallback", "raise")
 
@@ -117,7 +116,7 @@ class HailoDeviceUnavailable(HailoRTUnavailable):
 
 @dataclass
 class HailoHandle:
-    """An integration in flight (from ``integrate_async``); pass it to ``collect``."""
+    """An integration in flight (from ``submit``); pass it to ``collect``."""
 
     spikes: Mapping[int, np.ndarray]
     job: ExchangeJob | None
@@ -126,7 +125,7 @@ class HailoHandle:
     collected: bool = False
 
 
-class HailoIntegrator:
+class HailoIntegrator(Integrator):
     """Integrates projections on a Hailo-8 from a partition manifest (see the module docstring).
 
     ``manifest`` is a :class:`Manifest` or the path of ``manifest.json``; HEF paths are relative
@@ -288,7 +287,7 @@ class HailoIntegrator:
             raise RuntimeError(f"the Hailo integrator stopped after {self._broken!r}; call "
                                "prepare() again") from self._broken
         if self._pending is not None:
-            raise RuntimeError("collect() the pending integrate_async() first")
+            raise RuntimeError("collect() the pending submit() first")
         touched: dict[str, dict[int, np.ndarray]] = {}
         for p, x in spikes.items():
             name = self._owner.get(p)
@@ -308,7 +307,7 @@ class HailoIntegrator:
         return plans, cpu
 
     def integrate(self, spikes: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
-        """Exact counts ``{projection: (G, n_dst) int64}`` for this burst (the engine's seam)."""
+        """Exact counts ``{projection: (G, n_dst) int64}`` for this burst, on the synchronous schedule."""
         t0 = time.perf_counter()
         plans, cpu = self._split(spikes)
         cpu_counts: dict[int, np.ndarray] = {}
@@ -326,7 +325,7 @@ class HailoIntegrator:
             cpu_path()
         return self._finish(spikes, result, cpu_counts, time.perf_counter() - t0)
 
-    def integrate_async(self, spikes: Mapping[int, np.ndarray]) -> HailoHandle:
+    def submit(self, spikes: Mapping[int, np.ndarray]) -> HailoHandle:
         """Start integrating on the I/O thread and return at once; ``collect`` the handle.
 
         At most one integration is in flight; ``integrate`` refuses to run meanwhile. Partitions
@@ -344,7 +343,7 @@ class HailoIntegrator:
         return handle
 
     def collect(self, handle: HailoHandle) -> dict[int, np.ndarray]:
-        """Wait for an ``integrate_async`` and return its counts (like ``integrate``)."""
+        """Wait for a ``submit`` and return its counts ``{projection: (G, n_dst) int64}``."""
         if handle is not self._pending or handle.collected:
             raise RuntimeError("this handle is not the pending integration of this integrator")
         t0 = time.perf_counter()
@@ -437,8 +436,8 @@ class HailoIntegrator:
         """Bursts, frames, fallbacks, and mean microseconds per burst of each phase.
 
         ``write``/``read``/``dequantize`` are time inside those calls (on the I/O thread for
-        ``integrate_async``); ``wait`` is the caller blocked in ``collect``; ``total`` the
-        caller's own time in ``integrate`` (or ``integrate_async`` + ``collect``).
+        ``submit``); ``wait`` is the caller blocked in ``collect``; ``total`` the
+        caller's own time in ``integrate`` (or ``submit`` + ``collect``).
         """
         n = max(self._bursts, 1)
         return {

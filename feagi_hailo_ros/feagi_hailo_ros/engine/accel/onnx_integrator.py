@@ -1,8 +1,8 @@
-"""ONNX Runtime integrator: exported partitions run as a ``ProjectionIntegrator``.
+"""ONNX Runtime integrator: exported partitions run behind the integrator contract.
 
 It runs the very ONNX files the Hailo compiler takes (``onnx_export.py``), in ONNX Runtime
 on the CPU here or with the CUDA / TensorRT execution providers on a Jetson, and hands the
-engine exact integer counts (``backend.ProjectionIntegrator``).
+engine exact integer counts (``core/integrator.py``).
 
 Exactness: the models compute in float32 with 0/1 inputs and 0/1 weights, so every partial
 sum is an integer no larger than the fan-in; float32 represents every integer up to 2**24
@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..core.connectome import Connectome
+from ..core.integrator import SynchronousIntegrator
 from .layout import CONV, frame_shape
 from .manifest import Manifest, ManifestError, Partition, PartitionOutput
 from .placement import Placement, adjacency_digest
@@ -76,7 +77,7 @@ def resolve_providers(providers: Sequence[ProviderSpec]) -> list[ProviderSpec]:
     return out
 
 
-class OnnxRuntimeIntegrator:
+class OnnxRuntimeIntegrator(SynchronousIntegrator):
     """Computes projection counts with ONNX Runtime from an exported manifest.
 
     ``manifest_or_dir`` is an export directory, its ``manifest.json``, or a
@@ -134,7 +135,7 @@ class OnnxRuntimeIntegrator:
         integ._tmp = tmp
         return integ
 
-    # -- ProjectionIntegrator ------------------------------------------------------------
+    # -- the integrator contract ------------------------------------------------------------
 
     def prepare(self, connectome: Connectome, projections: Sequence[int]) -> None:
         """Check the manifest against ``connectome`` and open a session per needed partition."""
@@ -169,7 +170,7 @@ class OnnxRuntimeIntegrator:
             sessions[name] = session
         self._sessions, self._plan, self._parts = sessions, plan, parts
 
-    def integrate(self, spikes: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
+    def compute(self, spikes: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
         """Counts ``X @ A.T`` per projection: one model run per partition and distinct row."""
         self.calls += 1
         out: dict[int, np.ndarray] = {}
@@ -200,6 +201,10 @@ class OnnxRuntimeIntegrator:
                 x = np.asarray(spikes[p], dtype=np.uint8)
                 out[p] = np.stack([results[row.tobytes()][k] for row in x])
         return out
+
+    def stats(self) -> dict[str, Any]:
+        """Bursts integrated, model runs, and seconds inside ONNX Runtime and in conversion."""
+        return {"bursts": self.calls, "runs": self.runs, "seconds": dict(self.seconds)}
 
     def close(self) -> None:
         """Drop the sessions (and the temporary export of :meth:`from_connectome`)."""

@@ -40,8 +40,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..core.backend import ProjectionIntegrator, integrable
 from ..core.connectome import AreaSpec, Connectome
+from ..core.integrator import Integrator, integrable
 from .layout import CONV, ProjectionLayout, projection_layout
 from .manifest import Partition, PartitionOutput
 
@@ -449,7 +449,7 @@ def format_placement_table(rows: Sequence[Mapping[str, Any]]) -> str:
 # -- engines ---------------------------------------------------------------------------------
 
 
-def accelerated_engine(connectome: Connectome, integrator: ProjectionIntegrator,
+def accelerated_engine(connectome: Connectome, integrator: Integrator,
                        placements: Iterable[Placement], backend: str = "cpu",
                        **engine_kw: Any) -> Engine:
     """An Engine whose accelerator projections all go to ``integrator``.

@@ -1,37 +1,24 @@
-"""The backend protocol and the accelerator seam.
+"""The backend contract: what every neuron backend implements, and the burst input it consumes.
 
-Two interfaces live here.
+A **Backend** mirrors FEAGI's accelerator interface: it owns the dynamic state of one brain and
+runs whole bursts (``upload_neurons``, ``upload_synapses``, ``process_burst`` -> fired count,
+``download_neurons``, ``reset``, plus ``name``, ``is_available()``,
+``estimated_ops_per_second()``). The CPU (Numba) backend and the NumPy reference implement it;
+the :class:`~feagi_hailo_ros.engine.core.engine.Engine` runs any of them behind one surface. A
+backend lacking an optional capability leaves it out of ``features``; the engine then refuses
+the configuration and the method raises ``NotImplementedError`` naming the backend and the
+capability. Accelerators that hold no state plug in through the integrator contract
+(integrator.py), whose counts reach the backend as :class:`ExternalInput`.
 
-**Backend** mirrors FEAGI's accelerator interface: a backend owns the
-dynamic state of one brain and runs whole bursts (``upload_neurons``,
-``upload_synapses``, ``process_burst`` -> fired count, ``download_neurons``,
-``reset``, plus ``name``, ``is_available()``, ``estimated_ops_per_second()``).
-The CPU (Numba) backend and the NumPy reference implement it; the
-:class:`~feagi_hailo_ros.engine.simulator.Engine` runs any of them behind one
-surface. A backend lacking an optional capability leaves it out of
-``features``; the engine then refuses the configuration and the method
-raises ``NotImplementedError`` naming the backend and the capability.
-
-**ProjectionIntegrator** is the seam for accelerators that cannot hold
-state (Hailo-8, ONNX Runtime; DESIGN §5): for each projection it is given,
-it computes exact integer counts ``Y = X @ A.T`` where ``A`` is the
-projection's 0/1 adjacency (dst x src, one entry per synapse, so duplicate
-synapses count twice) and ``X`` is a ``(G, n_src)`` uint8 0/1 matrix of
-source spikes at ``t - delay``. Potentials, thresholds and spike decisions
-stay on the CPU. The engine splits the fired sources into ``G`` groups that
-share one per-spike contribution ``c = float32(sign*w*p/div)`` (one group for
-a uniform-PSP area; one per distinct outdegree or distinct membrane-driven
-PSP otherwise), so ``sum_g Y[g] * c_g`` equals, bit for bit, what the CPU
-would add synapse by synapse. Projections with per-synapse weights are not a
-0/1 adjacency and cannot be integrated this way.
+The definitions every backend shares (outdegree, PSP divisor, per-synapse contribution) are
+stated once at the end of this module (DESIGN §4 rule 2).
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -219,70 +206,6 @@ class Backend(abc.ABC):
 
 
 # -----------------------------------------------------------------------------
-# The accelerator seam
-# -----------------------------------------------------------------------------
-
-
-@runtime_checkable
-class ProjectionIntegrator(Protocol):
-    """Computes exact synaptic event counts ``X @ A.T`` for some projections.
-
-    ``prepare`` is called once with the connectome and the indices of the
-    projections assigned to this integrator (this is where a Hailo backend
-    opens its HEF and an ONNX one its session). ``integrate`` is called at
-    most once per burst with ``{projection index: X}`` for those of its
-    projections whose sources fired at ``t - delay``; ``X`` is ``(G, n_src)``
-    uint8 with entries 0/1 (rows are independent spike vectors, i.e. a
-    batch). It must return ``{projection index: Y}`` with ``Y`` ``(G, n_dst)``
-    integer counts, exact (use a 16-bit or wider output once fan-in exceeds
-    255). Source/destination order is area-local neuron order.
-    """
-
-    name: str
-
-    def prepare(self, connectome: Connectome, projections: Sequence[int]) -> None: ...
-
-    def integrate(self, spikes: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]: ...
-
-
-class NumpyIntegrator:
-    """Reference integrator in plain NumPy: counts by ``bincount`` per spike row.
-
-    It proves the seam (identical rasters with and without it) and is the
-    model the Hailo and ONNX Runtime integrators are checked against.
-    """
-
-    name = "numpy"
-
-    def __init__(self) -> None:
-        self._adj: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
-        self.calls = 0
-
-    def prepare(self, connectome: Connectome, projections: Sequence[int]) -> None:
-        self._adj = {}
-        for p in projections:
-            proj = connectome.projections[p]
-            n_dst = connectome.areas[proj.dst_area].neuron_count
-            self._adj[p] = (
-                np.asarray(proj.pre, dtype=np.int64),
-                np.asarray(proj.post, dtype=np.int64),
-                n_dst,
-            )
-
-    def integrate(self, spikes: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
-        self.calls += 1
-        out: dict[int, np.ndarray] = {}
-        for p, x in spikes.items():
-            pre, post, n_dst = self._adj[p]
-            y = np.empty((x.shape[0], n_dst), dtype=np.int64)
-            for g in range(x.shape[0]):
-                # Counts are small integers: float64 bincount is exact.
-                y[g] = np.bincount(post, weights=x[g, pre], minlength=n_dst).astype(np.int64)
-            out[p] = y
-        return out
-
-
-# -----------------------------------------------------------------------------
 # Definitions every backend shares (kept here so they are stated once)
 # -----------------------------------------------------------------------------
 
@@ -329,31 +252,3 @@ def spike_contribution(signed_weight: np.ndarray, psp: np.ndarray, div: np.ndarr
     return (
         np.asarray(signed_weight, np.float64) * np.asarray(psp, np.float64) / np.asarray(div)
     ).astype(np.float32)
-
-
-def integrable(connectome: Connectome, projection: int) -> str | None:
-    """Why projection ``projection`` cannot go to an integrator, or None if it can."""
-    proj = connectome.projections[projection]
-    if proj.weights is not None:
-        return (
-            f"projection {projection} has per-synapse weights, so it is not a 0/1 adjacency; "
-            "keep it on the CPU"
-        )
-    return None
-
-
-def group_spikes(
-    src_local: np.ndarray, coef: np.ndarray, n_src: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Split fired sources into rows of equal per-spike contribution.
-
-    ``src_local`` are area-local ids of fired source neurons, ``coef`` the
-    float32 contribution each of their synapses in this projection carries.
-    Returns ``(X, coefs)``: ``X`` is ``(G, n_src)`` uint8 0/1 and ``coefs``
-    the ``G`` float32 contributions, so ``sum_g (X @ A.T)[g] * coefs[g]`` is
-    the projection's input.
-    """
-    values, inverse = np.unique(coef, return_inverse=True)
-    x = np.zeros((values.size, n_src), dtype=np.uint8)
-    x[inverse, src_local] = 1
-    return x, values.astype(np.float32)

@@ -1,8 +1,8 @@
 """The engine surface every backend runs behind.
 
 ``Engine`` owns one brain: it uploads the connectome to a backend, routes
-projections assigned to integrators (accelerators) through the seam of
-``backend.py``, collects injections and forced firing for the next burst,
+projections assigned to integrators (accelerators) through the integrator
+contract (``integrator.py``), collects injections and forced firing for the next burst,
 runs bursts, answers "who fired" per area, and saves/loads checkpoints.
 The ROS node and the CLI talk to this class only.
 
@@ -28,14 +28,12 @@ from .backend import (
     Backend,
     BurstInput,
     ExternalInput,
-    ProjectionIntegrator,
-    group_spikes,
-    integrable,
     projection_signed_weight,
     psp_divisor,
     spike_contribution,
 )
 from .connectome import AreaSpec, Connectome
+from .integrator import Counts, Integrator, group_spikes, integrable
 from .state import NeuronSnapshot
 
 BackendFactory = Callable[..., Backend]
@@ -79,7 +77,7 @@ class Engine:
         connectome: Connectome,
         backend: str | Backend = "cpu",
         *,
-        integrators: Mapping[int, ProjectionIntegrator] | None = None,
+        integrators: Mapping[int, Integrator] | None = None,
         inhibition: str = "clamped",
         seed: int = 0,
     ) -> None:
@@ -96,7 +94,7 @@ class Engine:
         if any(p.weights is not None for p in connectome.projections):
             backend.require(FEATURE_PER_SYNAPSE_WEIGHTS)
 
-        self._assign: dict[int, ProjectionIntegrator] = dict(integrators or {})
+        self._assign: dict[int, Integrator] = dict(integrators or {})
         for p in self._assign:
             if not 0 <= p < len(connectome.projections):
                 raise IndexError(f"integrator assigned to unknown projection {p}")
@@ -110,7 +108,7 @@ class Engine:
         backend.upload_synapses(connectome, exclude=set(self._assign))
 
         # Integrators grouped by object identity, each prepared once.
-        self._integrators: list[tuple[ProjectionIntegrator, list[int]]] = []
+        self._integrators: list[tuple[Integrator, list[int]]] = []
         for p, integ in sorted(self._assign.items()):
             for known, projs in self._integrators:
                 if known is integ:
@@ -247,7 +245,7 @@ class Engine:
     def _step_once(self) -> int:
         t0 = time.perf_counter()
         timing: dict[str, float] = {}
-        external, collect = self._integrate(timing)
+        collect = self._integrate(timing)
         collected: list[bool] = []
 
         def late_external() -> list[ExternalInput]:
@@ -264,7 +262,6 @@ class Engine:
             inject_ranges=ranges,
             inject_range_values=range_values,
             force_index=np.concatenate(force) if force else np.zeros(0, np.int64),
-            external=external,
             late_external=late_external if collect is not None else None,
         )
         self._clear_pending()
@@ -290,29 +287,25 @@ class Engine:
         self.bursts_timed += 1
         return fired
 
-    def _integrate(self, timing: dict[str, float]) -> tuple[list[ExternalInput], Any]:
-        """Ask each integrator for its projections' counts.
+    def _integrate(self, timing: dict[str, float]) -> Callable[[], list[ExternalInput]] | None:
+        """Submit this burst's spikes to every integrator; return a collector for their counts.
 
-        Integrators with ``integrate_async``/``collect`` (the Hailo one) are only submitted
-        here; the returned callable collects and scales their counts, and the backend calls
-        it after propagating the CPU's own synapses, so the device works meanwhile. The
-        others answer at once and come back as the list.
+        The backend calls the collector after propagating the CPU's own synapses and before the
+        neuron update, so an asynchronous integrator (Hailo) works while the CPU propagates.
+        Returns None when no integrator has spikes this burst.
         """
-        now: list[ExternalInput] = []
-        pending: list[tuple[Any, Any, dict[int, np.ndarray], dict[int, np.ndarray], float]] = []
+        pending: list[tuple[Integrator, Any, dict[int, np.ndarray], dict[int, np.ndarray], float]] = []
         for integ, projs in self._integrators:
             t0 = time.perf_counter()
-            key = f"integrator:{integ.name}"
             requests, coefs = self._requests(projs)
-            submit = getattr(integ, "integrate_async", None)
-            if requests and callable(submit) and callable(getattr(integ, "collect", None)):
-                pending.append((integ, submit(requests), requests, coefs, time.perf_counter() - t0))
-                continue
             if requests:
-                now += self._scale(integ, integ.integrate(requests), requests, coefs)
-            timing[key] = timing.get(key, 0.0) + time.perf_counter() - t0
+                pending.append((integ, integ.submit(requests), requests, coefs,
+                                time.perf_counter() - t0))
+            else:  # nothing fired towards it: still timed, so every integrator has a key
+                key = f"integrator:{integ.name}"
+                timing[key] = timing.get(key, 0.0) + time.perf_counter() - t0
         if not pending:
-            return now, None
+            return None
 
         def collect() -> list[ExternalInput]:
             late: list[ExternalInput] = []
@@ -323,7 +316,7 @@ class Engine:
                 timing[key] = timing.get(key, 0.0) + submit_s + time.perf_counter() - t0
             return late
 
-        return now, collect
+        return collect
 
     def _requests(self, projs: list[int]) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
         """Spike rows per projection (grouped by per-spike contribution) and their coefficients."""
@@ -343,7 +336,7 @@ class Engine:
             requests[p], coefs[p] = group_spikes(g - src.first_neuron, c, src.neuron_count)
         return requests, coefs
 
-    def _scale(self, integ: Any, counts: Mapping[int, np.ndarray], requests: dict[int, np.ndarray],
+    def _scale(self, integ: Integrator, counts: Counts, requests: dict[int, np.ndarray],
                coefs: dict[int, np.ndarray]) -> list[ExternalInput]:
         """Counts times per-spike contributions, checked; exact in float64."""
         conn = self.connectome
@@ -463,8 +456,13 @@ class Engine:
         self._clear_pending()
 
     def close(self) -> None:
-        """Release integrators that hold resources (devices, sessions)."""
+        """Release every integrator (devices, sessions); each is closed even if another fails,
+        and the first error is raised afterwards."""
+        first: Exception | None = None
         for integ, _ in self._integrators:
-            closer = getattr(integ, "close", None)
-            if callable(closer):
-                closer()
+            try:
+                integ.close()
+            except Exception as exc:  # noqa: BLE001 (the others must still be released)
+                first = first or exc
+        if first is not None:
+            raise first

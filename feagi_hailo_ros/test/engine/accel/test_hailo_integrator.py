@@ -36,11 +36,13 @@ from feagi_hailo_ros.engine.accel.hailo_integrator import (
     HailoFallbackWarning,
     HailoIntegrator,
 )
-from feagi_hailo_ros.engine.accel.hailo_io import CountDecoder, HailoResultError, PartitionStreams
+from feagi_hailo_ros.engine.accel.hailo_io import PartitionStreams
 from feagi_hailo_ros.engine.accel.manifest import Manifest, ManifestError
-from feagi_hailo_ros.engine.core.backend import NumpyIntegrator, ProjectionIntegrator
+from feagi_hailo_ros.engine.accel.numpy_integrator import NumpyIntegrator
+from feagi_hailo_ros.engine.accel.quantization import CountDecoder, HailoResultError
 from feagi_hailo_ros.engine.core.connectome import Connectome, Projection
 from feagi_hailo_ros.engine.core.engine import Engine
+from feagi_hailo_ros.engine.core.integrator import Integrator
 from feagi_hailo_ros.hailo import HailoRT, HailoRTError, HailoRTNotFound, HailoRTUnavailable
 from feagi_hailo_ros.hailo.status import status_name
 
@@ -124,7 +126,7 @@ def run_identical(connectome: Connectome, integ: HailoIntegrator, projections: l
 def test_obstacle_avoidance_raster_identical(obstacle, hailo, standin, tmp_path) -> None:
     manifest = export(tmp_path, obstacle, OBSTACLE_ON_HAILO)
     integ = hailo(manifest)
-    assert isinstance(integ, ProjectionIntegrator)
+    assert isinstance(integ, Integrator)
     engine = run_identical(obstacle, integ, OBSTACLE_ON_HAILO, 500)
     stats = integ.stats()
     assert integ.available is True and integ.degraded == {}
@@ -483,7 +485,7 @@ def test_integrate_and_async_equal_numpy(hailo, standin, tmp_path, rng, shared) 
         for rows in (1, 2, 7):
             req = _requests(c, NONUNIFORM_ON_HAILO, rng, rows, shared)
             want = ref.integrate(req)
-            for got in (integ.integrate(req), integ.collect(integ.integrate_async(req))):
+            for got in (integ.integrate(req), integ.collect(integ.submit(req))):
                 assert got.keys() == want.keys()
                 for p in want:
                     assert got[p].dtype == np.int64
@@ -505,7 +507,7 @@ def test_async_failure_falls_back(obstacle, hailo, standin, tmp_path, rng) -> No
         with pytest.warns(HailoFallbackWarning, match="part0"):
             for _ in range(4):
                 req = _requests(obstacle, OBSTACLE_ON_HAILO, rng, 1, True)
-                handle = integ.integrate_async(req)
+                handle = integ.submit(req)
                 with pytest.raises(RuntimeError, match="pending"):
                     integ.integrate(req)  # one integration in flight at a time
                 got = integ.collect(handle)
@@ -578,7 +580,7 @@ def test_close_is_idempotent_and_releases_everything(obstacle, hailo, standin, t
     integ.prepare(obstacle, OBSTACLE_ON_HAILO)  # again: the first set is released first
     assert standin.live() == live
     req = _requests(obstacle, OBSTACLE_ON_HAILO, rng, 1, True)
-    integ.integrate_async(req)  # never collected: close finishes it before releasing
+    integ.submit(req)  # never collected: close finishes it before releasing
     standin.clear_events()
     integ.close()
     assert standin.live() == 0

@@ -13,6 +13,7 @@ from strategies import area, brain, proj
 
 from feagi_hailo_ros.cli import load_brain
 from feagi_hailo_ros.engine.accel.manifest import Manifest
+from feagi_hailo_ros.engine.accel.numpy_integrator import NumpyIntegrator
 from feagi_hailo_ros.engine.accel.onnx_export import (
     IR_VERSION,
     OPSET,
@@ -21,7 +22,6 @@ from feagi_hailo_ros.engine.accel.onnx_export import (
     record_calibration,
 )
 from feagi_hailo_ros.engine.accel.placement import PlacementRules, place
-from feagi_hailo_ros.engine.core.backend import NumpyIntegrator
 from feagi_hailo_ros.engine.core.connectome import Connectome
 
 onnx = pytest.importorskip("onnx", reason="onnx is not installed")

@@ -14,6 +14,7 @@ from strategies import area, assert_same_run, brain, connectomes, proj
 
 from feagi_hailo_ros.cli import PoissonDrive, load_brain
 from feagi_hailo_ros.engine.accel.manifest import ManifestError
+from feagi_hailo_ros.engine.accel.numpy_integrator import NumpyIntegrator
 from feagi_hailo_ros.engine.accel.onnx_export import export
 from feagi_hailo_ros.engine.accel.placement import (
     ACCELERATOR,
@@ -22,7 +23,6 @@ from feagi_hailo_ros.engine.accel.placement import (
     accelerator_projections,
     place,
 )
-from feagi_hailo_ros.engine.core.backend import NumpyIntegrator
 from feagi_hailo_ros.engine.core.connectome import Connectome
 from feagi_hailo_ros.engine.core.engine import Engine
 

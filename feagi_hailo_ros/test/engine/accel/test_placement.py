@@ -12,6 +12,7 @@ from strategies import area, brain, proj
 
 from feagi_hailo_ros.cli import load_brain
 from feagi_hailo_ros.engine.accel.layout import conv_kernel, dense_matrix, projection_layout
+from feagi_hailo_ros.engine.accel.numpy_integrator import NumpyIntegrator
 from feagi_hailo_ros.engine.accel.placement import (
     ACCELERATOR,
     CPU,
@@ -26,7 +27,6 @@ from feagi_hailo_ros.engine.accel.placement import (
     plan_partitions,
     readable_id,
 )
-from feagi_hailo_ros.engine.core.backend import NumpyIntegrator
 from feagi_hailo_ros.engine.core.connectome import Connectome
 
 ALL_ON = PlacementRules(min_synapses=0, min_dst_neurons=0, keep_sensory_motor_on_cpu=False)

@@ -10,18 +10,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import Drive, area, assert_same_run, brain, connectomes, proj
 
+from feagi_hailo_ros.engine.accel.numpy_integrator import NumpyIntegrator
 from feagi_hailo_ros.engine.core.backend import (
     ALL_FEATURES,
     FEATURE_EXTERNAL_INPUT,
     FEATURE_PER_SYNAPSE_WEIGHTS,
     FEATURE_STATE_TRANSFER,
     FEATURE_SUBTRACTIVE,
-    NumpyIntegrator,
-    ProjectionIntegrator,
 )
 from feagi_hailo_ros.engine.core.connectome import Connectome
 from feagi_hailo_ros.engine.core.cpu_backend import CpuBackend
 from feagi_hailo_ros.engine.core.engine import BACKENDS, Engine, register_backend
+from feagi_hailo_ros.engine.core.integrator import Integrator
 
 
 def two_areas() -> Connectome:
@@ -183,13 +183,13 @@ class RecordingIntegrator(NumpyIntegrator):
         self.groups: list[int] = []
         self.spikes_seen = 0
 
-    def integrate(self, spikes: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
+    def compute(self, spikes: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
         for x in spikes.values():
             assert x.dtype == np.uint8 and x.ndim == 2
             assert set(np.unique(x)) <= {0, 1}
             self.groups.append(x.shape[0])
             self.spikes_seen += int(x.sum())
-        return super().integrate(spikes)
+        return super().compute(spikes)
 
 
 def test_numpy_integrator_counts_duplicates():
@@ -199,7 +199,7 @@ def test_numpy_integrator_counts_duplicates():
     integ.prepare(c, [0])
     y = integ.integrate({0: np.array([[1, 0, 0], [1, 1, 1]], np.uint8)})[0]
     assert y.tolist() == [[0, 2], [1, 3]]
-    assert isinstance(integ, ProjectionIntegrator)
+    assert isinstance(integ, Integrator)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -254,7 +254,7 @@ def test_integrator_refuses_per_synapse_weights():
 class WrongShape(NumpyIntegrator):
     name = "wrong"
 
-    def integrate(self, spikes):
+    def compute(self, spikes):
         return {p: np.zeros((x.shape[0], 1), np.float32) for p, x in spikes.items()}
 
 
@@ -306,13 +306,13 @@ class AsyncNumpyIntegrator(NumpyIntegrator):
         super().__init__()
         self.events = events
 
-    def integrate_async(self, requests):  # noqa: ANN001, ANN201
+    def submit(self, requests):  # noqa: ANN001, ANN201
         self.events.append("submit")
         return requests
 
     def collect(self, handle):  # noqa: ANN001, ANN201
         self.events.append("collect")
-        return self.integrate(handle)
+        return self.compute(handle)
 
 
 @pytest.mark.parametrize("backend", ["cpu", "reference"])
