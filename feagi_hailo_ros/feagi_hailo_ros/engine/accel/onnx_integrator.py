@@ -125,8 +125,8 @@ class OnnxRuntimeIntegrator(SynchronousIntegrator):
                         threads: int = 1, **export_kw: Any) -> OnnxRuntimeIntegrator:
         """Export the accelerator partitions to a temporary directory and load them.
 
-        The directory lives as long as the integrator (removed by :meth:`close`). No
-        calibration run unless ``calib_bursts`` is given.
+        The directory lives as long as the integrator object (removed when it is garbage
+        collected). No calibration run unless ``calib_bursts`` is given.
         """
         from .onnx_export import export_temporary
 
@@ -207,11 +207,12 @@ class OnnxRuntimeIntegrator(SynchronousIntegrator):
         return {"bursts": self.calls, "runs": self.runs, "seconds": dict(self.seconds)}
 
     def close(self) -> None:
-        """Drop the sessions (and the temporary export of :meth:`from_connectome`)."""
+        """Drop the sessions; ``prepare`` may open them again (the integrator contract).
+
+        The temporary export of :meth:`from_connectome` stays until the integrator is garbage
+        collected (``TemporaryDirectory`` removes it then), so a closed integrator can reopen.
+        """
         self._sessions, self._plan = {}, {}
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
 
 
 # -- helpers ---------------------------------------------------------------------------------

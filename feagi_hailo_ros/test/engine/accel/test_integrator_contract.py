@@ -1,0 +1,262 @@
+"""One contract suite for every integrator (core/integrator.py), with the same cases and the same
+Hypothesis budgets: NumPy, ONNX Runtime, and Hailo through the libhailort stand-in built as 4.19
+and as 4.23.
+
+What an integrator cannot do is listed in ``UNSUPPORTED`` with the reason; its case is skipped
+with that reason (and shows as skipped, never as passed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hailo_partitions import export as standin_export
+from hailo_partitions import standin_build
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import area, assert_same_run, brain, connectomes, proj
+
+from feagi_hailo_ros.engine.accel.hailo_integrator import HailoIntegrator
+from feagi_hailo_ros.engine.accel.numpy_integrator import NumpyIntegrator
+from feagi_hailo_ros.engine.accel.onnx_integrator import OnnxRuntimeIntegrator
+from feagi_hailo_ros.engine.accel.placement import (
+    CPU,
+    PlacementRules,
+    accelerator_projections,
+    place,
+)
+from feagi_hailo_ros.engine.core.connectome import Connectome
+from feagi_hailo_ros.engine.core.engine import Engine
+from feagi_hailo_ros.engine.core.integrator import Integrator
+from feagi_hailo_ros.hailo import HailoRT
+
+HAILO_VERSIONS = ("4.19", "4.23")
+KINDS = ("numpy", "onnxruntime", *(f"hailo-{v}" for v in HAILO_VERSIONS))
+
+_STANDIN_DUPLICATES = (
+    "the libhailort stand-in's test model format holds 0/1 weights, so it cannot count a "
+    "duplicate synapse twice (the exporter's ONNX gives such a synapse weight 2; whether the "
+    "compiled HEF keeps it exact needs a real Hailo-8)"
+)
+#: (integrator kind, case) -> why that integrator cannot run the case.
+UNSUPPORTED: dict[tuple[str, str], str] = {
+    (f"hailo-{v}", "duplicate_synapses"): _STANDIN_DUPLICATES for v in HAILO_VERSIONS
+}
+
+#: Every projection an accelerator can take goes to it (the contract, not the placement, is tested).
+ALL_ON = PlacementRules(min_synapses=0, min_dst_neurons=0, keep_sensory_motor_on_cpu=False)
+
+# The same budgets for every integrator.
+COUNT_EXAMPLES = 30
+RASTER_EXAMPLES = 15
+RASTER_BURSTS = 60
+
+
+def unsupported(kind: str, case: str) -> None:
+    """Skip with the listed reason when ``kind`` cannot run ``case``."""
+    why = UNSUPPORTED.get((kind, case))
+    if why:
+        pytest.skip(f"{kind}: {why}")
+
+
+def without_duplicates(c: Connectome) -> Connectome:
+    """``c`` with every repeated (pre, post) synapse of a projection kept once."""
+    projections = []
+    for p in c.projections:
+        n_src = c.areas[p.src_area].neuron_count
+        keys = np.asarray(p.post, np.int64) * n_src + np.asarray(p.pre, np.int64)
+        _, first = np.unique(keys, return_index=True)
+        first.sort()
+        weights = None if p.weights is None else p.weights[first]
+        projections.append(dataclasses.replace(p, pre=p.pre[first], post=p.post[first],
+                                               weights=weights))
+    return dataclasses.replace(c, projections=projections)
+
+
+def accelerated(c: Connectome) -> list[int]:
+    """The projections the contract cases give to the integrator."""
+    return accelerator_projections(place(c, ALL_ON))
+
+
+def expected_counts(c: Connectome, p: int, x: np.ndarray) -> np.ndarray:
+    """The oracle: ``X @ A.T`` with ``A`` built from the synapse list (duplicates add up)."""
+    proj_ = c.projections[p]
+    a = np.zeros((c.areas[proj_.dst_area].neuron_count, c.areas[proj_.src_area].neuron_count),
+                 np.int64)
+    np.add.at(a, (np.asarray(proj_.post, np.int64), np.asarray(proj_.pre, np.int64)), 1)
+    return x.astype(np.int64) @ a.T
+
+
+@pytest.fixture(scope="module")
+def standin_libs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The libhailort stand-in built as every supported HailoRT version."""
+    root = tmp_path_factory.mktemp("contract_standin")
+    try:
+        return {v: standin_build.build_standin(root / v.replace(".", "_"), *map(int, v.split(".")))
+                for v in HAILO_VERSIONS}  # fmt: skip
+    except standin_build.StandinBuildError as exc:
+        pytest.fail(f"cannot build the libhailort stand-in:\n{exc}")
+
+
+Factory = Callable[[Connectome, list[int]], Integrator]
+
+
+@pytest.fixture(params=KINDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def make(kind: str, request: pytest.FixtureRequest) -> Iterator[Factory]:
+    """``make(connectome, projections)``: an unprepared integrator of ``kind`` for them.
+
+    Files (ONNX exports, stand-in HEFs) go to temporary directories; every integrator made is
+    closed after the test.
+    """
+    made: list[Integrator] = []
+    dirs: list[tempfile.TemporaryDirectory[str]] = []
+    rt = None
+    if kind.startswith("hailo-"):
+        rt = HailoRT(request.getfixturevalue("standin_libs")[kind.removeprefix("hailo-")])
+
+    def factory(c: Connectome, projections: list[int]) -> Integrator:
+        integ: Integrator
+        if kind == "numpy":
+            integ = NumpyIntegrator()
+        elif kind == "onnxruntime":
+            placements = [pl if pl.projection in projections else dataclasses.replace(pl, backend=CPU)
+                          for pl in place(c, ALL_ON)]  # fmt: skip
+            integ = OnnxRuntimeIntegrator.from_connectome(c, placements)
+        else:
+            tmp = tempfile.TemporaryDirectory(prefix="contract_hailo_")
+            dirs.append(tmp)
+            integ = HailoIntegrator(standin_export(tmp.name, c, projections), rt=rt,
+                                    required=True, on_error="raise")
+        made.append(integ)
+        return integ
+
+    yield factory
+    for integ in made:
+        integ.close()
+    for tmp in dirs:
+        tmp.cleanup()
+
+
+def random_requests(c: Connectome, projections: list[int], rng: np.random.Generator,
+                    rows: int) -> dict[int, np.ndarray]:
+    """0/1 spike rows for each projection's source area, shared by projections of one source."""
+    by_src: dict[int, np.ndarray] = {}
+    out = {}
+    for p in projections:
+        src = c.projections[p].src_area
+        if src not in by_src:
+            by_src[src] = (rng.random((rows, c.areas[src].neuron_count)) < 0.4).astype(np.uint8)
+        out[p] = by_src[src]
+    return out
+
+
+def check_counts(c: Connectome, requests: dict[int, np.ndarray], got: dict[int, np.ndarray]) -> None:
+    assert got.keys() == requests.keys()
+    for p, x in requests.items():
+        y = np.asarray(got[p])
+        assert y.dtype.kind in "iu", (p, y.dtype)
+        np.testing.assert_array_equal(y, expected_counts(c, p, x), err_msg=f"projection {p}")
+
+
+# -- the cases ------------------------------------------------------------------------------------
+
+_SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                       HealthCheck.function_scoped_fixture])
+
+
+@settings(max_examples=COUNT_EXAMPLES, **_SETTINGS)
+@given(c=connectomes().map(without_duplicates), seed=st.integers(0, 2**31))
+def test_counts_are_exact(kind, make, c, seed):
+    projections = accelerated(c)
+    integ = make(c, projections)
+    integ.prepare(c, projections)
+    rng = np.random.default_rng(seed)
+    for rows in (1, 2, 3):
+        requests = random_requests(c, projections, rng, rows)
+        check_counts(c, requests, integ.integrate(requests))
+        requests = random_requests(c, projections, rng, rows)
+        check_counts(c, requests, integ.collect(integ.submit(requests)))
+
+
+@settings(max_examples=RASTER_EXAMPLES, **_SETTINGS)
+@given(c=connectomes().map(without_duplicates), seed=st.integers(0, 2**31))
+def test_engine_raster_identical_to_cpu(kind, make, c, seed):
+    projections = accelerated(c)
+    integ = make(c, projections)
+    engines = [Engine(c, "cpu"), Engine(c, "cpu", integrators=dict.fromkeys(projections, integ))]
+    assert_same_run(engines, c, RASTER_BURSTS, seed)
+
+
+def _two_areas() -> Connectome:
+    return brain([area(dims=(3, 2, 1)), area(dims=(4, 1, 1))],
+                 [proj(0, 0, 1, np.arange(6), np.arange(6) % 4)])
+
+
+def test_only_requested_projections_come_back(kind, make):
+    c = brain([area(dims=(3, 1, 1)), area(dims=(2, 1, 1)), area(dims=(2, 1, 1))],
+              [proj(0, 0, 1, [0, 1, 2], [0, 1, 1]), proj(1, 0, 2, [0, 2], [1, 0])])
+    integ = make(c, [0, 1])
+    integ.prepare(c, [0, 1])
+    x = np.array([[1, 0, 1]], np.uint8)
+    check_counts(c, {1: x}, integ.integrate({1: x}))
+
+
+def test_stats_count_bursts_and_close_is_idempotent(kind, make):
+    c = _two_areas()
+    integ = make(c, [0])
+    integ.prepare(c, [0])
+    x = np.ones((1, 6), np.uint8)
+    for n in range(1, 4):
+        integ.collect(integ.submit({0: x}))
+        assert integ.stats()["bursts"] == n
+    integ.close()
+    integ.close()
+    integ.prepare(c, [0])  # reopens after close
+    check_counts(c, {0: x}, integ.integrate({0: x}))
+
+
+def test_engine_closes_the_integrator(kind, make):
+    c = _two_areas()
+    integ = make(c, [0])
+    closed: list[bool] = []
+    real_close = integ.close
+
+    def close() -> None:
+        closed.append(True)
+        real_close()
+
+    integ.close = close  # type: ignore[method-assign]
+    engine = Engine(c, "cpu", integrators={0: integ})
+    engine.force_fire(0)
+    engine.step(2)
+    before = len(closed)  # prepare may close first (to reopen cleanly)
+    engine.close()
+    assert len(closed) == before + 1
+
+
+def test_duplicate_synapses_count_twice(kind, make):
+    unsupported(kind, "duplicate_synapses")
+    c = brain([area(dims=(3, 1, 1)), area(dims=(2, 1, 1))],
+              [proj(0, 0, 1, [0, 0, 1, 2], [1, 1, 0, 1])])
+    integ = make(c, [0])
+    integ.prepare(c, [0])
+    x = np.array([[1, 0, 0], [1, 1, 1]], np.uint8)
+    got = integ.integrate({0: x})
+    assert np.asarray(got[0]).tolist() == [[0, 2], [1, 3]]
+
+
+def test_unsupported_list_names_known_kinds_and_cases():
+    cases = {name.removeprefix("test_") for name in globals() if name.startswith("test_")}
+    for k, case in UNSUPPORTED:
+        assert k in KINDS
+        assert any(case in name for name in cases), case
