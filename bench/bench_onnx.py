@@ -26,7 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "feagi_hailo_ros"))
 
 from driven import timed  # noqa: E402
 
-from feagi_hailo_ros.cli import load_brain  # noqa: E402
 from feagi_hailo_ros.engine.accel.onnx_integrator import OnnxRuntimeIntegrator  # noqa: E402
 from feagi_hailo_ros.engine.accel.placement import (  # noqa: E402
     PlacementRules,
@@ -35,6 +34,7 @@ from feagi_hailo_ros.engine.accel.placement import (  # noqa: E402
     place,
 )
 from feagi_hailo_ros.engine.core.engine import Engine  # noqa: E402
+from feagi_hailo_ros.engine.genome.brains import load_brain  # noqa: E402
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from feagi_hailo_ros.cli import PoissonDrive
+from feagi_hailo_ros.engine.core.drive import PoissonDrive
 from feagi_hailo_ros.engine.core.engine import Engine
 
 

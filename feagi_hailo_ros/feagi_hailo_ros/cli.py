@@ -10,8 +10,10 @@ Subcommands:
 * ``export GENOME --out DIR``: the accelerator partitions as ONNX, calibration sets and model
   scripts for Hailo's Dataflow Compiler, plus ``manifest.json`` and ``COMPILE.md``.
 
-GENOME may be a path, the name of a shipped example (``obstacle_avoidance``, ``vision``), or a
-saved connectome (``.npz``). Errors in the input exit with status 2 and one clear line.
+GENOME is a brain name (``engine/genome/brains.py``): a genome file with any extension (FEAGI's
+``.genome`` too), a saved connectome, or the name of a shipped genome (``obstacle_avoidance``,
+``vision``, ...). Errors in the input exit with status 2 and one clear line. This module only
+parses arguments and prints; the work is done by the engine packages.
 """
 
 from __future__ import annotations
@@ -19,71 +21,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .engine.accel.placement import PlacementRules
 from .engine.core.connectome import Connectome
-from .engine.genome.builder import build_connectome, estimate_memory
-from .engine.genome.connectome_file import load_connectome
+from .engine.core.drive import PoissonDrive
+from .engine.core.headless import ScheduleError, load_schedule, run_brain
+from .engine.genome.brains import BrainNameError, inspect_brain, load_brain
 from .engine.genome.errors import GenomeError
-from .engine.genome.parser import Genome, load_genome
-from .genomes import available_genomes, example_genome_path
 
 
 class UsageError(ValueError):
-    """Bad command-line input (a schedule entry, an unknown area); exits with status 2."""
-
-
-def _genome_path(name: str) -> Path:
-    path = Path(name)
-    if path.exists() or "/" in name or name.endswith((".json", ".npz")):
-        return path
-    if name in available_genomes():
-        return example_genome_path(name)
-    return path
-
-
-def load_brain(name: str, *, seed: int = 0, strict: bool = True) -> tuple[Connectome, Genome | None]:
-    """A connectome from a genome path, a shipped genome name or a saved connectome."""
-    path = _genome_path(name)
-    if path.suffix == ".npz":
-        return load_connectome(path), None
-    if not path.is_file():
-        raise UsageError(f"no genome file {name!r} (shipped: {', '.join(available_genomes())})")
-    genome = load_genome(path)
-    return build_connectome(genome, strict=strict, seed=seed), genome
-
-
-# -- inspect ---------------------------------------------------------------------------------
-
-
-def inspect_brain(connectome: Connectome, genome: Genome | None) -> dict[str, Any]:
-    areas = []
-    for a in connectome.areas:
-        areas.append({"index": a.index, "cortical_id": a.cortical_id, "name": a.name,
-                      "dims": list(a.dims), "neurons_per_voxel": a.neurons_per_voxel,
-                      "neurons": a.neuron_count,
-                      "power": a.index == connectome.power_area})
-    mappings = []
-    for p in connectome.projections:
-        mappings.append({"index": p.index, "src": connectome.areas[p.src_area].cortical_id,
-                         "dst": connectome.areas[p.dst_area].cortical_id,
-                         "morphology": p.morphology, "weight": p.weight, "delay": p.delay,
-                         "synapses": p.synapse_count, "plastic": p.plastic})
-    return {
-        "neurons": connectome.neuron_count,
-        "synapses": connectome.synapse_count,
-        "memory_estimate_bytes": estimate_memory(genome) if genome is not None else None,
-        "checksum": connectome.source_checksum,
-        "areas": areas,
-        "mappings": mappings,
-        "notes": list(connectome.notes),
-    }
+    """Bad command-line input (a flag value, placement rules); exits with status 2."""
 
 
 def _print_inspection(info: dict[str, Any]) -> None:
@@ -105,119 +56,8 @@ def _print_inspection(info: dict[str, Any]) -> None:
 # -- run ---------------------------------------------------------------------------------------
 
 
-def load_schedule(path: Path, connectome: Connectome) -> dict[int, list[dict[str, Any]]]:
-    """Stimulation schedule by burst; every entry is checked before the run starts."""
-    try:
-        entries = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UsageError(f"schedule {path}: {exc}") from exc
-    if not isinstance(entries, list):
-        raise UsageError(f"schedule {path}: expected a JSON list of entries")
-    by_burst: dict[int, list[dict[str, Any]]] = {}
-    for i, e in enumerate(entries):
-        where = f"schedule {path} entry {i}"
-        if not isinstance(e, dict) or not isinstance(e.get("burst"), int) or e["burst"] < 0:
-            raise UsageError(f"{where}: needs an integer 'burst' >= 0")
-        try:
-            area = connectome.area(str(e.get("area", "")))
-        except KeyError as exc:
-            raise UsageError(f"{where}: {exc.args[0]}") from exc
-        voxels = np.asarray(e.get("voxels", []), dtype=np.int64).reshape(-1, 3)
-        if voxels.size == 0:
-            raise UsageError(f"{where}: 'voxels' must list [x, y, z] triples")
-        try:
-            area.neurons_of_voxels(voxels)
-        except IndexError as exc:
-            raise UsageError(f"{where}: {exc}") from exc
-        force = bool(e.get("force", False))
-        potential = e.get("potential")
-        if not force and not isinstance(potential, (int, float)):
-            raise UsageError(f"{where}: needs a numeric 'potential' (or \"force\": true)")
-        by_burst.setdefault(e["burst"], []).append(
-            {"area": area.cortical_id, "voxels": voxels, "potential": potential, "force": force})
-    return by_burst
-
-
-def input_areas(connectome: Connectome) -> list[int]:
-    """Indices of the sensory (IPU) areas: group IPU, or a cortical id starting with 'i'."""
-    return [a.index for a in connectome.areas
-            if a.group.upper() == "IPU" or (a.group == "" and a.cortical_id.startswith("i"))]
-
-
-class PoissonDrive:
-    """Each burst, every neuron of every input area is injected with ``potential`` with
-    probability ``rate`` (seeded): a sensory stream without a robot, for runs and benchmarks."""
-
-    def __init__(self, connectome: Connectome, rate: float, potential: float = 100.0,
-                 seed: int = 0) -> None:
-        if not 0.0 <= rate <= 1.0:
-            raise UsageError(f"input rate must be in [0, 1], got {rate}")
-        self.areas = [connectome.areas[i] for i in input_areas(connectome)]
-        self.rate, self.potential = rate, potential
-        self.rng = np.random.default_rng(seed)
-
-    def apply(self, engine: Any) -> None:
-        for a in self.areas:
-            # Binomial count, then distinct indices: O(active) per burst, not O(area).
-            n = self.rng.binomial(a.neuron_count, self.rate)
-            if n:
-                idx = np.unique(self.rng.integers(0, a.neuron_count, n))
-                engine.inject(a.index, indices=idx, potentials=self.potential)
-
-
-def run_brain(connectome: Connectome, bursts: int, *, seed: int = 0,
-              schedule: dict[int, list[dict[str, Any]]] | None = None,
-              record: Path | None = None, raster: Path | None = None,
-              drive: PoissonDrive | None = None, progress: bool = True) -> dict[str, Any]:
-    from .engine.core.engine import Engine
-
-    engine = Engine(connectome, "cpu", seed=seed)
-    schedule = schedule or {}
-    raster_rows: dict[str, list[tuple[int, np.ndarray]]] = {a.name or a.cortical_id: []
-                                                            for a in connectome.areas}
-    out = record.open("w") if record else None
-    fired_total = 0
-    t0 = time.perf_counter()
-    last_report = t0
-    try:
-        for b in range(bursts):
-            if drive is not None:
-                drive.apply(engine)
-            for e in schedule.get(b, ()):
-                if e["force"]:
-                    engine.force_fire(e["area"], voxels=e["voxels"])
-                if e["potential"] is not None:
-                    engine.inject(e["area"], voxels=e["voxels"], potentials=float(e["potential"]))
-            fired_total += engine.step()
-            if out is not None or raster is not None:
-                fired = {}
-                for a in connectome.areas:
-                    idx = engine.fired(a.index)
-                    if raster is not None:
-                        raster_rows[a.name or a.cortical_id].append((b, idx))
-                    if idx.size:
-                        fired[a.cortical_id] = a.voxel_of(idx).tolist()
-                if out is not None:
-                    out.write(json.dumps({"burst": b, "fired": fired}) + "\n")
-            now = time.perf_counter()
-            if progress and now - last_report > 1.0:
-                last_report = now
-                print(f"\rburst {b + 1}/{bursts} ({(b + 1) / (now - t0):.0f} bursts/s)",
-                      end="", file=sys.stderr, flush=True)
-    finally:
-        if out is not None:
-            out.close()
-    elapsed = time.perf_counter() - t0
-    if progress and elapsed > 1.0:
-        print(file=sys.stderr)
-    if raster is not None:
-        from .ros.run_report import render_raster_png
-
-        render_raster_png(raster_rows, raster, title=f"{bursts} bursts")
-    return {"bursts": bursts, "seconds": round(elapsed, 4),
-            "bursts_per_second": round(bursts / elapsed, 1) if elapsed else None,
-            "fired_total": int(fired_total), "neurons": connectome.neuron_count,
-            "synapses": connectome.synapse_count}
+def _progress(done: int, rate: float) -> None:
+    print(f"\rburst {done} ({rate:.0f} bursts/s)", end="", file=sys.stderr, flush=True)
 
 
 # -- placement and export ------------------------------------------------------------------------
@@ -334,14 +174,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             if args.bursts < 1:
                 raise UsageError("--bursts must be at least 1")
+            if not 0.0 <= args.input_rate <= 1.0:
+                raise UsageError(f"--input-rate must be in [0, 1], got {args.input_rate}")
             connectome, _ = load_brain(args.genome, seed=args.seed)
             schedule = load_schedule(args.stimulate, connectome) if args.stimulate else None
             drive = (PoissonDrive(connectome, args.input_rate, seed=args.seed)
                      if args.input_rate else None)
-            summary = run_brain(connectome, args.bursts, seed=args.seed, schedule=schedule,
-                                record=args.record, raster=args.raster, drive=drive,
-                                progress=not args.quiet)
-            print(json.dumps(summary))
+            result = run_brain(connectome, args.bursts, seed=args.seed, schedule=schedule,
+                               record=args.record, raster=args.raster is not None, drive=drive,
+                               progress=None if args.quiet else _progress)
+            if not args.quiet and result.summary["seconds"] > 1.0:
+                print(file=sys.stderr)  # end the progress line
+            if args.raster is not None:
+                from .ros.run_report import render_raster_png
+
+                render_raster_png(result.raster_rows, args.raster, title=f"{args.bursts} bursts")
+            print(json.dumps(result.summary))
             return 0
         if args.command == "placement":
             rules = _rules(args.config)
@@ -370,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                    seed=args.seed, quiet=args.quiet)
             print(json.dumps(summary))
             return 0
-    except (GenomeError, UsageError) as exc:
+    except (GenomeError, BrainNameError, ScheduleError, UsageError) as exc:
         print(f"feagi-hailo: {exc}", file=sys.stderr)
         return 2
     return 1

@@ -11,25 +11,21 @@ without the lock, so the running brain keeps bursting meanwhile.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from ..engine.core.connectome import Connectome
 from ..engine.core.engine import Engine
+from ..engine.genome.brains import load_brain
 from ..engine.genome.builder import build_connectome
 from ..engine.genome.connectome_file import load_connectome
 from ..engine.genome.parser import load_genome
-from ..genomes import example_genome_path
 from .accelerators import AcceleratorConfig, EngineChoice, make_engine
 from .decoders import DiffDriveSettings, motor_voxels_to_twist
-
-DEFAULT_GENOME = "obstacle_avoidance"
 
 
 class BrainLoadError(ValueError):
@@ -59,34 +55,24 @@ class BrainSource:
         return f"inline genome ({len(self.genome_json)} bytes)"
 
 
-def resolve_genome(name_or_path: str) -> str:
-    """A path for the ``genome`` parameter: empty → the shipped default, a bare name → shipped."""
-    if not name_or_path:
-        return str(example_genome_path(DEFAULT_GENOME))
-    if os.sep not in name_or_path and not name_or_path.endswith(".json"):
-        return str(example_genome_path(name_or_path))
-    return name_or_path
-
-
 def build_brain(source: BrainSource, *, seed: int = 0, strict: bool = True) -> Connectome:
-    """Load and build a connectome; every failure becomes :class:`BrainLoadError`."""
+    """Load and build a connectome; every failure becomes :class:`BrainLoadError`.
+
+    ``genome_path`` is a brain name with the same rules as the CLI and the ``genome``
+    parameter (``engine/genome/brains.py``): a genome or connectome file, or a shipped name.
+    """
     try:
         if source.connectome_path:
             return load_connectome(source.connectome_path)
         if source.genome_path:
-            path = Path(source.genome_path)
-            if not path.is_file():
-                raise BrainLoadError(f"genome file not found: {path}")
-            genome = load_genome(path)
-        else:
-            genome = load_genome(json.loads(source.genome_json)
-                                 if source.genome_json.lstrip().startswith("{")
-                                 else source.genome_json)
+            return load_brain(source.genome_path, seed=seed, strict=strict)[0]
+        genome = load_genome(json.loads(source.genome_json)
+                             if source.genome_json.lstrip().startswith("{")
+                             else source.genome_json)
         return build_connectome(genome, strict=strict, seed=seed)
-    except BrainLoadError:
-        raise
     except (ValueError, OSError, KeyError, TypeError) as exc:
-        # GenomeError and ConnectomeFileError are ValueErrors with key paths in the text.
+        # GenomeError, ConnectomeFileError and BrainNameError are ValueErrors whose text names
+        # the key path or what was looked for.
         raise BrainLoadError(f"{source.describe()}: {type(exc).__name__}: {exc}") from exc
 
 

@@ -43,10 +43,11 @@ from feagi_hailo_msgs.msg import AreaInput, BurstStats, FiringEvents
 from feagi_hailo_msgs.srv import Checkpoint, Upload
 
 from ..engine.core.checkpoint import CheckpointError
+from ..engine.genome.brains import DEFAULT_BRAIN
 from . import messages
 from .accelerators import AcceleratorConfig, degraded
 from .bindings import SensorBinding, encode_message, stamp_age
-from .brain_runner import BrainLoadError, BrainRunner, BrainSource, build_brain, resolve_genome
+from .brain_runner import BrainLoadError, BrainRunner, BrainSource, build_brain
 from .burst_clock import BurstLoop, RateMeter
 from .decoders import DiffDriveSettings, Watchdog
 from .encoders import SensorInputError
@@ -164,7 +165,7 @@ class HybridNode(LifecycleNode):
             accelerator = self._accelerator_config()
             source = (BrainSource(connectome_path=self._param("connectome"))
                       if self._param("connectome")
-                      else BrainSource(genome_path=resolve_genome(self._param("genome"))))
+                      else BrainSource(genome_path=self._param("genome") or DEFAULT_BRAIN))
             t0 = time.perf_counter()
             connectome = build_brain(source, seed=self._param("seed"),
                                      strict=self._param("strict_genome"))

@@ -29,7 +29,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import area, assert_same_run, brain, connectomes, proj
 
-from feagi_hailo_ros.cli import load_brain
 from feagi_hailo_ros.engine.accel.hailo_checks import HailoPartitionMismatch
 from feagi_hailo_ros.engine.accel.hailo_integrator import (
     HailoDeviceUnavailable,
@@ -43,6 +42,7 @@ from feagi_hailo_ros.engine.accel.quantization import CountDecoder, HailoResultE
 from feagi_hailo_ros.engine.core.connectome import Connectome, Projection
 from feagi_hailo_ros.engine.core.engine import Engine
 from feagi_hailo_ros.engine.core.integrator import Integrator
+from feagi_hailo_ros.engine.genome.brains import load_brain
 from feagi_hailo_ros.hailo import HailoRT, HailoRTError, HailoRTNotFound, HailoRTUnavailable
 from feagi_hailo_ros.hailo.status import status_name
 

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from strategies import area, brain, proj
 
-from feagi_hailo_ros.cli import load_brain
 from feagi_hailo_ros.engine.accel.manifest import Manifest
 from feagi_hailo_ros.engine.accel.numpy_integrator import NumpyIntegrator
 from feagi_hailo_ros.engine.accel.onnx_export import (
@@ -23,6 +22,7 @@ from feagi_hailo_ros.engine.accel.onnx_export import (
 )
 from feagi_hailo_ros.engine.accel.placement import PlacementRules, place
 from feagi_hailo_ros.engine.core.connectome import Connectome
+from feagi_hailo_ros.engine.genome.brains import load_brain
 
 onnx = pytest.importorskip("onnx", reason="onnx is not installed")
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")

@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import area, assert_same_run, brain, connectomes, proj
 
-from feagi_hailo_ros.cli import PoissonDrive, load_brain
 from feagi_hailo_ros.engine.accel.manifest import ManifestError
 from feagi_hailo_ros.engine.accel.numpy_integrator import NumpyIntegrator
 from feagi_hailo_ros.engine.accel.onnx_export import export
@@ -24,7 +23,9 @@ from feagi_hailo_ros.engine.accel.placement import (
     place,
 )
 from feagi_hailo_ros.engine.core.connectome import Connectome
+from feagi_hailo_ros.engine.core.drive import PoissonDrive
 from feagi_hailo_ros.engine.core.engine import Engine
+from feagi_hailo_ros.engine.genome.brains import load_brain
 
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
 from feagi_hailo_ros.engine.accel.onnx_integrator import (  # noqa: E402

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from strategies import area, brain, proj
 
-from feagi_hailo_ros.cli import load_brain
 from feagi_hailo_ros.engine.accel.layout import conv_kernel, dense_matrix, projection_layout
 from feagi_hailo_ros.engine.accel.numpy_integrator import NumpyIntegrator
 from feagi_hailo_ros.engine.accel.placement import (
@@ -28,6 +27,7 @@ from feagi_hailo_ros.engine.accel.placement import (
     readable_id,
 )
 from feagi_hailo_ros.engine.core.connectome import Connectome
+from feagi_hailo_ros.engine.genome.brains import load_brain
 
 ALL_ON = PlacementRules(min_synapses=0, min_dst_neurons=0, keep_sensory_motor_on_cpu=False)
 

@@ -1,0 +1,130 @@
+"""A headless run of a brain: stimulation schedules, a Poisson drive, a JSON-lines record of every
+burst, and the spike rows a raster is drawn from. What ``feagi-hailo run`` does, without the
+printing."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .connectome import Connectome
+from .drive import PoissonDrive
+from .engine import Engine
+
+
+class ScheduleError(ValueError):
+    """A stimulation schedule that cannot be applied to this brain; the message names the entry."""
+
+
+#: burst -> entries ``{"area": cortical id, "voxels": (n, 3) int64, "potential": float | None,
+#: "force": bool}``.
+Schedule = Mapping[int, list[dict[str, Any]]]
+
+
+def load_schedule(path: Path, connectome: Connectome) -> dict[int, list[dict[str, Any]]]:
+    """Read a stimulation schedule (a JSON list of entries) and check every entry against
+    ``connectome`` before the run starts.
+
+    An entry is ``{"burst": int >= 0, "area": id or name, "voxels": [[x, y, z], ...],
+    "potential": number}`` (added to the input) and/or ``"force": true`` (a forced fire,
+    DESIGN §4 rule 6). Raises :class:`ScheduleError`.
+    """
+    try:
+        entries = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ScheduleError(f"schedule {path}: {exc}") from exc
+    if not isinstance(entries, list):
+        raise ScheduleError(f"schedule {path}: expected a JSON list of entries")
+    by_burst: dict[int, list[dict[str, Any]]] = {}
+    for i, e in enumerate(entries):
+        where = f"schedule {path} entry {i}"
+        if not isinstance(e, dict) or not isinstance(e.get("burst"), int) or e["burst"] < 0:
+            raise ScheduleError(f"{where}: needs an integer 'burst' >= 0")
+        try:
+            area = connectome.area(str(e.get("area", "")))
+        except KeyError as exc:
+            raise ScheduleError(f"{where}: {exc.args[0]}") from exc
+        voxels = np.asarray(e.get("voxels", []), dtype=np.int64).reshape(-1, 3)
+        if voxels.size == 0:
+            raise ScheduleError(f"{where}: 'voxels' must list [x, y, z] triples")
+        try:
+            area.neurons_of_voxels(voxels)
+        except IndexError as exc:
+            raise ScheduleError(f"{where}: {exc}") from exc
+        force = bool(e.get("force", False))
+        potential = e.get("potential")
+        if not force and not isinstance(potential, (int, float)):
+            raise ScheduleError(f"{where}: needs a numeric 'potential' (or \"force\": true)")
+        by_burst.setdefault(e["burst"], []).append(
+            {"area": area.cortical_id, "voxels": voxels, "potential": potential, "force": force})
+    return by_burst
+
+
+@dataclass
+class RunResult:
+    """Summary of a headless run, and the raster rows when they were asked for."""
+
+    summary: dict[str, Any]
+    #: area name (or id) -> [(burst, sorted area-local fired indices)], when ``raster=True``.
+    raster_rows: dict[str, list[tuple[int, np.ndarray]]] = field(default_factory=dict)
+
+
+def run_brain(connectome: Connectome, bursts: int, *, seed: int = 0,
+              schedule: Schedule | None = None, record: Path | None = None,
+              raster: bool = False, drive: PoissonDrive | None = None,
+              progress: Callable[[int, float], None] | None = None) -> RunResult:
+    """Run ``bursts`` bursts on the CPU backend.
+
+    Each burst applies ``drive`` and the ``schedule`` entries of that burst; ``record`` gets one
+    JSON line per burst: ``{"burst": b, "fired": {id: [[x, y, z], ...]}}``.
+    ``progress(bursts_done, bursts_per_second)`` is called about once a second. The summary
+    has bursts, seconds, bursts_per_second, fired_total, neurons and synapses.
+    """
+    engine = Engine(connectome, "cpu", seed=seed)
+    schedule = schedule or {}
+    rows: dict[str, list[tuple[int, np.ndarray]]] = (
+        {a.name or a.cortical_id: [] for a in connectome.areas} if raster else {})
+    out = record.open("w") if record else None
+    fired_total = 0
+    t0 = time.perf_counter()
+    last_report = t0
+    try:
+        for b in range(bursts):
+            if drive is not None:
+                drive.apply(engine)
+            for e in schedule.get(b, ()):
+                if e["force"]:
+                    engine.force_fire(e["area"], voxels=e["voxels"])
+                if e["potential"] is not None:
+                    engine.inject(e["area"], voxels=e["voxels"], potentials=float(e["potential"]))
+            fired_total += engine.step()
+            if out is not None or raster:
+                fired = {}
+                for a in connectome.areas:
+                    idx = engine.fired(a.index)
+                    if raster:
+                        rows[a.name or a.cortical_id].append((b, idx))
+                    if idx.size:
+                        fired[a.cortical_id] = a.voxel_of(idx).tolist()
+                if out is not None:
+                    out.write(json.dumps({"burst": b, "fired": fired}) + "\n")
+            now = time.perf_counter()
+            if progress is not None and now - last_report > 1.0:
+                last_report = now
+                progress(b + 1, (b + 1) / (now - t0))
+    finally:
+        if out is not None:
+            out.close()
+        engine.close()
+    elapsed = time.perf_counter() - t0
+    summary = {"bursts": bursts, "seconds": round(elapsed, 4),
+               "bursts_per_second": round(bursts / elapsed, 1) if elapsed else None,
+               "fired_total": int(fired_total), "neurons": connectome.neuron_count,
+               "synapses": connectome.synapse_count}
+    return RunResult(summary, rows)

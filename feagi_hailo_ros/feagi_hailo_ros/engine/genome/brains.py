@@ -1,0 +1,118 @@
+"""One way to name a brain, for the CLI, the node's ``genome`` parameter and ``~/upload``.
+
+A brain name is, in this order:
+
+1. empty: the shipped default brain (``obstacle_avoidance``);
+2. an existing file: a saved connectome when the file is a zip archive (what
+   ``connectome_file.save_connectome`` writes, whatever its extension), otherwise a genome in any
+   of FEAGI's JSON forms and with any extension (``.json``, FEAGI's own ``.genome``, none);
+3. the name of a shipped genome, with or without ``.json`` (``feagi_hailo_ros/genomes/``).
+
+Anything else is refused with one message that says what was looked for and lists the shipped
+names.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ...genomes import available_genomes, example_genome_path
+from ..core.connectome import Connectome
+from .builder import build_connectome, estimate_memory
+from .connectome_file import load_connectome
+from .parser import Genome, load_genome
+
+#: The brain an empty name stands for.
+DEFAULT_BRAIN = "obstacle_avoidance"
+
+GENOME = "genome"
+CONNECTOME = "connectome"
+
+# Every zip archive starts with a local file header (PKWARE APPNOTE 4.3.7); .npz files are zips.
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+class BrainNameError(ValueError):
+    """A brain name that is neither a readable file nor a shipped genome."""
+
+
+@dataclass(frozen=True)
+class BrainRef:
+    """A resolved brain name: what kind of file it is and where."""
+
+    kind: str  # GENOME or CONNECTOME
+    path: Path
+    #: The name as given (or DEFAULT_BRAIN for an empty one), for messages.
+    name: str
+    shipped: bool = False
+
+
+def _is_zip(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(4) == _ZIP_MAGIC
+    except OSError as exc:
+        raise BrainNameError(f"brain file {str(path)!r} cannot be read: {exc.strerror or exc}") from exc
+
+
+def resolve_brain(name: str | os.PathLike[str]) -> BrainRef:
+    """Resolve a brain name (rules in the module docstring) without reading the brain.
+
+    Raises :class:`BrainNameError` naming what was looked for and the shipped genomes.
+    """
+    text = os.fspath(name).strip()
+    if not text:
+        return BrainRef(GENOME, example_genome_path(DEFAULT_BRAIN), DEFAULT_BRAIN, shipped=True)
+    path = Path(text).expanduser()
+    if path.is_file():
+        return BrainRef(CONNECTOME if _is_zip(path) else GENOME, path, text)
+    if path.exists():
+        raise BrainNameError(f"brain {text!r} is a directory, not a genome or connectome file")
+    stem = text[:-5] if text.endswith(".json") else text
+    if stem in available_genomes():
+        return BrainRef(GENOME, example_genome_path(stem), text, shipped=True)
+    raise BrainNameError(
+        f"brain {text!r} not found: no file of that name, and no shipped genome of that name "
+        f"(shipped: {', '.join(available_genomes())})")
+
+
+def load_brain(name: str | os.PathLike[str], *, seed: int = 0,
+               strict: bool = True) -> tuple[Connectome, Genome | None]:
+    """The connectome a brain name stands for, and its genome (None for a saved connectome).
+
+    ``seed`` drives the builder's synapse sampling; ``strict=False`` skips unsupported
+    morphologies instead of refusing the genome. Raises :class:`BrainNameError`,
+    ``GenomeError`` (with the key path) or ``ConnectomeFileError``.
+    """
+    ref = resolve_brain(name)
+    if ref.kind == CONNECTOME:
+        return load_connectome(ref.path), None
+    genome = load_genome(ref.path)
+    return build_connectome(genome, strict=strict, seed=seed), genome
+
+
+def inspect_brain(connectome: Connectome, genome: Genome | None) -> dict[str, Any]:
+    """A JSON-able description: neuron and synapse counts, the builder's memory estimate (bytes,
+    None for a saved connectome), the source checksum, every area and mapping, the builder's
+    notes (what it skipped or warned about)."""
+    areas = [{"index": a.index, "cortical_id": a.cortical_id, "name": a.name,
+              "dims": list(a.dims), "neurons_per_voxel": a.neurons_per_voxel,
+              "neurons": a.neuron_count, "power": a.index == connectome.power_area}
+             for a in connectome.areas]
+    mappings = [{"index": p.index, "src": connectome.areas[p.src_area].cortical_id,
+                 "dst": connectome.areas[p.dst_area].cortical_id, "morphology": p.morphology,
+                 "weight": p.weight, "delay": p.delay, "synapses": p.synapse_count,
+                 "plastic": p.plastic}
+                for p in connectome.projections]
+    return {
+        "neurons": connectome.neuron_count,
+        "synapses": connectome.synapse_count,
+        "memory_estimate_bytes": estimate_memory(genome) if genome is not None else None,
+        "checksum": connectome.source_checksum,
+        "areas": areas,
+        "mappings": mappings,
+        "notes": list(connectome.notes),
+    }
