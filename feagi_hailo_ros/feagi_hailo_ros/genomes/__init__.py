@@ -8,7 +8,7 @@ _HERE = pathlib.Path(__file__).resolve().parent
 
 
 def available_genomes() -> list[str]:
-    """Names of the shipped example genomes (without ``.json``)."""
+    """Names of the shipped example genomes (without ``.json``), sorted."""
     return sorted(p.stem for p in _HERE.glob("*.json"))
 
 

@@ -47,7 +47,7 @@ from typing import Any
 
 from .infos import NetworkGroupInfo, VStreamInfo, VStreamParams, dequantize, enum_or_int
 from .library import SYSTEM_DIRS, LoadedLibrary, Version, load_libhailort
-from .resource import HailoRTClosed, _Resource
+from .resource import HailoRTCalls, HailoRTClosed, _Resource
 from .status import HAILO_INSUFFICIENT_BUFFER, HailoRTError, check, status_name
 from .structs import (
     HAILO_MAX_NETWORK_GROUPS,
@@ -131,7 +131,12 @@ class HailoRT:
     """A loaded libhailort (4.17-4.23). The library stays loaded for the life of the process.
 
     `lib_path` overrides the search (see library.py); `environ`, `search_dirs` and `find_library`
-    exist for tests of the search order.
+    exist for tests of the search order. Raises HailoRTNotFound (no loadable library),
+    HailoRTVersionError (not 4.17..4.23) or HailoRTError (`hailo_get_library_version` failed).
+
+    Attributes: `path` (the file loaded), `version` (:class:`~.library.Version`) and
+    `vstream_info_t`, the `hailo_vstream_info_t` layout of that version. Implements
+    :class:`~.resource.HailoRTCalls`, which the object wrappers are typed against.
     """
 
     def __init__(
@@ -154,7 +159,11 @@ class HailoRT:
         return f"HailoRT({self.path!r}, version={self.version})"
 
     def function(self, name: str) -> Any:
-        """The C function `name` with its prototype set (raises HailoRTError if missing)."""
+        """The C function `name` with its prototype set, cached.
+
+        Raises HailoRTError (code 7, HAILO_NOT_IMPLEMENTED) when the library does not export it,
+        KeyError for a name the binding has no prototype for.
+        """
         fn = self._functions.get(name)
         if fn is None:
             try:
@@ -167,22 +176,32 @@ class HailoRT:
         return fn
 
     def call(self, name: str, *args: Any, detail: str = "") -> None:
-        """Call a libhailort function and raise HailoRTError (code and name) unless it succeeds."""
+        """Call a libhailort function and raise HailoRTError (code and name) unless it succeeds.
+
+        `args` are passed as ctypes converts them under the function's prototype; `detail` is
+        added to the error message (file or vstream name). Returns None.
+        """
         check(self.function(name)(*args), name, self.version.major_minor, detail)
 
     def status(self, name: str, *args: Any) -> int:
-        """Call a libhailort function and return its raw status (for retry-on-size loops)."""
+        """Call a libhailort function and return its raw `hailo_status` without checking it (for
+        retry-on-size loops); a missing function raises as in :meth:`function`."""
         return int(self.function(name)(*args))
 
     def releaser(self, name: str) -> Callable[[int], None]:
-        """A function releasing one handle with `name` (e.g. "hailo_release_hef")."""
+        """A function releasing one handle with `name` (e.g. "hailo_release_hef"); it raises
+        HailoRTError when the release call fails."""
         def release(handle: int) -> None:
             self.call(name, handle)
         return release
 
     # convenience constructors
     def scan_devices(self) -> list[str]:
-        """Device ids (PCIe BDFs) of the Hailo devices present; empty when there are none."""
+        """Device ids (PCIe BDFs) of the Hailo devices present; empty when there are none.
+
+        Retries with a larger buffer when there are more than 16. Raises HailoRTError when the
+        scan fails (e.g. no driver).
+        """
         capacity = 16
         while True:
             ids = (HailoDeviceId * capacity)()
@@ -195,12 +214,15 @@ class HailoRT:
             return [ids[i].id.decode(errors="replace") for i in range(count.value)]
 
     def create_vdevice(self) -> VDevice:
+        """:meth:`VDevice.create` on this library (HailoRTError 74 when no device is free)."""
         return VDevice.create(self)
 
     def hef_from_file(self, path: str | os.PathLike[str]) -> Hef:
+        """:meth:`Hef.from_file` on this library."""
         return Hef.from_file(self, path)
 
     def hef_from_bytes(self, data: bytes | bytearray | memoryview) -> Hef:
+        """:meth:`Hef.from_bytes` on this library."""
         return Hef.from_bytes(self, data)
 
 
@@ -214,6 +236,9 @@ class VDevice(_Resource):
 
     @classmethod
     def create(cls, rt: HailoRT) -> VDevice:
+        """A vdevice over all devices with default params (`hailo_init_vdevice_params`,
+        `hailo_create_vdevice`). Raises HailoRTError, e.g. 74 HAILO_OUT_OF_PHYSICAL_DEVICES when
+        there is no device or another vdevice holds it (DESIGN section 6)."""
         params = HailoVDeviceParams()
         rt.call("hailo_init_vdevice_params", byref(params))
         handle = c_void_p()
@@ -226,12 +251,19 @@ class VDevice(_Resource):
 
     @property
     def network_groups(self) -> list[ConfiguredNetworkGroup]:
-        """The live network groups configured on this vdevice, in configuration order."""
+        """The live network groups configured on this vdevice, in configuration order (raises
+        nothing once closed: the list is then empty)."""
         with self._lock:
             return [g for r in self._groups if (g := r()) is not None and not g.closed]
 
     def configure(self, hef: Hef) -> list[ConfiguredNetworkGroup]:
-        """Configure every network group of `hef` with HailoRT's default parameters."""
+        """Configure every network group of `hef` with HailoRT's default parameters.
+
+        Returns one ConfiguredNetworkGroup per group, owned by this vdevice (they are not
+        activated: the scheduler does that). Raises HailoRTClosed when the vdevice or the HEF is
+        closed, HailoRTError when a configure call fails (e.g. the HEF does not fit or targets
+        another device).
+        """
         with self._lock, hef._lock:
             vdev = self._require_open()
             hef_handle = hef._require_open()
@@ -254,7 +286,11 @@ class VDevice(_Resource):
 
 
 class Hef(_Resource):
-    """`hailo_hef`: a compiled model loaded from a file or from memory."""
+    """`hailo_hef`: a compiled model loaded from a file or from memory.
+
+    `source` is the path, or `<N bytes>` for a buffer (shown in messages). The HEF is released
+    on close; network groups configured from it do not depend on it afterwards.
+    """
 
     _kind = "Hef"
 
@@ -267,6 +303,9 @@ class Hef(_Resource):
 
     @classmethod
     def from_file(cls, rt: HailoRT, path: str | os.PathLike[str]) -> Hef:
+        """`hailo_create_hef_file`. Raises HailoRTError; a real 4.23 answers 13 for a missing
+        file, 14 for an empty file or a directory, 92 for a file that is not a HEF (DESIGN
+        section 6)."""
         handle = c_void_p()
         name = os.fspath(path)
         rt.call("hailo_create_hef_file", byref(handle), os.fsencode(name), detail=name)
@@ -274,6 +313,12 @@ class Hef(_Resource):
 
     @classmethod
     def from_bytes(cls, rt: HailoRT, data: bytes | bytearray | memoryview) -> Hef:
+        """`hailo_create_hef_buffer` on a copy of `data`. Raises HailoRTError (92 on 4.23 for
+        bytes that are not a HEF).
+
+        The buffer is passed as it is, also when empty, which crashes a real libhailort 4.23
+        (DESIGN section 6): do not pass an empty buffer.
+        """
         blob = bytes(data)
         handle = c_void_p()
         rt.call("hailo_create_hef_buffer", byref(handle), c_char_p(blob), len(blob),
@@ -281,6 +326,8 @@ class Hef(_Resource):
         return cls(rt, handle.value, f"<{len(blob)} bytes>")
 
     def network_group_infos(self) -> list[NetworkGroupInfo]:
+        """The network groups in the HEF, in its order (at most 8). Raises HailoRTClosed,
+        HailoRTError."""
         with self._lock:
             handle = self._require_open()
             infos = (HailoNetworkGroupInfo * HAILO_MAX_NETWORK_GROUPS)()
@@ -290,7 +337,10 @@ class Hef(_Resource):
                                      bool(infos[i].is_multi_context)) for i in range(n.value)]
 
     def vstream_infos(self, network_group: str | None = None) -> list[VStreamInfo]:
-        """Inputs and outputs of a network group (the first one if None), as the HEF describes them."""
+        """Inputs and outputs of a network group (the first one if None), as the HEF describes them.
+
+        Needs no device. Raises HailoRTClosed, HailoRTError (e.g. for an unknown group name).
+        """
         with self._lock:
             handle = self._require_open()
             info_t = self._rt.vstream_info_t
@@ -309,7 +359,11 @@ class Hef(_Resource):
                 return [VStreamInfo.from_struct(arr[i]) for i in range(n.value)]
 
     def frame_size(self, info: VStreamInfo, format_type: FormatType | int = FormatType.AUTO) -> int:
-        """Bytes of one host frame of `info` in `format_type` (AUTO: the HEF's own type)."""
+        """Bytes of one host frame of `info` in `format_type` (AUTO: the HEF's own type).
+
+        `info` must come from this library (:meth:`vstream_infos`); its format order is kept.
+        Raises HailoRTError.
+        """
         raw = self._rt.vstream_info_t.from_buffer_copy(info._raw)
         fmt = HailoFormat(int(format_type), int(info.format_order), 0)
         size = c_size_t()
@@ -323,7 +377,7 @@ class ConfiguredNetworkGroup(_Resource):
 
     _kind = "ConfiguredNetworkGroup"
 
-    def __init__(self, rt: HailoRT, handle: int, vdevice: VDevice, name: str) -> None:
+    def __init__(self, rt: HailoRTCalls, handle: int, vdevice: VDevice, name: str) -> None:
         self.name = name
         super().__init__(rt, handle, None, vdevice)  # nothing to release: the vdevice owns it
 
@@ -356,14 +410,21 @@ class ConfiguredNetworkGroup(_Resource):
     def make_input_vstream_params(self, format_type: FormatType | int = FormatType.UINT8, *,
                                   timeout_ms: int | None = None,
                                   queue_size: int | None = None) -> list[VStreamParams]:
-        """Default params of every input vstream, with host format type `format_type`."""
+        """Default params of every input vstream, with host format type `format_type`.
+
+        `timeout_ms`/`queue_size` override HailoRT's defaults when given. The list can be edited
+        before :meth:`create_input_vstreams`. Raises HailoRTClosed, HailoRTError.
+        """
         return self._make_params("hailo_make_input_vstream_params", format_type, timeout_ms,
                                  queue_size)
 
     def make_output_vstream_params(self, format_type: FormatType | int = FormatType.UINT8, *,
                                    timeout_ms: int | None = None,
                                    queue_size: int | None = None) -> list[VStreamParams]:
-        """Default params of every output vstream, with host format type `format_type`."""
+        """Default params of every output vstream, with host format type `format_type`.
+
+        As :meth:`make_input_vstream_params`, for the outputs.
+        """
         return self._make_params("hailo_make_output_vstream_params", format_type, timeout_ms,
                                  queue_size)
 
@@ -390,9 +451,15 @@ class ConfiguredNetworkGroup(_Resource):
             return created
 
     def create_input_vstreams(self, params: Sequence[VStreamParams]) -> list[InputVStream]:
+        """Create input vstreams from `params` (in that order), owned by this group.
+
+        On failure nothing stays allocated. Raises HailoRTClosed, HailoRTError (also for a host
+        format type the binding does not support), ValueError for a name too long.
+        """
         return self._create("hailo_create_input_vstreams", params, InputVStream)
 
     def create_output_vstreams(self, params: Sequence[VStreamParams]) -> list[OutputVStream]:
+        """As :meth:`create_input_vstreams`, for output vstreams."""
         return self._create("hailo_create_output_vstreams", params, OutputVStream)
 
     def create_vstreams(
@@ -408,6 +475,8 @@ class ConfiguredNetworkGroup(_Resource):
 
         `output_formats` overrides the host format type per output name (e.g. UINT16 only for
         layers whose fan-in exceeds 255); `timeout_ms`/`queue_size` apply to every vstream.
+        Raises KeyError for an `output_formats` name that is not an output, HailoRTClosed and
+        HailoRTError; on failure the inputs already created are released.
         """
         in_params = self.make_input_vstream_params(input_format, timeout_ms=timeout_ms,
                                                    queue_size=queue_size)

@@ -33,7 +33,12 @@ def _error(exc: BaseException) -> dict[str, Any]:
 
 def describe_hef(rt: HailoRT, path: str | os.PathLike[str]) -> dict[str, Any]:
     """Network groups of one HEF with every input/output vstream (shape, format, quantization and
-    host frame size in the HEF's own format type)."""
+    host frame size in the HEF's own format type).
+
+    Returns a JSON-able dict: `path`, then `network_groups` (each with `name`,
+    `is_multi_context`, `inputs`, `outputs`), or `error` (code, name, call, message) when a
+    library call fails (HailoRTError is reported there, not raised). Needs no device.
+    """
     out: dict[str, Any] = {"path": os.fspath(path)}
     try:
         with Hef.from_file(rt, path) as hef:
@@ -59,6 +64,10 @@ def hailort_info(lib_path: str | os.PathLike[str] | None = None,
     Raises HailoRTNotFound when no libhailort can be loaded. An unsupported version is reported
     (`library.supported` false plus `library.error`) rather than raised, and nothing else is asked of
     that library, since its struct layouts are unknown.
+
+    Keys: `supported_versions`, `library` (`path`, `version`, `supported`[, `error`]), and for a
+    supported library `devices` (ids; [] plus `devices_error` when the scan fails) and `hefs`
+    (:func:`describe_hef` of each path, in order).
     """
     report: dict[str, Any] = {"supported_versions": SUPPORTED_TEXT}
     try:
@@ -78,6 +87,7 @@ def hailort_info(lib_path: str | os.PathLike[str] | None = None,
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the stand-alone `hailort-info` command (options: `add_arguments`)."""
     parser = argparse.ArgumentParser(
         prog="feagi-hailo hailort-info",
         description="Report the HailoRT library, Hailo devices and HEF contents as JSON.")
@@ -95,7 +105,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the report for parsed `args`; return the exit status."""
+    """Print the report for parsed `args` (`lib`, `hef`) as JSON on stdout; return the exit
+    status (module docstring). Problems (no library, unsupported version, HEF errors) go to
+    stderr, one line each."""
     try:
         report = hailort_info(args.lib, args.hef)
     except HailoRTUnavailable as exc:
@@ -112,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: parse `argv` (default `sys.argv[1:]`) and :func:`run`; returns the exit status."""
     return run(build_parser().parse_args(argv))
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ from .structs import (
 
 
 def enum_or_int(enum_type: type, value: int) -> Any:
+    """`enum_type(value)`, or `int(value)` when the enum has no such member (values that newer
+    HailoRT releases added are kept rather than refused)."""
     try:
         return enum_type(value)
     except ValueError:
@@ -27,7 +29,10 @@ def enum_or_int(enum_type: type, value: int) -> Any:
 
 
 def dequantize(raw: np.ndarray, qp_scale: float, qp_zp: float) -> np.ndarray:
-    """HailoRT's output transformation: `(raw - qp_zp) * qp_scale`, as float32."""
+    """HailoRT's output transformation: `(raw - qp_zp) * qp_scale`, as float32.
+
+    `raw` is any array (e.g. uint8/uint16 frames); the result has its shape, dtype float32.
+    """
     return (np.asarray(raw, dtype=np.float32) - np.float32(qp_zp)) * np.float32(qp_scale)
 
 
@@ -36,7 +41,7 @@ def dequantize(raw: np.ndarray, qp_scale: float, qp_zp: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class NetworkGroupInfo:
-    """`hailo_network_group_info_t`."""
+    """`hailo_network_group_info_t`: the group's name and whether it needs several contexts."""
 
     name: str
     is_multi_context: bool
@@ -44,7 +49,12 @@ class NetworkGroupInfo:
 
 @dataclass(frozen=True)
 class VStreamInfo:
-    """A decoded `hailo_vstream_info_t` (either layout)."""
+    """A decoded `hailo_vstream_info_t` (either layout).
+
+    `shape` is the HEF's (height, width, features); `format_type`/`format_order` are enum
+    members, or plain ints for values newer than structs.py knows; `qp_scale`/`qp_zp` the
+    quantization of the vstream (see :func:`dequantize`).
+    """
 
     name: str
     network_name: str
@@ -60,6 +70,8 @@ class VStreamInfo:
 
     @classmethod
     def from_struct(cls, s: Any) -> VStreamInfo:
+        """Decode a `HailoVStreamInfo419`/`420` (names as UTF-8 with replacement, the raw bytes
+        kept for later frame-size calls). Raises ValueError for an unknown stream direction."""
         return cls(
             name=s.name.decode(errors="replace"),
             network_name=s.network_name.decode(errors="replace"),
@@ -76,6 +88,7 @@ class VStreamInfo:
 
     @property
     def is_input(self) -> bool:
+        """True for a host-to-device (input) vstream."""
         return self.direction == StreamDirection.H2D
 
     @property
@@ -89,6 +102,7 @@ class VStreamInfo:
         return (h, w, f)
 
     def dequantize(self, raw: np.ndarray) -> np.ndarray:
+        """:func:`dequantize` with this vstream's `qp_scale` and `qp_zp` (float32, shape of `raw`)."""
         return dequantize(raw, self.qp_scale, self.qp_zp)
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,6 +138,7 @@ class VStreamParams:
 
     @classmethod
     def from_struct(cls, s: HailoVStreamParamsByName) -> VStreamParams:
+        """Decode one entry filled by `hailo_make_{input,output}_vstream_params`."""
         p = s.params
         return cls(
             name=s.name.decode(errors="replace"),
@@ -137,6 +152,11 @@ class VStreamParams:
         )
 
     def fill(self, s: HailoVStreamParamsByName) -> None:
+        """Write these params into `s` for `hailo_create_{input,output}_vstreams`.
+
+        Raises ValueError when the UTF-8 name does not fit the C field with its terminating NUL
+        (`HAILO_MAX_STREAM_NAME_SIZE` - 1 bytes).
+        """
         raw = self.name.encode()
         if len(raw) >= HAILO_MAX_STREAM_NAME_SIZE:  # room for the terminating NUL
             raise ValueError(f"vstream name too long: {self.name!r}")

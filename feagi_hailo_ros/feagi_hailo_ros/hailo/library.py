@@ -81,7 +81,7 @@ class HailoRTVersionError(HailoRTUnavailable):
 
 @dataclass(frozen=True, order=True)
 class Version:
-    """`hailo_version_t` (three uint32: major, minor, revision)."""
+    """`hailo_version_t` (three uint32: major, minor, revision), ordered like a tuple."""
 
     major: int
     minor: int
@@ -92,10 +92,12 @@ class Version:
 
     @property
     def major_minor(self) -> tuple[int, int]:
+        """`(major, minor)`, the key for layouts and status names."""
         return (self.major, self.minor)
 
     @property
     def supported(self) -> bool:
+        """Whether this binding speaks this version: 4.17 through 4.23 (any revision)."""
         return SUPPORTED_MIN <= self.major_minor <= SUPPORTED_MAX
 
 
@@ -117,7 +119,12 @@ def system_candidates(
     find_library: Callable[[str], str | None] | None = ctypes.util.find_library,
 ) -> list[Candidate]:
     """Where libhailort may be installed system-wide, in search order (existing files only, plus
-    whatever the dynamic linker's cache names)."""
+    whatever the dynamic linker's cache names).
+
+    First `find_library("hailort")` (skipped when `find_library` is None), then per directory of
+    `search_dirs` `libhailort.so` and the `libhailort.so.4.*` files, newest soname first. Nothing
+    is loaded here.
+    """
     out: list[Candidate] = []
     if find_library is not None:
         name = find_library("hailort")
@@ -180,6 +187,10 @@ def load_libhailort(
     Raises HailoRTNotFound (nothing loadable, message lists every place tried and how to install
     HailoRT) or HailoRTVersionError (loaded, but not 4.17..4.23). check_version=False returns an
     unsupported library too, only to report its version: do not call anything else on it.
+    `environ` replaces `os.environ` and `search_dirs`/`find_library` the system search (tests).
+    An explicit library (`lib_path` or $FEAGI_HAILO_LIBHAILORT) is the only candidate; a system
+    search takes the first supported copy. Also raises HailoRTError if
+    `hailo_get_library_version` itself fails.
     """
     env = os.environ if environ is None else environ
     if lib_path is not None:

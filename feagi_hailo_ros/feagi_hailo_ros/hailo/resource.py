@@ -10,12 +10,38 @@ released before the vstreams created under it, and no handle is released twice.
 
 from __future__ import annotations
 
+import ctypes
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .hailort import HailoRT
+from .library import Version
+
+
+class HailoRTCalls(Protocol):
+    """The part of :class:`~.hailort.HailoRT` that object wrappers use (resources, vstreams).
+
+    Typing against this rather than ``HailoRT`` keeps resource.py and vstreams.py free of imports
+    from hailort.py (which imports both). ``HailoRT`` satisfies it; so can a test double.
+    """
+
+    @property
+    def version(self) -> Version:
+        """Version of the loaded library (its ``major_minor`` selects layouts and messages)."""
+        ...
+
+    @property
+    def vstream_info_t(self) -> type[ctypes.Structure]:
+        """The ``hailo_vstream_info_t`` ctypes layout of the loaded library's version."""
+        ...
+
+    def call(self, name: str, *args: Any, detail: str = "") -> None:
+        """Call C function ``name``; raise :class:`~.status.HailoRTError` unless it succeeds."""
+        ...
+
+    def status(self, name: str, *args: Any) -> int:
+        """Call C function ``name`` and return its raw ``hailo_status``."""
+        ...
 
 
 class HailoRTClosed(RuntimeError):
@@ -73,7 +99,7 @@ class _Resource:
 
     _kind = "object"
 
-    def __init__(self, rt: HailoRT, handle: int, release: Callable[[int], None] | None,
+    def __init__(self, rt: HailoRTCalls, handle: int, release: Callable[[int], None] | None,
                  owner: _Resource | None = None) -> None:
         self._rt = rt
         self._owner = owner

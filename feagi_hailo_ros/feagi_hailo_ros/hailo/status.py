@@ -161,7 +161,11 @@ _HINTS: dict[int, str] = {
 
 
 def status_name(code: int, version: tuple[int, int] | None = None) -> str:
-    """Name of a `hailo_status` code as spelled by the header of `version` (newest names if None)."""
+    """Name of a `hailo_status` code as spelled by the header of `version` (newest names if None).
+
+    Codes 36 and 64 get their pre-4.20 names for `version` < (4, 20); an unknown code gives
+    `HAILO_UNKNOWN_STATUS_<code>`.
+    """
     if version is not None and version < (4, 20) and code in NAMES_BEFORE_4_20:
         return NAMES_BEFORE_4_20[code]
     return STATUS_NAMES.get(code, f"HAILO_UNKNOWN_STATUS_{code}")
@@ -192,6 +196,10 @@ class HailoRTError(RuntimeError):
 
 
 def check(code: int, call: str, version: tuple[int, int] | None = None, detail: str = "") -> None:
-    """Raise HailoRTError unless `code` is HAILO_SUCCESS."""
+    """Raise HailoRTError unless `code` is HAILO_SUCCESS.
+
+    `call` is the C function's name, `version` the library's (major, minor) for the status name,
+    `detail` extra context for the message (file name, vstream name).
+    """
     if code != HAILO_SUCCESS:
         raise HailoRTError(code, status_name(code, version), call, detail)

@@ -93,7 +93,8 @@ class SchedulingAlgorithm(IntEnum):
 
 
 def order_name(order: int) -> str:
-    """'NHWC', 'NC', ... or the number for orders newer than this table."""
+    """Name of a `hailo_format_order_t` value: 'NHWC', 'NC', ... or the number (as text) for
+    orders newer than this table."""
     try:
         return FormatOrder(order).name
     except ValueError:
@@ -101,6 +102,8 @@ def order_name(order: int) -> str:
 
 
 def type_name(fmt_type: int) -> str:
+    """Name of a `hailo_format_type_t` value: 'UINT8', 'UINT16', ... or the number (as text) for
+    an unknown type."""
     try:
         return FormatType(fmt_type).name
     except ValueError:
@@ -111,14 +114,20 @@ def type_name(fmt_type: int) -> str:
 
 
 class HailoVersion(ctypes.Structure):
+    """`hailo_version_t`: major, minor, revision (uint32 each; 12 bytes)."""
+
     _fields_ = [("major", c_uint32), ("minor", c_uint32), ("revision", c_uint32)]
 
 
 class HailoDeviceId(ctypes.Structure):
+    """`hailo_device_id_t`: a NUL-padded id string (PCIe BDF), 32 bytes."""
+
     _fields_ = [("id", c_char * HAILO_MAX_DEVICE_ID_LENGTH)]
 
 
 class HailoVDeviceParams(ctypes.Structure):
+    """`hailo_vdevice_params_t` (40 bytes), filled by `hailo_init_vdevice_params`."""
+
     _fields_ = [
         ("device_count", c_uint32),
         ("device_ids", ctypes.POINTER(HailoDeviceId)),
@@ -129,10 +138,14 @@ class HailoVDeviceParams(ctypes.Structure):
 
 
 class HailoFormat(ctypes.Structure):
+    """`hailo_format_t`: type (FormatType), order (FormatOrder), flags; 12 bytes."""
+
     _fields_ = [("type", c_int), ("order", c_int), ("flags", c_int)]
 
 
 class HailoQuantInfo(ctypes.Structure):
+    """`hailo_quant_info_t`: qp_zp, qp_scale, limvals_min, limvals_max (float32; 16 bytes)."""
+
     _fields_ = [
         ("qp_zp", c_float),
         ("qp_scale", c_float),
@@ -142,6 +155,8 @@ class HailoQuantInfo(ctypes.Structure):
 
 
 class Hailo3dImageShape(ctypes.Structure):
+    """`hailo_3d_image_shape_t`: height, width, features (uint32; 12 bytes)."""
+
     _fields_ = [("height", c_uint32), ("width", c_uint32), ("features", c_uint32)]
 
 
@@ -201,11 +216,15 @@ HailoVStreamInfo = HailoVStreamInfo419 | HailoVStreamInfo420
 
 
 def vstream_info_type(major: int, minor: int) -> type[HailoVStreamInfo419] | type[HailoVStreamInfo420]:
-    """The `hailo_vstream_info_t` layout of a run-time library version."""
+    """The `hailo_vstream_info_t` layout of a run-time library version: the 432-byte
+    :class:`HailoVStreamInfo419` before 4.20, the 436-byte :class:`HailoVStreamInfo420` from
+    4.20 on (DESIGN section 6). Versions outside 4.17..4.23 are refused earlier (library.py)."""
     return HailoVStreamInfo419 if (major, minor) < (4, 20) else HailoVStreamInfo420
 
 
 class HailoVStreamParams(ctypes.Structure):
+    """`hailo_vstream_params_t` (28 bytes): host format, timeout_ms, queue_size, stats flags."""
+
     _fields_ = [
         ("user_buffer_format", HailoFormat),
         ("timeout_ms", c_uint32),
@@ -223,6 +242,8 @@ class HailoVStreamParamsByName(ctypes.Structure):
 
 
 class HailoNetworkGroupInfo(ctypes.Structure):
+    """`hailo_network_group_info_t` (129 bytes): name and is_multi_context."""
+
     _fields_ = [("name", c_char * HAILO_MAX_NETWORK_GROUP_NAME_SIZE), ("is_multi_context", c_bool)]
 
 
@@ -321,20 +342,28 @@ class _StreamParamsUnion(ctypes.Union):
 
 
 class HailoStreamParameters(ctypes.Structure):
+    """`hailo_stream_parameters_t` (80 bytes); declared for the size of the configure params."""
+
     _anonymous_ = ("_u",)
     _fields_ = [("stream_interface", c_int), ("direction", c_int), ("flags", c_int),
                 ("_u", _StreamParamsUnion)]
 
 
 class HailoStreamParametersByName(ctypes.Structure):
+    """`hailo_stream_parameters_by_name_t` (208 bytes); declared for its size."""
+
     _fields_ = [("name", c_char * HAILO_MAX_STREAM_NAME_SIZE), ("stream_params", HailoStreamParameters)]
 
 
 class HailoNetworkParametersByName(ctypes.Structure):
+    """`hailo_network_parameters_by_name_t` (260 bytes); declared for its size."""
+
     _fields_ = [("name", c_char * HAILO_MAX_NETWORK_NAME_SIZE), ("batch_size", c_uint16)]
 
 
 class HailoConfigureNetworkGroupParams(ctypes.Structure):
+    """`hailo_configure_network_group_params_t` (10560 bytes); only its name is read."""
+
     _fields_ = [
         ("name", c_char * HAILO_MAX_NETWORK_GROUP_NAME_SIZE),
         ("batch_size", c_uint16),
@@ -348,6 +377,9 @@ class HailoConfigureNetworkGroupParams(ctypes.Structure):
 
 
 class HailoConfigureParams(ctypes.Structure):
+    """`hailo_configure_params_t` (84488 bytes): a count and 8 network group params;
+    filled by `hailo_init_configure_params_by_vdevice`, passed back unchanged."""
+
     _fields_ = [
         ("network_group_params_count", c_size_t),
         ("network_group_params", HailoConfigureNetworkGroupParams * HAILO_MAX_NETWORK_GROUPS),

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from ctypes import byref, c_size_t, c_void_p
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .infos import VStreamInfo, enum_or_int
-from .resource import _Resource
+from .resource import HailoRTCalls, _Resource
 from .status import HailoRTError, status_name
 from .structs import FormatOrder, FormatType, HailoFormat, type_name
-
-if TYPE_CHECKING:
-    from .hailort import ConfiguredNetworkGroup, HailoRT
 
 _DTYPES: dict[int, np.dtype] = {
     FormatType.UINT8: np.dtype(np.uint8),
@@ -30,7 +26,7 @@ class _VStream(_Resource):
     _kind = "vstream"
     _prefix = ""
 
-    def __init__(self, rt: HailoRT, handle: int, ng: ConfiguredNetworkGroup, name: str) -> None:
+    def __init__(self, rt: HailoRTCalls, handle: int, ng: _Resource, name: str) -> None:
         # Describe the vstream before taking ownership of the handle: if a query fails, the caller
         # still owns the handle and releases it exactly once.
         self.name = name
@@ -57,23 +53,25 @@ class _VStream(_Resource):
         return self.name
 
     @classmethod
-    def _release_many(cls, rt: HailoRT, handles: Sequence[int]) -> None:
+    def _release_many(cls, rt: HailoRTCalls, handles: Sequence[int]) -> None:
         if handles:
             arr = (c_void_p * len(handles))(*handles)
             rt.call(f"hailo_release_{cls._prefix}_vstreams", arr, len(handles))
 
     @classmethod
-    def _releaser(cls, rt: HailoRT) -> Callable[[int], None]:
+    def _releaser(cls, rt: HailoRTCalls) -> Callable[[int], None]:
         def release(handle: int) -> None:
             cls._release_many(rt, [handle])
         return release
 
     @property
     def qp_scale(self) -> float:
+        """Quantization scale of the vstream (from its info)."""
         return self.info.qp_scale
 
     @property
     def qp_zp(self) -> float:
+        """Quantization zero point of the vstream (from its info)."""
         return self.info.qp_zp
 
     def _check_frame(self, arr: np.ndarray, what: str) -> None:
@@ -93,7 +91,11 @@ class InputVStream(_VStream):
 
     def write(self, frame: np.ndarray) -> None:
         """Send one frame (any shape with the right element count, dtype of the host format;
-        bool is accepted for UINT8 spikes). Blocks while the vstream's queue is full."""
+        bool is accepted for UINT8 spikes). Blocks while the vstream's queue is full.
+
+        Raises TypeError for another dtype, ValueError for another size, HailoRTClosed when the
+        vstream (or its owner) is closed, HailoRTError when the write fails (e.g. 4 HAILO_TIMEOUT).
+        """
         arr = np.asarray(frame)
         if arr.dtype == np.bool_ and self.dtype == np.uint8:
             arr = arr.view(np.uint8)  # same bytes, 0/1
@@ -114,7 +116,11 @@ class OutputVStream(_VStream):
     def read(self, out: np.ndarray | None = None) -> np.ndarray:
         """Receive one frame: a new array of `shape`/`dtype`, or into `out` (C-contiguous,
         writeable, same dtype and size) to avoid an allocation per burst. Blocks until the frame
-        is ready or the vstream's timeout_ms passes (HAILO_TIMEOUT)."""
+        is ready or the vstream's timeout_ms passes (HAILO_TIMEOUT).
+
+        Returns the frame (`out` itself when given). Raises TypeError / ValueError for an `out`
+        of the wrong dtype, size or memory layout, HailoRTClosed, HailoRTError.
+        """
         if out is None:
             out = np.empty(self.shape, dtype=self.dtype)
         else:
@@ -128,7 +134,8 @@ class OutputVStream(_VStream):
         return out
 
     def dequantize(self, raw: np.ndarray) -> np.ndarray:
-        """`(raw - qp_zp) * qp_scale` with this output's quantization, as float32."""
+        """`(raw - qp_zp) * qp_scale` with this output's quantization, as float32 of `raw`'s
+        shape."""
         return self.info.dequantize(raw)
 
 
@@ -142,6 +149,8 @@ class VStreamSet:
         self.outputs: dict[str, OutputVStream] = {v.name: v for v in outputs}
 
     def close(self) -> None:
+        """Close the outputs, then the inputs, newest first; idempotent. Every vstream is closed
+        even when one fails; the first error is raised afterwards."""
         first_error: Exception | None = None
         for v in [*reversed(list(self.outputs.values())), *reversed(list(self.inputs.values()))]:
             try:
@@ -153,6 +162,7 @@ class VStreamSet:
 
     @property
     def closed(self) -> bool:
+        """True when every vstream of the set is closed."""
         return all(v.closed for v in [*self.inputs.values(), *self.outputs.values()])
 
     def __enter__(self) -> VStreamSet:

@@ -26,7 +26,8 @@ _VERSIONS = {"4.16": (4, 16, 0), "4.19": (4, 19, 0), "4.23": (4, 23, 0), "5.0": 
 
 @pytest.fixture(scope="session")
 def standin_libs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """version -> path of the built stand-in."""
+    """version ("4.16", "4.19", "4.23", "5.0") -> path of the built stand-in; fails the session
+    (rather than skipping) when it cannot be compiled."""
     root = tmp_path_factory.mktemp("libhailort_standin")
     try:
         return {v: build_standin(root / v.replace(".", "_"), *parts) for v, parts in _VERSIONS.items()}
@@ -49,28 +50,36 @@ class Standin:
         self.allowed_misuse = 0  # tests that misuse the C API on purpose raise this
 
     def live(self) -> int:
+        """Objects (vdevices, HEFs, vstreams, ...) the library has created and not released."""
         return int(self.lib.standin_live_objects())
 
     def misuse(self) -> int:
+        """Calls that passed an unknown or already released handle, since the library loaded."""
         return int(self.lib.standin_misuse_count())
 
     def order_violations(self) -> int:
+        """Times a vdevice was released while vstreams created under it were still alive."""
         return int(self.lib.standin_order_violations())
 
     def layout(self, struct: str, field: str | None = None) -> int:
+        """The C compiler's `sizeof(struct)`, or `offsetof(struct, field)`; -1 when unknown."""
         return int(self.lib.standin_layout(struct.encode(), field.encode() if field else None))
 
     def events(self) -> list[str]:
+        """The library's event log (vdevice/HEF/vstream creations and releases, configures),
+        oldest first."""
         buf = ctypes.create_string_buffer(65536)
         self.lib.standin_event_log(buf, len(buf))
         return [e for e in buf.value.decode().split(";") if e]
 
     def clear_events(self) -> None:
+        """Empty the event log."""
         self.lib.standin_clear_event_log()
 
 
 @pytest.fixture(params=SUPPORTED)
 def standin_version(request: pytest.FixtureRequest) -> str:
+    """Each supported version in turn ("4.19", "4.23": both vstream-info layouts)."""
     return request.param
 
 
@@ -91,9 +100,11 @@ def standin(standin_libs: dict[str, Path], standin_version: str) -> Iterator[Sta
 
 @pytest.fixture
 def rt(standin: Standin) -> HailoRT:
+    """The binding loaded on the stand-in under test (explicit path, no search)."""
     return HailoRT(standin.path)
 
 
 @pytest.fixture
 def rng() -> np.random.Generator:
+    """A seeded generator, so random test data is the same on every run."""
     return np.random.default_rng(20240607)

@@ -45,11 +45,13 @@ def _counts(a: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def test_version_selects_the_layout(rt: HailoRT, standin_version: str) -> None:
+    """The run-time version picks the vstream-info layout: 432 bytes on 4.19, 436 on 4.23."""
     assert f"{rt.version.major}.{rt.version.minor}" == standin_version
     assert ctypes.sizeof(rt.vstream_info_t) == (432 if standin_version == "4.19" else 436)
 
 
 def test_scan_devices(rt: HailoRT, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Device ids come back in order, also when there are more than the first buffer holds."""
     assert rt.scan_devices() == ["0000:01:00.0"]
     many = [f"0000:{i:02x}:00.0" for i in range(1, 21)]  # more than the first buffer holds
     monkeypatch.setenv("HAILORT_STANDIN_DEVICES", ",".join(many))
@@ -57,6 +59,7 @@ def test_scan_devices(rt: HailoRT, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_no_device(rt: HailoRT, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No device: the scan is empty and creating a vdevice raises 74 HAILO_OUT_OF_PHYSICAL_DEVICES."""
     monkeypatch.setenv("HAILORT_STANDIN_NO_DEVICE", "1")
     assert rt.scan_devices() == []
     with pytest.raises(HailoRTError) as info:
@@ -67,6 +70,7 @@ def test_no_device(rt: HailoRT, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_activate_is_never_needed_and_returns_6_under_the_scheduler(rt: HailoRT, rng) -> None:
+    """Activation is not bound (it returns 6 under the scheduler) and inference works without it."""
     assert "hailo_activate_network_group" not in hailort_module._PROTOTYPES
     blob = hf.build_hef([hf.dense_group("n", _bits(rng, (3, 4)))])
     with rt.create_vdevice() as vdevice, rt.hef_from_bytes(blob) as hef:
@@ -89,6 +93,7 @@ def test_activate_is_never_needed_and_returns_6_under_the_scheduler(rt: HailoRT,
 
 @pytest.fixture
 def two_groups(rng: np.random.Generator) -> list[hf.NetworkGroupSpec]:
+    """A dense group with quantized output and a conv group with a UINT16 output."""
     dense = hf.NetworkGroupSpec(
         "proj_a",
         [hf.InputSpec("proj_a/input_layer1", (1, 1, 53))],
@@ -99,6 +104,7 @@ def two_groups(rng: np.random.Generator) -> list[hf.NetworkGroupSpec]:
 
 
 def test_hef_from_file_and_bytes_describe_the_same_model(rt: HailoRT, tmp_path: Path, two_groups) -> None:
+    """A HEF read from a file and from memory list the same groups and vstreams."""
     path = hf.write_hef(tmp_path / "model.hef", two_groups)
     with Hef.from_file(rt, path) as from_file, Hef.from_bytes(rt, path.read_bytes()) as from_bytes:
         assert from_file.source == str(path)
@@ -110,6 +116,7 @@ def test_hef_from_file_and_bytes_describe_the_same_model(rt: HailoRT, tmp_path: 
 
 
 def test_vstream_infos(rt: HailoRT, two_groups) -> None:
+    """Names, directions, shapes, formats, quantization and frame sizes as the HEF describes them."""
     with rt.hef_from_bytes(hf.build_hef(two_groups)) as hef:
         inp, out = hef.vstream_infos("proj_a")
         assert (inp.name, inp.network_name, inp.direction) == ("proj_a/input_layer1", "proj_a/proj_a",
@@ -132,6 +139,7 @@ def test_vstream_infos(rt: HailoRT, two_groups) -> None:
 
 
 def test_missing_hef_file(rt: HailoRT, tmp_path: Path) -> None:
+    """A missing HEF file raises 13 HAILO_OPEN_FILE_FAILURE naming the file."""
     missing = tmp_path / "nowhere.hef"
     with pytest.raises(HailoRTError) as info:
         Hef.from_file(rt, missing)
@@ -141,6 +149,7 @@ def test_missing_hef_file(rt: HailoRT, tmp_path: Path) -> None:
 
 
 def test_corrupt_and_truncated_hef(rt: HailoRT, standin_version: str, two_groups) -> None:
+    """Garbage and truncated HEF bytes raise the status codes of the library's version."""
     # 91/92 exist from 4.21; older libraries answer HAILO_INVALID_HEF (26)
     new = standin_version == "4.23"
     with pytest.raises(HailoRTError) as info:
@@ -159,6 +168,7 @@ def test_corrupt_and_truncated_hef(rt: HailoRT, standin_version: str, two_groups
 
 
 def test_dense_counts_equal_numpy(rt: HailoRT, rng: np.random.Generator) -> None:
+    """A dense group's outputs equal numpy's A @ x, frame after frame."""
     a = _bits(rng, (37, 53), 0.3)
     with rt.create_vdevice() as vdevice, rt.hef_from_bytes(hf.build_hef([hf.dense_group("d", a)])) as hef:
         (ng,) = vdevice.configure(hef)
@@ -194,6 +204,7 @@ def test_dense_property(rt: HailoRT, n_out: int, n_in: int, density: float, seed
 
 
 def test_conv_counts_equal_numpy(rt: HailoRT, rng: np.random.Generator) -> None:
+    """A conv group's outputs equal an independent loop convolution."""
     k = _bits(rng, (3, 5, 4, 6))
     group = hf.conv_group("c", k, (8, 9))
     with rt.create_vdevice() as vdevice, rt.hef_from_bytes(hf.build_hef([group])) as hef:
@@ -223,6 +234,7 @@ def _naive_conv(x: np.ndarray, k: np.ndarray) -> np.ndarray:
 
 
 def test_reference_helper_matches_the_naive_conv(rng: np.random.Generator) -> None:
+    """The stand-in format's numpy reference agrees with the loop convolution."""
     k = _bits(rng, (3, 3, 2, 3))
     x = _bits(rng, (5, 4, 2))
     out = hf.OutputSpec("o", hf.Conv(k), native_type=hf.UINT16)
@@ -230,6 +242,7 @@ def test_reference_helper_matches_the_naive_conv(rng: np.random.Generator) -> No
 
 
 def test_uint16_output_when_fan_in_exceeds_255(rt: HailoRT) -> None:
+    """A fan-in of 300 is exact with a 16-bit output layer and saturates at 255 with an 8-bit one."""
     a = np.ones((4, 300), np.uint8)  # every output listens to 300 inputs
     x = np.ones(300, np.uint8)
     wide = hf.dense_group("wide", a, native_type=hf.UINT16)
@@ -248,6 +261,7 @@ def test_uint16_output_when_fan_in_exceeds_255(rt: HailoRT) -> None:
 
 
 def test_per_output_format_override_and_validation(rt: HailoRT, rng: np.random.Generator) -> None:
+    """output_formats overrides one output's host type; unknown names and param overrides are checked."""
     group = hf.NetworkGroupSpec(
         "g", [hf.InputSpec("g/in", (1, 1, 10))],
         [hf.OutputSpec("g/small", hf.Dense(_bits(rng, (3, 10)))),
@@ -265,6 +279,7 @@ def test_per_output_format_override_and_validation(rt: HailoRT, rng: np.random.G
 
 
 def test_write_and_read_validation(rt: HailoRT, rng: np.random.Generator) -> None:
+    """write/read refuse wrong dtypes, sizes and layouts; bool spikes, any shape and `out=` work."""
     a = _bits(rng, (6, 8))
     with rt.create_vdevice() as vdevice, rt.hef_from_bytes(hf.build_hef([hf.dense_group("v", a)])) as hef:
         (ng,) = vdevice.configure(hef)
@@ -286,6 +301,7 @@ def test_write_and_read_validation(rt: HailoRT, rng: np.random.Generator) -> Non
 
 
 def test_dequantize(rt: HailoRT, rng: np.random.Generator) -> None:
+    """Binding dequantization equals `(raw - zp) * scale` and the library's own FLOAT32 output."""
     a = _bits(rng, (5, 9))
     group = hf.dense_group("q", a, qp_scale=0.5, qp_zp=3.0)
     with rt.create_vdevice() as vdevice, rt.hef_from_bytes(hf.build_hef([group])) as hef:
@@ -304,6 +320,7 @@ def test_dequantize(rt: HailoRT, rng: np.random.Generator) -> None:
 
 
 def test_multi_input_group_runs_a_burst_when_every_input_arrived(rt: HailoRT, rng) -> None:
+    """A two-input group computes only once both inputs of the burst were written."""
     a1, a2 = _bits(rng, (4, 6)), _bits(rng, (3, 5))
     group = hf.NetworkGroupSpec(
         "m", [hf.InputSpec("m/in1", (1, 1, 6)), hf.InputSpec("m/in2", (1, 1, 5))],
@@ -326,6 +343,8 @@ def test_multi_input_group_runs_a_burst_when_every_input_arrived(rt: HailoRT, rn
 
 @pytest.mark.parametrize(("status", "name"), [(63, "HAILO_STREAM_ABORT"), (4, "HAILO_TIMEOUT")])
 def test_failure_after_n_bursts(rt: HailoRT, rng, status: int, name: str) -> None:
+    """A device failure surfaces on the next write and on the read, as HailoRTError naming the
+    call (and the vstream, for the write)."""
     a = _bits(rng, (3, 4))
     group = hf.dense_group("f", a, fail_after=3, fail_status=status)
     with rt.create_vdevice() as vdevice, rt.hef_from_bytes(hf.build_hef([group])) as hef:
@@ -347,6 +366,7 @@ def test_failure_after_n_bursts(rt: HailoRT, rng, status: int, name: str) -> Non
 
 
 def test_read_times_out(rt: HailoRT, rng) -> None:
+    """A read with nothing written raises HAILO_TIMEOUT after the vstream's timeout_ms."""
     blob = hf.build_hef([hf.dense_group("t", _bits(rng, (2, 2)))])
     with rt.create_vdevice() as vdevice, rt.hef_from_bytes(blob) as hef:
         (ng,) = vdevice.configure(hef)
@@ -362,6 +382,7 @@ def test_read_times_out(rt: HailoRT, rng) -> None:
 
 
 def test_context_managers_release_in_reverse_order(rt: HailoRT, standin: Standin, rng) -> None:
+    """Nested with-blocks release vstreams, HEF and vdevice in exact reverse order of creation."""
     blob = hf.build_hef([hf.dense_group("r", _bits(rng, (2, 3)))])
     with rt.create_vdevice() as vdevice, rt.hef_from_bytes(blob) as hef:
         (ng,) = vdevice.configure(hef)
@@ -379,6 +400,7 @@ def test_context_managers_release_in_reverse_order(rt: HailoRT, standin: Standin
 
 
 def test_closing_the_vdevice_closes_what_it_owns_first(rt: HailoRT, standin: Standin, rng) -> None:
+    """Closing a vdevice first releases its vstreams; later use raises HailoRTClosed, nothing twice."""
     vdevice = rt.create_vdevice()
     with rt.hef_from_bytes(hf.build_hef([hf.dense_group("o", _bits(rng, (2, 3)))])) as hef:
         (ng,) = vdevice.configure(hef)
@@ -401,6 +423,7 @@ def test_closing_the_vdevice_closes_what_it_owns_first(rt: HailoRT, standin: Sta
 
 
 def test_use_after_close_raises_instead_of_calling_the_library(rt: HailoRT, rng) -> None:
+    """Methods of a closed HEF or vdevice raise HailoRTClosed without calling the library."""
     hef = rt.hef_from_bytes(hf.build_hef([hf.dense_group("u", _bits(rng, (2, 3)))]))
     hef.close()
     hef.close()
@@ -414,6 +437,7 @@ def test_use_after_close_raises_instead_of_calling_the_library(rt: HailoRT, rng)
 
 
 def test_finalizers_release_forgotten_objects(rt: HailoRT, standin: Standin, rng) -> None:
+    """Objects dropped without close() are released by finalizers, the vdevice last."""
     def forget() -> None:
         vdevice = rt.create_vdevice()
         hef = rt.hef_from_bytes(hf.build_hef([hf.dense_group("g", _bits(rng, (2, 3)))]))
@@ -452,6 +476,7 @@ def test_reference_cycles_still_release_children_first(rt: HailoRT, standin: Sta
 
 
 def test_finalizer_never_raises(rt: HailoRT, standin: Standin, rng, monkeypatch) -> None:
+    """A finalizer whose release the library refuses reports nothing (no unraisable exception)."""
     reported: list[object] = []
     monkeypatch.setattr(sys, "unraisablehook", reported.append)
     hef = rt.hef_from_bytes(hf.build_hef([hf.dense_group("x", _bits(rng, (2, 3)))]))
@@ -465,6 +490,7 @@ def test_finalizer_never_raises(rt: HailoRT, standin: Standin, rng, monkeypatch)
 
 
 def test_writer_and_reader_threads(rt: HailoRT, rng) -> None:
+    """A writer thread and a reader thread on one group's vstreams get every frame right."""
     a = _bits(rng, (16, 24))
     frames = [_bits(rng, (24,)) for _ in range(200)]
     results: list[np.ndarray] = []
@@ -492,6 +518,7 @@ def test_writer_and_reader_threads(rt: HailoRT, rng) -> None:
 
 
 def test_a_blocked_read_does_not_hold_the_gil(rt: HailoRT, rng) -> None:
+    """Python threads keep running while a read blocks inside libhailort."""
     blob = hf.build_hef([hf.dense_group("gil", _bits(rng, (2, 2)))])
     with rt.create_vdevice() as vdevice, rt.hef_from_bytes(blob) as hef:
         (ng,) = vdevice.configure(hef)

@@ -17,6 +17,7 @@ from .standin import hef_format as hf
 
 @pytest.fixture
 def model(tmp_path: Path) -> Path:
+    """A stand-in HEF with a dense group (UINT16 output, quantized) and a conv group."""
     dense = hf.NetworkGroupSpec(
         "motor", [hf.InputSpec("motor/input_layer1", (1, 1, 300))],
         [hf.OutputSpec("motor/dense1", hf.Dense(np.ones((12, 300), np.uint8)), native_type=hf.UINT16,
@@ -26,6 +27,7 @@ def model(tmp_path: Path) -> Path:
 
 
 def test_report_describes_library_devices_and_hef(standin: Standin, model: Path) -> None:
+    """The report is JSON-able and holds the library, the device and every vstream with its frame size."""
     report = hailort_info(standin.path, [model])
     json.dumps(report)  # JSON-able as promised
     major, minor = report["library"]["version"].split(".")[:2]
@@ -49,6 +51,7 @@ def test_report_describes_library_devices_and_hef(standin: Standin, model: Path)
 
 
 def test_per_hef_errors_do_not_hide_the_rest(standin: Standin, model: Path, tmp_path: Path) -> None:
+    """A missing and a broken HEF get an `error` entry each; the good HEF after them is still described."""
     broken = tmp_path / "broken.hef"
     broken.write_bytes(b"nonsense")
     report = hailort_info(standin.path, [tmp_path / "missing.hef", broken, model])
@@ -60,12 +63,14 @@ def test_per_hef_errors_do_not_hide_the_rest(standin: Standin, model: Path, tmp_
 
 
 def test_no_device_is_reported_not_raised(standin: Standin, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no device the report has an empty device list instead of raising."""
     monkeypatch.setenv("HAILORT_STANDIN_NO_DEVICE", "1")
     report = hailort_info(standin.path)
     assert report["devices"] == [] and report["hefs"] == []
 
 
 def test_unsupported_version_is_reported(standin_libs: dict[str, Path]) -> None:
+    """A 5.0 library is reported (version, supported false, reason) and not asked anything else."""
     report = hailort_info(standin_libs["5.0"])
     assert report["library"]["version"] == "5.0.0" and report["library"]["supported"] is False
     assert "4.17 to 4.23" in report["library"]["error"]
@@ -73,11 +78,13 @@ def test_unsupported_version_is_reported(standin_libs: dict[str, Path]) -> None:
 
 
 def test_missing_library_raises(tmp_path: Path) -> None:
+    """No loadable library at all is HailoRTNotFound."""
     with pytest.raises(HailoRTNotFound):
         hailort_info(tmp_path / "libhailort.so")
 
 
 def test_main_prints_json_and_exits_0(standin: Standin, model: Path, capsys) -> None:
+    """The command prints the JSON report on stdout, nothing on stderr, and exits 0."""
     assert main(["--lib", str(standin.path), "--hef", str(model)]) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out)
@@ -87,6 +94,7 @@ def test_main_prints_json_and_exits_0(standin: Standin, model: Path, capsys) -> 
 
 def test_main_exit_1_on_problems(standin: Standin, standin_libs, model: Path, tmp_path: Path,
                                  capsys) -> None:
+    """A HEF error, a missing library or an unsupported version: exit 1 with the reason on stderr."""
     assert main(["--lib", str(standin.path), "--hef", str(tmp_path / "nope.hef"), str(model)]) == 1
     captured = capsys.readouterr()
     assert len(json.loads(captured.out)["hefs"]) == 2
@@ -102,12 +110,14 @@ def test_main_exit_1_on_problems(standin: Standin, standin_libs, model: Path, tm
 
 
 def test_environment_variable_is_honoured(standin: Standin, monkeypatch, capsys) -> None:
+    """Without --lib the command loads $FEAGI_HAILO_LIBHAILORT."""
     monkeypatch.setenv("FEAGI_HAILO_LIBHAILORT", str(standin.path))
     assert main([]) == 0
     assert json.loads(capsys.readouterr().out)["library"]["path"] == str(standin.path)
 
 
 def test_hef_option_accepts_several_files_and_repeats() -> None:
+    """--hef takes several files and may be repeated; the default is an empty list."""
     args = build_parser().parse_args(["--hef", "a.hef", "b.hef", "--hef", "c.hef", "--lib", "x.so"])
     assert args.hef == ["a.hef", "b.hef", "c.hef"] and args.lib == "x.so"
     assert build_parser().parse_args([]).hef == []

@@ -31,18 +31,21 @@ def _install(standin_libs: dict[str, Path], version: str, directory: Path, name:
 
 
 def test_explicit_path_and_runtime_version(standin_libs: dict[str, Path]) -> None:
+    """An explicit path loads, and the version comes from hailo_get_library_version."""
     lib = load_libhailort(standin_libs["4.19"], environ=NO_ENV)
     assert lib.version == Version(4, 19, 0) and lib.path == str(standin_libs["4.19"])
     assert lib.version.supported and str(lib.version) == "4.19.0"
 
 
 def test_explicit_path_wins_over_environment(standin_libs: dict[str, Path]) -> None:
+    """lib_path beats $FEAGI_HAILO_LIBHAILORT, which beats the system search."""
     env = {ENV_VAR: str(standin_libs["4.23"])}
     assert load_libhailort(standin_libs["4.19"], environ=env).version.minor == 19
     assert load_libhailort(None, environ=env, search_dirs=[], find_library=None).version.minor == 23
 
 
 def test_environment_wins_over_system(standin_libs: dict[str, Path], tmp_path: Path) -> None:
+    """$FEAGI_HAILO_LIBHAILORT is used even when a system copy exists."""
     system = tmp_path / "usr_lib"
     _install(standin_libs, "4.19", system, "libhailort.so")
     env = {ENV_VAR: str(standin_libs["4.23"])}
@@ -52,6 +55,7 @@ def test_environment_wins_over_system(standin_libs: dict[str, Path], tmp_path: P
 
 def test_bad_explicit_choice_is_not_replaced_by_a_system_copy(standin_libs: dict[str, Path],
                                                               tmp_path: Path) -> None:
+    """An explicit library that cannot be loaded is an error naming it; the system is not searched."""
     system = tmp_path / "usr_lib"
     _install(standin_libs, "4.23", system, "libhailort.so")
     env = {ENV_VAR: str(tmp_path / "missing.so")}
@@ -65,6 +69,7 @@ def test_bad_explicit_choice_is_not_replaced_by_a_system_copy(standin_libs: dict
 
 
 def test_system_search_order(standin_libs: dict[str, Path], tmp_path: Path) -> None:
+    """Directory by directory: libhailort.so, then libhailort.so.4.* newest first."""
     first, second = tmp_path / "a", tmp_path / "b"
     v19 = _install(standin_libs, "4.19", first)  # libhailort.so.4.19.0
     v23 = _install(standin_libs, "4.23", first)  # libhailort.so.4.23.0
@@ -80,6 +85,7 @@ def test_system_search_order(standin_libs: dict[str, Path], tmp_path: Path) -> N
 
 
 def test_find_library_result_comes_first(standin_libs: dict[str, Path], tmp_path: Path) -> None:
+    """The dynamic linker's answer for 'hailort' is tried before the directories."""
     system = tmp_path / "lib"
     _install(standin_libs, "4.19", system, "libhailort.so")
     asked: list[str] = []
@@ -93,6 +99,7 @@ def test_find_library_result_comes_first(standin_libs: dict[str, Path], tmp_path
 
 
 def test_missing_library_message(tmp_path: Path) -> None:
+    """The not-found message lists every place searched and how to install HailoRT."""
     dirs = [str(tmp_path / "x86"), str(tmp_path / "arm")]
     with pytest.raises(HailoRTNotFound) as info:
         load_libhailort(environ=NO_ENV, search_dirs=dirs, find_library=lambda name: None)
@@ -106,6 +113,7 @@ def test_missing_library_message(tmp_path: Path) -> None:
 
 
 def test_default_system_dirs_are_named_when_nothing_is_installed() -> None:
+    """With no libhailort installed, the default system directories appear in the message."""
     if ctypes.util.find_library("hailort"):
         pytest.skip("a real libhailort is installed on this machine")
     with pytest.raises(HailoRTNotFound) as info:
@@ -116,6 +124,7 @@ def test_default_system_dirs_are_named_when_nothing_is_installed() -> None:
 
 
 def test_not_a_library(tmp_path: Path) -> None:
+    """A file that is not a shared library is HailoRTNotFound naming the file."""
     junk = tmp_path / "libhailort.so"
     junk.write_bytes(b"not an ELF file")
     with pytest.raises(HailoRTNotFound) as info:
@@ -132,12 +141,14 @@ def _foreign_library(directory: Path) -> Path:
 
 
 def test_a_shared_library_that_is_not_hailort(tmp_path: Path) -> None:
+    """A loadable library without hailo_get_library_version is refused as 'not libhailort'."""
     foreign = _foreign_library(tmp_path)
     with pytest.raises(HailoRTNotFound, match="not libhailort"):
         load_libhailort(foreign, environ=NO_ENV)
 
 
 def test_system_search_skips_a_foreign_library(standin_libs: dict[str, Path], tmp_path: Path) -> None:
+    """The system search passes over a foreign libhailort.so to a real one further on."""
     first, second = tmp_path / "a", tmp_path / "b"
     _foreign_library(first)
     good = _install(standin_libs, "4.19", second, "libhailort.so")
@@ -149,6 +160,7 @@ def test_system_search_skips_a_foreign_library(standin_libs: dict[str, Path], tm
 
 @pytest.mark.parametrize("version", ["4.16", "5.0"])
 def test_unsupported_versions_are_refused(standin_libs: dict[str, Path], version: str) -> None:
+    """4.16 and 5.0 raise HailoRTVersionError (path, version); check_version=False still reads the version."""
     with pytest.raises(HailoRTVersionError) as info:
         HailoRT(standin_libs[version])
     text = str(info.value)
@@ -161,6 +173,7 @@ def test_unsupported_versions_are_refused(standin_libs: dict[str, Path], version
 
 
 def test_system_search_skips_an_unsupported_copy(standin_libs: dict[str, Path], tmp_path: Path) -> None:
+    """An old copy earlier in the search does not hide a supported one; alone it is refused."""
     old, new = tmp_path / "usr_lib", tmp_path / "usr_local_lib"
     _install(standin_libs, "4.16", old, "libhailort.so")
     good = _install(standin_libs, "4.23", new, "libhailort.so")
@@ -171,6 +184,7 @@ def test_system_search_skips_an_unsupported_copy(standin_libs: dict[str, Path], 
 
 
 def test_version_ordering_and_bounds() -> None:
+    """Version.supported is 4.17..4.23 (any revision) and versions order like tuples."""
     assert Version(4, 17, 0).supported and Version(4, 23, 9).supported
     assert not Version(4, 16, 5).supported and not Version(5, 0, 0).supported
     assert not Version(3, 99, 0).supported

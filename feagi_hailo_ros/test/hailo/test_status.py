@@ -18,6 +18,7 @@ from feagi_hailo_ros.hailo.status import (
 
 
 def test_table_is_contiguous_and_unique() -> None:
+    """Codes 0..97 all named, each name unique and spelled HAILO_*."""
     assert sorted(STATUS_NAMES) == list(range(98))
     names = list(STATUS_NAMES.values())
     assert len(set(names)) == len(names)
@@ -48,17 +49,20 @@ def test_table_is_contiguous_and_unique() -> None:
     ],
 )
 def test_header_values(code: int, name: str) -> None:
+    """Spot checks of the table against hailort.h, including the codes the binding names."""
     assert STATUS_NAMES[code] == name
     assert status_name(code) == name
 
 
 def test_module_constants_match_table() -> None:
+    """Every HAILO_* int constant of status.py is the table's code for that name."""
     for attr in dir(status):
         if attr.startswith("HAILO_") and isinstance(getattr(status, attr), int):
             assert STATUS_NAMES[getattr(status, attr)] == attr
 
 
 def test_names_follow_the_library_version() -> None:
+    """Codes 36 and 64 keep their pre-4.20 names for a 4.17-4.19 library."""
     # 4.20 renamed 36 and 64; a 4.19 library's errors use the names of its own header
     assert status_name(36, (4, 19)) == "HAILO_DRIVER_FAIL"
     assert status_name(64, (4, 17)) == "HAILO_PCIE_DRIVER_NOT_INSTALLED"
@@ -69,15 +73,18 @@ def test_names_follow_the_library_version() -> None:
 
 
 def test_introduced_in_covers_only_codes_after_84() -> None:
+    """INTRODUCED_IN lists exactly the codes 85..97 (4.20, 4.21, 5.x)."""
     assert min(INTRODUCED_IN) == 85 and max(INTRODUCED_IN) == 97
     assert INTRODUCED_IN[85] == (4, 20) and INTRODUCED_IN[92] == (4, 21)
 
 
 def test_unknown_code_still_has_a_name() -> None:
+    """A code beyond the table gets HAILO_UNKNOWN_STATUS_<code>, not a KeyError."""
     assert status_name(1234) == "HAILO_UNKNOWN_STATUS_1234"
 
 
 def test_error_carries_code_name_call_and_a_hint() -> None:
+    """HailoRTError keeps code/name/call, starts its message with them and adds the bring-up hint."""
     err = HailoRTError(74, "HAILO_OUT_OF_PHYSICAL_DEVICES", "hailo_create_vdevice")
     assert (err.code, err.name, err.call) == (74, "HAILO_OUT_OF_PHYSICAL_DEVICES", "hailo_create_vdevice")
     text = str(err)
@@ -87,6 +94,7 @@ def test_error_carries_code_name_call_and_a_hint() -> None:
 
 
 def test_error_detail_and_pickle() -> None:
+    """The detail is in the message, and a pickled error comes back with every attribute."""
     err = HailoRTError(13, "HAILO_OPEN_FILE_FAILURE", "hailo_create_hef_file", "/no/such.hef")
     assert "/no/such.hef" in str(err)
     back = pickle.loads(pickle.dumps(err))
@@ -95,6 +103,7 @@ def test_error_detail_and_pickle() -> None:
 
 
 def test_check() -> None:
+    """check() passes HAILO_SUCCESS, raises with the version's name for anything else."""
     check(0, "hailo_anything")
     with pytest.raises(HailoRTError) as info:
         check(92, "hailo_create_hef_buffer")

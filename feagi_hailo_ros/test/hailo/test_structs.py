@@ -45,6 +45,7 @@ def _all_fields(ctype: type) -> list[tuple]:
 
 @pytest.mark.parametrize("version", ["4.19", "4.23"])
 def test_vstream_info_matches_design(standin_libs: dict[str, Path], version: str) -> None:
+    """hailo_vstream_info_t size and quant_info offset: C compiler, ctypes and DESIGN section 6 agree."""
     probe = Standin(standin_libs[version])
     size, quant = DESIGN_VSTREAM_INFO[version]
     assert probe.layout("hailo_vstream_info_t") == size
@@ -62,12 +63,14 @@ def test_vstream_info_matches_design(standin_libs: dict[str, Path], version: str
      "shape.features", "nms_shape", "quant_info", "quant_info.qp_scale"],
 )
 def test_vstream_info_fields(standin_libs: dict[str, Path], version: str, field: str) -> None:
+    """Every hailo_vstream_info_t member offset the binding reads matches the C compiler, per layout."""
     probe = Standin(standin_libs[version])
     ctype = HailoVStreamInfo419 if version == "4.19" else HailoVStreamInfo420
     assert _offset(ctype, field) == probe.layout("hailo_vstream_info_t", field)
 
 
 def test_fixed_offsets_shared_by_both_layouts() -> None:
+    """name, network_name, direction, format and shape sit at the same offsets in both layouts."""
     for ctype in (HailoVStreamInfo419, HailoVStreamInfo420):
         assert [_offset(ctype, f) for f in ("name", "network_name", "direction", "format", "shape")] == \
             [0, 128, 388, 392, 404]
@@ -76,6 +79,7 @@ def test_fixed_offsets_shared_by_both_layouts() -> None:
 @pytest.mark.parametrize("version", ["4.19", "4.23"])
 @pytest.mark.parametrize("struct", sorted(C_STRUCTS_COMMON))
 def test_struct_sizes_match_the_c_compiler(standin_libs: dict[str, Path], version: str, struct: str) -> None:
+    """sizeof of every struct in C_STRUCTS_COMMON matches the C compiler, for both versions."""
     probe = Standin(standin_libs[version])
     assert ctypes.sizeof(C_STRUCTS_COMMON[struct]) == probe.layout(struct), struct
 
@@ -101,12 +105,14 @@ def test_struct_sizes_match_the_c_compiler(standin_libs: dict[str, Path], versio
 )
 def test_documented_field_offsets(standin_libs: dict[str, Path], struct: str, field: str,
                                   expected: int) -> None:
+    """The offsets structs.py documents hold in the C compiler and in ctypes."""
     for version in ("4.19", "4.23"):
         assert Standin(standin_libs[version]).layout(struct, field) == expected
     assert _offset(C_STRUCTS_COMMON[struct], field) == expected
 
 
 def test_param_struct_sizes() -> None:
+    """The buffers the library fills have the sizes structs.py documents (84488, 156, 40 bytes)."""
     # the buffers handed to hailo_init_configure_params_by_vdevice / hailo_make_*_vstream_params
     assert ctypes.sizeof(HailoConfigureParams) == 84488
     assert ctypes.sizeof(HailoVStreamParamsByName) == 156
@@ -115,11 +121,13 @@ def test_param_struct_sizes() -> None:
 
 @pytest.mark.parametrize("minor", range(17, 24))
 def test_layout_choice_by_runtime_version(minor: int) -> None:
+    """4.17-4.19 pick the 432-byte layout, 4.20-4.23 the 436-byte one."""
     expected = HailoVStreamInfo419 if minor <= 19 else HailoVStreamInfo420
     assert vstream_info_type(4, minor) is expected
 
 
 def test_unknown_layout_names_are_reported_as_such(standin_libs: dict[str, Path]) -> None:
+    """The stand-in's layout probe answers -1 for unknown structs and fields."""
     probe = Standin(standin_libs["4.23"])
     assert probe.layout("hailo_no_such_t") == -1
     assert probe.layout("hailo_vstream_info_t", "no_such_field") == -1

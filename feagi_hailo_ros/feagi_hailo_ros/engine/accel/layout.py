@@ -5,8 +5,8 @@ and y extent and the adjacency is *exactly* translation invariant: there is a se
 ``(c_dst, c_src, ox, oy)`` such that destination neuron ``(x, y, c_dst)`` receives one
 synapse from source neuron ``(x + ox, y + oy, c_src)`` for every tap whose source lies
 inside the area, and no other synapse. Channels are ``z * neurons_per_voxel + k`` on both
-sides (the area's channels-last order, see ``connectome.py``), so neurons of a voxel fold
-into channels. Synapses that would leave the area are simply absent (FEAGI drops them),
+sides (the area's channels-last order, see ``core/connectome.py``), so neurons of a voxel
+fold into channels. Synapses that would leave the area are simply absent (FEAGI drops them),
 which is exactly a zero-padded convolution: boundary clipping is part of the definition,
 not an exception to it.
 
@@ -36,8 +36,8 @@ GEMM = "gemm"
 class ProjectionLayout:
     """The accelerator layer of one projection (see the module docstring).
 
-    Shapes are channels-last frames, as in ``partition.py``: ``(X, Y, C)`` for a
-    convolution, ``(n,)`` for a dense layer.
+    Shapes are channels-last frames, as in :mod:`.manifest`: ``(X, Y, C)`` for a
+    convolution, ``(n,)`` for a dense layer. ``kind`` is :data:`CONV` or :data:`GEMM`.
     """
 
     kind: str
@@ -56,25 +56,36 @@ class ProjectionLayout:
 
 
 def channels(area: AreaSpec) -> int:
-    """Channels of an area's frame: z and the neurons of a voxel."""
+    """Channels of an area's conv frame: ``dims[2] * neurons_per_voxel`` (z and the neurons
+    of a voxel)."""
     return area.dims[2] * area.neurons_per_voxel
 
 
 def frame_shape(area: AreaSpec, kind: str) -> tuple[int, ...]:
-    """Channels-last frame of an area in a layout: ``(X, Y, C)`` or ``(n,)``."""
+    """Channels-last frame of an area in a layout: ``(X, Y, C)`` for :data:`CONV`, ``(n,)``
+    (the area's neuron count) for any other ``kind``."""
     if kind == CONV:
         return (area.dims[0], area.dims[1], channels(area))
     return (area.neuron_count,)
 
 
 def max_fan_in(post: np.ndarray, n_dst: int) -> int:
-    """Largest in-degree of a destination neuron (0 for no synapses)."""
+    """Largest in-degree of a destination neuron (0 for no synapses).
+
+    ``post`` holds area-local destination indices in ``0 .. n_dst - 1`` (duplicates count
+    twice); a negative index raises ``ValueError`` (``np.bincount``).
+    """
     post = np.asarray(post, dtype=np.int64)
     return int(np.bincount(post, minlength=n_dst).max()) if post.size else 0
 
 
 def projection_layout(connectome: Connectome, projection: int) -> ProjectionLayout:
-    """Decide conv vs dense for one projection and size its layer."""
+    """Decide conv vs dense for one projection and size its layer.
+
+    Conv when the adjacency is exactly translation invariant over equal x, y extents (module
+    docstring), with a symmetric kernel of half-widths ``radius``; dense otherwise, with
+    ``why_not_conv`` saying why. Raises ``IndexError`` for a projection index out of range.
+    """
     proj = connectome.projections[projection]
     src, dst = connectome.areas[proj.src_area], connectome.areas[proj.dst_area]
     pre = np.asarray(proj.pre, dtype=np.int64)
@@ -143,6 +154,7 @@ def conv_kernel(layout: ProjectionLayout) -> np.ndarray:
     ONNX convolution is a cross-correlation over the zero-padded input: with pads ``r``,
     ``y[o, i, j] = sum W[o, c, u, v] * x[c, i + u - rx, j + v - ry]``; the tap at source
     offset ``(ox, oy)`` therefore sits at ``u = ox + rx``, ``v = oy + ry``.
+    Raises ``ValueError`` for a layout that is not a convolution.
     """
     if layout.kind != CONV or layout.taps is None:
         raise ValueError("conv_kernel needs a conv layout")
@@ -155,7 +167,11 @@ def conv_kernel(layout: ProjectionLayout) -> np.ndarray:
 
 
 def dense_matrix(connectome: Connectome, projection: int) -> np.ndarray:
-    """``(n_src, n_dst)`` float32 synapse counts, so ``y = x @ M`` (ONNX ``MatMul``)."""
+    """``(n_src, n_dst)`` float32 synapse counts, so ``y = x @ M`` (ONNX ``MatMul``).
+
+    Entry ``[i, j]`` counts the synapses from source neuron ``i`` to destination neuron ``j``
+    (0/1 for genome-built projections). Allocates ``4 * n_src * n_dst`` bytes.
+    """
     proj = connectome.projections[projection]
     n_src = connectome.areas[proj.src_area].neuron_count
     n_dst = connectome.areas[proj.dst_area].neuron_count

@@ -40,7 +40,12 @@ class ManifestError(ValueError):
 
 @dataclass(frozen=True)
 class PartitionOutput:
-    """One projection's counts."""
+    """One projection's counts: output ``name`` of its partition's network.
+
+    ``projection`` is the index in the connectome, ``dst_area`` the destination cortical id,
+    ``max_fan_in`` the largest in-degree of a destination neuron, i.e. the largest count the
+    output must hold exactly.
+    """
 
     projection: int
     #: (source cortical id, destination cortical id, rule index): identifies the mapping
@@ -61,7 +66,14 @@ class PartitionOutput:
 
 @dataclass(frozen=True)
 class Partition:
-    """One accelerator network: projections sharing a source area and a delay."""
+    """One accelerator network: projections sharing a source area and a delay.
+
+    ``src_area`` is the source cortical id, ``delay`` in bursts, ``input_name`` /
+    ``input_shape`` the network input (channels-last: ``(X, Y, C)`` conv, ``(n_src,)`` gemm),
+    ``outputs`` one :class:`PartitionOutput` per projection in network order. ``files`` keys
+    are ``"onnx"``, ``"alls"``, ``"calib"`` as the exporter writes them, and ``"hef"``, the
+    compiled network, which is added after compiling and which the Hailo integrator needs.
+    """
 
     name: str
     src_area: str
@@ -77,26 +89,42 @@ class Partition:
 
     @property
     def projections(self) -> tuple[int, ...]:
+        """Projection indices of the outputs, in output order."""
         return tuple(o.projection for o in self.outputs)
 
 
 @dataclass(frozen=True)
 class Manifest:
+    """The partitions exported for one connectome: ``manifest.json``.
+
+    ``genome_checksum`` is the connectome's ``source_checksum`` (so a manifest of another
+    genome is detected), ``arch`` the Hailo target (``"hailo8"``/``"hailo8l"``).
+    """
+
     genome_checksum: str
     arch: str
     partitions: tuple[Partition, ...]
 
     def to_json(self) -> str:
+        """The manifest as JSON text: ``format`` :data:`MANIFEST_FORMAT`, ``version``
+        :data:`MANIFEST_VERSION`, then every field (tuples as lists)."""
         body = {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, **asdict(self)}
         return json.dumps(body, indent=1)
 
     def write(self, path: str | Path) -> Path:
+        """Write :meth:`to_json` to ``path`` and return it as a ``Path``; ``OSError`` on failure."""
         path = Path(path)
         path.write_text(self.to_json())
         return path
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:
+        """Parse :meth:`to_json` text back (lists become tuples).
+
+        Raises :class:`ManifestError` for another format or version, invalid JSON, or
+        missing, unknown or ill-typed fields. (Valid JSON whose top level is not an object
+        currently escapes as ``AttributeError``.)
+        """
         try:
             body = json.loads(text)
             if body.get("format") != MANIFEST_FORMAT:
@@ -120,6 +148,7 @@ class Manifest:
 
     @classmethod
     def read(cls, path: str | Path) -> Manifest:
+        """:meth:`from_json` of a file; :class:`ManifestError` also when it cannot be read."""
         try:
             return cls.from_json(Path(path).read_text())
         except OSError as exc:
@@ -127,5 +156,6 @@ class Manifest:
 
 
 def as_dict(partition: Partition) -> dict[str, Any]:
-    """JSON-able form of one partition (for placement reports)."""
+    """JSON-able form of one partition (for placement reports): ``dataclasses.asdict``, with
+    tuples left as tuples (``json`` writes them as lists)."""
     return asdict(partition)

@@ -1,7 +1,7 @@
 """Export accelerator partitions as ONNX for Hailo's Dataflow Compiler (and ONNX Runtime).
 
-For every partition (``placement.plan_partitions``) :func:`export` writes, beside a
-``manifest.json`` (``partition.Manifest``, with each partition's ``files``):
+For every partition (:func:`~.placement.plan_partitions`) :func:`export` writes, beside a
+``manifest.json`` (:class:`~.manifest.Manifest`, with each partition's ``files``):
 
 ``<name>.onnx``
     Static shapes, constant weights, opset :data:`OPSET`, nothing between the input and
@@ -93,7 +93,15 @@ def _onnx() -> Any:
 
 
 def partition_model(connectome: Connectome, partition: Partition) -> onnx.ModelProto:
-    """The ONNX model of one partition (see the module docstring for its shape)."""
+    """The ONNX model of one partition (see the module docstring for its shape).
+
+    One ``Conv`` or ``MatMul`` node per output, named after the output; weights are float32
+    initializers (:func:`~.layout.conv_kernel` / :func:`~.layout.dense_matrix`); opset
+    :data:`OPSET`, IR :data:`IR_VERSION`; metadata ``genome_checksum``, ``partition`` and
+    ``projections``. Raises :class:`ExportError` when ``onnx`` is missing, the partition has
+    more than :data:`MAX_EMBEDDED_WEIGHTS` weights, or a projection's layout no longer
+    matches the plan.
+    """
     onnx = _onnx()
     helper, tp = onnx.helper, onnx.TensorProto
     if partition.weight_count > MAX_EMBEDDED_WEIGHTS:
@@ -189,6 +197,10 @@ def record_calibration(connectome: Connectome, source_areas: Sequence[int], burs
     :func:`_drive_areas`) is injected, with probability ``input_rate``, a potential that
     crosses its threshold. The first ``warmup`` bursts are dropped so the activity has
     spread through the delays.
+
+    ``source_areas`` are area indices; returns ``{area index: frames}`` with ``n`` that area's
+    neuron count, rows in burst order, columns in neuron order. ``seed`` drives the input and
+    the engine; ``progress`` gets a line every 64 bursts.
     """
     from ..core.engine import Engine
 
@@ -217,7 +229,13 @@ def calibration_set(partition: Partition, frames: np.ndarray, *, seed: int = 0) 
     """The DFC calibration array of a partition: float32 0/1, channels-last.
 
     An area that never fired in the recorded run would calibrate the input range to
-    [0, 0]; its rows are replaced by random frames (2 % of the neurons) with a warning.
+    [0, 0]; its rows are replaced by random frames (2 % of the neurons, drawn with ``seed``)
+    with a ``RuntimeWarning``.
+
+    ``frames`` are the ``(N, n_src)`` 0/1 rows of :func:`record_calibration` for the
+    partition's source area; returns float32 ``(N, *partition.input_shape)``, i.e.
+    ``(N, X, Y, C)`` for conv and ``(N, n_src)`` for gemm. Raises ``ValueError`` when the
+    rows do not reshape to the input shape.
     """
     if not frames.any():
         warnings.warn(f"partition {partition.name}: source area "
@@ -237,13 +255,19 @@ def hailo_layer_names(partition: Partition) -> list[str]:
 
     The parser numbers layers by kind in graph order (``conv1``, ``conv2``, ... for Conv;
     ``fc1``, ... for a dense MatMul); each output here is one node, written in output order.
+    Returns ``len(partition.outputs)`` names.
     """
     prefix = "conv" if partition.layout == CONV else "fc"
     return [f"{prefix}{i + 1}" for i in range(len(partition.outputs))]
 
 
 def model_script(partition: Partition) -> str:
-    """The ``.alls`` model script of a partition (see the module docstring)."""
+    """The ``.alls`` model script of a partition (see the module docstring), as text.
+
+    Optimisation level 0, no compression, finetune and bias correction off; per output layer
+    (:func:`hailo_layer_names`) ``force_range_out`` ``[0, 255]``, or ``[0, 65535]`` with
+    ``precision_mode=a16_w16`` for a ``uint16`` output.
+    """
     lines = [
         f"# {partition.name}: synaptic counts, exact only if every output scale is 1.",
         "# Inputs and weights are 0/1; force_range_out fixes the output scale at 1 (8-bit",
@@ -265,7 +289,12 @@ def model_script(partition: Partition) -> str:
 
 
 def compile_instructions(manifest: Manifest) -> str:
-    """``COMPILE.md``: the DFC commands for every partition of a manifest."""
+    """``COMPILE.md`` (Markdown text): the DFC commands for every partition of a manifest.
+
+    Per partition: ``hailo parser onnx`` (start/end node names from the manifest),
+    ``hailo optimize`` with its calibration set and model script, ``hailo compiler`` for
+    ``manifest.arch``. File names come from ``Partition.files`` (defaults when absent).
+    """
     arch = manifest.arch
     out = [
         "# Compiling the accelerator partitions",
@@ -327,6 +356,16 @@ def export(connectome: Connectome, out_dir: str | Path, *, arch: str = "hailo8",
     default rules apply. ``calib_bursts`` frames are recorded per partition (0 skips the
     calibration run and files, e.g. for ONNX Runtime only). ``progress`` receives one line
     per step.
+
+    Creates ``out_dir`` if needed and writes the files listed in the module docstring plus
+    ``manifest.json`` and ``COMPILE.md``. Returns the :class:`~.manifest.Manifest` written
+    (``genome_checksum`` = ``connectome.source_checksum``, ``files`` filled); with no
+    accelerator projection it has no partitions. Raises :class:`ExportError` for a missing
+    ``onnx`` package, an ``arch`` not in :data:`ARCHES`, ``calib_bursts < 0`` or a partition
+    :func:`partition_model` refuses; ``ValueError`` from :func:`~.placement.place` /
+    :func:`~.placement.plan_partitions` for rules or placements that do not fit the brain;
+    ``OSError`` when a file cannot be written. Warns
+    :class:`~.placement.AcceleratorBudgetWarning` for partitions over the weight budget.
     """
     onnx = _onnx()
     if arch not in ARCHES:
@@ -372,7 +411,13 @@ def export(connectome: Connectome, out_dir: str | Path, *, arch: str = "hailo8",
 
 def export_temporary(connectome: Connectome, placements: Sequence[Placement],
                      **kw: Any) -> tuple[Manifest, tempfile.TemporaryDirectory[str]]:
-    """Export to a fresh temporary directory (no calibration unless asked); keep the handle."""
+    """Export to a fresh temporary directory (no calibration unless asked); keep the handle.
+
+    ``kw`` are :func:`export`'s keyword arguments (``calib_bursts`` defaults to 0 here).
+    Returns ``(manifest, directory)``: the files live in ``directory.name`` until the
+    ``TemporaryDirectory`` is cleaned up (explicitly or when garbage-collected). Raises what
+    :func:`export` raises (the directory is then left for the garbage collector).
+    """
     tmp = tempfile.TemporaryDirectory(prefix="feagi_onnx_")
     kw.setdefault("calib_bursts", 0)
     return export(connectome, tmp.name, placements=placements, **kw), tmp

@@ -3,9 +3,9 @@
 An accelerator (Hailo-8 through HailoRT, or ONNX Runtime) computes the synaptic counts of
 a projection (DESIGN §5); everything else stays on the CPU. :func:`place` decides per
 projection, :func:`plan_partitions` groups the accelerator projections into networks
-(``partition.Partition``), :func:`placement_table` makes the decisions printable, and
-:func:`accelerated_engine` builds an :class:`~.simulator.Engine` with one integrator for
-every accelerator projection.
+(:class:`~.manifest.Partition`), :func:`placement_table` makes the decisions printable, and
+:func:`accelerated_engine` builds an :class:`~feagi_hailo_ros.engine.core.engine.Engine` with one integrator
+for every accelerator projection.
 
 Rules (a YAML/JSON mapping, every key optional; see :class:`PlacementRules`)::
 
@@ -72,7 +72,14 @@ class AcceleratorBudgetWarning(UserWarning):
 
 @dataclass(frozen=True)
 class PlacementRules:
-    """Configuration of :func:`place` (see the module docstring for precedence)."""
+    """Configuration of :func:`place` (see the module docstring for precedence).
+
+    Checked on construction: raises ``ValueError`` for a negative or non-integer threshold, a
+    non-bool ``keep_sensory_motor_on_cpu``, area lists that are not lists of strings or share
+    an area, an override key not of the form ``"<src>-><dst>#<rule index>"`` or a backend
+    other than ``"cpu"``/``"accelerator"``. Area lists are stored as tuples, ``overrides`` as
+    a copy; whether the areas and mappings exist is checked only by :func:`place`.
+    """
 
     #: A projection goes to the accelerator by size only with at least this many synapses ...
     min_synapses: int = 50_000
@@ -113,7 +120,11 @@ class PlacementRules:
 
     @classmethod
     def from_dict(cls, config: Mapping[str, Any] | None) -> PlacementRules:
-        """Rules from a parsed YAML/JSON mapping; unknown keys are refused (typos)."""
+        """Rules from a parsed YAML/JSON mapping (``None`` = all defaults).
+
+        Raises ``ValueError`` for unknown keys (typos) and for values the constructor refuses;
+        a value of an unexpected type may raise ``TypeError`` instead.
+        """
         config = dict(config or {})
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(config) - known)
@@ -126,7 +137,13 @@ class PlacementRules:
 
     @classmethod
     def load(cls, path: str | Path) -> PlacementRules:
-        """Rules from a ``.json`` or ``.yaml``/``.yml`` file."""
+        """Rules from a ``.json`` or ``.yaml``/``.yml`` file (by suffix; anything else is
+        read as JSON). An empty YAML file gives the defaults.
+
+        Raises ``ValueError`` (naming the file) when it cannot be read or parsed, its top
+        level is not a mapping, or :meth:`from_dict` refuses it. YAML needs PyYAML (shipped
+        with ROS 2), imported only for YAML files.
+        """
         path = Path(path)
         try:
             text = path.read_text()
@@ -154,7 +171,9 @@ class PlacementRules:
 
 @dataclass(frozen=True)
 class Placement:
-    """Where one projection is integrated, and why."""
+    """Where one projection is integrated (``backend``: :data:`CPU` or :data:`ACCELERATOR`),
+    and why (``reason``, one human-readable line). ``layout`` is :data:`~.layout.CONV` or
+    ``"gemm"`` (``""`` and zero sizes when no accelerator can take the projection at all)."""
 
     projection: int
     backend: str  # "cpu" | "accelerator"
@@ -174,7 +193,8 @@ class Placement:
 
 
 def readable_id(cortical_id: str) -> str:
-    """A v3 cortical id (8 bytes in base64) decoded; other ids unchanged."""
+    """A v3 cortical id (8 bytes in base64, 12 characters ending in ``=``) decoded to its 8
+    printable ASCII characters; any other id (or one that does not decode so) unchanged."""
     if len(cortical_id) == 12 and cortical_id.endswith("="):
         try:
             raw = base64.b64decode(cortical_id, validate=True)
@@ -191,7 +211,11 @@ def is_sensory_or_motor(area: AreaSpec) -> bool:
 
 
 def mapping_key(connectome: Connectome, projection: int) -> str:
-    """``"<src>-><dst>#<rule>"`` of a projection, as overrides name it."""
+    """``"<src>-><dst>#<rule>"`` of a projection, as overrides name it.
+
+    Ids are in readable form (:func:`readable_id`), ``rule`` is the projection's rule index.
+    Raises ``IndexError`` for a projection index out of range.
+    """
     p = connectome.projections[projection]
     src, dst = connectome.areas[p.src_area], connectome.areas[p.dst_area]
     return f"{readable_id(src.cortical_id)}->{readable_id(dst.cortical_id)}#{p.rule_index}"
@@ -252,11 +276,17 @@ def output_dtype(fan_in: int) -> str:
 
 
 def output_bytes(fan_in: int) -> int:
+    """Bytes per destination neuron of :func:`output_dtype` ``(fan_in)``: 1 or 2."""
     return 1 if fan_in <= UINT8_MAX else 2
 
 
 def place(connectome: Connectome, rules: PlacementRules | None = None) -> list[Placement]:
-    """Decide CPU or accelerator for every projection (module docstring: precedence)."""
+    """Decide CPU or accelerator for every projection (module docstring: precedence).
+
+    ``rules`` defaults to ``PlacementRules()``. Returns one :class:`Placement` per projection,
+    in projection order. Raises ``ValueError`` when ``cpu_areas``/``accelerator_areas`` name an
+    area the connectome lacks, or an override names no existing mapping.
+    """
     rules = rules or PlacementRules()
     overrides = _resolve_overrides(connectome, rules.overrides)
     cpu_areas = _area_indices(connectome, rules.cpu_areas, "cpu_areas")
@@ -314,7 +344,7 @@ def _decide(connectome: Connectome, projection: int, layout: ProjectionLayout,
 
 
 def accelerator_projections(placements: Iterable[Placement]) -> list[int]:
-    """Indices of the projections placed on the accelerator."""
+    """Indices of the projections placed on the accelerator, in the order given."""
     return [pl.projection for pl in placements if pl.backend == ACCELERATOR]
 
 
@@ -335,6 +365,12 @@ def plan_partitions(connectome: Connectome, placements: Iterable[Placement]) -> 
     shapes (``(X, Y, C)`` vs ``(n,)``) and a reshape inside the graph is avoided. Warns
     (:class:`AcceleratorBudgetWarning`) when a partition, or all of them together, passes
     the single-context budget of DESIGN §5.
+
+    Partitions come out sorted by (source area index, delay, layout), named
+    ``<readable source id>_d<delay>_<layout>`` (made unique), input :data:`INPUT_NAME`; each
+    output carries its dtype (:func:`output_dtype`) and :func:`adjacency_digest`. CPU
+    placements are ignored. Raises ``ValueError`` when an accelerator placement names a
+    projection no integrator can take (per-synapse weights).
     """
     groups: dict[tuple[int, int, str], list[tuple[int, ProjectionLayout]]] = {}
     for pl in placements:
@@ -393,7 +429,11 @@ def plan_partitions(connectome: Connectome, placements: Iterable[Placement]) -> 
 
 
 def adjacency_digest(connectome: Connectome, projection: int) -> str:
-    """SHA-256 of a projection's synapse lists: binds an exported layer to its adjacency."""
+    """SHA-256 of a projection's synapse lists: binds an exported layer to its adjacency.
+
+    Hashes ``pre`` then ``post`` as contiguous int64 bytes; returns 64 lowercase hex digits
+    (:attr:`~.manifest.PartitionOutput.adjacency_sha256`).
+    """
     p = connectome.projections[projection]
     h = hashlib.sha256()
     h.update(np.ascontiguousarray(p.pre, dtype=np.int64).tobytes())
@@ -405,7 +445,13 @@ def adjacency_digest(connectome: Connectome, projection: int) -> str:
 
 
 def placement_table(connectome: Connectome, placements: Sequence[Placement]) -> list[dict[str, Any]]:
-    """One row per projection: areas, sizes, backend, reason, weights, bytes per burst."""
+    """One row per placement: areas, sizes, backend, reason, weights, bytes per burst.
+
+    Each row is a JSON-able dict with keys ``projection``, ``mapping`` (:func:`mapping_key`),
+    ``src``, ``area`` (destination id), ``neurons`` (destination), ``synapses``, ``delay``,
+    ``morphology``, ``backend``, ``layout``, ``max_fan_in``, ``weight_count``,
+    ``bytes_per_burst`` and ``reason``.
+    """
     rows = []
     for pl in placements:
         p = connectome.projections[pl.projection]
@@ -454,7 +500,9 @@ def accelerated_engine(connectome: Connectome, integrator: Integrator,
                        **engine_kw: Any) -> Engine:
     """An Engine whose accelerator projections all go to ``integrator``.
 
-    ``engine_kw`` (``inhibition``, ``seed``) pass through to :class:`~.simulator.Engine`.
+    ``backend`` names the engine backend (``"cpu"``); ``engine_kw`` (``inhibition``, ``seed``)
+    pass through to :class:`~feagi_hailo_ros.engine.core.engine.Engine`. Raises what the
+    Engine constructor raises (e.g. for a projection the integrator cannot take).
     """
     from ..core.engine import Engine
 

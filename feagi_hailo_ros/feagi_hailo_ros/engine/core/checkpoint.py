@@ -52,7 +52,7 @@ _DTYPES = {
 
 
 class CheckpointError(Exception):
-    """A checkpoint cannot be used."""
+    """A checkpoint cannot be used (base class of the two errors below)."""
 
 
 class CheckpointCorruptError(CheckpointError):
@@ -69,7 +69,8 @@ def connectome_identity(connectome: Connectome) -> str:
     Covers area parameters and layout, the power area, and every projection's
     endpoints, weight(s), delay and synapse lists. Cosmetic fields (names,
     positions, notes, the genome file checksum) are left out, so the same
-    brain rebuilt from a reformatted genome still matches.
+    brain rebuilt from a reformatted genome still matches. Floats enter as their
+    ``repr``, synapse lists as int64 (weights float32) bytes. Returns 64 lowercase hex digits.
     """
     h = hashlib.sha256()
     desc: dict[str, Any] = {
@@ -120,7 +121,15 @@ def save_checkpoint(
     inhibition: str,
     seed: int,
 ) -> None:
-    """Write ``state`` atomically to ``path`` (the name is used as given)."""
+    """Write ``state`` atomically to ``path`` (the name is used as given).
+
+    ``identity`` is :func:`connectome_identity` of the brain, ``synapse_count`` its synapse
+    count, ``inhibition`` and ``seed`` the engine options the continuation depends on; all are
+    stored in the metadata that :func:`load_checkpoint` compares. Arrays are converted to the
+    dtypes in the module docstring. The file is written under a temporary name in the same
+    directory, fsync'ed and renamed over ``path``. Returns ``None``; raises ``OSError`` when
+    the file cannot be written (the temporary file is removed, ``path`` left as it was).
+    """
     hist_idx = [np.asarray(i, INDEX_DTYPE) for i, _ in state.history]
     hist_psp = [np.asarray(p, POTENTIAL_DTYPE) for _, p in state.history]
     offsets = np.zeros(len(hist_idx) + 1, dtype=np.int64)
@@ -161,8 +170,13 @@ def save_checkpoint(
 def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], EngineState]:
     """Read and integrity-check a checkpoint; no compatibility checks.
 
-    Raises ``FileNotFoundError`` for a missing file and
-    :class:`CheckpointCorruptError` for anything unreadable.
+    Returns ``(meta, state)``: the metadata dict (format, version, identity, sizes, burst,
+    inhibition, seed, payload hash) and an :class:`~.state.EngineState` whose arrays have the
+    dtypes of the module docstring (``state.validate`` is not called).
+    Raises ``FileNotFoundError`` for a missing file,
+    :class:`CheckpointCorruptError` for anything unreadable (not a checkpoint, wrong member
+    types, payload hash mismatch, inconsistent history layout), and
+    :class:`CheckpointMismatchError` for another format version.
     """
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -226,7 +240,15 @@ def load_checkpoint(
     inhibition: str,
     seed: int,
 ) -> EngineState:
-    """Read a checkpoint and check that it belongs to this brain and engine."""
+    """Read a checkpoint and check that it belongs to this brain and engine.
+
+    The keyword arguments are what the running engine has (the same values
+    :func:`save_checkpoint` stores, plus ``neuron_count`` and ``history_length``, the number of
+    past bursts it keeps). Returns the validated :class:`~.state.EngineState`. Raises what
+    :func:`read_checkpoint` raises; :class:`CheckpointMismatchError` (listing every differing
+    field) when identity, sizes, inhibition or seed differ; :class:`CheckpointCorruptError`
+    when the state fails :meth:`~.state.EngineState.validate`.
+    """
     meta, state = read_checkpoint(path)
     expected = {
         "connectome_identity": identity,

@@ -1,7 +1,7 @@
 """The built brain: neuron parameters per area and synapses per projection.
 
 This is the contract between the genome importer (which fills it) and the
-backends (which run it). It holds no dynamic state; see ``state.py`` for that.
+backends (which run it). It holds no dynamic state; see :mod:`.state` for that.
 
 Neuron numbering is global and contiguous per area. Inside an area the neuron
 index is ``((x * dim_y + y) * dim_z + z) * neurons_per_voxel + k``: x-major,
@@ -28,7 +28,10 @@ class AreaSpec:
     Attributes follow FEAGI's genes (DESIGN §4). ``threshold_limit`` is
     ``inf`` when the genome says ``fthlim = 0``; ``consecutive_fire_limit``
     is 0 for "no limit"; ``excitability`` is clamped to [0, 1] with values
-    >= 0.999 meaning "always".
+    >= 0.999 meaning "always". ``index`` is the area's position in
+    :attr:`Connectome.areas`, ``first_neuron`` the global index of its neuron 0,
+    ``dims`` and ``position`` are in voxels (x, y, z), ``refractory`` in bursts,
+    ``psp`` the PSP the genome importer truncated to an integer in 0..255.
     """
 
     index: int
@@ -53,22 +56,33 @@ class AreaSpec:
 
     @property
     def neuron_count(self) -> int:
+        """``dims[0] * dims[1] * dims[2] * neurons_per_voxel``."""
         dx, dy, dz = self.dims
         return dx * dy * dz * self.neurons_per_voxel
 
     @property
     def neuron_slice(self) -> slice:
+        """The area's global neuron indices, ``first_neuron .. first_neuron + neuron_count``."""
         return slice(self.first_neuron, self.first_neuron + self.neuron_count)
 
     def voxel_of(self, local_index: np.ndarray) -> np.ndarray:
-        """(n, 3) voxel coordinates of area-local neuron indices."""
+        """Voxel coordinates (x, y, z) of area-local neuron indices.
+
+        ``local_index`` is an int array of any shape; returns an int64 array of that shape plus
+        a last axis of 3 (``(n, 3)`` for ``(n,)``). Indices are not range-checked.
+        """
         local_index = np.asarray(local_index, dtype=np.int64)
         _, dy, dz = self.dims
         voxel = local_index // self.neurons_per_voxel
         return np.stack([voxel // (dy * dz), (voxel // dz) % dy, voxel % dz], axis=-1)
 
     def neurons_of_voxels(self, voxels: np.ndarray) -> np.ndarray:
-        """Area-local indices of every neuron in the given (n, 3) voxels."""
+        """Area-local indices of every neuron in the given (n, 3) voxels.
+
+        ``voxels`` is anything reshapeable to ``(n, 3)`` integer (x, y, z). Returns an int64
+        array of ``n * neurons_per_voxel`` indices, voxel by voxel in the order given. Raises
+        ``IndexError`` when a voxel is outside the area.
+        """
         voxels = np.asarray(voxels, dtype=np.int64).reshape(-1, 3)
         dx, dy, dz = self.dims
         ok = np.all((voxels >= 0) & (voxels < np.array([dx, dy, dz])), axis=1)
@@ -88,7 +102,10 @@ class Projection:
     (FEAGI: ``w = min(|m|, 255)``, sign of ``m``), so the projection is a 0/1
     adjacency ``A`` (dst x src) plus a scalar; this is what lets an
     accelerator compute exact counts ``A @ x``. ``pre`` and ``post`` are
-    area-local neuron indices, one entry per synapse.
+    area-local neuron indices (integer arrays of equal length, int32 from the
+    genome importer), one entry per synapse; ``src_area``/``dst_area`` index
+    :attr:`Connectome.areas`; ``delay`` is in bursts (>= 1); ``morphology`` and
+    ``rule_index`` name the mapping rule it came from.
     """
 
     index: int
@@ -109,12 +126,19 @@ class Projection:
 
     @property
     def synapse_count(self) -> int:
+        """Number of synapses (``pre.size``)."""
         return int(self.pre.size)
 
 
 @dataclass
 class Connectome:
-    """Areas plus projections; the unit a backend uploads and runs."""
+    """Areas plus projections; the unit a backend uploads and runs.
+
+    ``power_area`` is the index of FEAGI's power area (fired every burst) or ``None``;
+    ``source_checksum`` the :attr:`Genome.checksum <feagi_hailo_ros.engine.genome.model.Genome>`
+    it was built from (``""`` when not built from a genome); ``notes`` what the importer
+    skipped, clamped or ignored.
+    """
 
     areas: list[AreaSpec]
     projections: list[Projection]
@@ -124,14 +148,22 @@ class Connectome:
 
     @property
     def neuron_count(self) -> int:
+        """Neurons of all areas (global indices run ``0 .. neuron_count - 1``)."""
         return sum(a.neuron_count for a in self.areas)
 
     @property
     def synapse_count(self) -> int:
+        """Synapses of all projections."""
         return sum(p.synapse_count for p in self.projections)
 
     def area(self, key: str | int) -> AreaSpec:
-        """An area by index, cortical id or name."""
+        """An area by index, cortical id or name.
+
+        A ``str`` is tried as the cortical id, then the name, then (up to 8 ASCII characters)
+        as the readable form of a v3 base64 id, padded with ``_`` as FEAGI pads legacy ids.
+        Raises ``KeyError`` (listing the known ids) when nothing matches, ``IndexError`` for an
+        ``int`` out of range (negative ints count from the end, as for a list).
+        """
         if isinstance(key, int):
             return self.areas[key]
         for a in self.areas:

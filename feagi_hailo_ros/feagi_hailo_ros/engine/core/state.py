@@ -35,13 +35,18 @@ INDEX_DTYPE = np.int32
 
 
 def empty_spikes() -> tuple[np.ndarray, np.ndarray]:
-    """A fired set with no spikes."""
+    """A fired set with no spikes: ``(int32 indices, float32 psp)``, both of shape ``(0,)``."""
     return np.zeros(0, dtype=INDEX_DTYPE), np.zeros(0, dtype=POTENTIAL_DTYPE)
 
 
 @dataclass
 class EngineState:
-    """Backend-independent snapshot of all dynamic state (see module docstring)."""
+    """Backend-independent snapshot of all dynamic state (see module docstring).
+
+    ``potentials`` float32, ``refractory_countdown`` and ``fire_counts`` int32, each of shape
+    ``(neuron_count,)``; ``history`` a list of ``(int32 indices, float32 psp)`` pairs of equal
+    length, newest burst first. Nothing is checked on construction: see :meth:`validate`.
+    """
 
     potentials: np.ndarray
     refractory_countdown: np.ndarray
@@ -51,7 +56,11 @@ class EngineState:
 
     @classmethod
     def zeros(cls, neuron_count: int, history_length: int) -> EngineState:
-        """The state right after reset: everything at rest, no past spikes."""
+        """The state right after reset: everything at rest, no past spikes.
+
+        Arrays of shape ``(neuron_count,)`` filled with 0 (dtypes as in the class docstring),
+        ``burst`` 0, and ``history_length`` empty fired sets (:func:`empty_spikes`).
+        """
         return cls(
             potentials=np.zeros(neuron_count, dtype=POTENTIAL_DTYPE),
             refractory_countdown=np.zeros(neuron_count, dtype=np.int32),
@@ -62,10 +71,17 @@ class EngineState:
 
     @property
     def neuron_count(self) -> int:
+        """Size of ``potentials``."""
         return int(self.potentials.size)
 
     def validate(self, neuron_count: int, history_length: int) -> None:
-        """Raise ``ValueError`` unless the arrays fit a brain of this size."""
+        """Raise ``ValueError`` unless the arrays fit a brain of this size.
+
+        Checks the three per-neuron arrays have shape ``(neuron_count,)``, ``burst >= 0``,
+        ``len(history) == history_length``, each fired set is two 1-D arrays of one length
+        naming neurons in ``0 .. neuron_count - 1``, and no countdown or fire count is negative.
+        Dtypes are not checked. Returns ``None``.
+        """
         for name in ("potentials", "refractory_countdown", "fire_counts"):
             arr = getattr(self, name)
             if arr.shape != (neuron_count,):
@@ -85,6 +101,7 @@ class EngineState:
             raise ValueError("refractory countdowns and fire counts must be >= 0")
 
     def copy(self) -> EngineState:
+        """A deep copy: every array (history included) is copied."""
         return EngineState(
             potentials=self.potentials.copy(),
             refractory_countdown=self.refractory_countdown.copy(),
@@ -96,7 +113,11 @@ class EngineState:
 
 @dataclass(frozen=True)
 class NeuronSnapshot:
-    """What ``Backend.download_neurons`` returns: the per-neuron canonical state."""
+    """What ``Backend.download_neurons`` returns: the per-neuron canonical state.
+
+    The same arrays (dtypes, shapes and meaning) as :class:`EngineState` without the spike
+    history; ``burst`` is the index of the next burst to run.
+    """
 
     potentials: np.ndarray
     refractory_countdown: np.ndarray

@@ -1,4 +1,4 @@
-"""Genome -> :class:`~.connectome.Connectome`: areas, neuron parameters and synapses.
+"""Genome -> :class:`~feagi_hailo_ros.engine.core.connectome.Connectome`: areas, neurons, synapses.
 
 How a FEAGI mapping becomes synapses (facts from FEAGI's sources, reimplemented):
 
@@ -59,6 +59,7 @@ from .errors import (
     UnsupportedFeatureError,
     UnsupportedMorphologyError,
 )
+from .model import AreaGenes, Genome, GenomeSource, MappingRule, Morphology
 from .morphology import (
     SeparableTerm,
     function_terms,
@@ -66,7 +67,7 @@ from .morphology import (
     vectors_terms,
     voxel_pairs,
 )
-from .parser import AreaGenes, Genome, GenomeSource, MappingRule, Morphology, load_genome
+from .parser import load_genome
 
 __all__ = [
     "DEFAULT_MEMORY_LIMIT_BYTES",
@@ -215,9 +216,15 @@ def _estimate(plan: _Plan) -> int:
 def estimate_memory(genome: Genome | GenomeSource) -> int:
     """Upper bound (bytes) of what building this genome needs, computed before allocating.
 
-    Counts engine state per neuron, the final synapse arrays, and the transient
-    working set of the largest mapping. Unsupported or broken mappings count 0.
-    Synapse attractivity is not taken into account (the bound assumes 100 %).
+    Counts engine state per neuron (:data:`NEURON_STATE_BYTES`), the final synapse arrays
+    (:data:`SYNAPSE_BYTES` each), and the transient working set of the largest mapping
+    (:data:`BUILD_BYTES_PER_VOXEL_PAIR`, :data:`BUILD_BYTES_PER_SYNAPSE`). Memory areas and
+    unsupported or broken mappings count 0 (as ``build_connectome(strict=False)`` would skip
+    them). Synapse attractivity is not taken into account (the bound assumes 100 %).
+
+    ``genome`` is a parsed :class:`~.model.Genome` or anything :func:`~.parser.load_genome`
+    accepts. Returns bytes (int). Raises what :func:`~.parser.load_genome` raises for a source,
+    and :class:`~.errors.GeneValueError` when the genome has more than one power area.
     """
     if not isinstance(genome, Genome):
         genome = load_genome(genome)
@@ -235,10 +242,25 @@ def build_connectome(
 
     ``strict=False`` skips unsupported parts (memory areas, composite and
     unsupported function morphologies, unknown destinations or morphologies)
-    and lists them in ``Connectome.notes`` instead of raising. ``seed`` drives
-    the synapse-attractivity draws (same seed, same connectome). Raises
+    and lists them in ``Connectome.notes`` instead of raising. ``seed`` (an int >= 0)
+    drives the synapse-attractivity draws (same seed, same connectome).
+
+    Returns a :class:`~feagi_hailo_ros.engine.core.connectome.Connectome`: areas in the
+    genome's order (sorted by cortical id, skipped areas left out), one projection per mapping
+    rule built, ordered by source area then (destination id, rule index), with area-local int32
+    ``pre``/``post`` arrays (ordered by source voxel, then destination voxel), weight
+    ``sign(m) * min(|m|, 255)`` for the rule's multiplier ``m`` (feagi-core
+    ``connectome_manager.rs``), the power area's index (or ``None``) and ``source_checksum`` =
+    ``Genome.checksum``. Emits one
+    :class:`~.errors.PlasticityIgnoredWarning` per plastic mapping.
+
+    Raises ``ValueError`` for a bad ``seed``; what :func:`~.parser.load_genome` raises for a
+    source; :class:`~.errors.GeneValueError` for more than one power area;
     :class:`~.errors.BrainTooLargeError` before allocating when the estimate
-    exceeds ``memory_limit_bytes``.
+    (:func:`estimate_memory`) exceeds ``memory_limit_bytes`` or an area has more neurons than
+    int32 indices hold; and with ``strict=True`` :class:`~.errors.UnsupportedFeatureError`
+    (memory areas, :class:`~.errors.UnsupportedMorphologyError` for morphologies not built),
+    :class:`~.errors.UnknownAreaError` and :class:`~.errors.UnknownMorphologyError`.
     """
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")

@@ -1,4 +1,4 @@
-"""Save a built :class:`~.connectome.Connectome` to one file and load it back.
+"""Save a built :class:`~feagi_hailo_ros.engine.core.connectome.Connectome` to one file and load it back.
 
 Building a large genome means running every morphology; loading a saved
 connectome is reading a few arrays. The file is a numpy ``.npz`` (a zip of
@@ -78,7 +78,13 @@ def _payload_digest(meta_text: str, arrays: dict[str, np.ndarray]) -> str:
 
 
 def save_connectome(connectome: Connectome, path: str | os.PathLike) -> pathlib.Path:
-    """Write ``connectome`` to ``path`` (atomically: a temp file is renamed into place)."""
+    """Write ``connectome`` to ``path`` (atomically: a temp file is renamed into place).
+
+    The layout is in the module docstring (format version :data:`FORMAT_VERSION`); the
+    synapse arrays are stored with their dtypes as they are. Parent directories are created.
+    Returns ``path`` as a :class:`pathlib.Path`. Raises ``OSError`` when the file cannot be
+    written (the temp file is removed and an existing ``path`` is left untouched).
+    """
     path = pathlib.Path(path)
     meta = _meta(connectome)
     meta_text = _meta_text(meta)
@@ -108,7 +114,14 @@ def load_connectome(path: str | os.PathLike, *,
     """Read a file written by :func:`save_connectome`.
 
     ``expected_genome_checksum`` (e.g. ``load_genome(...).checksum``) makes a
-    file built from another genome an error instead of a silent swap.
+    file built from another genome an error instead of a silent swap. Returns the
+    :class:`~feagi_hailo_ros.engine.core.connectome.Connectome` (arrays with the dtypes they
+    were saved with, ``source_checksum`` from the file).
+
+    Raises :class:`~.errors.ConnectomeFileError` (with the file name) for every failure: the
+    file is missing or unreadable, not an ``.npz`` connectome, of another format version,
+    corrupted or truncated (payload checksum), built from another genome than expected, or
+    holding metadata that does not make a connectome.
     """
     path = pathlib.Path(path)
     name = str(path)

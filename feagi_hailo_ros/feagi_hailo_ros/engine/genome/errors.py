@@ -12,7 +12,11 @@ from __future__ import annotations
 
 
 class GenomeError(ValueError):
-    """Base class: the genome (or a saved connectome) cannot be turned into a brain."""
+    """Base class: the genome (or a saved connectome) cannot be turned into a brain.
+
+    ``GenomeError(message, path="")``: ``str(err)`` is ``"<path>: <message>"`` (just the message
+    when ``path`` is empty); both parts stay available as ``err.message`` and ``err.path``.
+    """
 
     def __init__(self, message: str, path: str = "") -> None:
         self.path = path
@@ -62,7 +66,11 @@ class UnsupportedMorphologyError(UnsupportedFeatureError):
 
 
 class BrainTooLargeError(GenomeError):
-    """The connectome would need more memory than allowed; raised before allocating."""
+    """The connectome would need more memory than allowed; raised before allocating.
+
+    ``estimate_bytes`` is :func:`~.builder.estimate_memory`'s bound, ``limit_bytes`` the
+    ``memory_limit_bytes`` it was compared with (both ints, bytes).
+    """
 
     def __init__(self, message: str, estimate_bytes: int, limit_bytes: int, path: str = "") -> None:
         self.estimate_bytes = estimate_bytes

@@ -111,7 +111,15 @@ _COORD_CAP = 2**40
 
 
 def parse_pattern_token(value: object, path: str) -> PatternToken:
-    """Canonical form of one pattern coordinate (int or string token); raises with ``path``."""
+    """Canonical form of one pattern coordinate (int or string token), see :data:`PatternToken`.
+
+    ``value`` is an integer >= 0 (an integral float is accepted), an integer in a string, or one
+    of the tokens listed in the module docstring (feagi-core ``rules/patterns.rs``); coordinates
+    and offsets beyond +-2**40 are capped there (outside any area anyway). ``path`` is the key
+    path used in errors. Raises :class:`~.errors.GeneTypeError` for a bool, a non-integral or
+    non-finite float, or another type; :class:`~.errors.GeneValueError` for a negative integer
+    or an unknown token.
+    """
     if isinstance(value, bool):
         raise GeneTypeError(f"pattern coordinate must be an integer or token, got {value!r}", path)
     if isinstance(value, float):
@@ -149,7 +157,10 @@ def _cap(v: int) -> int:
 
 
 def token_text(token: PatternToken) -> str:
-    """The genome spelling of a canonical token (for messages and round trips)."""
+    """The genome spelling of a canonical token (for messages and round trips).
+
+    Inverse of :func:`parse_pattern_token` up to spelling (``"07"`` comes back as ``"7"``).
+    """
     kind = token[0]
     if kind == "=":
         return str(token[1])
@@ -195,10 +206,12 @@ class OffsetAxis:
         return lo, max(lo, hi)
 
     def count(self) -> int:
+        """Source coordinates whose image ``s + offset`` lies in ``[0, dst_dim)``."""
         lo, hi = self._range()
         return hi - lo
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(s, s + offset)`` as two int64 arrays of length :meth:`count`, ascending."""
         lo, hi = self._range()
         s = np.arange(lo, hi, dtype=np.int64)
         return s, s + self.offset
@@ -213,11 +226,15 @@ class ProjectAxis:
     dst_dim: int
 
     def count(self) -> int:
+        """``max(src_dim, dst_dim)``: one pair per coordinate of the larger side (an upper
+        bound should float32 rounding push an image past the end, which :meth:`pairs` drops)."""
         # Many-to-one: every source coordinate has one image; one-to-many: every
         # destination coordinate has one preimage; equal: identity.
         return max(self.src_dim, self.dst_dim)
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(source, destination) coordinates as two int64 arrays, ascending along the larger
+        side; ratios and divisions in float32 (feagi-core ``calculate_axis_projection``)."""
         sd, dd = self.src_dim, self.dst_dim
         if sd == dd:
             s = np.arange(sd, dtype=np.int64)
@@ -244,9 +261,11 @@ class PairsAxis:
     dst: tuple[int, ...]
 
     def count(self) -> int:
+        """Number of listed pairs (not checked against the area dimensions)."""
         return len(self.src)
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(src, dst)`` as two int64 arrays, in the order given."""
         return np.asarray(self.src, dtype=np.int64), np.asarray(self.dst, dtype=np.int64)
 
 
@@ -342,11 +361,14 @@ class TokenAxis:
         return 0, n  # '*', '?' and relative tokens match any source coordinate
 
     def count(self) -> int:
+        """Exact pair count in closed form (no work proportional to the axis length)."""
         a, b = self._src_range()
         return sum(_interval_total(a, b, iv, self.dst_dim)
                    for iv in _token_intervals(self.dst_token, self.dst_dim))
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(source, destination) coordinates as two int64 arrays of length :meth:`count`,
+        destinations clipped to ``[0, dst_dim)``; grouped per destination interval."""
         a, b = self._src_range()
         s = np.arange(a, b, dtype=np.int64)
         src_parts, dst_parts = [], []
@@ -370,11 +392,14 @@ class LateralPairsAxis:
     dst_dim: int
 
     def count(self) -> int:
+        """Pairs whose partner ``s +- 1`` lies inside both the source and the destination, in
+        closed form."""
         evens = min(self.src_dim, self.dst_dim) // 2  # s even, s+1 < both dims
         odd_max = min(self.src_dim - 1, self.dst_dim)  # s odd, s-1 < dst
         return evens + (odd_max + 1) // 2 if odd_max >= 1 else evens
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(source, destination) x coordinates as two int64 arrays, ascending by source."""
         s = np.arange(self.src_dim, dtype=np.int64)
         d = np.where(s % 2 == 0, s + 1, s - 1)
         keep = (d < self.src_dim) & (d < self.dst_dim)
@@ -414,7 +439,13 @@ class SeparableTerm:
 
 def vectors_terms(vectors: Sequence[Sequence[int]], scalar: Sequence[int],
                   src_shape: Shape, dst_shape: Shape) -> list[SeparableTerm]:
-    """One term per vector: offset ``v[i] * scalar[i]`` on each axis."""
+    """One term per vector: offset ``v[i] * scalar[i]`` on each axis.
+
+    ``vectors`` are (x, y, z) integer offsets, ``scalar`` the rule's ``morphology_scalar``
+    (feagi/feagi ``synaptogenesis_rules.py`` ``match_vectors``), shapes the (x, y, z) voxel
+    dimensions of the source and destination areas. Returns ``len(vectors)`` terms; images
+    outside the destination are dropped by the axes.
+    """
     terms = []
     for v in vectors:
         axes = tuple(OffsetAxis(i, src_shape[i], dst_shape[i], int(v[i]) * int(scalar[i]))
@@ -425,7 +456,12 @@ def vectors_terms(vectors: Sequence[Sequence[int]], scalar: Sequence[int],
 
 def pattern_terms(patterns: Sequence[tuple[Sequence[PatternToken], Sequence[PatternToken]]],
                   src_shape: Shape, dst_shape: Shape) -> list[SeparableTerm]:
-    """One term per ``[src_pattern, dst_pattern]`` pair (canonical tokens)."""
+    """One term per ``[src_pattern, dst_pattern]`` pair (canonical tokens).
+
+    Each side holds three tokens from :func:`parse_pattern_token`; shapes are the (x, y, z)
+    voxel dimensions of the source and destination areas. ``morphology_scalar`` does not
+    apply (FEAGI ignores it for patterns). Returns ``len(patterns)`` terms.
+    """
     terms = []
     for src_pat, dst_pat in patterns:
         axes = tuple(TokenAxis(i, src_shape[i], dst_shape[i], src_pat[i], dst_pat[i])
@@ -436,14 +472,25 @@ def pattern_terms(patterns: Sequence[tuple[Sequence[PatternToken], Sequence[Patt
 
 def projector_term(src_shape: Shape, dst_shape: Shape,
                    transpose: tuple[int, int, int] = (0, 1, 2)) -> SeparableTerm:
-    """FEAGI's projector; ``transpose[i]`` is the source axis feeding destination axis ``i``."""
+    """FEAGI's projector; ``transpose[i]`` is the source axis feeding destination axis ``i``.
+
+    One :class:`ProjectAxis` per destination axis (feagi-core ``rules/projector.rs``; the
+    transposes follow feagi/feagi ``syn_projector``). Shapes are (x, y, z) voxel dimensions.
+    """
     axes = tuple(ProjectAxis(transpose[i], src_shape[transpose[i]], dst_shape[i])
                  for i in range(3))
     return SeparableTerm(axes)  # type: ignore[arg-type]
 
 
 def function_terms(name: str, src_shape: Shape, dst_shape: Shape, path: str = "") -> list[SeparableTerm]:
-    """Terms of a ``functions`` morphology by name; unsupported names raise."""
+    """Terms of a ``functions`` morphology by name.
+
+    ``name`` is one of :data:`SUPPORTED_FUNCTIONS` (semantics in the module docstring);
+    shapes are the (x, y, z) voxel dimensions of the source and destination areas; ``path``
+    is the key path for the error. Returns one term. Raises
+    :class:`~.errors.UnsupportedMorphologyError` for any other name (``memory``,
+    ``randomizer``, ``expander_x``, ``reducer_x``, unknown names).
+    """
     if name in _TRANSPOSE:
         return [projector_term(src_shape, dst_shape, _TRANSPOSE[name])]
     if name == "block_to_block":
@@ -462,6 +509,7 @@ def function_terms(name: str, src_shape: Shape, dst_shape: Shape, path: str = ""
 
 
 def voxel_count(shape: Shape) -> int:
+    """Voxels of an area of (x, y, z) dimensions ``shape``: their product."""
     return shape[0] * shape[1] * shape[2]
 
 

@@ -1,5 +1,7 @@
-"""FEAGI genome (JSON) -> plain dataclasses: :class:`Genome`, :class:`AreaGenes`,
-:class:`MappingRule`, :class:`Morphology`.
+"""FEAGI genome (JSON) -> the plain dataclasses of :mod:`.model`: :class:`~.model.Genome`,
+:class:`~.model.AreaGenes`, :class:`~.model.MappingRule`, :class:`~.model.Morphology`.
+
+(Those names, :data:`~.model.GenomeSource` and the range constants stay importable from here.)
 
 Formats read (facts from FEAGI's sources; nothing here is copied from them):
 
@@ -67,8 +69,7 @@ import os
 import pathlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from .errors import (
     GeneTypeError,
@@ -78,27 +79,26 @@ from .errors import (
     GenomeSyntaxError,
     MissingGeneError,
 )
-from .morphology import PatternToken, parse_pattern_token
-
-GenomeSource = Union[str, bytes, os.PathLike, Mapping]
+from .model import (
+    FLOAT32_MAX,
+    INT32_MAX,
+    MAX_DELAY_BURSTS,
+    MORPHOLOGY_TYPES,
+    POWER_IDS,
+    UINT16_MAX,
+    AreaGenes,
+    Genome,
+    GenomeSource,
+    MappingRule,
+    Morphology,
+)
+from .morphology import parse_pattern_token
 
 FLAT_PREFIX = "_____10c-"
 #: Highest ``genome_schema_version`` known to use the layout read here.
 MAX_SCHEMA_VERSION = 7
-#: Upper bound on ``synaptic_delay_bursts``: the engine keeps a spike history
-#: this deep, so an absurd delay would be an absurd allocation.
-MAX_DELAY_BURSTS = 65535
-
-#: Value ranges of the fixed-width types feagi-core stores these genes in
-#: (coordinates i32, refractory period and fire-count limit u16) and of float32,
-#: the engine's precision: anything outside would overflow or become inf there.
-INT32_MAX = 2**31 - 1
-UINT16_MAX = 2**16 - 1
-FLOAT32_MAX = 3.4028234663852886e38
 
 _RE_LEGACY_ID = re.compile(r"^[A-Za-z0-9_]{6}([A-Za-z0-9_]{2})?$")
-_POWER_IDS = {"___pwr", "_power", "___pwr__", "___power"}
-_DEATH_IDS = {"_death", "___death"}
 
 # gene code -> (kind, default). Kinds: int, float, bool, text, map. ``None``
 # default = required.
@@ -166,8 +166,6 @@ _AXIS_DICTS = {
     "coordinates_3d": (("x", "y", "z"), ("rcordx", "rcordy", "rcordz")),
 }
 
-_MORPHOLOGY_TYPES = ("vectors", "patterns", "functions", "composite", "placeholder")
-
 # FEAGI's core morphologies: feagi/feagi src/evo/templates.py ``core_morphologies``
 # and feagi-core crates/feagi-evolutionary/src/templates.rs ``add_core_morphologies``.
 # Both FEAGI implementations install these over any same-named genome entry.
@@ -196,129 +194,6 @@ _CORE_MORPHOLOGIES: dict[str, dict[str, Any]] = {
 }
 
 
-# ----------------------------------------------------------------------- dataclasses
-
-
-@dataclass(frozen=True)
-class MappingRule:
-    """One mapping rule of a source area towards one destination area."""
-
-    src: str
-    dst: str
-    #: Position of the rule in the (src, dst) rule list; part of its identity.
-    index: int
-    morphology_id: str
-    morphology_scalar: tuple[int, int, int]
-    psc_multiplier: float
-    plasticity: bool
-    delay: int
-    #: Rule-level attractivity (feagi-core object rules); ``None`` -> the
-    #: destination area's ``synatt`` applies.
-    synapse_attractivity: float | None
-    plasticity_constant: float = 0.0
-    ltp_multiplier: float = 0.0
-    ltd_multiplier: float = 0.0
-    plasticity_window: float = 0.0
-    #: Key path of the rule in the genome, for messages.
-    path: str = ""
-
-
-@dataclass(frozen=True)
-class AreaGenes:
-    """The genes of one cortical area, typed and validated, defaults applied."""
-
-    cortical_id: str
-    #: Human-readable form of the id (the decoded 8 bytes for a base64 id).
-    ascii_id: str
-    name: str
-    group: str
-    sub_group: str
-    dims: tuple[int, int, int]
-    position: tuple[int, int, int]
-    neurons_per_voxel: int
-    synapse_attractivity: float
-    psp: float
-    psp_uniform: bool
-    fire_threshold: float
-    threshold_increment: tuple[float, float, float]
-    threshold_limit: float
-    refractory: int
-    leak: float
-    consecutive_fire_limit: int
-    excitability: float
-    mp_acc: bool
-    mp_psp: bool
-    is_memory_flag: bool
-    mappings: tuple[MappingRule, ...]
-    #: Key path prefix of the area's genes (e.g. ``blueprint._____10c-i__pro``).
-    path: str = ""
-
-    @property
-    def is_power(self) -> bool:
-        """FEAGI's power area: its neurons fire every burst (``___pwr``/``_power``/``___power``)."""
-        return self.id_is_power(self.cortical_id) or self.id_is_power(self.ascii_id)
-
-    @staticmethod
-    def id_is_power(cortical_id: str) -> bool:
-        """Whether an id (legacy or decoded) names FEAGI's power area."""
-        return cortical_id in _POWER_IDS
-
-    @property
-    def is_death(self) -> bool:
-        return self.cortical_id in _DEATH_IDS or self.ascii_id in _DEATH_IDS
-
-    @property
-    def is_memory(self) -> bool:
-        """Memory area (FEAGI: group MEMORY, a MEMORY sub-group, or ``memory`` gene true)."""
-        return (self.is_memory_flag or self.group.upper() == "MEMORY"
-                or "MEMORY" in self.sub_group.upper())
-
-    @property
-    def neuron_count(self) -> int:
-        return self.dims[0] * self.dims[1] * self.dims[2] * self.neurons_per_voxel
-
-
-@dataclass(frozen=True)
-class Morphology:
-    """One entry of ``neuron_morphologies`` (or a FEAGI core morphology)."""
-
-    morphology_id: str
-    type: str
-    vectors: tuple[tuple[int, int, int], ...] = ()
-    #: (source tokens, destination tokens) per pattern, canonical tokens.
-    patterns: tuple[tuple[tuple[PatternToken, ...], tuple[PatternToken, ...]], ...] = ()
-    #: Raw parameters (functions/composite), kept for messages.
-    parameters: Mapping[str, Any] = field(default_factory=dict)
-    morphology_class: str = "custom"
-    path: str = ""
-
-
-@dataclass(frozen=True)
-class Genome:
-    """A parsed genome: areas sorted by cortical id, morphologies by id."""
-
-    schema_version: int
-    version: str
-    genome_id: str
-    title: str
-    areas: tuple[AreaGenes, ...]
-    morphologies: Mapping[str, Morphology]
-    #: sha256 of the canonical JSON text (sorted keys, no whitespace).
-    checksum: str
-    notes: tuple[str, ...] = ()
-
-    def area(self, cortical_id: str) -> AreaGenes:
-        """An area by its id as written, or by its readable id (decoded v3 id)."""
-        for a in self.areas:
-            if cortical_id in (a.cortical_id, a.ascii_id):
-                return a
-        raise KeyError(cortical_id)
-
-    @property
-    def neuron_count(self) -> int:
-        return sum(a.neuron_count for a in self.areas)
-
-
 # --------------------------------------------------------------------------- loading
 
 
@@ -326,8 +201,15 @@ def load_genome(source: GenomeSource) -> Genome:
     """Parse a genome from a path, JSON text (str/bytes) or an already-decoded dict.
 
     A ``str`` whose first non-blank character is ``{`` or ``[`` is JSON text; any other
-    ``str`` is a file path. Raises only :class:`~.errors.GenomeError` subclasses
-    for bad input (a missing file is :class:`~.errors.GenomeFileError`).
+    ``str`` (or an ``os.PathLike``) is a file path. Text and files are UTF-8 (a BOM is
+    allowed); a ``Mapping`` is parsed as it is. Returns the :class:`~.model.Genome`
+    (see :func:`parse_genome`).
+
+    Raises only :class:`~.errors.GenomeError` subclasses for bad input:
+    :class:`~.errors.GenomeFileError` when the file cannot be read (missing, unreadable,
+    a NUL byte in the path); :class:`~.errors.GenomeSyntaxError` for text that is not
+    UTF-8 or not JSON, duplicate keys in an object, ``NaN``/``Infinity`` literals, or a
+    source of another type; then whatever :func:`parse_genome` raises.
     """
     if isinstance(source, Mapping):
         obj = source
@@ -377,7 +259,12 @@ def _decode_json(raw: bytes) -> Any:
 
 
 def canonical_json(obj: Any) -> str:
-    """The canonical text a checksum is taken over: sorted keys, compact, no NaN."""
+    """The canonical text a checksum is taken over: sorted keys, compact, no NaN.
+
+    ``obj`` is a decoded JSON value; non-ASCII characters are kept as they are. Raises
+    :class:`~.errors.GenomeSyntaxError` when ``obj`` is not representable as strict JSON
+    (NaN/inf, a non-JSON type, keys that cannot be sorted, a reference cycle).
+    """
     try:
         return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                           allow_nan=False)
@@ -386,6 +273,12 @@ def canonical_json(obj: Any) -> str:
 
 
 def genome_checksum(obj: Any) -> str:
+    """SHA-256 of :func:`canonical_json` of ``obj`` (UTF-8), as 64 lowercase hex digits.
+
+    This is :attr:`~.model.Genome.checksum` and the ``genome_checksum`` a saved connectome
+    carries (:mod:`.connectome_file`); key order and whitespace of the file do not change it.
+    Raises :class:`~.errors.GenomeSyntaxError` like :func:`canonical_json`.
+    """
     return hashlib.sha256(canonical_json(obj).encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -393,7 +286,25 @@ def genome_checksum(obj: Any) -> str:
 
 
 def parse_genome(obj: Any) -> Genome:
-    """Validate a decoded genome object and return a :class:`Genome`."""
+    """Validate a decoded genome object and return a :class:`~.model.Genome`.
+
+    ``obj`` is the decoded JSON (v2 flat, v3 flat or hierarchical blueprint; see the module
+    docstring). Areas come out sorted by cortical id; FEAGI's core morphologies are always
+    present and replace same-named genome entries (feagi/feagi ``src/evo/templates.py``,
+    feagi-core ``templates.rs``). Unknown genes, replaced core morphologies and an ignored
+    ``modulators`` section are listed in ``Genome.notes``.
+
+    Raises (each with the key path of the offending value):
+    :class:`~.errors.GenomeSyntaxError` for a structure that is not a genome (not an object,
+    non-string keys, a malformed flat key, a gene given twice, JSON that cannot be
+    checksummed); :class:`~.errors.MissingGeneError` for no ``blueprint``, no version, or an
+    absent value FEAGI has no default for (e.g. ``___bbx/y/z``, a rule's ``morphology_id``);
+    :class:`~.errors.GeneTypeError` for a value of the wrong JSON type;
+    :class:`~.errors.GeneValueError` for an unsupported version/schema, a malformed cortical
+    id, or a value out of range (non-finite, dimension < 1, delay outside
+    1..:data:`~.model.MAX_DELAY_BURSTS`, outside int32/uint16/float32 where FEAGI stores it so,
+    unknown morphology type or pattern token).
+    """
     if not isinstance(obj, Mapping):
         raise GenomeSyntaxError(f"a genome is a JSON object, got {_describe(obj)}")
     for key in obj:
@@ -531,7 +442,7 @@ def _hierarchical_genes(area: Mapping, path: str, notes: list[str]) -> dict[str,
 def _parse_area(cid: str, genes: dict[str, tuple[Any, str]], path: str, schema: int,
                 notes: list[str]) -> AreaGenes:
     ascii_id = _check_id(cid, schema, path)
-    is_power = cid in _POWER_IDS or ascii_id in _POWER_IDS
+    is_power = cid in POWER_IDS or ascii_id in POWER_IDS
 
     def get(code: str, **limits: Any) -> Any:
         kind, default = _GENES[code]
@@ -718,7 +629,7 @@ def _parse_morphology(mid: str, entry: Any, path: str, default_class: str) -> Mo
         # Old genomes: {"vectors": [...]} without "type" (feagi/feagi
         # genome_processor.py morphology_convertor). An empty entry is FEAGI's
         # "placeholder".
-        found = [t for t in _MORPHOLOGY_TYPES if t in entry]
+        found = [t for t in MORPHOLOGY_TYPES if t in entry]
         if not found:
             if entry:
                 raise MissingGeneError("morphology has no 'type'", f"{path}.type")
@@ -726,9 +637,9 @@ def _parse_morphology(mid: str, entry: Any, path: str, default_class: str) -> Mo
         else:
             mtype = found[0]
             params = {mtype: entry[mtype]}
-    if not isinstance(mtype, str) or mtype not in _MORPHOLOGY_TYPES:
+    if not isinstance(mtype, str) or mtype not in MORPHOLOGY_TYPES:
         raise GeneValueError(f"unknown morphology type {mtype!r} (expected one of "
-                             f"{', '.join(_MORPHOLOGY_TYPES)})", f"{path}.type")
+                             f"{', '.join(MORPHOLOGY_TYPES)})", f"{path}.type")
     if params is None:
         params = {}
     if not isinstance(params, Mapping):

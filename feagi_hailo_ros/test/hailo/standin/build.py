@@ -24,6 +24,7 @@ class StandinBuildError(RuntimeError):
 
 
 def find_compiler() -> str:
+    """$CC, else `cc`, else `gcc` on PATH; raises StandinBuildError when there is none."""
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if not cc:
         raise StandinBuildError("no C compiler found (set CC or install gcc)")
@@ -38,6 +39,8 @@ def build_standin(out_dir: str | Path, major: int = 4, minor: int = 23, revision
     Extra compiler flags come from $HAILORT_STANDIN_CFLAGS, e.g. to run the suite under
     AddressSanitizer: HAILORT_STANDIN_CFLAGS="-fsanitize=address -g" with
     LD_PRELOAD=$(cc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0.
+    Raises StandinBuildError when there is no compiler or the compilation fails (the message
+    holds the command and the compiler's stderr).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -59,6 +62,7 @@ def build_standin(out_dir: str | Path, major: int = 4, minor: int = 23, revision
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line: `build.py OUT_DIR [MAJOR.MINOR[.REVISION]]`; prints the library's path."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir")
     parser.add_argument("version", nargs="?", default="4.23", help="MAJOR.MINOR[.REVISION]")

@@ -93,6 +93,8 @@ class OutputSpec:
 
 @dataclass(frozen=True)
 class NetworkGroupSpec:
+    """One network group: its vstreams, and an optional failure after `fail_after` bursts."""
+
     name: str
     inputs: list[InputSpec]
     outputs: list[OutputSpec]
@@ -117,11 +119,15 @@ def output_shape(out: OutputSpec, inputs: list[InputSpec]) -> tuple[int, int, in
 
 
 def output_order(out: OutputSpec) -> int:
+    """Format order of an output: NC for dense, NHWC for conv."""
     return ORDER_NC if isinstance(out.model, Dense) else ORDER_NHWC
 
 
 def build_hef(groups: list[NetworkGroupSpec]) -> bytes:
-    """Serialize network groups into stand-in HEF bytes."""
+    """Serialize network groups into stand-in HEF bytes (layout in the module docstring).
+
+    Raises ValueError for a name outside 1..127 UTF-8 bytes.
+    """
     parts = [MAGIC, struct.pack("<II", FORMAT_VERSION, len(groups))]
     for g in groups:
         parts += [_name(g.name), struct.pack("<IIII", g.fail_after, g.fail_status, len(g.inputs),
@@ -144,6 +150,7 @@ def build_hef(groups: list[NetworkGroupSpec]) -> bytes:
 
 
 def write_hef(path: str | Path, groups: list[NetworkGroupSpec]) -> Path:
+    """:func:`build_hef` written to `path`; returns the path."""
     path = Path(path)
     path.write_bytes(build_hef(groups))
     return path
