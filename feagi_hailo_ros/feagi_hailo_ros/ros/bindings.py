@@ -1,9 +1,10 @@
 """Sensor bindings: which topic feeds which input area, and how a message becomes an injection.
 
 A binding is configured by parameters (``sensors.<name>.topic/type/area/potential/max_age_s``,
-see ``params.py``). ``encode_message`` reads the fields of a ROS message by attribute, so it
-needs the message *classes* only in the node, and tests can pass any object with the same
-fields. No rclpy here.
+see ``params.py``; DESIGN §7: sensor topics bound to input areas by parameters).
+``encode_message`` reads the fields of a ROS message by attribute, so it needs the message
+*classes* only in the node, and tests can pass any object with the same fields. The codings
+themselves are the encoders' (FEAGI's). No rclpy here.
 """
 
 from __future__ import annotations
@@ -17,22 +18,39 @@ import numpy as np
 
 from . import encoders as enc
 
-#: Binding type -> (ROS message type name, what it feeds).
+#: The binding types: type -> (ROS message type, what it feeds). The one list of them: the
+#: ``sensors.<name>.type`` parameter, the node's subscriptions and README.md read it.
 SENSOR_TYPES: dict[str, tuple[str, str]] = {
-    "laser_scan": ("sensor_msgs/msg/LaserScan", "proximity area: x = sector, z = nearness"),
-    "range": ("sensor_msgs/msg/Range", "proximity area: one column, z = nearness"),
-    "image": ("sensor_msgs/msg/Image", "vision area: downsampled to x*y, intensity coding"),
-    "imu_angular_velocity": ("sensor_msgs/msg/Imu", "signed percentages of wx, wy, wz"),
-    "imu_linear_acceleration": ("sensor_msgs/msg/Imu", "signed percentages of ax, ay, az"),
-    "imu_orientation": ("sensor_msgs/msg/Imu", "signed percentages of roll, pitch, yaw"),
-    "joint_state": ("sensor_msgs/msg/JointState", "servo-position area, one column per joint"),
+    "laser_scan": ("sensor_msgs/msg/LaserScan",
+                   "proximity area: x = angular sector, z = distance of the nearest return"),
+    "range": ("sensor_msgs/msg/Range", "proximity area: the centre column, z = distance"),
+    "image": ("sensor_msgs/msg/Image",
+              "vision area: averaged down to x*y, z = RGB channel (3 deep) or grey, potential = intensity"),
+    "imu_angular_velocity": ("sensor_msgs/msg/Imu", "signed percentages of wx, wy, wz (6 columns)"),
+    "imu_linear_acceleration": ("sensor_msgs/msg/Imu", "signed percentages of ax, ay, az (6 columns)"),
+    "imu_orientation": ("sensor_msgs/msg/Imu", "signed percentages of roll, pitch, yaw (6 columns)"),
+    "joint_state": ("sensor_msgs/msg/JointState",
+                    "servo-position area: one column per joint, z = position between its limits"),
     "area_input": ("feagi_hailo_msgs/msg/AreaInput", "raw injection by voxel or neuron index"),
 }
 
 
 @dataclass(frozen=True)
 class SensorBinding:
-    """One sensor topic bound to one input area."""
+    """One sensor topic bound to one input area.
+
+    Attributes:
+        name: The binding's name (an entry of ``sensor_names``).
+        topic: Topic to subscribe.
+        kind: Binding type, a key of :data:`SENSOR_TYPES`.
+        area: Cortical id (or name) of the input area.
+        potential: Potential of a fully active voxel.
+
+    Raises:
+        ValueError: an unknown type, an empty topic or area, a potential that is not finite
+            and > 0, ``fov_deg`` outside [0, 360], a negative or non-finite ``range_max``, or a
+            joint_state binding without joints and limits of one length.
+    """
 
     name: str
     topic: str
@@ -72,7 +90,16 @@ class SensorBinding:
 
 
 def stamp_age(stamp: Any, now_s: float) -> float | None:
-    """Seconds between a header stamp and ``now_s``; None when the stamp is unset (zero)."""
+    """How old a message is.
+
+    Args:
+        stamp: A ``builtin_interfaces/Time`` (anything with ``sec`` and ``nanosec``).
+        now_s: The current time of the same clock, in seconds.
+
+    Returns:
+        ``now_s - stamp`` in seconds (negative for a stamp in the future); None when the stamp
+        is unset (zero), which many drivers leave it.
+    """
     sec = getattr(stamp, "sec", 0)
     nanosec = getattr(stamp, "nanosec", 0)
     if sec == 0 and nanosec == 0:
@@ -82,10 +109,20 @@ def stamp_age(stamp: Any, now_s: float) -> float | None:
 
 def encode_message(binding: SensorBinding, msg: Any,
                    dims: Sequence[int]) -> tuple[np.ndarray, np.ndarray] | tuple[None, Any]:
-    """Turn one message into ``(voxels, potentials)`` for the binding's area of size ``dims``.
+    """Turn one message into an injection for the binding's area.
 
-    For ``area_input`` messages addressed by neuron index the result is ``(None, (indices,
-    potentials))``. Raises :class:`encoders.SensorInputError` for a malformed message.
+    Args:
+        binding: The binding the message arrived on.
+        msg: The message (of the binding type's class, or any object with its fields).
+        dims: ``(dx, dy, dz)`` of the binding's area.
+
+    Returns:
+        ``(voxels int64 (n, 3), potentials float32 (n,))``; for ``area_input`` messages
+        addressed by neuron index ``(None, (indices int64 (k,), potentials float64))``.
+
+    Raises:
+        encoders.SensorInputError: the message is malformed (the node drops it).
+        ValueError: the area does not fit the binding (e.g. too narrow for an IMU).
     """
     kind = binding.kind
     range_max = binding.range_max or None
@@ -125,22 +162,4 @@ def encode_message(binding: SensorBinding, msg: Any,
         return enc.encode_joint_positions(list(msg.name), np.asarray(msg.position, np.float64),
                                           dims, settings)
     # area_input
-    pots = np.asarray(msg.potentials, dtype=np.float64)
-    if len(msg.neuron_indices):
-        if len(msg.x) or len(msg.y) or len(msg.z):
-            raise enc.SensorInputError("AreaInput: give voxels or neuron_indices, not both")
-        idx = np.asarray(msg.neuron_indices, dtype=np.int64)
-        if pots.size not in (1, idx.size):
-            raise enc.SensorInputError(
-                f"AreaInput: {pots.size} potentials for {idx.size} neuron indices")
-        if not np.all(np.isfinite(pots)):
-            raise enc.SensorInputError("AreaInput: non-finite potential")
-        return None, (idx, pots)
-    if not (len(msg.x) == len(msg.y) == len(msg.z)):
-        raise enc.SensorInputError(
-            f"AreaInput: x, y, z lengths differ ({len(msg.x)}, {len(msg.y)}, {len(msg.z)})")
-    voxels = np.stack([np.asarray(msg.x, np.int64), np.asarray(msg.y, np.int64),
-                       np.asarray(msg.z, np.int64)], axis=-1).reshape(-1, 3)
-    if pots.size == 1 and voxels.shape[0] > 1:
-        pots = np.full(voxels.shape[0], pots[0])
-    return enc.encode_raw(voxels, pots, dims)
+    return enc.encode_area_input(msg.x, msg.y, msg.z, msg.neuron_indices, msg.potentials, dims)

@@ -12,6 +12,16 @@ import numpy as np
 
 @dataclass(frozen=True)
 class RateSummary:
+    """Statistics of the last window of bursts (what ``~/burst_stats`` and /diagnostics report).
+
+    Attributes:
+        achieved_rate_hz: 1 / mean period over the window; 0 with fewer than two bursts.
+        period_error_p50_ms, period_error_p99_ms: Median and 99th percentile of
+            ``|period - 1 / target|`` in milliseconds.
+        overruns: Bursts since construction that took longer than the target period.
+        bursts: Bursts recorded since construction.
+    """
+
     achieved_rate_hz: float
     period_error_p50_ms: float
     period_error_p99_ms: float
@@ -24,6 +34,11 @@ class RateMeter:
 
     Period error is ``|actual period - target period|``. An overrun is a burst whose own
     duration exceeded the target period: the loop could not keep the rate with it.
+    Thread-safe: :meth:`record` runs on the burst thread, :meth:`summary` on a timer's.
+
+    Args:
+        target_rate_hz: The rate the loop aims at (> 0).
+        window: How many of the last periods the statistics cover.
     """
 
     def __init__(self, target_rate_hz: float, window: int = 1000) -> None:
@@ -42,6 +57,7 @@ class RateMeter:
             self._starts.clear()
 
     def record(self, start_s: float, duration_s: float) -> None:
+        """Add one burst: its start (seconds, any monotonic clock) and how long it took."""
         with self._lock:
             self._starts.append(start_s)
             self.bursts += 1
@@ -49,11 +65,13 @@ class RateMeter:
                 self.overruns += 1
 
     def periods(self) -> np.ndarray:
+        """float64 ``(k,)`` seconds between consecutive recorded starts in the window."""
         with self._lock:
             starts = np.fromiter(self._starts, dtype=np.float64)
         return np.diff(starts)
 
     def summary(self) -> RateSummary:
+        """The statistics of the current window (zeros, bar the counts, before two bursts)."""
         periods = self.periods()
         if periods.size == 0:
             return RateSummary(0.0, 0.0, 0.0, self.overruns, self.bursts)
@@ -78,8 +96,15 @@ class BurstLoop:
     bursting back to back, so the burst count keeps pace with the clock. After falling
     behind by more than ``max_lag_s`` (default: one period or 20 ms, whichever is longer) the
     schedule restarts from now instead (the skipped bursts show as a lower achieved rate,
-    never as a storm). An exception in ``callback`` stops
-    the loop; it is kept in ``error`` and passed to ``on_error``.
+    never as a storm). An exception in ``callback`` stops the loop; it is kept in ``error``
+    and passed to ``on_error``.
+
+    Args:
+        callback: Called with no arguments once per period, on the loop's thread.
+        rate_hz: Calls per second (> 0).
+        on_error: Called with the exception that ended the loop, on the loop's thread.
+        name: Name of the thread.
+        max_lag_s: Lag beyond which (and beyond one period) the schedule restarts.
     """
 
     def __init__(self, callback, rate_hz: float, *, on_error=None, name: str = "feagi_burst",
@@ -91,22 +116,25 @@ class BurstLoop:
         self._period = 1.0 / float(rate_hz)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: The exception that ended the loop, if one did (cleared by start()).
         self.error: BaseException | None = None
-        self.restarts = 0
 
     @property
     def period(self) -> float:
+        """Seconds between deadlines."""
         return self._period
 
     @property
     def running(self) -> bool:
+        """Whether the loop's thread is alive."""
         return self._thread is not None and self._thread.is_alive()
 
     def set_rate(self, rate_hz: float) -> None:
-        """Takes effect from the next deadline."""
+        """Change the rate (Hz, > 0); it takes effect from the next deadline."""
         self._period = 1.0 / float(rate_hz)
 
     def start(self) -> None:
+        """Start the thread (a no-op while running); the first call comes one period later."""
         if self.running:
             return
         self._stop.clear()
@@ -139,4 +167,3 @@ class BurstLoop:
             deadline += self._period
             if time.perf_counter() - deadline > max(self._period, self.max_lag_s):
                 deadline = time.perf_counter()
-                self.restarts += 1

@@ -20,10 +20,6 @@ FEAGI motor coding (feagi-core, ``crates/feagi-sensorimotor/src/neuron_voxel_cod
 A channel with no spikes is *inactive*: FEAGI then leaves its output untouched. Here signed
 values of inactive channels read 0 (a wheel without a command stops) and servo positions NaN
 (there is no safe default position); the ``active`` mask tells them apart.
-
-The legacy Python connector (feagi-connector ``feagi_interface.opu_calculator``) decoded
-``mean((z + 1) / dz)`` instead, i.e. the deepest voxel was full power; pass
-``convention="legacy_connector"`` for genomes tuned against it.
 """
 
 from __future__ import annotations
@@ -31,13 +27,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 __all__ = [
-    "Convention",
     "DiffDriveSettings",
     "MotorReading",
     "Watchdog",
@@ -46,27 +41,31 @@ __all__ = [
     "decode_servo_positions",
     "decode_signed_percentages",
     "motor_voxels_to_twist",
-    "twist_to_wheels",
     "wheels_to_twist",
 ]
 
-Convention = Literal["feagi_core", "legacy_connector"]
-
 
 class MotorReading(NamedTuple):
-    """Decoded channels: ``values[c]`` is meaningful where ``active[c]`` (it had spikes)."""
+    """Decoded channels of a motor area.
+
+    Attributes:
+        values: float64 ``(channels,)``; meaningful where ``active``.
+        active: bool ``(channels,)``; the channel had at least one spike this burst.
+    """
 
     values: np.ndarray
     active: np.ndarray
 
 
 def _dims(dims: Sequence[int]) -> tuple[int, int, int]:
+    """``(dx, dy, dz)`` as ints; ValueError unless three positive integers."""
     if len(dims) != 3 or min(int(d) for d in dims) < 1:
         raise ValueError(f"area dims must be three positive integers, got {tuple(dims)}")
     return int(dims[0]), int(dims[1]), int(dims[2])
 
 
 def _usable(voxels: ArrayLike, dims: tuple[int, int, int]) -> np.ndarray:
+    """The fired voxels FEAGI's decoders read: row y = 0, inside the area."""
     v = np.asarray(voxels, dtype=np.int64)
     if v.size == 0:
         return np.zeros((0, 3), dtype=np.int64)
@@ -77,32 +76,42 @@ def _usable(voxels: ArrayLike, dims: tuple[int, int, int]) -> np.ndarray:
     return v[keep]
 
 
-def _lobe(
-    channel: np.ndarray, z: np.ndarray, n: int, dz: int, convention: Convention
-) -> tuple[np.ndarray, np.ndarray]:
+def _lobe(channel: np.ndarray, z: np.ndarray, n: int, dz: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel decoded magnitude of one half (or of an unsigned area) and its spike count."""
     count = np.bincount(channel, minlength=n)[:n]
     zsum = np.bincount(channel, weights=z.astype(np.float64), minlength=n)[:n]
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_z = zsum / count
-    if convention == "feagi_core":
-        mag = 1.0 - mean_z / dz
-    elif convention == "legacy_connector":
-        mag = (mean_z + 1.0) / dz
-    else:
-        raise ValueError(f"unknown convention {convention!r}")
+        mag = 1.0 - (zsum / count) / dz
     return np.where(count > 0, mag, 0.0), count
+
+
+# The three decoders below are not reached by the node yet: they are wired up by the
+# motor-outputs work (motor areas as joint commands, FEAGI's servo decoding; DESIGN §7).
+# decode_signed_percentages is also what motor_voxels_to_twist uses for cmd_vel.
 
 
 def decode_signed_percentages(
     voxels: ArrayLike,
     dims: Sequence[int],
     channels: int | None = None,
-    convention: Convention = "feagi_core",
 ) -> MotorReading:
     """FEAGI signed-percentage motor area -> per-channel values in [-1, 1].
 
-    ``channels`` defaults to ``dx // 2``. Inactive channels read 0.
+    Args:
+        voxels: ``(n, 3)`` int fired voxels, one row per fired neuron; stray ones (y != 0,
+            outside the area) are skipped, as FEAGI does.
+        dims: ``(dx, dy, dz)`` of the motor area.
+        channels: How many channels to decode (columns ``2c``, ``2c + 1``); default
+            ``dx // 2``. Columns of later channels are ignored.
+
+    Returns:
+        A :class:`MotorReading` of ``channels`` values, ``positive - negative`` half, each
+        half ``1 - mean(z) / dz``; inactive channels read 0.
+
+    Raises:
+        ValueError: bad ``dims`` or a negative ``channels``.
+
+    Source: feagi-core ``decoders/signed_percentage_1d_linear.rs``.
     """
     d = _dims(dims)
     n = d[0] // 2 if channels is None else int(channels)
@@ -113,8 +122,8 @@ def decode_signed_percentages(
     keep = ch < n
     ch, x, z = ch[keep], v[keep, 0], v[keep, 2]
     positive = x % 2 == 0
-    pos, pos_n = _lobe(ch[positive], z[positive], n, d[2], convention)
-    neg, neg_n = _lobe(ch[~positive], z[~positive], n, d[2], convention)
+    pos, pos_n = _lobe(ch[positive], z[positive], n, d[2])
+    neg, neg_n = _lobe(ch[~positive], z[~positive], n, d[2])
     values = np.clip(pos - neg, -1.0, 1.0)
     return MotorReading(values, (pos_n + neg_n) > 0)
 
@@ -123,17 +132,28 @@ def decode_percentages(
     voxels: ArrayLike,
     dims: Sequence[int],
     channels: int | None = None,
-    convention: Convention = "feagi_core",
 ) -> MotorReading:
     """FEAGI unsigned linear-percentage area (one column per channel) -> values in [0, 1].
 
-    ``channels`` defaults to ``dx``. Inactive channels read 0.
+    Args:
+        voxels: ``(n, 3)`` int fired voxels, one row per fired neuron; stray ones skipped.
+        dims: ``(dx, dy, dz)`` of the area.
+        channels: How many columns to decode; default ``dx``.
+
+    Returns:
+        A :class:`MotorReading` of ``channels`` values ``1 - mean(z) / dz``; inactive
+        channels read 0.
+
+    Raises:
+        ValueError: bad ``dims``.
+
+    Source: feagi-core ``positional_servo_decoder.rs``.
     """
     d = _dims(dims)
     n = d[0] if channels is None else int(channels)
     v = _usable(voxels, d)
     keep = v[:, 0] < n
-    values, count = _lobe(v[keep, 0], v[keep, 2], n, d[2], convention)
+    values, count = _lobe(v[keep, 0], v[keep, 2], n, d[2])
     return MotorReading(np.clip(values, 0.0, 1.0), count > 0)
 
 
@@ -142,12 +162,23 @@ def decode_servo_positions(
     dims: Sequence[int],
     lower: Sequence[float],
     upper: Sequence[float],
-    convention: Convention = "feagi_core",
 ) -> MotorReading:
     """Servo absolute-position area -> joint positions ``lower + p * (upper - lower)``.
 
-    One channel per entry of ``lower``/``upper`` (column x = channel). Inactive channels
-    read NaN: hold the joint where it is.
+    Args:
+        voxels: ``(n, 3)`` int fired voxels, one row per fired neuron; stray ones skipped.
+        dims: ``(dx, dy, dz)`` of the area; ``dx >= len(lower)``.
+        lower, upper: Limits per servo (column x = servo), in the joint's unit.
+
+    Returns:
+        A :class:`MotorReading` of positions; inactive servos read NaN (hold the joint where
+        it is).
+
+    Raises:
+        ValueError: limits of different lengths, not finite, not ``lower < upper``, or more
+            servos than columns.
+
+    Source: feagi-connector ``actuators.get_position_data``.
     """
     lo = np.asarray(lower, dtype=np.float64)
     hi = np.asarray(upper, dtype=np.float64)
@@ -157,7 +188,7 @@ def decode_servo_positions(
         raise ValueError("every servo needs finite limits lower < upper")
     if lo.size > _dims(dims)[0]:
         raise ValueError(f"{lo.size} servos do not fit an area {dims[0]} wide")
-    frac, active = decode_percentages(voxels, dims, lo.size, convention)
+    frac, active = decode_percentages(voxels, dims, lo.size)
     return MotorReading(np.where(active, lo + frac * (hi - lo), np.nan), active)
 
 
@@ -176,7 +207,10 @@ class DiffDriveSettings:
         wheel_separation: Distance between the wheels (m).
         linear_gain, angular_gain: Scale on the computed ``linear.x`` and ``angular.z``.
         max_linear, max_angular: Output clamps (m/s, rad/s).
-        invert_left, invert_right: Flip a wheel whose motor is mounted mirrored.
+
+    Raises:
+        ValueError: a negative or shared wheel channel, a speed, separation or clamp that is
+            not positive and finite, or a gain that is not finite.
     """
 
     left_channel: int = 0
@@ -187,8 +221,6 @@ class DiffDriveSettings:
     angular_gain: float = 1.0
     max_linear: float = 0.5
     max_angular: float = 2.0
-    invert_left: bool = False
-    invert_right: bool = False
 
     def __post_init__(self) -> None:
         if self.left_channel < 0 or self.right_channel < 0:
@@ -209,38 +241,47 @@ def _clamp(value: float, limit: float) -> float:
 
 
 def wheels_to_twist(left: float, right: float, settings: DiffDriveSettings) -> tuple[float, float]:
-    """Wheel percentages in [-1, 1] -> ``(linear.x, angular.z)`` of the robot body."""
-    vl = settings.max_wheel_speed * (-left if settings.invert_left else left)
-    vr = settings.max_wheel_speed * (-right if settings.invert_right else right)
+    """Wheel percentages -> body velocity of a differential drive.
+
+    Args:
+        left, right: Wheel commands in [-1, 1] (fractions of ``max_wheel_speed``).
+        settings: Wheel speed, separation, gains and clamps.
+
+    Returns:
+        ``(linear.x m/s, angular.z rad/s)``: ``v = linear_gain * (vl + vr) / 2`` and
+        ``w = angular_gain * (vr - vl) / wheel_separation``, clamped to ``max_linear`` and
+        ``max_angular``.
+    """
+    vl = settings.max_wheel_speed * left
+    vr = settings.max_wheel_speed * right
     v = settings.linear_gain * 0.5 * (vl + vr)
     w = settings.angular_gain * (vr - vl) / settings.wheel_separation
     return _clamp(v, settings.max_linear), _clamp(w, settings.max_angular)
-
-
-def twist_to_wheels(v: float, w: float, settings: DiffDriveSettings) -> tuple[float, float]:
-    """Inverse of :func:`wheels_to_twist` (gains and inversions undone), clamped to [-1, 1]."""
-    if settings.linear_gain == 0 or settings.angular_gain == 0:
-        raise ValueError("cannot invert a zero gain")
-    vb = v / settings.linear_gain
-    wb = w / settings.angular_gain
-    vl = (vb - 0.5 * wb * settings.wheel_separation) / settings.max_wheel_speed
-    vr = (vb + 0.5 * wb * settings.wheel_separation) / settings.max_wheel_speed
-    left = -vl if settings.invert_left else vl
-    right = -vr if settings.invert_right else vr
-    return _clamp(left, 1.0), _clamp(right, 1.0)
 
 
 def motor_voxels_to_twist(
     voxels: ArrayLike,
     dims: Sequence[int],
     settings: DiffDriveSettings,
-    convention: Convention = "feagi_core",
 ) -> tuple[float, float]:
-    """Fired voxels of a signed motor area -> ``(linear.x, angular.z)``; silent wheels stop."""
+    """Fired voxels of a signed motor area -> ``cmd_vel``; silent wheels stop.
+
+    Args:
+        voxels: ``(n, 3)`` int fired voxels of the motor area, one row per fired neuron.
+        dims: ``(dx, dy, dz)`` of the motor area.
+        settings: Wheel channels and drive geometry.
+
+    Returns:
+        ``(linear.x m/s, angular.z rad/s)`` from :func:`decode_signed_percentages` of the two
+        wheel channels and :func:`wheels_to_twist`.
+
+    Raises:
+        ValueError: the area has fewer than ``2 * (max channel + 1)`` columns, or bad ``dims``.
+    """
     n = max(settings.left_channel, settings.right_channel) + 1
     if 2 * n > _dims(dims)[0]:
         raise ValueError(f"wheel channel {n - 1} needs {2 * n} columns, the area has {dims[0]}")
-    reading = decode_signed_percentages(voxels, dims, n, convention)
+    reading = decode_signed_percentages(voxels, dims, n)
     return wheels_to_twist(
         float(reading.values[settings.left_channel]),
         float(reading.values[settings.right_channel]),
@@ -273,7 +314,18 @@ class Watchdog:
     ``input_timeout`` seconds or no burst completed for ``burst_timeout`` seconds. Both
     timers start at construction / :meth:`reset`, so a robot whose sensors never come up
     stops after one timeout instead of driving blind. A clock that jumps backwards (a
-    replayed bag restarting) counts as "just seen", never as stale.
+    replayed bag restarting) counts as "just seen", never as stale. DESIGN §7: stale input
+    or stalled bursting -> zero motion.
+
+    Args:
+        clock: Returns the current time in seconds.
+        input_timeout: Seconds a required input may stay silent; None disables the check.
+            May be changed on the instance while running.
+        burst_timeout: Seconds without a completed burst; None disables the check.
+        required_inputs: Names of the inputs that must keep arriving (repeats are dropped).
+
+    Raises:
+        ValueError: a timeout that is neither None nor positive and finite.
     """
 
     def __init__(
@@ -292,10 +344,6 @@ class Watchdog:
         self._required = tuple(dict.fromkeys(required_inputs))
         self.reset()
 
-    @property
-    def required_inputs(self) -> tuple[str, ...]:
-        return self._required
-
     def reset(self) -> None:
         """Restart every timer from now (e.g. on activation) and clear the trip state."""
         now = self._clock()
@@ -305,7 +353,11 @@ class Watchdog:
         self._was_stopped = False
 
     def input_received(self, name: str) -> None:
-        """Record that required input ``name`` just delivered a (valid) message."""
+        """Record that required input ``name`` just delivered a (valid) message.
+
+        Raises:
+            KeyError: ``name`` is not one of ``required_inputs``.
+        """
         if name not in self._last_input:
             raise KeyError(f"{name!r} is not a required input of this watchdog: {self._required}")
         self._last_input[name] = self._clock()
@@ -315,7 +367,7 @@ class Watchdog:
         self._last_burst = self._clock()
 
     def check(self) -> WatchdogStatus:
-        """Evaluate the timers now."""
+        """Evaluate the timers now; returns whether to stop, why, and whether that is new."""
         now = self._clock()
         reasons: list[str] = []
         if self.input_timeout is not None:

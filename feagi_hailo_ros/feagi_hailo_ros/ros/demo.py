@@ -40,6 +40,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the demo (``make run``).
+
+    Args:
+        argv: Command-line arguments (default ``sys.argv[1:]``): ``--seconds``, ``--rate``,
+            ``--genome``, ``--out``, ``--raster-bursts``.
+
+    Returns:
+        0 after a run (the PNG written, a JSON summary printed), 1 when configure failed.
+    """
     args = _parse(argv)
     rclpy.init()
     brain = HybridNode(parameter_overrides=[

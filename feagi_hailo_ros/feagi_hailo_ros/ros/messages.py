@@ -26,7 +26,17 @@ _FIELD_TYPES = {np.dtype("<f4"): PointField.FLOAT32, np.dtype("<u2"): PointField
 
 def firing_events(connectome: Connectome, fired: Mapping[str, np.ndarray], burst: int,
                   *, coordinates: bool = True) -> FiringEvents:
-    """FiringEvents with one AreaFiring per area that fired (header left to the caller)."""
+    """The ``~/firing`` message of one burst (header left to the caller).
+
+    Args:
+        connectome: The running brain (areas in message order).
+        fired: Cortical id -> int ``(k,)`` area-local indices of the neurons that fired.
+        burst: Burst number.
+        coordinates: Also fill each neuron's voxel ``x``, ``y``, ``z`` (uint32).
+
+    Returns:
+        FiringEvents with one AreaFiring (uint32 ``neuron_indices``) per area that fired.
+    """
     out = FiringEvents(burst=int(burst))
     for area in connectome.areas:
         idx = fired.get(area.cortical_id)
@@ -42,7 +52,17 @@ def firing_events(connectome: Connectome, fired: Mapping[str, np.ndarray], burst
 
 
 def firing_cloud_points(connectome: Connectome, fired: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Structured array of fired voxels in cortical coordinates (area position + voxel)."""
+    """The fired voxels of one burst in cortical coordinates, for the firing cloud.
+
+    Args:
+        connectome: The running brain.
+        fired: Cortical id -> int ``(k,)`` area-local indices of the neurons that fired.
+
+    Returns:
+        :data:`CLOUD_DTYPE` ``(m,)``, one point per fired voxel: position = area position +
+        voxel (one unit per voxel), ``area`` = the area's index, ``intensity`` = how many of the
+        voxel's neurons fired.
+    """
     parts = []
     for area in connectome.areas:
         idx = fired.get(area.cortical_id)
@@ -59,7 +79,14 @@ def firing_cloud_points(connectome: Connectome, fired: Mapping[str, np.ndarray])
 
 
 def point_cloud(points: np.ndarray) -> PointCloud2:
-    """An unorganized PointCloud2 of ``points`` (header left to the caller)."""
+    """An unorganized, little-endian PointCloud2 of ``points`` (header left to the caller).
+
+    Args:
+        points: ``(m,)`` structured array convertible to :data:`CLOUD_DTYPE`.
+
+    Returns:
+        PointCloud2 with ``height = 1``, ``width = m`` and the fields x, y, z, area, intensity.
+    """
     msg = PointCloud2(height=1, width=len(points), is_bigendian=False, is_dense=True,
                       point_step=CLOUD_DTYPE.itemsize, row_step=CLOUD_DTYPE.itemsize * len(points))
     msg.fields = [PointField(name=name, offset=CLOUD_DTYPE.fields[name][1],
@@ -71,6 +98,17 @@ def point_cloud(points: np.ndarray) -> PointCloud2:
 
 def burst_stats(burst: int, target_hz: float, rate: RateSummary, duration_s: float,
                 timing: Mapping[str, float], neurons_fired: int) -> BurstStats:
+    """The ``~/burst_stats`` message (header left to the caller).
+
+    Args:
+        burst: Burst number.
+        target_hz: The ``burst_rate_hz`` parameter.
+        rate: Statistics of the burst loop.
+        duration_s: Wall time of the last burst (seconds).
+        timing: Seconds per engine phase of the last burst; top-level names (no ``.``, not
+            ``total``) become ``backend_names`` / ``backend_duration_ms``.
+        neurons_fired: Neurons that fired in the last burst.
+    """
     names = sorted(k for k in timing if k != "total" and "." not in k)
     return BurstStats(burst=int(burst), target_rate_hz=float(target_hz),
                       achieved_rate_hz=rate.achieved_rate_hz,
@@ -82,14 +120,22 @@ def burst_stats(burst: int, target_hz: float, rate: RateSummary, duration_s: flo
 
 
 def status(name: str, level: bytes, message: str, values: Mapping[str, object]) -> DiagnosticStatus:
-    """One DiagnosticStatus; ``level`` is one of OK, WARN, ERROR, STALE below."""
+    """One DiagnosticStatus of hardware ``feagi_hailo``.
+
+    Args:
+        name: Status name (``<node>: <part>``).
+        level: :data:`OK` or :data:`WARN` (DiagnosticStatus levels, bytes).
+        message: One-line summary.
+        values: Key -> value, converted with ``str``.
+    """
     return DiagnosticStatus(level=level, name=name, message=message, hardware_id="feagi_hailo",
                             values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
 
 
 def diagnostics(statuses: Iterable[DiagnosticStatus]) -> DiagnosticArray:
+    """A DiagnosticArray of ``statuses`` (header left to the caller)."""
     return DiagnosticArray(status=list(statuses))
 
 
-OK, WARN, ERROR, STALE = (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR,
-                          DiagnosticStatus.STALE)
+#: Diagnostic levels the node reports.
+OK, WARN = DiagnosticStatus.OK, DiagnosticStatus.WARN

@@ -17,6 +17,7 @@ never delays a burst.
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
 from collections import deque
@@ -36,28 +37,36 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import Image, Imu, JointState, LaserScan, PointCloud2, Range
+from sensor_msgs.msg import PointCloud2
 from std_srvs.srv import Trigger
 
-from feagi_hailo_msgs.msg import AreaInput, BurstStats, FiringEvents
+from feagi_hailo_msgs.msg import BurstStats, FiringEvents
 from feagi_hailo_msgs.srv import Checkpoint, Upload
 
 from ..engine.core.checkpoint import CheckpointError
 from ..engine.genome.brains import DEFAULT_BRAIN
 from . import messages
 from .accelerators import AcceleratorConfig, degraded
-from .bindings import SensorBinding, encode_message, stamp_age
+from .bindings import SENSOR_TYPES, SensorBinding, encode_message, stamp_age
 from .brain_runner import BrainLoadError, BrainRunner, BrainSource, build_brain
 from .burst_clock import BurstLoop, RateMeter
 from .decoders import DiffDriveSettings, Watchdog
 from .encoders import SensorInputError
 from .params import BY_NAME, PARAMS, SENSOR_PARAMS, ParamSpec, check_value
 
+#: Default node name (README, launch file and parameter files use it).
 NODE_NAME = "feagi_hailo"
 
-_MSG_TYPES = {"laser_scan": LaserScan, "range": Range, "image": Image, "imu_angular_velocity": Imu,
-              "imu_linear_acceleration": Imu, "imu_orientation": Imu, "joint_state": JointState,
-              "area_input": AreaInput}
+
+def _message_class(type_name: str) -> type:
+    """``pkg/msg/Name`` -> the generated Python class ``pkg.msg.Name`` (ImportError if absent)."""
+    package, _, name = type_name.split("/")
+    return getattr(importlib.import_module(f"{package}.msg"), name)
+
+
+#: Binding type -> message class to subscribe, from the one list of types (bindings.py).
+_MSG_TYPES = {kind: _message_class(type_name) for kind, (type_name, _) in SENSOR_TYPES.items()}
+#: Parameters that become DiffDriveSettings fields of the same name.
 _DRIVE_PARAMS = ("left_channel", "right_channel", "max_wheel_speed", "wheel_separation",
                  "linear_gain", "angular_gain", "max_linear", "max_angular")
 
@@ -76,7 +85,13 @@ def _descriptor(spec: ParamSpec, read_only: bool) -> ParameterDescriptor:
 
 
 class SensorCounters:
-    """Per-binding message accounting, reported in /diagnostics."""
+    """Per-binding message accounting, reported in /diagnostics.
+
+    Attributes:
+        received, accepted, dropped: Message counts since configure.
+        last_error: Why the last message was dropped ("" if none was).
+        last_warn: ``time.monotonic()`` of the last drop warning (for throttling).
+    """
 
     def __init__(self) -> None:
         self.received = 0
@@ -87,7 +102,15 @@ class SensorCounters:
 
 
 class HybridNode(LifecycleNode):
-    """Lifecycle node that runs a FEAGI brain and connects it to sensor and motor topics."""
+    """Lifecycle node that runs a FEAGI brain and connects it to sensor and motor topics.
+
+    The interface is DESIGN §7's; parameters are declared from ``params.PARAMS`` and, per name
+    in ``sensor_names``, ``params.SENSOR_PARAMS``. Nothing is loaded until configure.
+
+    Args:
+        node_name: Node name.
+        **kwargs: Passed to ``LifecycleNode`` (e.g. ``parameter_overrides``, ``context``).
+    """
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
@@ -542,6 +565,11 @@ def configure_gil_switch_interval(rate_hz: float, interval_us: float | None = No
     executor thread runs Python, CPython hands the GIL over only every switch interval
     (5 ms by default), longer than a 1 kHz period. A quarter of the burst period (at most the
     default) bounds that wait. Process-wide, so only executables call it, not the node.
+
+    Args:
+        rate_hz: The burst rate to size the interval for (> 0).
+        interval_us: An explicit interval in microseconds instead (falsy: computed).
+            Never below 10 us.
     """
     default = 0.005
     seconds = interval_us * 1e-6 if interval_us else min(default, 0.25 / float(rate_hz))

@@ -1,32 +1,88 @@
 """Every parameter of the ``feagi_hailo`` node, in one table (no rclpy).
 
 The node declares them from this table with descriptors (description, range, read-only),
-so rqt_reconfigure shows sliders; README.md documents the same table and a test checks
-that nothing is missing there. ``live`` parameters may change while the node runs and are
-checked by :func:`check_value`; all others are read-only (changing them needs a
-reconfigure: cleanup, then configure).
+so rqt_reconfigure shows sliders (DESIGN §7); the parameter tables of README.md are generated
+from it (``python -m feagi_hailo_ros.ros.params``) and a test checks they are current. ``live``
+parameters may change while the node runs and are checked by :func:`check_value`; all others
+are read-only (changing them needs a reconfigure: cleanup, then configure).
+
+The allowed values of a choice parameter are not written here: each one reads the constant
+that the code it configures validates against (the engine's inhibition modes, the Hailo
+integrator's error policies, the node's accelerators, the binding types). They are read on
+first use, not at import, because those modules import the engine and may import this table.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 
+@functools.cache
+def inhibition_modes() -> tuple[str, ...]:
+    """Values of ``inhibition``: ``engine.core.backend.INHIBITION_MODES`` (DESIGN §4)."""
+    from ..engine.core.backend import INHIBITION_MODES
+
+    return tuple(INHIBITION_MODES)
+
+
+@functools.cache
+def hailo_error_policies() -> tuple[str, ...]:
+    """Values of ``hailo_on_error``: ``engine.accel.hailo_integrator.ON_ERROR``."""
+    from ..engine.accel.hailo_integrator import ON_ERROR
+
+    return tuple(ON_ERROR)
+
+
+@functools.cache
+def parameter_accelerators() -> tuple[str, ...]:
+    """Values of ``accelerator``: ``ros.accelerators.ACCELERATORS`` except ``hailo``.
+
+    ``hailo`` needs a manifest of compiled HEFs, so the node selects it with ``use_hailo``
+    (which falls back to the CPU when the manifest is missing) rather than by name.
+    """
+    from .accelerators import ACCELERATORS
+
+    return tuple(a for a in ACCELERATORS if a != "hailo")
+
+
+@functools.cache
+def sensor_types() -> tuple[str, ...]:
+    """Values of ``sensors.<name>.type``: the keys of ``ros.bindings.SENSOR_TYPES``."""
+    from .bindings import SENSOR_TYPES
+
+    return tuple(SENSOR_TYPES)
+
+
 @dataclass(frozen=True)
 class ParamSpec:
+    """One node parameter: its name, default, description and what values it accepts.
+
+    Attributes:
+        name: Parameter name (sensor parameters: the part after ``sensors.<name>.``).
+        default: Default value; its Python type is the parameter's ROS type.
+        description: Text of the descriptor (rqt_reconfigure) and of README.md.
+        limits: ``(low, high)`` inclusive for numbers; None for strings, booleans and lists.
+        live: May change while the node runs (checked by :func:`check_value`).
+        choices_from: For a string with a fixed set of values: a function returning them
+            from the constant that defines them; None otherwise.
+    """
+
     name: str
     default: Any
     description: str
-    #: (low, high) inclusive for numbers; None for strings, booleans and lists.
     limits: tuple[float, float] | None = None
     live: bool = False
-    choices: tuple[str, ...] = ()
+    choices_from: Callable[[], tuple[str, ...]] | None = None
 
     @property
-    def kind(self) -> type:
-        return type(self.default)
+    def choices(self) -> tuple[str, ...]:
+        """The allowed values, read from their defining constant; ``()``: no fixed set."""
+        return self.choices_from() if self.choices_from is not None else ()
 
 
 PARAMS: tuple[ParamSpec, ...] = (
@@ -39,10 +95,10 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("seed", 0, "Seed of synapse sampling (synatt < 100) and of excitability draws.",
               (0, 2**31 - 1)),
     ParamSpec("inhibition", "clamped", "clamped: a net negative input counts as 0 (FEAGI); "
-              "subtractive: negative input lowers the potential.", choices=("clamped", "subtractive")),
+              "subtractive: negative input lowers the potential.", choices_from=inhibition_modes),
     ParamSpec("accelerator", "none", "Integrator of the projections placement puts on an "
               "accelerator: none (all on the CPU) or onnxruntime; use_hailo selects hailo.",
-              choices=("none", "onnxruntime")),
+              choices_from=parameter_accelerators),
     ParamSpec("placement_config", "", "Placement rules file (JSON/YAML; see README); empty: defaults."),
     ParamSpec("onnx_providers", ["CPUExecutionProvider"], "ONNX Runtime execution providers in "
               "order (e.g. TensorrtExecutionProvider, CUDAExecutionProvider on a Jetson)."),
@@ -55,7 +111,7 @@ PARAMS: tuple[ParamSpec, ...] = (
               "then the usual library directories)."),
     ParamSpec("hailo_on_error", "fallback", "A HailoRT error while running: fallback (that "
               "partition continues exactly on the CPU, diagnostics warn) or raise (bursting stops).",
-              choices=("fallback", "raise")),
+              choices_from=hailo_error_policies),
     # -- timing -----------------------------------------------------------------------------
     ParamSpec("burst_rate_hz", 100.0, "Bursts per second while active.", (1.0, 2000.0), live=True),
     ParamSpec("stats_rate_hz", 1.0, "Rate of ~/burst_stats and /diagnostics.", (0.1, 50.0), live=True),
@@ -84,13 +140,14 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("max_angular", 2.0, "Clamp of angular.z (rad/s).", (0.01, 20.0), live=True),
 )
 
+#: ``PARAMS`` by name.
 BY_NAME = {p.name: p for p in PARAMS}
 
 #: Per-sensor parameters, declared for each name in ``sensor_names``.
 SENSOR_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("topic", "scan", "Topic to subscribe (relative names follow the namespace)."),
-    ParamSpec("type", "laser_scan", "laser_scan, range, image, imu_angular_velocity, "
-              "imu_linear_acceleration, imu_orientation, joint_state or area_input."),
+    ParamSpec("type", "laser_scan", "Binding type: which message is subscribed and how it is "
+              "coded (README: sensor types).", choices_from=sensor_types),
     ParamSpec("area", "i__pro", "Cortical id (or name) of the input area."),
     ParamSpec("potential", 100.0, "Potential injected per active voxel.", (0.001, 1e6)),
     ParamSpec("max_age_s", 0.5, "Drop messages whose header stamp is older (0: never).", (0.0, 60.0)),
@@ -100,9 +157,22 @@ SENSOR_PARAMS: tuple[ParamSpec, ...] = (
               "in metres (0: the message's range_max).", (0.0, 100.0)),
 )
 
+#: Prefix of the per-sensor parameters as README.md writes them.
+SENSOR_PREFIX = "sensors.<name>."
+
 
 def check_value(spec: ParamSpec, value: Any) -> str | None:
-    """Why ``value`` is not acceptable for ``spec``, or None when it is."""
+    """Why ``value`` is not acceptable for ``spec``, or None when it is.
+
+    Args:
+        spec: The parameter.
+        value: A candidate value (as rclpy delivers it: bool, int, float, str or list).
+
+    Returns:
+        None, or a message naming the parameter: a value outside ``spec.choices``, a
+        non-number (booleans included), a non-finite number or one outside ``spec.limits``.
+        Types of other parameters are left to rclpy.
+    """
     if spec.choices and value not in spec.choices:
         return f"{spec.name} must be one of {', '.join(spec.choices)}"
     if spec.limits is not None:
@@ -114,3 +184,49 @@ def check_value(spec: ParamSpec, value: Any) -> str | None:
         if not lo <= value <= hi:
             return f"{spec.name}={value} is outside [{lo}, {hi}]"
     return None
+
+
+def _range_text(spec: ParamSpec) -> str:
+    if spec.choices:
+        return " / ".join(spec.choices)
+    if spec.limits is not None:
+        lo, hi = spec.limits
+        return f"{lo:g} – {hi:g}"
+    return ""
+
+
+def markdown_table(specs: Sequence[ParamSpec], prefix: str = "") -> str:
+    """The README.md table of ``specs``: parameter, default, range, change, meaning.
+
+    Args:
+        specs: The parameters, in table order.
+        prefix: Written before every name (``SENSOR_PREFIX`` for the per-sensor table).
+
+    Returns:
+        Markdown lines joined by newlines, no trailing newline; defaults as JSON, ranges as
+        ``low – high`` or the choices joined by `` / ``.
+    """
+    lines = ["| parameter | default | range | change | meaning |", "| --- | --- | --- | --- | --- |"]
+    for spec in specs:
+        change = "live" if spec.live else "read-only"
+        lines.append(f"| `{prefix}{spec.name}` | {json.dumps(spec.default)} | {_range_text(spec)} "
+                     f"| {change} | {spec.description} |")
+    return "\n".join(lines)
+
+
+def sensor_types_table() -> str:
+    """The README.md table of binding types: type, message, what it feeds (``SENSOR_TYPES``)."""
+    from .bindings import SENSOR_TYPES
+
+    lines = ["| type | message | what it feeds |", "| --- | --- | --- |"]
+    lines += [f"| `{kind}` | `{msg}` | {feeds} |" for kind, (msg, feeds) in SENSOR_TYPES.items()]
+    return "\n".join(lines)
+
+
+def readme_tables() -> list[str]:
+    """Every README.md table generated from this module, in README order."""
+    return [markdown_table(PARAMS), markdown_table(SENSOR_PARAMS, SENSOR_PREFIX), sensor_types_table()]
+
+
+if __name__ == "__main__":
+    print("\n\n".join(readme_tables()))

@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike
 
 from .sim_world import Room
 
-__all__ = ["render_run_png"]
+__all__ = ["render_raster_png", "render_run_png"]
 
 #: More areas than this are summarised in the title rather than drawn unreadably thin.
 MAX_RASTER_ROWS = 12
@@ -104,7 +104,16 @@ def render_raster_png(
     size_px: tuple[int, int] = (1000, 800),
     dpi: int = 100,
 ) -> Path:
-    """A spike raster per area (the first MAX_RASTER_ROWS areas) as a PNG; return its path."""
+    """A spike raster per area (the first MAX_RASTER_ROWS areas) as a PNG; return its path.
+
+    Args:
+        rasters: Area name -> ``[(burst, fired), ...]``, ``fired`` being neuron indices
+            ``(k,)`` or voxel coordinates ``(k, 3)`` of that burst. May be empty.
+        out: PNG file to write (parent directories are created).
+        title: Figure title (default "spike raster").
+        size_px: Width, height in pixels.
+        dpi: Resolution used to lay the figure out.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -142,6 +151,9 @@ def render_run_png(
         title: Figure title.
         size_px: Width, height in pixels.
         dpi: Resolution used to lay the figure out.
+
+    Raises:
+        ValueError: a figure smaller than 200 x 150 px or below 10 dpi.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

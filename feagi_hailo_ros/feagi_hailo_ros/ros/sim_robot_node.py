@@ -105,7 +105,14 @@ PARAMETERS: dict[str, tuple[object, ParameterDescriptor]] = {
 
 
 class SimRobotNode(Node):
-    """Simulated robot: ``cmd_vel`` in, ``scan`` and ``odom`` out; records its path."""
+    """Simulated robot: ``cmd_vel`` in, ``scan`` and ``odom`` out; records its path.
+
+    Parameters are declared from :data:`PARAMETERS` (README: the simulated robot).
+
+    Args:
+        node_name: Node name.
+        **kwargs: Passed to ``rclpy.node.Node`` (e.g. ``parameter_overrides``, ``context``).
+    """
 
     def __init__(self, node_name: str = "sim_robot", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
@@ -240,7 +247,7 @@ class SimRobotNode(Node):
         self._odom_pub.publish(msg)
 
     def save_path_png(self, out: str | Path) -> Path:
-        """Write a PNG of the room and the path driven so far."""
+        """Write a PNG of the room and the path driven so far to ``out``; return its path."""
         return render_run_png(
             self.path,
             self.world.room,

@@ -33,7 +33,11 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Box:
-    """An axis-aligned rectangular obstacle, corners in metres."""
+    """An axis-aligned rectangular obstacle, corners in metres (room frame).
+
+    Raises:
+        ValueError: ``xmax <= xmin`` or ``ymax <= ymin``.
+    """
 
     xmin: float
     ymin: float
@@ -45,7 +49,7 @@ class Box:
             raise ValueError(f"box needs xmax > xmin and ymax > ymin, got {self}")
 
     def segments(self) -> np.ndarray:
-        """The four edges as a (4, 4) array of ``[x0, y0, x1, y1]``."""
+        """The four edges as a float64 ``(4, 4)`` array of ``[x0, y0, x1, y1]`` (metres)."""
         a, b, c, d = self.xmin, self.ymin, self.xmax, self.ymax
         return np.array(
             [[a, b, c, b], [c, b, c, d], [c, d, a, d], [a, d, a, b]], dtype=np.float64
@@ -54,7 +58,11 @@ class Box:
 
 @dataclass(frozen=True)
 class Room:
-    """A rectangular room ``[0, width] x [0, height]`` with box obstacles inside."""
+    """A rectangular room ``[0, width] x [0, height]`` (metres) with box obstacles inside.
+
+    Raises:
+        ValueError: a width or height that is not positive.
+    """
 
     width: float
     height: float
@@ -65,7 +73,7 @@ class Room:
             raise ValueError(f"room needs a positive size, got {self.width} x {self.height}")
 
     def segments(self) -> np.ndarray:
-        """All wall and obstacle edges as an (m, 4) array of ``[x0, y0, x1, y1]``."""
+        """All wall and obstacle edges as a float64 ``(m, 4)`` array of ``[x0, y0, x1, y1]``."""
         w, h = self.width, self.height
         walls = np.array(
             [[0, 0, w, 0], [w, 0, w, h], [w, h, 0, h], [0, h, 0, 0]], dtype=np.float64
@@ -73,7 +81,7 @@ class Room:
         return np.vstack([walls, *(b.segments() for b in self.obstacles)])
 
     def boxes_array(self) -> np.ndarray:
-        """Obstacles as an (k, 4) array of ``[xmin, ymin, xmax, ymax]``."""
+        """Obstacles as a float64 ``(k, 4)`` array of ``[xmin, ymin, xmax, ymax]``."""
         if not self.obstacles:
             return np.zeros((0, 4), dtype=np.float64)
         return np.array(
@@ -107,6 +115,16 @@ class LidarSpec:
     with no duplicate beam at +pi, a narrower arc puts the first and last beams exactly on
     its edges. Ranges beyond ``range_max`` read +inf and closer than ``range_min`` read -inf
     (REP 117).
+
+    Attributes:
+        n_beams: Beams per scan.
+        fov: Field of view (radians), centred ahead.
+        range_min, range_max: Measurable distances (metres).
+        noise_std: Standard deviation of Gaussian range noise (metres).
+
+    Raises:
+        ValueError: no beams, a field of view outside (0, 2*pi], ``range_min`` not in
+            ``[0, range_max)``, or negative noise.
     """
 
     n_beams: int = 360
@@ -127,24 +145,28 @@ class LidarSpec:
 
     @property
     def full_circle(self) -> bool:
+        """Whether the beams cover 2*pi (then no beam sits on +pi)."""
         return self.fov >= 2.0 * math.pi - 1e-9
 
     @property
     def angle_min(self) -> float:
+        """Angle of the first beam (radians, robot frame): -pi or ``-fov / 2``."""
         return -math.pi if self.full_circle else -self.fov / 2.0
 
     @property
     def angle_increment(self) -> float:
+        """Angle between beams (radians); 0 for a single beam on an arc."""
         if self.full_circle:
             return 2.0 * math.pi / self.n_beams
         return self.fov / (self.n_beams - 1) if self.n_beams > 1 else 0.0
 
     @property
     def angle_max(self) -> float:
+        """Angle of the last beam (radians), as LaserScan reports it."""
         return self.angle_min + self.angle_increment * (self.n_beams - 1)
 
     def beam_angles(self) -> np.ndarray:
-        """Beam angles in the robot frame, in scan order."""
+        """float64 ``(n_beams,)`` beam angles (radians, robot frame), in scan order."""
         return self.angle_min + self.angle_increment * np.arange(self.n_beams, dtype=np.float64)
 
 
@@ -181,6 +203,16 @@ class SimWorld:
 
     Odometry is perfect and expressed in the room frame (the ``odom`` frame coincides with
     the room), so a recorded path can be drawn straight onto the room.
+
+    Attributes:
+        room: Walls and obstacles.
+        start: Pose of :meth:`reset`.
+        radius: Robot disc radius (metres).
+        lidar: The scanner.
+        seed: Seed of the range noise.
+
+    Raises:
+        ValueError: a radius that is not positive, or a start pose that is not free.
     """
 
     room: Room = field(default_factory=default_room)
@@ -200,7 +232,13 @@ class SimWorld:
     # -- state ---------------------------------------------------------------------------
 
     def reset(self, pose: Pose2D | None = None) -> None:
-        """Put the robot at ``pose`` (default: the start pose) and clear all counters."""
+        """Put the robot at ``pose`` (default: the start pose) and clear all counters.
+
+        The noise generator restarts from ``seed`` too, so a reset run repeats exactly.
+
+        Raises:
+            ValueError: the robot disc does not fit at ``pose``.
+        """
         pose = pose if pose is not None else self.start
         if not self.is_free(pose.x, pose.y):
             raise ValueError(f"pose ({pose.x}, {pose.y}) is not free for a disc of {self.radius} m")
@@ -234,7 +272,15 @@ class SimWorld:
     # -- motion --------------------------------------------------------------------------
 
     def step(self, dt: float, v: float, w: float) -> StepResult:
-        """Advance ``dt`` seconds under forward speed ``v`` (m/s) and yaw rate ``w`` (rad/s)."""
+        """Advance ``dt`` seconds under forward speed ``v`` (m/s) and yaw rate ``w`` (rad/s).
+
+        Returns:
+            What the step did (contact, achieved velocities); the pose, time, distance and
+            counters are updated.
+
+        Raises:
+            ValueError: ``dt`` not positive and finite, or non-finite velocities.
+        """
         if not (dt > 0.0 and math.isfinite(dt)):
             raise ValueError(f"dt must be a positive finite number, got {dt}")
         if not (math.isfinite(v) and math.isfinite(w)):
@@ -304,7 +350,12 @@ class SimWorld:
         return t.min(axis=1)
 
     def scan(self) -> np.ndarray:
-        """One lidar sweep from the current pose, float32, in LaserScan order and units."""
+        """One lidar sweep from the current pose, as ``LaserScan.ranges``.
+
+        Returns:
+            float32 ``(n_beams,)`` metres in beam order, noise added when configured; +inf
+            beyond ``range_max``, -inf closer than ``range_min`` (REP 117).
+        """
         spec = self.lidar
         ranges = self.raycast(self.pose.x, self.pose.y, self.pose.yaw + spec.beam_angles())
         if spec.noise_std > 0.0:

@@ -6,8 +6,6 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from feagi_hailo_ros.ros.decoders import (
     DiffDriveSettings,
@@ -16,7 +14,6 @@ from feagi_hailo_ros.ros.decoders import (
     decode_servo_positions,
     decode_signed_percentages,
     motor_voxels_to_twist,
-    twist_to_wheels,
     wheels_to_twist,
 )
 
@@ -60,13 +57,6 @@ def test_channel_count_override() -> None:
     assert reading.values.shape == (2,) and not reading.active.any()
 
 
-def test_legacy_connector_convention_counts_depth_upwards() -> None:
-    reading = decode_signed_percentages([(0, 0, 9), (3, 0, 0)], DIMS, convention="legacy_connector")
-    np.testing.assert_allclose(reading.values, [1.0, -0.1, 0.0])
-    with pytest.raises(ValueError):
-        decode_signed_percentages([(0, 0, 0)], DIMS, convention="bogus")  # type: ignore[arg-type]
-
-
 def test_unsigned_percentages_and_servo_positions() -> None:
     dims = (3, 1, 4)
     reading = decode_percentages([(0, 0, 0), (2, 0, 2)], dims)
@@ -79,6 +69,13 @@ def test_unsigned_percentages_and_servo_positions() -> None:
         decode_servo_positions([], dims, [0.0], [0.0])
     with pytest.raises(ValueError):
         decode_servo_positions([], dims, [0.0] * 4, [1.0] * 4)
+
+
+def test_unsigned_percentages_of_encoded_fractions() -> None:
+    # 1.0 and 0.25 coded in an 8-deep area (z = 0 and 6); channel 1 silent.
+    reading = decode_percentages([(0, 0, 0), (2, 0, 6)], (3, 1, 8))
+    assert reading.active.tolist() == [True, False, True]
+    np.testing.assert_allclose(reading.values[[0, 2]], [1.0, 0.25])
 
 
 # -- differential drive -----------------------------------------------------------------------
@@ -95,24 +92,15 @@ def test_wheels_to_twist_kinematics() -> None:
     assert v == pytest.approx(0.2) and w == pytest.approx(2.0)
 
 
-def test_twist_clamps_gains_and_inversion() -> None:
+def test_twist_clamps_and_gains() -> None:
     tight = DiffDriveSettings(max_wheel_speed=1.0, wheel_separation=0.5, max_linear=0.3, max_angular=1.0)
     assert wheels_to_twist(1.0, 1.0, tight) == (0.3, 0.0)
     assert wheels_to_twist(-1.0, 1.0, tight) == (0.0, 1.0)
-    geared = DiffDriveSettings(linear_gain=2.0, angular_gain=0.5, invert_left=True)
-    v, w = wheels_to_twist(-0.5, 0.5, geared)  # left motor mirrored: both wheels forward
+    geared = DiffDriveSettings(linear_gain=2.0, angular_gain=0.5)
+    v, w = wheels_to_twist(0.5, 0.5, geared)  # both wheels forward
     assert v == pytest.approx(2.0 * 0.15) and w == pytest.approx(0.0)
-
-
-@settings(deadline=None)
-@given(st.floats(-1.0, 1.0), st.floats(-1.0, 1.0), st.booleans(), st.booleans())
-def test_twist_to_wheels_inverts_wheels_to_twist(left, right, inv_l, inv_r) -> None:
-    s = DiffDriveSettings(
-        max_wheel_speed=0.4, wheel_separation=0.25, linear_gain=1.5, angular_gain=0.7,
-        max_linear=10.0, max_angular=100.0, invert_left=inv_l, invert_right=inv_r,
-    )
-    back = twist_to_wheels(*wheels_to_twist(left, right, s), s)
-    assert back == pytest.approx((left, right), abs=1e-9)
+    v, w = wheels_to_twist(-0.5, 0.5, geared)  # spin: 0.15 m/s rims, 0.3 m apart, halved
+    assert v == pytest.approx(0.0) and w == pytest.approx(0.5 * 0.3 / 0.3)
 
 
 def test_motor_voxels_to_twist() -> None:

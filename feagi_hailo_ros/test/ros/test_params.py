@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from feagi_hailo_ros.ros.params import BY_NAME, PARAMS, SENSOR_PARAMS, check_value
+from feagi_hailo_ros.ros.params import BY_NAME, PARAMS, SENSOR_PARAMS, check_value, readme_tables
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 
@@ -38,3 +38,59 @@ def test_readme_documents_every_parameter() -> None:
     missing += [f"sensors.<name>.{p.name}" for p in SENSOR_PARAMS
                 if f"`sensors.<name>.{p.name}`" not in text]
     assert not missing, f"README.md does not document: {missing}"
+
+
+def test_readme_tables_are_generated_from_this_table() -> None:
+    # README.md is regenerated with `python -m feagi_hailo_ros.ros.params`.
+    text = README.read_text()
+    for table in readme_tables():
+        assert table in text, f"README.md is out of date; regenerate this table:\n{table}"
+
+
+def _defining_constants() -> dict[str, tuple[str, ...]]:
+    """Each choice parameter -> the allowed values as the code it configures checks them."""
+    from feagi_hailo_ros.engine.accel.hailo_integrator import ON_ERROR
+    from feagi_hailo_ros.engine.core.backend import INHIBITION_MODES
+    from feagi_hailo_ros.ros.accelerators import ACCELERATORS
+    from feagi_hailo_ros.ros.bindings import SENSOR_TYPES
+
+    return {
+        "inhibition": tuple(INHIBITION_MODES),
+        "hailo_on_error": tuple(ON_ERROR),
+        # hailo is selected by use_hailo (it needs a manifest), every other integrator by name.
+        "accelerator": tuple(a for a in ACCELERATORS if a != "hailo"),
+        "sensors.<name>.type": tuple(SENSOR_TYPES),
+    }
+
+
+def test_choices_are_read_from_their_defining_constants() -> None:
+    specs = {p.name: p for p in PARAMS} | {f"sensors.<name>.{p.name}": p for p in SENSOR_PARAMS}
+    constants = _defining_constants()
+    # A new choice parameter must be added to _defining_constants, not written out as strings.
+    assert {name for name, spec in specs.items() if spec.choices} == set(constants)
+    for name, values in constants.items():
+        assert specs[name].choices == values, name
+        assert specs[name].default in values, name
+        for value in values:
+            assert check_value(specs[name], value) is None
+        assert check_value(specs[name], "not-a-choice") is not None
+
+
+def test_choice_descriptions_name_every_value() -> None:
+    # The prose explains each value, so a value added to the constant must be explained too;
+    # the sensor types are explained by their own generated table instead.
+    for spec in PARAMS:
+        for value in spec.choices:
+            assert value in spec.description, (spec.name, value)
+
+
+def test_node_subscribes_the_message_each_sensor_type_names() -> None:
+    pytest.importorskip("rclpy", reason="rclpy is not installed in this environment")
+    from feagi_hailo_ros.ros.bindings import SENSOR_TYPES
+    from feagi_hailo_ros.ros.node import _MSG_TYPES
+
+    assert set(_MSG_TYPES) == set(SENSOR_TYPES)
+    for kind, (type_name, _) in SENSOR_TYPES.items():
+        cls = _MSG_TYPES[kind]
+        package, _, name = type_name.split("/")
+        assert (cls.__module__.split(".")[0], cls.__name__) == (package, name), kind
