@@ -88,6 +88,9 @@ def placement_report(connectome: Connectome, rules: PlacementRules) -> dict[str,
 
 def export_brain(connectome: Connectome, out: Path, *, arch: str, rules: PlacementRules,
                  calib_bursts: int, input_rate: float, seed: int, quiet: bool) -> dict[str, Any]:
+    """Export the accelerator partitions of ``connectome`` to ``out`` (ONNX, calibration sets,
+    model scripts, ``manifest.json``, ``COMPILE.md``); returns a JSON-able summary. Raises
+    :class:`UsageError` for what the exporter refuses."""
     from .engine.accel.onnx_export import ExportError, export
 
     def progress(msg: str) -> None:
@@ -157,6 +160,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``feagi-hailo`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit status:
+    0 on success, 2 on bad input (one ``feagi-hailo: ...`` line on stderr)."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "hailort-info":

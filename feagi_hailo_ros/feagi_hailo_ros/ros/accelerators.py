@@ -24,7 +24,11 @@ from ..engine.accel.placement import (
 from ..engine.core.connectome import Connectome
 from ..engine.core.engine import Engine
 
-ACCELERATORS = ("none", "onnxruntime", "hailo")
+#: What the ``accelerator`` parameter may name; ``hailo`` needs a compiled manifest, so the
+#: ``use_hailo`` parameter selects it instead.
+PARAMETER_ACCELERATORS = ("none", "onnxruntime")
+HAILO = "hailo"
+ACCELERATORS = (*PARAMETER_ACCELERATORS, HAILO)
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class AcceleratorConfig:
         if self.accelerator not in ACCELERATORS:
             raise ValueError(f"accelerator must be one of {', '.join(ACCELERATORS)}, "
                              f"got {self.accelerator!r}")
-        if self.accelerator == "hailo" and not self.hailo_manifest:
+        if self.accelerator == HAILO and not self.hailo_manifest:
             raise ValueError("accelerator 'hailo' needs hailo_manifest: the manifest.json of "
                              "`feagi-hailo export` whose partitions were compiled to HEFs")
 
@@ -58,6 +62,7 @@ class EngineChoice:
 
     @property
     def placement_text(self) -> str:
+        """The placement table as aligned text for the log (empty without an accelerator)."""
         return format_placement_table(self.placement_rows) if self.placement_rows else ""
 
 
@@ -115,4 +120,5 @@ def degraded(choice: EngineChoice) -> dict[str, str]:
     return dict(getattr(choice.integrator, "degraded", {}) or {})
 
 
-__all__ = ["ACCELERATORS", "AcceleratorConfig", "EngineChoice", "make_engine", "degraded"]
+__all__ = ["ACCELERATORS", "HAILO", "PARAMETER_ACCELERATORS", "AcceleratorConfig", "EngineChoice",
+           "make_engine", "degraded"]

@@ -48,6 +48,7 @@ class BrainSource:
                 + (f" (got {', '.join(given)})" if given else ""))
 
     def describe(self) -> str:
+        """One phrase naming the source, for messages (``genome X``, ``connectome Y``, ...)."""
         if self.genome_path:
             return f"genome {self.genome_path}"
         if self.connectome_path:
@@ -147,13 +148,16 @@ class BrainRunner:
 
     @property
     def connectome(self) -> Connectome:
+        """The running brain's connectome."""
         return self._engine.connectome
 
     @property
     def burst(self) -> int:
+        """Index of the next burst of the running brain (bursts since reset)."""
         return self._engine.burst
 
     def area_dims(self, area: str) -> tuple[int, int, int]:
+        """``(x, y, z)`` voxel dimensions of ``area`` (cortical id or name); ``KeyError`` if absent."""
         return self._engine.connectome.area(area).dims
 
     def prepare_swap(self, connectome: Connectome) -> EngineChoice:
@@ -263,15 +267,20 @@ class BrainRunner:
             self._engine.reset()
 
     def save_state(self, path: str) -> int:
+        """Checkpoint the running brain to ``path`` between bursts; returns the burst saved.
+        Raises ``CheckpointError`` or ``OSError``."""
         with self._engine_lock:
             self._engine.save_checkpoint(path)
             return self._engine.burst
 
     def load_state(self, path: str) -> int:
+        """Restore a checkpoint of this brain between bursts; returns the burst restored.
+        Raises ``CheckpointError`` (corrupt or foreign file, state untouched) or ``OSError``."""
         with self._engine_lock:
             self._engine.load_checkpoint(path)
             return self._engine.burst
 
     def close(self) -> None:
+        """Release the running engine (its integrators and devices)."""
         with self._engine_lock:
             self._engine.close()

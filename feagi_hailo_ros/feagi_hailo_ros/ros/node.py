@@ -46,7 +46,7 @@ from feagi_hailo_msgs.srv import Checkpoint, Upload
 from ..engine.core.checkpoint import CheckpointError
 from ..engine.genome.brains import DEFAULT_BRAIN
 from . import messages
-from .accelerators import AcceleratorConfig, degraded
+from .accelerators import HAILO, AcceleratorConfig, degraded
 from .bindings import SENSOR_TYPES, SensorBinding, encode_message, stamp_age
 from .brain_runner import BrainLoadError, BrainRunner, BrainSource, build_brain
 from .burst_clock import BurstLoop, RateMeter
@@ -222,7 +222,7 @@ class HybridNode(LifecycleNode):
             self.get_logger().warning("use_hailo without hailo_manifest: running on the CPU")
             use_hailo = False
         return AcceleratorConfig(
-            accelerator="hailo" if use_hailo else self._param("accelerator"),
+            accelerator=HAILO if use_hailo else self._param("accelerator"),
             placement_config=self._param("placement_config"),
             onnx_providers=tuple(self._param("onnx_providers")),
             hailo_manifest=self._param("hailo_manifest"),

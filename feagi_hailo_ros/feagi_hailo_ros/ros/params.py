@@ -45,9 +45,9 @@ def parameter_accelerators() -> tuple[str, ...]:
     ``hailo`` needs a manifest of compiled HEFs, so the node selects it with ``use_hailo``
     (which falls back to the CPU when the manifest is missing) rather than by name.
     """
-    from .accelerators import ACCELERATORS
+    from .accelerators import PARAMETER_ACCELERATORS
 
-    return tuple(a for a in ACCELERATORS if a != "hailo")
+    return PARAMETER_ACCELERATORS
 
 
 @functools.cache
@@ -87,8 +87,10 @@ class ParamSpec:
 
 PARAMS: tuple[ParamSpec, ...] = (
     # -- brain ------------------------------------------------------------------------------
-    ParamSpec("genome", "", "FEAGI genome: a path, or the name of a shipped example "
-              "(obstacle_avoidance, obstacle_avoidance_v3, vision); empty = obstacle_avoidance."),
+    ParamSpec("genome", "", "Brain to run, named as everywhere (CLI, ~/upload genome_path): a "
+              "genome file with any extension (.json, FEAGI's .genome), a saved connectome, or a "
+              "shipped genome (obstacle_avoidance, obstacle_avoidance_v3, vision); "
+              "empty = obstacle_avoidance."),
     ParamSpec("connectome", "", "Path of a saved connectome; when set it is used instead of genome."),
     ParamSpec("strict_genome", True, "Refuse genomes with unsupported morphologies (false: skip "
               "those mappings and log them)."),

@@ -51,14 +51,14 @@ def _defining_constants() -> dict[str, tuple[str, ...]]:
     """Each choice parameter -> the allowed values as the code it configures checks them."""
     from feagi_hailo_ros.engine.accel.hailo_integrator import ON_ERROR
     from feagi_hailo_ros.engine.core.backend import INHIBITION_MODES
-    from feagi_hailo_ros.ros.accelerators import ACCELERATORS
+    from feagi_hailo_ros.ros.accelerators import PARAMETER_ACCELERATORS
     from feagi_hailo_ros.ros.bindings import SENSOR_TYPES
 
     return {
         "inhibition": tuple(INHIBITION_MODES),
         "hailo_on_error": tuple(ON_ERROR),
         # hailo is selected by use_hailo (it needs a manifest), every other integrator by name.
-        "accelerator": tuple(a for a in ACCELERATORS if a != "hailo"),
+        "accelerator": PARAMETER_ACCELERATORS,
         "sensors.<name>.type": tuple(SENSOR_TYPES),
     }
 

@@ -71,9 +71,11 @@ class ResolvedPartition:
 
     @property
     def name(self) -> str:
+        """The partition's name (its network group in the HEF)."""
         return self.partition.name
 
     def output(self, projection: int) -> ResolvedOutput:
+        """The resolved output computing ``projection``; ``KeyError`` if none does."""
         for o in self.outputs:
             if o.projection == projection:
                 return o
@@ -91,6 +93,8 @@ def _frame_shape(area: AreaSpec, layout: str) -> tuple[int, ...]:
 
 
 def mapping_of(connectome: Connectome, p: int) -> tuple[str, str, int]:
+    """``(source cortical id, destination cortical id, rule index)``: how a manifest names
+    projection ``p`` independently of projection numbering."""
     proj = connectome.projections[p]
     return (connectome.areas[proj.src_area].cortical_id,
             connectome.areas[proj.dst_area].cortical_id, int(proj.rule_index))

@@ -66,6 +66,7 @@ class PartitionStreams:
 
     @property
     def projections(self) -> tuple[int, ...]:
+        """Projection indices this partition's outputs compute, in output order."""
         return tuple(self._index)
 
     def buffers(self, frames: int) -> list[np.ndarray]:
@@ -77,6 +78,7 @@ class PartitionStreams:
         return self._raw
 
     def write(self, frame: np.ndarray) -> None:
+        """Write one 0/1 uint8 spike frame ``(n_src,)``, encoded with the input's spike codes."""
         if not self._identity_input:
             frame = np.where(frame != 0, np.uint8(self.raw_one), np.uint8(self.raw_zero))
         self.input.write(frame)
@@ -97,6 +99,7 @@ class PartitionStreams:
         return out
 
     def close(self) -> None:
+        """Release the partition's vstreams (idempotent)."""
         self.vstreams.close()
 
 
@@ -216,6 +219,8 @@ class ExchangeJob:
         self.done = threading.Event()
 
     def wait(self, timeout: float | None = None) -> ExchangeResult:
+        """Block until the I/O thread finished this job (``TimeoutError`` after ``timeout``
+        seconds); return its result or raise the error the exchange raised."""
         if not self.done.wait(timeout):
             raise TimeoutError("the Hailo exchange did not finish in time")
         if self.error is not None:
@@ -242,6 +247,7 @@ class AsyncExchange:
         self._thread.start()
 
     def submit(self, plans: Sequence[FramePlan]) -> ExchangeJob:
+        """Queue ``plans`` for the I/O thread; returns the job to ``wait`` on."""
         job = ExchangeJob(plans)
         self._q.put(job)
         return job
