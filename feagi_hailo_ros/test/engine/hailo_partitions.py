@@ -33,6 +33,7 @@ _TEST_ROOT = str(Path(__file__).resolve().parents[1])
 if _TEST_ROOT not in sys.path:
     sys.path.insert(0, _TEST_ROOT)
 
+from hailo.conftest import SUPPORTED as SUPPORTED_HAILORT  # noqa: E402, F401  (for tests)
 from hailo.standin import build as standin_build  # noqa: E402, F401  (for tests and bench)
 from hailo.standin import hef_format as hf  # noqa: E402
 

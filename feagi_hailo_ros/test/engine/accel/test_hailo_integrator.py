@@ -23,7 +23,6 @@ from hailo_partitions import (
     hf,
     replace_input,
     replace_output,
-    standin_build,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -55,17 +54,6 @@ Standin = standin_conftest.Standin
 standin = standin_conftest.standin
 
 OBSTACLE_ON_HAILO = [1, 2, 3, 4, 5, 6, 7, 8]  # all but the power area's projection
-
-
-@pytest.fixture(scope="session")
-def standin_libs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The stand-in built as the supported versions only (the `standin` fixture uses it)."""
-    root = tmp_path_factory.mktemp("hailo_integrator_standin")
-    try:
-        return {v: standin_build.build_standin(root / v.replace(".", "_"), *map(int, v.split(".")))
-                for v in SUPPORTED}  # fmt: skip
-    except standin_build.StandinBuildError as exc:
-        pytest.fail(f"cannot build the libhailort stand-in:\n{exc}")
 
 
 @pytest.fixture(params=SUPPORTED)

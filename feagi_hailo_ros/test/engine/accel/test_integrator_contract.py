@@ -11,16 +11,15 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hailo_partitions import export as standin_export
-from hailo_partitions import standin_build
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import area, assert_same_run, brain, connectomes, proj
 
+from conftest import SUPPORTED_HAILORT
 from feagi_hailo_ros.engine.accel.hailo_integrator import HailoIntegrator
 from feagi_hailo_ros.engine.accel.numpy_integrator import NumpyIntegrator
 from feagi_hailo_ros.engine.accel.onnx_integrator import OnnxRuntimeIntegrator
@@ -35,7 +34,7 @@ from feagi_hailo_ros.engine.core.engine import Engine
 from feagi_hailo_ros.engine.core.integrator import Integrator
 from feagi_hailo_ros.hailo import HailoRT
 
-HAILO_VERSIONS = ("4.19", "4.23")
+HAILO_VERSIONS = SUPPORTED_HAILORT
 KINDS = ("numpy", "onnxruntime", *(f"hailo-{v}" for v in HAILO_VERSIONS))
 
 _STANDIN_DUPLICATES = (
@@ -90,17 +89,6 @@ def expected_counts(c: Connectome, p: int, x: np.ndarray) -> np.ndarray:
                  np.int64)
     np.add.at(a, (np.asarray(proj_.post, np.int64), np.asarray(proj_.pre, np.int64)), 1)
     return x.astype(np.int64) @ a.T
-
-
-@pytest.fixture(scope="module")
-def standin_libs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The libhailort stand-in built as every supported HailoRT version."""
-    root = tmp_path_factory.mktemp("contract_standin")
-    try:
-        return {v: standin_build.build_standin(root / v.replace(".", "_"), *map(int, v.split(".")))
-                for v in HAILO_VERSIONS}  # fmt: skip
-    except standin_build.StandinBuildError as exc:
-        pytest.fail(f"cannot build the libhailort stand-in:\n{exc}")
 
 
 Factory = Callable[[Connectome, list[int]], Integrator]
