@@ -17,7 +17,6 @@ from typing import Any, Union
 from .morphology import PatternToken
 
 __all__ = [
-    "DEATH_IDS",
     "FLOAT32_MAX",
     "INT32_MAX",
     "MAX_DELAY_BURSTS",
@@ -49,8 +48,6 @@ FLOAT32_MAX = 3.4028234663852886e38
 #: Ids (legacy 6-character, and the readable form of v3 8-byte ids) of FEAGI's power area,
 #: whose neurons fire every burst.
 POWER_IDS = frozenset({"___pwr", "_power", "___pwr__", "___power"})
-#: Ids of FEAGI's death area (an ordinary 1x1x1 area for the burst engine).
-DEATH_IDS = frozenset({"_death", "___death"})
 
 #: The values of :attr:`Morphology.type`, as FEAGI's ``neuron_morphologies`` spell them.
 MORPHOLOGY_TYPES = ("vectors", "patterns", "functions", "composite", "placeholder")
@@ -145,11 +142,6 @@ class AreaGenes:
         """Whether an id (legacy 6-character, or the readable form of a v3 id) is in
         :data:`POWER_IDS`, i.e. names FEAGI's power area."""
         return cortical_id in POWER_IDS
-
-    @property
-    def is_death(self) -> bool:
-        """FEAGI's death area (``_death``/``___death``)."""
-        return self.cortical_id in DEATH_IDS or self.ascii_id in DEATH_IDS
 
     @property
     def is_memory(self) -> bool:
