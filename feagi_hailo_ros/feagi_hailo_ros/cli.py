@@ -20,17 +20,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .engine.accel.onnx_export import ARCHES
 from .engine.accel.placement import PlacementRules
 from .engine.core.connectome import Connectome
-from .engine.core.drive import PoissonDrive
-from .engine.core.headless import ScheduleError, load_schedule, run_brain
-from .engine.genome.brains import BrainNameError, inspect_brain, load_brain
-from .engine.genome.errors import GenomeError
+from .engine.core.drive import PoissonDrive, check_rate
+from .engine.core.headless import load_schedule, run_brain
+from .engine.genome.brains import inspect_brain, load_brain
 
 
 class UsageError(ValueError):
@@ -39,7 +40,8 @@ class UsageError(ValueError):
 
 def _print_inspection(info: dict[str, Any]) -> None:
     print(f"{info['neurons']} neurons, {info['synapses']} synapses, "
-          f"memory estimate {info['memory_estimate_bytes'] or 0:,} bytes")
+          + ("memory estimate unknown (saved connectome)" if info["memory_estimate_bytes"] is None
+             else f"memory estimate {info['memory_estimate_bytes']:,} bytes"))
     print(f"{'id':<14} {'name':<28} {'dims':<14} {'neurons':>9}")
     for a in info["areas"]:
         dims = "x".join(map(str, a["dims"]))
@@ -54,6 +56,12 @@ def _print_inspection(info: dict[str, Any]) -> None:
 
 
 # -- run ---------------------------------------------------------------------------------------
+
+
+def _check_output_file(path: Path | None, flag: str) -> None:
+    """Refuse an output path that cannot be written before the run, not after it."""
+    if path is not None and (path.is_dir() or not path.parent.is_dir()):
+        raise UsageError(f"{flag} {path}: not a file in an existing directory")
 
 
 def _progress(done: int, rate: float) -> None:
@@ -143,7 +151,7 @@ def _parser() -> argparse.ArgumentParser:
                                       "for Hailo's Dataflow Compiler")
     p.add_argument("genome")
     p.add_argument("--out", type=Path, required=True, help="output directory")
-    p.add_argument("--arch", choices=("hailo8", "hailo8l"), default="hailo8")
+    p.add_argument("--arch", choices=ARCHES, default=ARCHES[0])
     p.add_argument("--config", type=Path, metavar="RULES", help="placement rules (.yaml/.json)")
     p.add_argument("--calib-bursts", type=int, default=64, metavar="N",
                    help="calibration frames per partition, from a CPU run (0: none)")
@@ -179,10 +187,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             if args.bursts < 1:
                 raise UsageError("--bursts must be at least 1")
-            if not 0.0 <= args.input_rate <= 1.0:
-                raise UsageError(f"--input-rate must be in [0, 1], got {args.input_rate}")
+            check_rate(args.input_rate)  # before the (maybe long) build
+            _check_output_file(args.record, "--record")
+            _check_output_file(args.raster, "--raster")
             connectome, _ = load_brain(args.genome, seed=args.seed)
-            schedule = load_schedule(args.stimulate, connectome) if args.stimulate else None
+            schedule = (load_schedule(args.stimulate, connectome, args.bursts)
+                        if args.stimulate else None)
             drive = (PoissonDrive(connectome, args.input_rate, seed=args.seed)
                      if args.input_rate else None)
             result = run_brain(connectome, args.bursts, seed=args.seed, schedule=schedule,
@@ -212,10 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           f"{part['weight_count']:,} weights")
             return 0
         if args.command == "export":
-            if args.calib_bursts < 0:
-                raise UsageError("--calib-bursts must be >= 0")
-            if not 0.0 <= args.input_rate <= 1.0:
-                raise UsageError("--input-rate must be in [0, 1]")
+            check_rate(args.input_rate)
             rules = _rules(args.config)
             connectome, _ = load_brain(args.genome, seed=args.seed)
             summary = export_brain(connectome, args.out, arch=args.arch, rules=rules,
@@ -223,7 +230,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                                    seed=args.seed, quiet=args.quiet)
             print(json.dumps(summary))
             return 0
-    except (GenomeError, BrainNameError, ScheduleError, UsageError) as exc:
+    except BrokenPipeError:  # e.g. `feagi-hailo inspect x --json | head`: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (ValueError, OSError) as exc:
+        # Bad input of any kind (GenomeError, BrainNameError, ScheduleError and UsageError are
+        # ValueErrors; files that cannot be read or written are OSErrors): one line, status 2.
         print(f"feagi-hailo: {exc}", file=sys.stderr)
         return 2
     return 1

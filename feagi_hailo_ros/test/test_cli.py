@@ -53,6 +53,14 @@ def test_run_with_schedule_record_and_raster(tmp_path: Path, capsys) -> None:
     ({"burst": 1, "area": "i__pro", "voxels": [[99, 0, 0]], "potential": 1}, "outside"),
     ({"burst": -1, "area": "i__pro", "voxels": [[0, 0, 0]], "potential": 1}, "burst"),
     ({"burst": 1, "area": "i__pro", "voxels": [[0, 0, 0]]}, "potential"),
+    ({"burst": True, "area": "i__pro", "voxels": [[0, 0, 0]], "potential": 1}, "burst"),
+    ({"burst": 3, "area": "i__pro", "voxels": [[0, 0, 0]], "potential": 1}, "past the run"),
+    ({"burst": 1, "area": "i__pro", "voxels": [1, 2], "potential": 1}, "voxels"),
+    ({"burst": 1, "area": "i__pro", "voxels": [["a", "b", "c"]], "potential": 1}, "voxels"),
+    ({"burst": 1, "area": "i__pro", "voxels": [[0, 0, 0.7]], "potential": 1}, "voxels"),
+    ({"burst": 1, "area": "i__pro", "voxels": [[0, 0, 0]], "potential": float("nan")}, "finite"),
+    ({"burst": 1, "area": "i__pro", "voxels": [[0, 0, 0]], "potential": 1e400}, "finite"),
+    ({"burst": 1, "area": "i__pro", "voxels": [[0, 0, 0]], "force": "false"}, "'force'"),
 ])
 def test_bad_schedule_is_refused(tmp_path: Path, capsys, entry: dict, message: str) -> None:
     schedule = tmp_path / "stim.json"
@@ -134,3 +142,40 @@ def test_export_writes_models_manifest_and_instructions(tmp_path: Path, capsys) 
         main(["export", "obstacle_avoidance", "--out", str(out), "--arch", "hailo10h"])
     assert exc.value.code == 2
     assert main(["export", "obstacle_avoidance", "--out", str(out), "--calib-bursts", "-1"]) == 2
+
+
+@pytest.mark.parametrize("args", [
+    ["inspect", "obstacle_avoidance", "--seed", "-1"],
+    ["run", "obstacle_avoidance", "--bursts", "2", "--input-rate", "2"],
+    ["run", "obstacle_avoidance", "--bursts", "2", "--input-rate", "nan"],
+    ["run", "obstacle_avoidance", "--bursts", "2", "--record", "/nonexistent_dir/x.jsonl"],
+    ["run", "obstacle_avoidance", "--bursts", "2", "--raster", "/"],
+    ["inspect", "~nosuchuser_feagi/x.json"],
+    ["inspect", "/dev/null"],
+])
+def test_bad_input_exits_2_with_one_line(args, capsys) -> None:
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("feagi-hailo: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_non_utf8_schedule_is_refused(tmp_path: Path, capsys) -> None:
+    schedule = tmp_path / "stim.json"
+    schedule.write_bytes(b"\xff\xfe[]")
+    assert main(["run", "obstacle_avoidance", "--bursts", "2", "--stimulate", str(schedule)]) == 2
+    assert "schedule" in capsys.readouterr().err
+
+
+def test_raster_labels_are_distinct_when_names_repeat() -> None:
+    import dataclasses
+
+    from feagi_hailo_ros.engine.core.headless import raster_labels, run_brain
+    from feagi_hailo_ros.engine.genome.brains import load_brain
+
+    c, _ = load_brain("obstacle_avoidance")
+    areas = [dataclasses.replace(a, name="same") if a.index < 2 else a for a in c.areas]
+    c = dataclasses.replace(c, areas=areas)
+    labels = raster_labels(c)
+    assert len(set(labels)) == len(c.areas)
+    rows = run_brain(c, 3, raster=True).raster_rows
+    assert len(rows) == len(c.areas) and all(len(r) == 3 for r in rows.values())

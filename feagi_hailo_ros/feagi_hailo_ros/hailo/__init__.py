@@ -1,6 +1,8 @@
 """ctypes binding to HailoRT 4.x (libhailort): no FEAGI knowledge here.
 
 Importing this package loads nothing; `HailoRT()` finds and dlopens libhailort (library.py).
+
+Must not import: engine, ros, cli, genomes, rclpy
 """
 
 from .hailort import (

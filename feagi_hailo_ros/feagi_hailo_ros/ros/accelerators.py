@@ -23,6 +23,7 @@ from ..engine.accel.placement import (
 )
 from ..engine.core.connectome import Connectome
 from ..engine.core.engine import Engine
+from ..engine.core.integrator import Integrator
 
 #: What the ``accelerator`` parameter may name; ``hailo`` needs a compiled manifest, so the
 #: ``use_hailo`` parameter selects it instead.
@@ -33,6 +34,12 @@ ACCELERATORS = (*PARAMETER_ACCELERATORS, HAILO)
 
 @dataclass(frozen=True)
 class AcceleratorConfig:
+    """Which accelerator the node's engine uses, from the node's parameters (README, Parameters).
+
+    Raises ``ValueError`` for an accelerator not in :data:`ACCELERATORS`, or ``hailo`` without a
+    manifest.
+    """
+
     accelerator: str = "none"
     #: Placement rules file (JSON or YAML); empty: the defaults of PlacementRules.
     placement_config: str = ""
@@ -55,10 +62,14 @@ class AcceleratorConfig:
 
 @dataclass
 class EngineChoice:
+    """The engine :func:`make_engine` built, with its placement table (rows of
+    ``placement.placement_table``), a one-line status for logs and diagnostics, and the
+    integrator (None on the CPU only)."""
+
     engine: Engine
     placement_rows: list[dict] = field(default_factory=list)
     status: str = "cpu only"
-    integrator: object | None = None
+    integrator: Integrator | None = None
 
     @property
     def placement_text(self) -> str:
@@ -91,6 +102,8 @@ def make_engine(connectome: Connectome, config: AcceleratorConfig, *, seed: int 
         return EngineChoice(engine, placement_table(connectome, placements),
                             f"onnxruntime ({', '.join(config.onnx_providers)}): {n} projections",
                             integ)
+    if config.accelerator != HAILO:  # AcceleratorConfig checked the name: a missing branch
+        raise NotImplementedError(f"accelerator {config.accelerator!r} has no branch in make_engine")
     from ..engine.accel.hailo_integrator import HailoIntegrator
 
     manifest = Path(config.hailo_manifest)

@@ -153,13 +153,16 @@ def encode_message(binding: SensorBinding, msg: Any,
             a = msg.linear_acceleration
             return enc.encode_imu_linear_acceleration((a.x, a.y, a.z), dims, settings,
                                                       msg.linear_acceleration_covariance[0])
-        q = msg.orientation
-        return enc.encode_imu_orientation((q.x, q.y, q.z, q.w), dims, settings,
-                                          msg.orientation_covariance[0])
+        if kind == "imu_orientation":
+            q = msg.orientation
+            return enc.encode_imu_orientation((q.x, q.y, q.z, q.w), dims, settings,
+                                              msg.orientation_covariance[0])
     if kind == "joint_state":
         settings = enc.JointSettings(binding.joints, binding.joint_lower, binding.joint_upper,
                                      potential=binding.potential)
         return enc.encode_joint_positions(list(msg.name), np.asarray(msg.position, np.float64),
                                           dims, settings)
-    # area_input
-    return enc.encode_area_input(msg.x, msg.y, msg.z, msg.neuron_indices, msg.potentials, dims)
+    if kind == "area_input":
+        return enc.encode_area_input(msg.x, msg.y, msg.z, msg.neuron_indices, msg.potentials, dims)
+    # A type in SENSOR_TYPES without a branch here is a programming error, not bad input.
+    raise NotImplementedError(f"sensor type {kind!r} has no encoder in encode_message")

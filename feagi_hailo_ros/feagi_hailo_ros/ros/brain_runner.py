@@ -20,7 +20,7 @@ import numpy as np
 
 from ..engine.core.connectome import Connectome
 from ..engine.core.engine import Engine
-from ..engine.genome.brains import load_brain
+from ..engine.genome.brains import CONNECTOME, load_brain, resolve_brain
 from ..engine.genome.builder import build_connectome
 from ..engine.genome.connectome_file import load_connectome
 from ..engine.genome.parser import load_genome
@@ -64,7 +64,7 @@ def build_brain(source: BrainSource, *, seed: int = 0, strict: bool = True) -> C
     """
     try:
         if source.connectome_path:
-            return load_connectome(source.connectome_path)
+            return load_connectome(resolve_brain(source.connectome_path, expect=CONNECTOME).path)
         if source.genome_path:
             return load_brain(source.genome_path, seed=seed, strict=strict)[0]
         genome = load_genome(json.loads(source.genome_json)

@@ -21,6 +21,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..engine.genome.brains import DEFAULT_BRAIN
+from ..genomes import available_genomes
+
 
 @functools.cache
 def inhibition_modes() -> tuple[str, ...]:
@@ -88,9 +91,9 @@ class ParamSpec:
 PARAMS: tuple[ParamSpec, ...] = (
     # -- brain ------------------------------------------------------------------------------
     ParamSpec("genome", "", "Brain to run, named as everywhere (CLI, ~/upload genome_path): a "
-              "genome file with any extension (.json, FEAGI's .genome), a saved connectome, or a "
-              "shipped genome (obstacle_avoidance, obstacle_avoidance_v3, vision); "
-              "empty = obstacle_avoidance."),
+              "shipped genome (" + ", ".join(available_genomes()) + "), or a genome file with any "
+              "extension (.json, FEAGI's .genome) or a saved connectome; "
+              f"empty = {DEFAULT_BRAIN}."),
     ParamSpec("connectome", "", "Path of a saved connectome; when set it is used instead of genome."),
     ParamSpec("strict_genome", True, "Refuse genomes with unsupported morphologies (false: skip "
               "those mappings and log them)."),

@@ -83,3 +83,19 @@ def test_every_type_encodes_a_plausible_message() -> None:
         assert len(voxels) > 0, kind
         assert np.all(voxels >= 0) and np.all(voxels < np.array(dims[kind])), kind
         assert np.all(pots > 0), kind
+
+
+@pytest.mark.parametrize("kind", sorted(SENSOR_TYPES))
+def test_every_sensor_type_has_an_encoder(kind: str) -> None:
+    # A default (empty) message of the type's class: encoding it may refuse the input, but never
+    # fall through to another type's encoder or to "no encoder".
+    import importlib
+
+    package, _, name = SENSOR_TYPES[kind][0].split("/")
+    msg = getattr(importlib.import_module(f"{package}.msg"), name)()
+    joints = {"joints": ["j"], "joint_lower": [0.0], "joint_upper": [1.0]} if kind == "joint_state" else {}
+    binding = SensorBinding("s", "t", kind, "i__x", **joints)
+    try:
+        encode_message(binding, msg, (8, 1, 8))
+    except ValueError:  # SensorInputError and friends: refusing an empty message is fine
+        pass

@@ -87,5 +87,6 @@ def spike_codes_exact(qp_scale: float, qp_zp: float) -> bool:
 
 
 def count_range(info: VStreamInfo, dtype: str) -> float:
-    """Largest count an output can report: the dequantized largest raw value."""
+    """Largest count an output can report: the dequantized largest raw value of ``dtype`` (a
+    manifest output dtype, a key of :data:`DTYPES`: ``"uint8"`` or ``"uint16"``)."""
     return (DTYPES[dtype][1] - info.qp_zp) * info.qp_scale

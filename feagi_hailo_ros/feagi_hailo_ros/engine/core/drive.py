@@ -21,6 +21,14 @@ def input_areas(connectome: Connectome) -> list[int]:
             if a.group.upper() == "IPU" or (a.group == "" and a.cortical_id.startswith("i"))]
 
 
+def check_rate(rate: float) -> float:
+    """``rate`` as a float if it is a probability in [0, 1]; ``ValueError`` otherwise (NaN too)."""
+    rate = float(rate)
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"input rate must be in [0, 1], got {rate}")
+    return rate
+
+
 class PoissonDrive:
     """Each burst, every neuron of every input area is injected with ``potential`` with
     probability ``rate`` (independently, seeded by ``seed``).
@@ -30,8 +38,7 @@ class PoissonDrive:
 
     def __init__(self, connectome: Connectome, rate: float, potential: float = 100.0,
                  seed: int = 0) -> None:
-        if not 0.0 <= rate <= 1.0:
-            raise ValueError(f"input rate must be in [0, 1], got {rate}")
+        rate = check_rate(rate)
         self.areas = [connectome.areas[i] for i in input_areas(connectome)]
         self.rate, self.potential = rate, potential
         self.rng = np.random.default_rng(seed)

@@ -170,10 +170,13 @@ class Engine:
     ) -> None:
         """Add ``potentials`` to the next burst's input of some neurons of ``area``.
 
-        Select by ``voxels`` ((n, 3), every neuron of each voxel), by area-local
-        ``indices``, or neither for the whole area. ``potentials`` is a scalar
-        or one value per voxel / index / neuron. The neurons become candidates
-        even when the value is 0 or negative.
+        ``area`` is a cortical id, name or index. Select by ``voxels`` (``(n, 3)`` integer
+        x, y, z: every neuron of each voxel), by area-local ``indices`` (``(k,)`` int), or neither
+        for the whole area. ``potentials`` (membrane potential units, float64) is a scalar or
+        one value per voxel / index / neuron. The neurons become candidates even when the value
+        is 0 or negative (DESIGN §4 rule 3). Raises ``KeyError`` for an unknown area,
+        ``IndexError`` for a voxel or index outside it, ``ValueError`` for non-finite
+        potentials or a count that matches nothing selected.
         """
         a = self.connectome.area(area)
         local, per_item = self._local_indices(a, voxels, indices)
@@ -206,7 +209,10 @@ class Engine:
         voxels: np.ndarray | None = None,
         indices: np.ndarray | None = None,
     ) -> None:
-        """Make neurons fire in the next burst unconditionally (DESIGN §4 rule 6)."""
+        """Make neurons fire in the next burst unconditionally (DESIGN §4 rule 6): FEAGI's
+        manual stimulation. Selection as in :meth:`inject` (``voxels`` ``(n, 3)``, area-local
+        ``indices``, or the whole area). Raises ``KeyError`` / ``IndexError`` like :meth:`inject`.
+        """
         a = self.connectome.area(area)
         local, _ = self._local_indices(a, voxels, indices)
         if local is None:
@@ -369,7 +375,8 @@ class Engine:
         return np.sort(self.backend.last_fired().astype(np.int64))
 
     def fired(self, area: AreaKey) -> np.ndarray:
-        """Sorted area-local indices of ``area``'s neurons that fired in the last burst."""
+        """Sorted area-local indices (int64) of ``area``'s neurons that fired in the last burst;
+        ``KeyError`` for an unknown area."""
         a = self.connectome.area(area)
         g = self.fired_global()
         lo, hi = np.searchsorted(g, [a.first_neuron, a.first_neuron + a.neuron_count])

@@ -5,6 +5,7 @@ printing."""
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,43 +28,72 @@ class ScheduleError(ValueError):
 Schedule = Mapping[int, list[dict[str, Any]]]
 
 
-def load_schedule(path: Path, connectome: Connectome) -> dict[int, list[dict[str, Any]]]:
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _voxels(value: Any, where: str) -> np.ndarray:
+    """``[[x, y, z], ...]`` of integers as an ``(n, 3)`` int64 array; ScheduleError otherwise."""
+    if (not isinstance(value, list) or not value
+            or not all(isinstance(v, list) and len(v) == 3 and all(map(_is_int, v)) for v in value)):
+        raise ScheduleError(f"{where}: 'voxels' must be a non-empty list of [x, y, z] integer triples")
+    return np.asarray(value, dtype=np.int64).reshape(-1, 3)
+
+
+def load_schedule(path: Path, connectome: Connectome,
+                  bursts: int | None = None) -> dict[int, list[dict[str, Any]]]:
     """Read a stimulation schedule (a JSON list of entries) and check every entry against
-    ``connectome`` before the run starts.
+    ``connectome`` (and, when given, the number of ``bursts`` the run will have) before the run
+    starts.
 
     An entry is ``{"burst": int >= 0, "area": id or name, "voxels": [[x, y, z], ...],
-    "potential": number}`` (added to the input) and/or ``"force": true`` (a forced fire,
-    DESIGN §4 rule 6). Raises :class:`ScheduleError`.
+    "potential": finite number}`` (added to the input) and/or ``"force": true`` (a forced fire,
+    DESIGN §4 rule 6). Raises :class:`ScheduleError` naming the entry.
     """
     try:
-        entries = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ScheduleError(f"schedule {path}: {exc}") from exc
     if not isinstance(entries, list):
         raise ScheduleError(f"schedule {path}: expected a JSON list of entries")
     by_burst: dict[int, list[dict[str, Any]]] = {}
     for i, e in enumerate(entries):
         where = f"schedule {path} entry {i}"
-        if not isinstance(e, dict) or not isinstance(e.get("burst"), int) or e["burst"] < 0:
+        if not isinstance(e, dict) or not _is_int(e.get("burst")) or e["burst"] < 0:
             raise ScheduleError(f"{where}: needs an integer 'burst' >= 0")
+        if bursts is not None and e["burst"] >= bursts:
+            raise ScheduleError(f"{where}: burst {e['burst']} is past the run's last burst "
+                                f"({bursts - 1})")
         try:
             area = connectome.area(str(e.get("area", "")))
         except KeyError as exc:
             raise ScheduleError(f"{where}: {exc.args[0]}") from exc
-        voxels = np.asarray(e.get("voxels", []), dtype=np.int64).reshape(-1, 3)
-        if voxels.size == 0:
-            raise ScheduleError(f"{where}: 'voxels' must list [x, y, z] triples")
+        voxels = _voxels(e.get("voxels"), where)
         try:
             area.neurons_of_voxels(voxels)
         except IndexError as exc:
             raise ScheduleError(f"{where}: {exc}") from exc
-        force = bool(e.get("force", False))
+        force = e.get("force", False)
+        if not isinstance(force, bool):
+            raise ScheduleError(f"{where}: 'force' must be true or false, got {force!r}")
         potential = e.get("potential")
-        if not force and not isinstance(potential, (int, float)):
+        numeric = isinstance(potential, (int, float)) and not isinstance(potential, bool)
+        if potential is not None and not (numeric and math.isfinite(potential)):
+            raise ScheduleError(f"{where}: 'potential' must be a finite number, got {potential!r}")
+        if not force and potential is None:
             raise ScheduleError(f"{where}: needs a numeric 'potential' (or \"force\": true)")
         by_burst.setdefault(e["burst"], []).append(
             {"area": area.cortical_id, "voxels": voxels, "potential": potential, "force": force})
     return by_burst
+
+
+def raster_labels(connectome: Connectome) -> list[str]:
+    """One distinct label per area (by area index): its name, with the cortical id added where
+    two areas share a name or an area has none."""
+    names = [a.name for a in connectome.areas]
+    return [a.name if a.name and names.count(a.name) == 1 else
+            f"{a.name} ({a.cortical_id})" if a.name else a.cortical_id
+            for a in connectome.areas]
 
 
 @dataclass
@@ -71,7 +101,8 @@ class RunResult:
     """Summary of a headless run, and the raster rows when they were asked for."""
 
     summary: dict[str, Any]
-    #: area name (or id) -> [(burst, sorted area-local fired indices)], when ``raster=True``.
+    #: area label (:func:`raster_labels`) -> [(burst, sorted area-local fired indices)], when
+    #: ``raster=True``.
     raster_rows: dict[str, list[tuple[int, np.ndarray]]] = field(default_factory=dict)
 
 
@@ -88,8 +119,8 @@ def run_brain(connectome: Connectome, bursts: int, *, seed: int = 0,
     """
     engine = Engine(connectome, "cpu", seed=seed)
     schedule = schedule or {}
-    rows: dict[str, list[tuple[int, np.ndarray]]] = (
-        {a.name or a.cortical_id: [] for a in connectome.areas} if raster else {})
+    labels = raster_labels(connectome)
+    rows: dict[str, list[tuple[int, np.ndarray]]] = {label: [] for label in labels} if raster else {}
     out = record.open("w") if record else None
     fired_total = 0
     t0 = time.perf_counter()
@@ -109,7 +140,7 @@ def run_brain(connectome: Connectome, bursts: int, *, seed: int = 0,
                 for a in connectome.areas:
                     idx = engine.fired(a.index)
                     if raster:
-                        rows[a.name or a.cortical_id].append((b, idx))
+                        rows[labels[a.index]].append((b, idx))
                     if idx.size:
                         fired[a.cortical_id] = a.voxel_of(idx).tolist()
                 if out is not None:

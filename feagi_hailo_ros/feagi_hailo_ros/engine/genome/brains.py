@@ -1,15 +1,18 @@
-"""One way to name a brain, for the CLI, the node's ``genome`` parameter and ``~/upload``.
+"""One way to name a brain, for the CLI, the node's ``genome`` / ``connectome`` parameters and
+``~/upload``.
 
 A brain name is, in this order:
 
 1. empty: the shipped default brain (``obstacle_avoidance``);
-2. an existing file: a saved connectome when the file is a zip archive (what
+2. the name of a shipped genome, with or without ``.json`` (``feagi_hailo_ros/genomes/``), written
+   without a directory part: the node runs in whatever directory it was launched from, so a bare
+   shipped name never depends on the working directory (write ``./vision`` for a local file);
+3. a file (``~`` expanded): a saved connectome when the file is a zip archive (what
    ``connectome_file.save_connectome`` writes, whatever its extension), otherwise a genome in any
-   of FEAGI's JSON forms and with any extension (``.json``, FEAGI's own ``.genome``, none);
-3. the name of a shipped genome, with or without ``.json`` (``feagi_hailo_ros/genomes/``).
+   of FEAGI's JSON forms and with any extension (``.json``, FEAGI's own ``.genome``, none).
 
-Anything else is refused with one message that says what was looked for and lists the shipped
-names.
+Names are taken as given (no whitespace is trimmed). Anything else is refused with one message
+that says what was looked for and lists the shipped names.
 """
 
 from __future__ import annotations
@@ -45,8 +48,9 @@ class BrainRef:
 
     kind: str  # GENOME or CONNECTOME
     path: Path
-    #: The name as given (or DEFAULT_BRAIN for an empty one), for messages.
+    #: The name as given (or DEFAULT_BRAIN for an empty one).
     name: str
+    #: Whether it is one of the package's example genomes.
     shipped: bool = False
 
 
@@ -58,25 +62,43 @@ def _is_zip(path: Path) -> bool:
         raise BrainNameError(f"brain file {str(path)!r} cannot be read: {exc.strerror or exc}") from exc
 
 
-def resolve_brain(name: str | os.PathLike[str]) -> BrainRef:
+def _shipped(text: str) -> Path | None:
+    """The shipped genome a bare name stands for, or None."""
+    if os.sep in text or (os.altsep and os.altsep in text):
+        return None
+    try:
+        return example_genome_path(text)
+    except FileNotFoundError:
+        return None
+
+
+def resolve_brain(name: str | os.PathLike[str], *, expect: str | None = None) -> BrainRef:
     """Resolve a brain name (rules in the module docstring) without reading the brain.
 
-    Raises :class:`BrainNameError` naming what was looked for and the shipped genomes.
+    ``expect`` (GENOME or CONNECTOME) refuses the other kind. Raises :class:`BrainNameError`
+    naming what was looked for and the shipped genomes.
     """
-    text = os.fspath(name).strip()
-    if not text:
-        return BrainRef(GENOME, example_genome_path(DEFAULT_BRAIN), DEFAULT_BRAIN, shipped=True)
-    path = Path(text).expanduser()
-    if path.is_file():
-        return BrainRef(CONNECTOME if _is_zip(path) else GENOME, path, text)
-    if path.exists():
-        raise BrainNameError(f"brain {text!r} is a directory, not a genome or connectome file")
-    stem = text[:-5] if text.endswith(".json") else text
-    if stem in available_genomes():
-        return BrainRef(GENOME, example_genome_path(stem), text, shipped=True)
-    raise BrainNameError(
-        f"brain {text!r} not found: no file of that name, and no shipped genome of that name "
-        f"(shipped: {', '.join(available_genomes())})")
+    text = os.fspath(name)
+    shipped = example_genome_path(DEFAULT_BRAIN) if text == "" else _shipped(text)
+    if shipped is not None:
+        ref = BrainRef(GENOME, shipped, text or DEFAULT_BRAIN, shipped=True)
+    else:
+        try:
+            path = Path(text).expanduser()
+            regular, exists = path.is_file(), path.exists()
+        except (RuntimeError, OSError, ValueError) as exc:  # ~nosuchuser, a name too long, NUL
+            raise BrainNameError(f"brain {text!r} is not a usable path: {exc}") from exc
+        if not exists:
+            raise BrainNameError(
+                f"brain {text!r} not found: no file of that name, and no shipped genome of that "
+                f"name (shipped: {', '.join(available_genomes())})")
+        if not regular:
+            what = "a directory" if path.is_dir() else "not a regular file"
+            raise BrainNameError(f"brain {text!r} is {what}; give a genome or connectome file")
+        ref = BrainRef(CONNECTOME if _is_zip(path) else GENOME, path, text)
+    if expect is not None and ref.kind != expect:
+        raise BrainNameError(f"brain {text!r} is a {ref.kind}, not a {expect} file")
+    return ref
 
 
 def load_brain(name: str | os.PathLike[str], *, seed: int = 0,

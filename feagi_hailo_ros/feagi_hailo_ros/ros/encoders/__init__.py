@@ -1,6 +1,8 @@
 """Sensor readings -> injections for FEAGI input areas, one module per sensor kind (FEAGI coding).
 
 Encoders take message fields as plain numbers and numpy arrays: no rclpy, no message classes, no engine.
+
+Must not import: engine, ros.node, cli, rclpy, *_msgs
 """
 
 from .area_input import encode_area_input, encode_raw

@@ -120,11 +120,13 @@ def make(kind: str, request: pytest.FixtureRequest) -> Iterator[Factory]:
             placements = [pl if pl.projection in projections else dataclasses.replace(pl, backend=CPU)
                           for pl in place(c, ALL_ON)]  # fmt: skip
             integ = OnnxRuntimeIntegrator.from_connectome(c, placements)
-        else:
+        elif kind.startswith("hailo-"):
             tmp = tempfile.TemporaryDirectory(prefix="contract_hailo_")
             dirs.append(tmp)
             integ = HailoIntegrator(standin_export(tmp.name, c, projections), rt=rt,
                                     required=True, on_error="raise")
+        else:  # a new kind in KINDS needs its own branch here
+            raise NotImplementedError(f"no factory for integrator kind {kind!r}")
         made.append(integ)
         return integ
 

@@ -1,6 +1,6 @@
 """Shared backend suite: every registered backend runs every hand-computed rule case.
 
-Each test is parametrized over ``simulator.BACKENDS``; a backend that lacks
+Each test is parametrized over ``core.engine.BACKENDS``; a backend that lacks
 a capability a case needs is skipped with the reason (see ``needs``), and a
 backend that is not available on this machine is skipped as a whole. The
 expected values are worked out by hand from DESIGN §4 in the comments.

@@ -53,11 +53,54 @@ def test_saved_connectome_is_recognized_by_content(tmp_path, suffix):
     assert (loaded.neuron_count, loaded.synapse_count) == (built.neuron_count, built.synapse_count)
 
 
-def test_a_local_file_wins_over_a_shipped_name(tmp_path, monkeypatch):
+def test_a_shipped_name_does_not_depend_on_the_working_directory(tmp_path, monkeypatch):
+    # The node runs wherever `ros2 launch` was started: a stray file or folder there must not
+    # change what a bare shipped name means. A local file is named as a path.
     monkeypatch.chdir(tmp_path)
     shutil.copy(example_genome_path("vision"), tmp_path / "obstacle_avoidance")
-    ref = resolve_brain("obstacle_avoidance")
+    (tmp_path / "vision").mkdir()
+    assert resolve_brain("obstacle_avoidance").path == example_genome_path("obstacle_avoidance")
+    assert resolve_brain("vision").path == example_genome_path("vision")
+    ref = resolve_brain("./obstacle_avoidance")
     assert not ref.shipped and ref.path == Path("obstacle_avoidance")
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("~nosuchuser_feagi/brain.json", "not a usable path"),
+    ("x" * 5000, "not a usable path"),
+    ("/dev/null", "not a regular file"),
+    (" vision", "not found"),
+    ("vision ", "not found"),
+])
+def test_odd_names_get_one_clear_error(name, message):
+    with pytest.raises(BrainNameError, match=message):
+        resolve_brain(name)
+
+
+def test_home_is_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    shutil.copy(example_genome_path("vision"), tmp_path / "mine.genome")
+    assert resolve_brain("~/mine.genome").path == tmp_path / "mine.genome"
+
+
+def test_expected_kind_is_enforced(tmp_path):
+    save_connectome(load_brain("obstacle_avoidance")[0], tmp_path / "c.npz")
+    with pytest.raises(BrainNameError, match="is a genome, not a connectome"):
+        resolve_brain("vision", expect=CONNECTOME)
+    with pytest.raises(BrainNameError, match="is a connectome, not a genome"):
+        resolve_brain(tmp_path / "c.npz", expect=GENOME)
+
+
+def test_node_connectome_path_follows_the_same_rules(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    built = load_brain("obstacle_avoidance")[0]
+    save_connectome(built, tmp_path / "saved.npz")
+    got = build_brain(BrainSource(connectome_path="~/saved.npz"))
+    assert got.neuron_count == built.neuron_count
+    with pytest.raises(BrainLoadError, match="is a genome, not a connectome"):
+        build_brain(BrainSource(connectome_path="vision"))
+    with pytest.raises(BrainLoadError, match="not a usable path"):
+        build_brain(BrainSource(genome_path="~nosuchuser_feagi/x.json"))
 
 
 @pytest.mark.parametrize("name", ["no_such_brain", "missing/dir/brain.json", "x.genome"])
