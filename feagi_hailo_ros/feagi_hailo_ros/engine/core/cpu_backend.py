@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 import numba
 import numpy as np
@@ -31,13 +31,22 @@ from .state import INDEX_DTYPE, EngineState, NeuronSnapshot, empty_spikes
 
 
 def area_threshold_limit(area: AreaSpec) -> float:
-    """Upper firing bound; ``inf`` when unset (FEAGI's ``fthlim = 0`` also means none)."""
+    """Upper firing bound of ``area`` as a float; ``inf`` when unset.
+
+    FEAGI's ``fthlim = 0`` means no limit (DESIGN §4 "Per area"), and so
+    does any negative value here.
+    """
     lim = float(area.threshold_limit)
     return np.inf if lim <= 0 else lim
 
 
 def neuron_thresholds(area: AreaSpec) -> np.ndarray:
-    """Per-neuron θ of one area, float32, rounded once from a float64 sum."""
+    """Per-neuron θ of one area: float32[area.neuron_count], in area-local neuron order.
+
+    ``θ = fire_t + x·ftincx + y·ftincy + z·ftincz`` (DESIGN §4 "Per area")
+    with the neuron's voxel ``(x, y, z)``, summed in float64 and rounded to
+    float32 once, as the NumPy reference does.
+    """
     xyz = area.voxel_of(np.arange(area.neuron_count, dtype=np.int64)).astype(np.float64)
     fx, fy, fz = (float(c) for c in area.threshold_increment)
     # Spelled out left to right (no matmul, which may fuse multiply-adds) so
@@ -46,8 +55,45 @@ def neuron_thresholds(area: AreaSpec) -> np.ndarray:
     return theta.astype(POTENTIAL_DTYPE)
 
 
+def area_table(areas: Sequence[AreaSpec]) -> np.ndarray:
+    """The kernels' per-area parameter table: ``kernels.AREA_DTYPE[len(areas)]``.
+
+    Row ``a`` holds area ``a``'s neuron parameters (DESIGN §4 "Per area") in
+    the types the kernels compute with: threshold, ``1 - leak`` and the PSP
+    rounded once from float64 to float32, the threshold limit as float32
+    (``inf`` when unset, see :func:`area_threshold_limit`), the refractory
+    period as int64, the consecutive fire limit as int32, excitability as
+    float64 with ``always = excitability >= 0.999`` (FEAGI fires those
+    without a draw). ``theta_var`` marks areas with threshold increments,
+    whose per-neuron thresholds come from :func:`neuron_thresholds`.
+    """
+    table = np.zeros(len(areas), dtype=kernels.AREA_DTYPE)
+    f64 = np.float64
+    table["excitability"] = np.array([float(a.excitability) for a in areas], f64)
+    table["refractory"] = np.array([int(a.refractory) for a in areas], np.int64)
+    table["theta"] = np.array([float(a.fire_threshold) for a in areas], f64).astype(POTENTIAL_DTYPE)
+    table["theta_max"] = np.array([area_threshold_limit(a) for a in areas], POTENTIAL_DTYPE)
+    table["keep"] = np.array([1.0 - float(a.leak) for a in areas], f64).astype(POTENTIAL_DTYPE)
+    table["psp"] = np.array([int(a.psp) for a in areas], f64).astype(POTENTIAL_DTYPE)
+    table["cfc"] = np.array([int(a.consecutive_fire_limit) for a in areas], np.int32)
+    table["theta_var"] = [any(c != 0 for c in a.threshold_increment) for a in areas]
+    table["always"] = table["excitability"] >= 0.999
+    table["mp_acc"] = [bool(a.mp_acc) for a in areas]
+    table["mp_psp"] = [bool(a.mp_psp) for a in areas]
+    return table
+
+
 class CpuBackend(Backend):
-    """Event-driven Numba burst engine (see ``kernels.py`` for the semantics)."""
+    """Event-driven Numba burst engine (see ``kernels.py`` for the semantics).
+
+    ``inhibition`` (``"clamped"`` or ``"subtractive"``) and ``seed`` (any
+    int; the excitability hash uses it mod 2**64) are the semantic options
+    of :class:`~.backend.Backend`; ``threads`` (>= 1, capped at
+    ``NUMBA_NUM_THREADS``) splits the neuron dynamics of brains with at
+    least ``parallel_min_neurons`` neurons. Raises ``ValueError`` for
+    ``threads < 1`` or an unknown inhibition mode. Every spike, potential
+    and count equals the NumPy reference's bit for bit, whatever ``threads``.
+    """
 
     name = "cpu"
     features = ALL_FEATURES
@@ -73,6 +119,12 @@ class CpuBackend(Backend):
     # -- upload ----------------------------------------------------------------
 
     def upload_neurons(self, connectome: Connectome) -> None:
+        """Load the per-area and per-neuron parameters and reset the dynamic state.
+
+        Raises ``ValueError`` for more than 65535 areas (``area_of`` is
+        uint16), 2**31 neurons or more (ids are int32), or a refractory
+        period outside ``0 .. _REBASE_BY - 1``.
+        """
         n = connectome.neuron_count
         areas = connectome.areas
         if len(areas) > np.iinfo(np.uint16).max:
@@ -85,26 +137,13 @@ class CpuBackend(Backend):
         self._n = n
         self.area_of = np.empty(n, dtype=np.uint16)
         self.theta = np.zeros(n, dtype=POTENTIAL_DTYPE)
-        self.a_theta_var = np.array([any(c != 0 for c in a.threshold_increment) for a in areas],
-                                    np.bool_)  # fmt: skip
+        #: Per-area parameters (``kernels.AREA_DTYPE``, row = area index). An
+        #: empty brain still gets one unused row: the dynamics read row 0 up front.
+        self.area_params = area_table(areas) if areas else np.zeros(1, kernels.AREA_DTYPE)
         for a, area in enumerate(areas):
             self.area_of[area.neuron_slice] = a
-            if self.a_theta_var[a]:
+            if self.area_params["theta_var"][a]:
                 self.theta[area.neuron_slice] = neuron_thresholds(area)
-        self.a_theta = np.array([float(a.fire_threshold) for a in areas], np.float64).astype(
-            POTENTIAL_DTYPE
-        )
-        self.a_theta_max = np.array([area_threshold_limit(a) for a in areas], POTENTIAL_DTYPE)
-        self.a_keep = np.array([1.0 - float(a.leak) for a in areas], np.float64).astype(
-            POTENTIAL_DTYPE
-        )
-        self.a_refr = np.array([int(a.refractory) for a in areas], np.int64)
-        self.a_cfc = np.array([int(a.consecutive_fire_limit) for a in areas], np.int32)
-        self.a_excit = np.array([float(a.excitability) for a in areas], np.float64)
-        self.a_always = self.a_excit >= 0.999
-        self.a_mp_acc = np.array([bool(a.mp_acc) for a in areas], np.bool_)
-        self.a_mp_psp = np.array([bool(a.mp_psp) for a in areas], np.bool_)
-        self.a_psp = np.array([int(a.psp) for a in areas], np.float64).astype(POTENTIAL_DTYPE)
         # Scratch, cleared by the kernels as they go.
         self.acc = np.zeros(n, dtype=np.float64)
         self.bits = np.zeros((n + 63) // 64, dtype=np.uint64)
@@ -127,7 +166,21 @@ class CpuBackend(Backend):
         )
         self._last = empty_spikes()[0]
 
+    def _neuron_arrays(self) -> kernels.NeuronArrays:
+        # Built per burst (~0.3 us), not stored: upload_state and reset replace arrays.
+        return kernels.NeuronArrays(
+            self.area_of, self.theta, self.v, self.v_burst, self.until, self.count, self.acc,
+            self.bits, self.fired_flag, self.out_idx, self.out_psp,
+        )  # fmt: skip
+
     def upload_synapses(self, connectome: Connectome, exclude: Collection[int] = ()) -> None:
+        """Build one CSR per delay from every projection not in ``exclude``, and reset the state.
+
+        Excluded projections (computed by an integrator) still count in each
+        source's outdegree, which the PSP divisor uses. Raises ``ValueError``
+        when ``upload_neurons`` was not called with a connectome of the same
+        size, or for a projection with ``delay < 1``.
+        """
         if connectome.neuron_count != self._n:
             raise ValueError("upload_neurons must be called with the same connectome first")
         exclude = set(exclude)
@@ -185,6 +238,15 @@ class CpuBackend(Backend):
     _REBASE_BY = 2**29
 
     def process_burst(self, inp: BurstInput) -> int:
+        """Run one burst (DESIGN §4 rules 1-6) and return how many neurons fired.
+
+        Order: injections and external input, synaptic delivery of the fired
+        sets of ``t - delay`` for every delay, ``inp.late_external``, then the
+        dynamics. Raises ``IndexError``/``ValueError`` for input addressing
+        neurons outside the brain (``backend.check_burst_input``) or
+        overlapping ``inject_ranges``. Sets ``last_timing`` (seconds per
+        phase: input, propagate, dynamics) and ``last_events``.
+        """
         t0 = time.perf_counter()
         check_burst_input(inp, self._n)
         if self._burst - self._epoch >= self._REBASE_AT:
@@ -238,12 +300,9 @@ class CpuBackend(Backend):
                 )  # fmt: skip
         t2 = time.perf_counter()
         args = (
-            t_rel, np.int64(self._burst), starts, stops, range_values, bits, acc,
-            self.v, self.v_burst, self.until, self.count, self.theta, self.area_of,
-            self.a_theta, self.a_theta_var, self.a_theta_max, self.a_keep, self.a_refr,
-            self.a_cfc, self.a_excit, self.a_always, self.a_mp_acc, self.a_mp_psp, self.a_psp,
+            t_rel, np.int64(self._burst), starts, stops, range_values,
+            np.asarray(inp.force_index, np.int64), self._neuron_arrays(), self.area_params,
             self._seed_u64, self.inhibition == "subtractive",
-            np.asarray(inp.force_index, np.int64), self.fired_flag, self.out_idx, self.out_psp,
         )  # fmt: skip
         if self.threads > 1 and self._n >= self.parallel_min_neurons:
             numba.set_num_threads(self.threads)
@@ -263,24 +322,38 @@ class CpuBackend(Backend):
 
     @property
     def burst(self) -> int:
+        """Index of the next burst (= bursts run since reset or since the uploaded state)."""
         return self._burst
 
     @property
     def history_length(self) -> int:
+        """Past fired sets kept: the longest delay, at least 1."""
         return self._history_length
 
     def last_fired(self) -> np.ndarray:
+        """Global ids (int32) of the last burst's spikes: natural ones ascending, then forced."""
         return self._last
 
     def fired_history(self, delay: int) -> tuple[np.ndarray, np.ndarray]:
+        """Spikes of burst ``burst - delay`` as ``(ids int32, psp float32)``; empty if none.
+
+        Delays outside ``1 .. history_length`` and bursts before 0 give an
+        empty set. The arrays are the backend's own: do not modify them.
+        """
         if delay < 1 or delay > self._history_length or self._burst - delay < 0:
             return empty_spikes()
         return self._history[delay - 1]
 
     def estimated_ops_per_second(self) -> float:
+        """Synaptic events per second of delivery, measured.
+
+        An exponential mean (weight 0.1) over bursts with more than 100k
+        events; 5e7 until the first such burst.
+        """
         return float(self._events_per_s)
 
     def reset(self) -> None:
+        """Back to rest: V, countdowns, counts and history cleared, burst 0; synapses stay."""
         self.acc[:] = 0.0
         self.bits[:] = 0
         self.fired_flag[:] = 0
@@ -292,19 +365,27 @@ class CpuBackend(Backend):
         return a_values[self.area_of]
 
     def download_neurons(self) -> NeuronSnapshot:
+        """Canonical per-neuron state as of the end of the last burst (see ``state.py``).
+
+        Converts the lazy internal form: V of an ``mp_acc = false`` neuron not
+        written in the last burst reads 0 (rule 1), ``until`` becomes a
+        countdown, and a fire count whose countdown expired reads 0 (rule 4).
+        """
         s = self._burst
-        mp_acc = self._per_neuron(self.a_mp_acc)
+        mp_acc = self._per_neuron(self.area_params["mp_acc"])
         written_last = self.v_burst.astype(np.int64) + self._epoch == s - 1
         v = np.where(mp_acc | written_last, self.v, np.float32(0.0)).astype(POTENTIAL_DTYPE)
         countdown = np.maximum(self.until.astype(np.int64) + self._epoch - s + 1, 0)
         countdown = countdown.astype(np.int32)
-        cfc = self._per_neuron(self.a_cfc)
-        expired = (cfc > 0) & (self.count >= cfc) & (self._per_neuron(self.a_refr) >= 1)
+        cfc = self._per_neuron(self.area_params["cfc"])
+        refractory = self._per_neuron(self.area_params["refractory"])
+        expired = (cfc > 0) & (self.count >= cfc) & (refractory >= 1)
         expired &= countdown == 0
         counts = np.where(expired, 0, self.count).astype(np.int32)
         return NeuronSnapshot(v, countdown, counts, s)
 
     def download_state(self) -> EngineState:
+        """Full canonical state (neurons and fired history, copied), for checkpoints."""
         snap = self.download_neurons()
         hist = [self.fired_history(d) for d in range(1, self._history_length + 1)]
         return EngineState(
@@ -316,6 +397,12 @@ class CpuBackend(Backend):
         )
 
     def upload_state(self, state: EngineState) -> None:
+        """Replace the dynamic state with ``state`` (inverse of :meth:`download_state`).
+
+        Raises ``ValueError`` when ``state`` does not fit this brain
+        (``EngineState.validate``) or holds a refractory countdown of
+        ``_REBASE_BY`` or more.
+        """
         state.validate(self._n, self._history_length)
         s = int(state.burst)
         c = np.asarray(state.refractory_countdown, dtype=np.int64)

@@ -32,7 +32,10 @@ Data layout
   relative to an epoch the backend advances long before int32 overflows.
   Per-neuron ``theta`` (float32) only matters for areas with threshold
   increments; every other parameter is per area (tiny, cached), indexed by
-  ``area_of`` (uint16).
+  ``area_of`` (uint16). The dynamics take all per-neuron arrays as one
+  :class:`NeuronArrays` and all per-area parameters as one table of
+  :data:`AREA_DTYPE` records, so a new parameter is a field, not a new
+  argument threaded through every kernel signature.
 * Whole-area injections arrive as disjoint ``[start, stop)`` ranges with a
   value: their candidate bits are set word-wise and the value is added
   during the walk, so driving every neuron costs no scattered writes. When
@@ -99,6 +102,8 @@ bits scaled to [0, 1). It fires iff ``draw < e``.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from llvmlite import ir
@@ -167,7 +172,15 @@ def _prefetch(typingctx, arr, idx):
 
 @njit(cache=True, nogil=True)
 def excitability_draw(seed: np.uint64, neuron: np.int64, burst: np.int64) -> float:
-    """Uniform [0, 1) draw for (seed, neuron, burst); stateless and reproducible."""
+    """Uniform [0, 1) draw for (seed, neuron, burst); stateless and reproducible.
+
+    ``seed`` is the backend seed as uint64 (two's complement of a negative
+    one), ``neuron`` the global neuron id, ``burst`` the absolute burst. The
+    returned float64 is a multiple of 2**-24; a neuron above threshold fires
+    iff it is below the area's excitability (DESIGN §4, last line: a
+    stateless hash of neuron and burst; the hash is given in the module
+    docstring, and ``reference.excitability_draws`` is its NumPy twin).
+    """
     z = np.uint64(neuron) * _K_ID + np.uint64(burst) * _K_BURST + seed * _K_SEED
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
@@ -177,7 +190,10 @@ def excitability_draw(seed: np.uint64, neuron: np.int64, burst: np.int64) -> flo
 
 @njit(cache=True, nogil=True)
 def excitability_draws(seed: np.uint64, neurons: np.ndarray, burst: np.int64) -> np.ndarray:
-    """Vector form of :func:`excitability_draw` (used by tests)."""
+    """:func:`excitability_draw` for every id in ``neurons`` (int array) -> float64 array.
+
+    Used by the tests to check the NumPy reference's hash against this one.
+    """
     out = np.empty(neurons.size, dtype=np.float64)
     for k in range(neurons.size):
         out[k] = excitability_draw(seed, np.int64(neurons[k]), burst)
@@ -237,7 +253,11 @@ def build_csr(
 
 @njit(cache=True, nogil=True)
 def mark_ranges(starts: np.ndarray, stops: np.ndarray, bits: np.ndarray) -> None:
-    """Set the candidate bits of ``[start, stop)`` blocks, a word at a time."""
+    """Set the candidate bits of ``[start, stop)`` blocks, a word at a time.
+
+    ``starts``/``stops`` are int64 neuron ids of equal length (blocks need not
+    be sorted here); ``bits`` is the uint64 candidate bitset, updated in place.
+    """
     for r in range(starts.size):
         lo = starts[r]
         hi = stops[r]
@@ -255,7 +275,13 @@ def mark_ranges(starts: np.ndarray, stops: np.ndarray, bits: np.ndarray) -> None
 
 @njit(cache=True, nogil=True)
 def add_injections(idx: np.ndarray, val: np.ndarray, acc: np.ndarray, bits: np.ndarray) -> None:
-    """Add point injections to the accumulator and mark their targets."""
+    """Add point injections to the accumulator and mark their targets.
+
+    ``idx`` (int64 neuron ids; repeats add up) and ``val`` (float64) have
+    equal length; ``acc`` (float64[n]) and ``bits`` (the uint64 candidate
+    bitset) are updated in place. Any injection makes its target a
+    candidate, whatever its sign (DESIGN §4 rule 3).
+    """
     for k in range(idx.size):
         i = idx[k]
         acc[i] += val[k]
@@ -266,7 +292,13 @@ def add_injections(idx: np.ndarray, val: np.ndarray, acc: np.ndarray, bits: np.n
 def add_external(
     offset: int, values: np.ndarray, mask: np.ndarray, acc: np.ndarray, bits: np.ndarray
 ) -> None:
-    """Add an integrator's input for neurons ``offset..``; ``mask`` marks candidates."""
+    """Add an integrator's input for neurons ``offset..``; ``mask`` marks candidates.
+
+    ``values`` (float64) and ``mask`` (bool, same length) cover neurons
+    ``offset .. offset + len(values)``; where ``mask`` is set the value is
+    added to ``acc`` (float64[n]) and the neuron's bit is set in ``bits``.
+    This is ``backend.ExternalInput`` delivered (DESIGN §5).
+    """
     for k in range(values.size):
         if mask[k]:
             i = offset + k
@@ -297,6 +329,12 @@ def propagate(
 ) -> int:
     """Deliver one past fired set over one delay's CSR; returns the event count.
 
+    ``indptr`` (int32/int64[n+1]), ``syn`` (int32[S, 2]) and ``synf`` (its
+    float32 view) are the CSR of :func:`build_csr`; ``div`` (float64[n]) the
+    PSP divisor per source; ``fired_idx`` (int32) and ``fired_psp``
+    (float32) the spikes of burst ``t - delay``. Each synapse adds
+    ``float32(w * psp / div)`` to ``acc[target]`` (float64[n], DESIGN §4
+    rule 2) and, when ``mark``, sets the target's bit in ``bits``.
     ``mark=False`` skips the candidate bitset, for bursts in which dense
     ranges already make every neuron a candidate. ``divided=False`` says no
     source of this CSR divides its PSP (all ``div == 1``), so ``div`` is
@@ -353,42 +391,71 @@ def propagate(
 # Dynamics
 # -----------------------------------------------------------------------------
 
+#: One record per area (DESIGN §4 "Per area"): every per-area neuron
+#: parameter the dynamics read, in the type they compute with. A new
+#: parameter is a field here, a line in the backend's
+#: :func:`~feagi_hailo_ros.engine.core.cpu_backend.area_table`, and its use in
+#: the kernels (in ``_walk`` also the two loads of the current area's
+#: locals). ``align=True`` lays the record out like a C struct (40 bytes,
+#: widest fields first so nothing is padded).
+AREA_DTYPE = np.dtype(
+    [
+        ("excitability", np.float64),  # fire probability above threshold
+        ("refractory", np.int64),  # bursts blocked after a fire
+        ("theta", np.float32),  # fire threshold (areas without increments)
+        ("theta_max", np.float32),  # upper firing bound, inf when unset
+        ("keep", np.float32),  # 1 - leak: V is multiplied by it when not firing
+        ("psp", np.float32),  # what a spike carries (unless mp_psp)
+        ("cfc", np.int32),  # consecutive fire limit, 0 = none
+        ("theta_var", np.bool_),  # thresholds vary per neuron: read NeuronArrays.theta
+        ("always", np.bool_),  # excitability >= 0.999: fire without a draw (FEAGI)
+        ("mp_acc", np.bool_),  # V accumulates across bursts (else cleared, rule 1)
+        ("mp_psp", np.bool_),  # spikes carry clamp(rint(V), 0, 255)
+    ],
+    align=True,
+)
+
+
+class NeuronArrays(NamedTuple):
+    """The per-neuron arrays the dynamics read and write, as one kernel argument.
+
+    ``n`` is the neuron count. The kernels bind each field to a local before
+    their loops (see ``_walk``). Passing the tuple costs about half a
+    microsecond more per call than the arrays one by one (Numba fingerprints
+    a named tuple by class and field names), i.e. well under 1 % of a burst
+    of 10k neurons. That fingerprint is also why no second named tuple class
+    with this name and these fields may exist in a process (say, from
+    reloading this module): calls would still be correct but would take
+    Numba's slow dispatch path every time. Fields:
+
+    * ``area_of`` uint16[n]: row of the neuron's area in the ``AREA_DTYPE`` table;
+    * ``theta`` float32[n]: per-neuron threshold (read only where ``theta_var``);
+    * ``v`` float32[n]: membrane potential as last written;
+    * ``v_burst`` int32[n]: epoch-relative burst of the last V write;
+    * ``until`` int32[n]: epoch-relative last refractory (blocked) burst;
+    * ``count`` int32[n]: consecutive fires;
+    * ``acc`` float64[n]: input accumulator, zeroed as consumed;
+    * ``bits`` uint64[ceil(n / 64)]: candidate bitset, cleared as walked;
+    * ``fired_flag`` uint8[n]: scratch, all 0 between bursts;
+    * ``out_idx`` int32[n], ``out_psp`` float32[n]: the burst's spikes (ids, PSPs).
+    """
+
+    area_of: np.ndarray
+    theta: np.ndarray
+    v: np.ndarray
+    v_burst: np.ndarray
+    until: np.ndarray
+    count: np.ndarray
+    acc: np.ndarray
+    bits: np.ndarray
+    fired_flag: np.ndarray
+    out_idx: np.ndarray
+    out_psp: np.ndarray
+
 
 @njit(cache=True, nogil=True)
-def _walk(
-    w_lo,
-    w_hi,
-    out_base,
-    t,
-    t_abs,
-    range_start,
-    range_stop,
-    range_value,
-    bits,
-    acc,
-    v,
-    v_burst,
-    until,
-    count,
-    theta,
-    area_of,
-    a_theta,
-    a_theta_var,
-    a_theta_max,
-    a_keep,
-    a_refr,
-    a_cfc,
-    a_excit,
-    a_always,
-    a_mp_acc,
-    a_mp_psp,
-    a_psp,
-    seed,
-    subtractive,
-    fired_flag,
-    out_idx,
-    out_psp,
-):
+def _walk(w_lo, w_hi, out_base, t, t_abs, range_start, range_stop, range_value, nrn, areas, seed,
+          subtractive):  # fmt: skip
     """Rule 3 for the candidates in bitset words ``w_lo..w_hi``; spikes go to ``out_*[out_base:]``.
 
     Walks set bits in ascending order, adding the value of the dense range a
@@ -398,6 +465,23 @@ def _walk(
     array per neuron; this function is called once per burst (or per thread).
     """
     n_fired = out_base
+    # Locals, not tuple fields, inside the loop: a field read there makes
+    # Numba reference-count the array per neuron (~3x slower).
+    bits, acc, v, v_burst = nrn.bits, nrn.acc, nrn.v, nrn.v_burst
+    until, count, theta, area_of = nrn.until, nrn.count, nrn.theta, nrn.area_of
+    fired_flag, out_idx, out_psp = nrn.fired_flag, nrn.out_idx, nrn.out_psp
+    # The current area's parameters are locals too, reloaded only when the
+    # area changes (areas are contiguous neuron ranges, so rarely): reading
+    # the record for every neuron measured ~7 % slower on the standard
+    # benchmark. The two loads below must name the same fields. Row 0 is
+    # read before any neuron, so the table has a row even for an empty brain
+    # (an early return for that case here measured ~5 % slower, once again
+    # through code generation).
+    cur_a = 0
+    ar = areas[0]
+    a_theta, a_theta_var, a_theta_max, a_keep = ar.theta, ar.theta_var, ar.theta_max, ar.keep
+    a_refr, a_cfc, a_excit, a_always = ar.refractory, ar.cfc, ar.excitability, ar.always
+    a_mp_acc, a_mp_psp, a_psp = ar.mp_acc, ar.mp_psp, ar.psp
     n_ranges = range_start.size
     # First dense range that ends past this chunk's first neuron.
     r = 0
@@ -432,8 +516,14 @@ def _walk(
                 total += cur_val
             if t32 <= until[i]:
                 continue  # refractory: input dropped
-            a = area_of[i]
-            if a_mp_acc[a]:
+            a = np.int64(area_of[i])
+            if a != cur_a:
+                cur_a = a
+                ar = areas[a]
+                a_theta, a_theta_var, a_theta_max, a_keep = ar.theta, ar.theta_var, ar.theta_max, ar.keep
+                a_refr, a_cfc, a_excit, a_always = ar.refractory, ar.cfc, ar.excitability, ar.always
+                a_mp_acc, a_mp_psp, a_psp = ar.mp_acc, ar.mp_psp, ar.psp
+            if a_mp_acc:
                 vv = v[i]
             else:
                 vv = np.float32(0.0)  # rule 1, lazily
@@ -445,51 +535,57 @@ def _walk(
                     vv = np.float32(0.0)
             elif inp > np.float32(0.0):
                 vv = np.float32(vv + inp)
-            th = theta[i] if a_theta_var[a] else a_theta[a]
-            cfc = a_cfc[a]
-            if vv >= th and vv <= a_theta_max[a]:
+            th = theta[i] if a_theta_var else a_theta
+            cfc = a_cfc
+            if vv >= th and vv <= a_theta_max:
                 cnt = count[i]
-                if cfc > 0 and cnt >= cfc and a_refr[a] >= 1:
+                if cfc > 0 and cnt >= cfc and a_refr >= 1:
                     cnt = 0  # lazy rule 4: the countdown expired since the last fire
                 if cfc > 0 and cnt >= cfc:
                     count[i] = 0  # blocked by the limit: no fire, no leak
                     v[i] = vv
                     continue
-                if a_always[a] or excitability_draw(seed, np.int64(i), t_abs) < a_excit[a]:
+                if a_always or excitability_draw(seed, np.int64(i), t_abs) < a_excit:
                     out_idx[n_fired] = i
-                    out_psp[n_fired] = _spike_psp(vv, a_mp_psp[a], a_psp[a])
+                    out_psp[n_fired] = _spike_psp(vv, a_mp_psp, a_psp)
                     n_fired += 1
                     fired_flag[i] = 1
                     v[i] = np.float32(0.0)
-                    until[i] = np.int32(t + a_refr[a])
+                    until[i] = np.int32(t + a_refr)
                     # Saturate: with no limit set the count only grows and must not wrap.
                     count[i] = cnt + 1 if cnt < _COUNT_MAX else cnt
                     continue
-            v[i] = np.float32(vv * a_keep[a])
+            v[i] = np.float32(vv * a_keep)
             if cfc > 0:
                 count[i] = 0
     return n_fired
 
 
 @njit(cache=True, nogil=True)
-def _force_and_clear(t, n_fired, force_idx, v, v_burst, until, area_of, a_mp_acc, a_mp_psp, a_psp,
-                     fired_flag, out_idx, out_psp):  # fmt: skip
-    """Rule 6: append forced spikes (once each), then clear the fired flags."""
+def _force_and_clear(t, n_fired, force_idx, nrn, areas):
+    """Rule 6: append forced spikes (once each), then clear the fired flags.
+
+    Appends after the ``n_fired`` spikes already in ``nrn.out_*`` and returns
+    the new total. Each forced neuron's area record is read here directly:
+    forced neurons are few, unlike the walk's candidates.
+    """
+    v, v_burst, until, area_of = nrn.v, nrn.v_burst, nrn.until, nrn.area_of
+    fired_flag, out_idx, out_psp = nrn.fired_flag, nrn.out_idx, nrn.out_psp
     t32 = np.int32(t)
     for k in range(force_idx.size):
         i = force_idx[k]
         if fired_flag[i]:
             continue
         fired_flag[i] = 1
-        a = area_of[i]
+        ar = areas[area_of[i]]
         if t32 <= until[i]:
             until[i] += 1  # a forced burst does not tick the countdown
-        if a_mp_acc[a] or v_burst[i] == t32:
+        if ar.mp_acc or v_burst[i] == t32:
             vv = v[i]
         else:
             vv = np.float32(0.0)
         out_idx[n_fired] = i
-        out_psp[n_fired] = _spike_psp(vv, a_mp_psp[a], a_psp[a])
+        out_psp[n_fired] = _spike_psp(vv, ar.mp_psp, ar.psp)
         n_fired += 1
     for k in range(n_fired):
         fired_flag[out_idx[k]] = 0
@@ -497,104 +593,51 @@ def _force_and_clear(t, n_fired, force_idx, v, v_burst, until, area_of, a_mp_acc
 
 
 @njit(cache=True, nogil=True)
-def dynamics(
-    t,
-    t_abs,
-    range_start,
-    range_stop,
-    range_value,
-    bits,
-    acc,
-    v,
-    v_burst,
-    until,
-    count,
-    theta,
-    area_of,
-    a_theta,
-    a_theta_var,
-    a_theta_max,
-    a_keep,
-    a_refr,
-    a_cfc,
-    a_excit,
-    a_always,
-    a_mp_acc,
-    a_mp_psp,
-    a_psp,
-    seed,
-    subtractive,
-    force_idx,
-    fired_flag,
-    out_idx,
-    out_psp,
-):
-    """Process every candidate of burst ``t`` (epoch-relative; ``t_abs`` absolute).
+def dynamics(t, t_abs, range_start, range_stop, range_value, force_idx, nrn, areas, seed,
+             subtractive):  # fmt: skip
+    """Process every candidate of one burst (rules 3 and 6 of the module docstring).
 
-    Returns the number of spikes written to ``out_idx``/``out_psp``: natural
-    ones in ascending neuron order, then forced ones.
+    ``t`` is the burst relative to the backend's epoch (the origin of the
+    int32 stamps in ``nrn``), ``t_abs`` the absolute burst (it seeds the
+    excitability draw). ``range_start``/``range_stop`` (int64[R], sorted,
+    disjoint) and ``range_value`` (float64[R]) are the dense injections whose
+    candidate bits :func:`mark_ranges` already set; the values are added here.
+    ``force_idx`` (int64) lists forced neurons. ``nrn`` is a
+    :class:`NeuronArrays`, updated in place; ``areas`` the ``AREA_DTYPE``
+    table with at least one row (row 0 is read up front, so an empty brain
+    passes one unused row); ``seed`` (uint64) the excitability seed;
+    ``subtractive`` selects the inhibition mode (DESIGN §4 rule 3). Nothing
+    is bounds-checked: every index must be valid (the backend checks its
+    input with ``backend.check_burst_input``).
+
+    Returns the number of spikes written to ``nrn.out_idx``/``nrn.out_psp``:
+    natural ones in ascending neuron order, then forced ones. On return the
+    bitset, ``acc`` and ``fired_flag`` are clear again.
     """
-    n_fired = _walk(
-        0, bits.size, 0,
-        t, t_abs, range_start, range_stop, range_value, bits, acc, v, v_burst, until, count,
-        theta, area_of, a_theta, a_theta_var, a_theta_max, a_keep, a_refr, a_cfc, a_excit,
-        a_always, a_mp_acc, a_mp_psp, a_psp, seed, subtractive, fired_flag, out_idx, out_psp,
-    )  # fmt: skip
-    return _force_and_clear(t, n_fired, force_idx, v, v_burst, until, area_of, a_mp_acc,
-                            a_mp_psp, a_psp, fired_flag, out_idx, out_psp)  # fmt: skip
+    n_fired = _walk(0, nrn.bits.size, 0, t, t_abs, range_start, range_stop, range_value, nrn,
+                    areas, seed, subtractive)  # fmt: skip
+    return _force_and_clear(t, n_fired, force_idx, nrn, areas)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def dynamics_parallel(
-    t,
-    t_abs,
-    range_start,
-    range_stop,
-    range_value,
-    bits,
-    acc,
-    v,
-    v_burst,
-    until,
-    count,
-    theta,
-    area_of,
-    a_theta,
-    a_theta_var,
-    a_theta_max,
-    a_keep,
-    a_refr,
-    a_cfc,
-    a_excit,
-    a_always,
-    a_mp_acc,
-    a_mp_psp,
-    a_psp,
-    seed,
-    subtractive,
-    force_idx,
-    fired_flag,
-    out_idx,
-    out_psp,
-    n_chunks,
-):
+def dynamics_parallel(t, t_abs, range_start, range_stop, range_value, force_idx, nrn, areas, seed,
+                      subtractive, n_chunks):  # fmt: skip
     """:func:`dynamics` with the candidate walk split over ``n_chunks`` threads.
 
-    Chunks are disjoint neuron ranges, so every per-neuron write is private
-    to one thread; each chunk writes its spikes at its own first neuron's
-    offset, and the lists are compacted afterwards (same order as serial).
+    Takes the arguments of :func:`dynamics` plus ``n_chunks`` (>= 1) and
+    returns the same count with the same spikes in the same order. Chunks are
+    disjoint neuron ranges, so every per-neuron write is private to one
+    thread; each chunk writes its spikes at its own first neuron's offset,
+    and the lists are compacted afterwards.
     """
-    n_words = bits.size
+    out_idx, out_psp = nrn.out_idx, nrn.out_psp
+    n_words = nrn.bits.size
     ends = np.zeros(n_chunks, np.int64)
     for c in prange(n_chunks):
         w_lo = c * n_words // n_chunks
         w_hi = (c + 1) * n_words // n_chunks
-        ends[c] = _walk(
-            w_lo, w_hi, w_lo * 64,
-            t, t_abs, range_start, range_stop, range_value, bits, acc, v, v_burst, until, count,
-            theta, area_of, a_theta, a_theta_var, a_theta_max, a_keep, a_refr, a_cfc, a_excit,
-            a_always, a_mp_acc, a_mp_psp, a_psp, seed, subtractive, fired_flag, out_idx, out_psp,
-        )  # fmt: skip
+        ends[c] = _walk(w_lo, w_hi, w_lo * 64, t, t_abs, range_start, range_stop, range_value,
+                        nrn, areas, seed, subtractive)  # fmt: skip
     n_fired = 0
     for c in range(n_chunks):
         base = (c * n_words // n_chunks) * 64
@@ -602,13 +645,17 @@ def dynamics_parallel(
             out_idx[n_fired] = out_idx[k]
             out_psp[n_fired] = out_psp[k]
             n_fired += 1
-    return _force_and_clear(t, n_fired, force_idx, v, v_burst, until, area_of, a_mp_acc,
-                            a_mp_psp, a_psp, fired_flag, out_idx, out_psp)  # fmt: skip
+    return _force_and_clear(t, n_fired, force_idx, nrn, areas)
 
 
 @njit(cache=True, nogil=True)
 def rebase(stamps: np.ndarray, shift: int, floor: int) -> None:
-    """Move burst stamps back by ``shift``; anything older than the new origin becomes ``floor``."""
+    """Move burst stamps back by ``shift``; anything older than the new origin becomes ``floor``.
+
+    ``stamps`` is an int32 array of epoch-relative bursts (``until`` or
+    ``v_burst``), rewritten in place; the backend calls this when it moves
+    its epoch forward by ``shift`` so the stamps never overflow int32.
+    """
     for i in range(stamps.size):
         s = np.int64(stamps[i]) - shift
         stamps[i] = floor if s < floor else s

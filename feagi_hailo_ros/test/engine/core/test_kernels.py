@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from strategies import area, assert_same_run, brain, connectomes, proj
 
 from feagi_hailo_ros.engine.core import kernels
-from feagi_hailo_ros.engine.core.cpu_backend import CpuBackend
+from feagi_hailo_ros.engine.core.connectome import Connectome
+from feagi_hailo_ros.engine.core.cpu_backend import CpuBackend, area_table
 from feagi_hailo_ros.engine.core.engine import Engine
 from feagi_hailo_ros.engine.core.reference import excitability_draws
 from feagi_hailo_ros.engine.core.state import EngineState
@@ -103,6 +104,62 @@ def test_two_thread_dynamics_on_a_larger_brain():
     cpu = CpuBackend(threads=2)
     cpu.parallel_min_neurons = 0
     assert_same_run([Engine(c, "reference"), Engine(c, cpu)], c, 200, 9)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_many_tiny_areas_match_reference(threads):
+    """The walk reloads its per-area locals at every area change: here every few neurons.
+
+    With two threads the second chunk starts in the middle of an area, not at area 0.
+    """
+    rng = np.random.default_rng(12)
+    areas = [area(dims=(int(rng.integers(1, 5)), 1, 1), threshold=float(rng.choice([1.0, 2.0, 3.0])),
+                  increment=((0.5, 0.0, 0.0) if k % 7 == 3 else (0.0, 0.0, 0.0)),
+                  limit=float(rng.choice([np.inf, 9.0])), leak=float(rng.choice([0.0, 0.25, 0.5])),
+                  refractory=int(rng.integers(0, 3)), cfc=int(rng.choice([0, 0, 2])),
+                  excitability=float(rng.choice([1.0, 0.6])), mp_acc=bool(k % 3),
+                  mp_psp=k % 5 == 0, psp=int(rng.integers(1, 3)), uniform=bool(k % 2))
+             for k in range(40)]  # fmt: skip
+    n = [a.neuron_count for a in areas]
+    projections = []
+    for p in range(12):
+        s, d = (int(x) for x in rng.integers(0, len(areas), 2))
+        projections.append(proj(p, s, d, rng.integers(0, n[s], 6), rng.integers(0, n[d], 6),
+                                weight=float(rng.choice([1.0, 2.0, -1.0])),
+                                delay=int(rng.integers(1, 3))))  # fmt: skip
+    c = brain(areas, projections)
+    assert c.neuron_count > 64  # two bitset words, so two chunks
+    cpu = CpuBackend(threads=threads, seed=3)
+    cpu.parallel_min_neurons = 0
+    engines = [Engine(c, "reference", seed=3), Engine(c, cpu)]
+    assert assert_same_run(engines, c, 200, 21) > 100
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_empty_brain_runs(threads):
+    """No area, no neuron: the table keeps one unused row, which the walk reads up front."""
+    cpu = CpuBackend(threads=threads)
+    cpu.parallel_min_neurons = 0
+    e = Engine(Connectome(areas=[], projections=[]), cpu)
+    assert cpu.area_params.shape == (1,)
+    assert [e.step() for _ in range(3)] == [0, 0, 0]
+    assert e.neuron_state().potentials.shape == (0,)
+
+
+def test_area_table_holds_the_kernel_types():
+    """One record per area, in the types the kernels compute with (see ``AREA_DTYPE``)."""
+    areas = brain([area(threshold=1.1, leak=0.1, excitability=0.9995, psp=3, cfc=2, refractory=4,
+                        limit=0.0, mp_acc=False),
+                   area(increment=(1.0, 0.0, 0.0), excitability=0.5, mp_psp=True,
+                        limit=7.0)]).areas  # fmt: skip
+    t = area_table(areas)
+    assert t.dtype == kernels.AREA_DTYPE and t.shape == (2,)
+    assert t["theta"][0] == np.float32(1.1) and t["keep"][0] == np.float32(1.0 - 0.1)
+    assert t["theta_max"][0] == np.inf and t["theta_max"][1] == np.float32(7.0)
+    assert t["excitability"][0] == 0.9995 and t["always"].tolist() == [True, False]
+    assert t["psp"][0] == np.float32(3.0) and t["cfc"][0] == 2 and t["refractory"][0] == 4
+    assert t["theta_var"].tolist() == [False, True]
+    assert t["mp_acc"].tolist() == [False, True] and t["mp_psp"].tolist() == [False, True]
 
 
 def test_fire_count_saturates_instead_of_wrapping():
