@@ -177,9 +177,9 @@ def excitability_draw(seed: np.uint64, neuron: np.int64, burst: np.int64) -> flo
     ``seed`` is the backend seed as uint64 (two's complement of a negative
     one), ``neuron`` the global neuron id, ``burst`` the absolute burst. The
     returned float64 is a multiple of 2**-24; a neuron above threshold fires
-    iff it is below the area's excitability (DESIGN §4, last line: a
-    stateless hash of neuron and burst; the hash is given in the module
-    docstring, and ``reference.excitability_draws`` is its NumPy twin).
+    iff it is below the area's excitability. DESIGN §4 asks for "a stateless
+    hash of (neuron id, burst)"; the hash is given in the module docstring,
+    and ``reference.excitability_draws`` is its NumPy twin.
     """
     z = np.uint64(neuron) * _K_ID + np.uint64(burst) * _K_BURST + seed * _K_SEED
     z = (z ^ (z >> _S30)) * _M1
@@ -470,8 +470,8 @@ def _walk(w_lo, w_hi, out_base, t, t_abs, range_start, range_stop, range_value, 
     # the record for every neuron measured ~7 % slower on the standard
     # benchmark. The two loads below must name the same fields. Row 0 is
     # read before any neuron, so the table has a row even for an empty brain
-    # (an early return for that case here measured ~5 % slower, once again
-    # through code generation).
+    # (an early return here for that case measured ~5 % slower: it costs no
+    # work, but the compiler then lays the loop out worse).
     cur_a = 0
     ar = areas[0]
     a_theta, a_theta_var, a_theta_max, a_keep = ar.theta, ar.theta_var, ar.theta_max, ar.keep
