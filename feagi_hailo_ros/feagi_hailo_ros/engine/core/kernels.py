@@ -177,9 +177,9 @@ def excitability_draw(seed: np.uint64, neuron: np.int64, burst: np.int64) -> flo
     ``seed`` is the backend seed as uint64 (two's complement of a negative
     one), ``neuron`` the global neuron id, ``burst`` the absolute burst. The
     returned float64 is a multiple of 2**-24; a neuron above threshold fires
-    iff it is below the area's excitability (DESIGN §4, last line: a
-    stateless hash of neuron and burst; the hash is given in the module
-    docstring, and ``reference.excitability_draws`` is its NumPy twin).
+    iff it is below the area's excitability. DESIGN §4 asks for "a stateless
+    hash of (neuron id, burst)"; the hash is given in the module docstring,
+    and ``reference.excitability_draws`` is its NumPy twin.
     """
     z = np.uint64(neuron) * _K_ID + np.uint64(burst) * _K_BURST + seed * _K_SEED
     z = (z ^ (z >> _S30)) * _M1
@@ -420,13 +420,8 @@ class NeuronArrays(NamedTuple):
     """The per-neuron arrays the dynamics read and write, as one kernel argument.
 
     ``n`` is the neuron count. The kernels bind each field to a local before
-    their loops (see ``_walk``). Passing the tuple costs about half a
-    microsecond more per call than the arrays one by one (Numba fingerprints
-    a named tuple by class and field names), i.e. well under 1 % of a burst
-    of 10k neurons. That fingerprint is also why no second named tuple class
-    with this name and these fields may exist in a process (say, from
-    reloading this module): calls would still be correct but would take
-    Numba's slow dispatch path every time. Fields:
+    their loops (see ``_walk``). :func:`dynamics` also accepts the fields as
+    a plain tuple in this order, which Numba dispatches faster. Fields:
 
     * ``area_of`` uint16[n]: row of the neuron's area in the ``AREA_DTYPE`` table;
     * ``theta`` float32[n]: per-neuron threshold (read only where ``theta_var``);
@@ -475,8 +470,8 @@ def _walk(w_lo, w_hi, out_base, t, t_abs, range_start, range_stop, range_value, 
     # the record for every neuron measured ~7 % slower on the standard
     # benchmark. The two loads below must name the same fields. Row 0 is
     # read before any neuron, so the table has a row even for an empty brain
-    # (an early return for that case here measured ~5 % slower, once again
-    # through code generation).
+    # (an early return here for that case measured ~5 % slower: it costs no
+    # work, but the compiler then lays the loop out worse).
     cur_a = 0
     ar = areas[0]
     a_theta, a_theta_var, a_theta_max, a_keep = ar.theta, ar.theta_var, ar.theta_max, ar.keep
@@ -602,18 +597,22 @@ def dynamics(t, t_abs, range_start, range_stop, range_value, force_idx, nrn, are
     excitability draw). ``range_start``/``range_stop`` (int64[R], sorted,
     disjoint) and ``range_value`` (float64[R]) are the dense injections whose
     candidate bits :func:`mark_ranges` already set; the values are added here.
-    ``force_idx`` (int64) lists forced neurons. ``nrn`` is a
-    :class:`NeuronArrays`, updated in place; ``areas`` the ``AREA_DTYPE``
-    table with at least one row (row 0 is read up front, so an empty brain
-    passes one unused row); ``seed`` (uint64) the excitability seed;
-    ``subtractive`` selects the inhibition mode (DESIGN §4 rule 3). Nothing
-    is bounds-checked: every index must be valid (the backend checks its
-    input with ``backend.check_burst_input``).
+    ``force_idx`` (int64) lists forced neurons. ``nrn`` holds the
+    :class:`NeuronArrays` fields in their order, updated in place: a
+    ``NeuronArrays`` or a plain tuple. The backend passes a plain tuple:
+    Numba fingerprints a named tuple's class and field names on every call,
+    ~0.7 us more, ~1 % of a burst of 10k neurons. ``areas`` is the
+    ``AREA_DTYPE`` table with at least one row (row 0 is read up front, so
+    an empty brain passes one unused row); ``seed`` (uint64) the
+    excitability seed; ``subtractive`` selects the inhibition mode (DESIGN
+    §4 rule 3). Nothing is bounds-checked: every index must be valid (the
+    backend checks its input with ``backend.check_burst_input``).
 
     Returns the number of spikes written to ``nrn.out_idx``/``nrn.out_psp``:
     natural ones in ascending neuron order, then forced ones. On return the
     bitset, ``acc`` and ``fired_flag`` are clear again.
     """
+    nrn = NeuronArrays(*nrn)  # names for a plain tuple
     n_fired = _walk(0, nrn.bits.size, 0, t, t_abs, range_start, range_stop, range_value, nrn,
                     areas, seed, subtractive)  # fmt: skip
     return _force_and_clear(t, n_fired, force_idx, nrn, areas)
@@ -630,6 +629,7 @@ def dynamics_parallel(t, t_abs, range_start, range_stop, range_value, force_idx,
     thread; each chunk writes its spikes at its own first neuron's offset,
     and the lists are compacted afterwards.
     """
+    nrn = NeuronArrays(*nrn)  # a plain tuple in, see dynamics
     out_idx, out_psp = nrn.out_idx, nrn.out_psp
     n_words = nrn.bits.size
     ends = np.zeros(n_chunks, np.int64)

@@ -146,6 +146,37 @@ def test_empty_brain_runs(threads):
     assert e.neuron_state().potentials.shape == (0,)
 
 
+def test_backend_passes_neuron_arrays_in_field_order():
+    """The backend hands the dynamics a plain tuple; the kernels name it with NeuronArrays."""
+    cpu = CpuBackend()
+    Engine(brain([area(dims=(5, 1, 1))]), cpu)
+    named = kernels.NeuronArrays(*cpu._neuron_arrays())
+    for name in kernels.NeuronArrays._fields:
+        assert getattr(named, name) is getattr(cpu, name), name
+
+
+def test_dynamics_takes_a_named_or_a_plain_tuple():
+    n = 70
+    out = []
+    for wrap in (kernels.NeuronArrays, lambda *arrays: tuple(arrays)):
+        v = np.zeros(n, np.float32)
+        nrn = wrap(np.zeros(n, np.uint16), np.zeros(n, np.float32), v, np.full(n, -1, np.int32),
+                   np.full(n, -1, np.int32), np.zeros(n, np.int32), np.zeros(n),
+                   np.zeros(2, np.uint64), np.zeros(n, np.uint8), np.empty(n, np.int32),
+                   np.empty(n, np.float32))  # fmt: skip
+        table = area_table(brain([area(dims=(n, 1, 1), threshold=2.0, leak=0.5)]).areas)
+        starts, stops = np.array([0, 40], np.int64), np.array([30, 70], np.int64)
+        kernels.mark_ranges(starts, stops, nrn[7])
+        fired = kernels.dynamics(0, 0, starts, stops, np.array([1.0, 3.0]), np.array([5], np.int64),
+                                 nrn, table, np.uint64(0), False)  # fmt: skip
+        out.append((fired, nrn[9][:fired].copy(), v.copy()))
+    assert out[0][0] == out[1][0] == 31  # neurons 40..69, then forced neuron 5
+    np.testing.assert_array_equal(out[0][1], np.r_[np.arange(40, 70), 5])
+    np.testing.assert_array_equal(out[0][1], out[1][1])
+    np.testing.assert_array_equal(out[0][2], out[1][2])
+    np.testing.assert_array_equal(out[0][2][:30], np.float32(0.5))
+
+
 def test_area_table_holds_the_kernel_types():
     """One record per area, in the types the kernels compute with (see ``AREA_DTYPE``)."""
     areas = brain([area(threshold=1.1, leak=0.1, excitability=0.9995, psp=3, cfc=2, refractory=4,
