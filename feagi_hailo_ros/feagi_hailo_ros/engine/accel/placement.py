@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..core.connectome import AreaSpec, Connectome
-from ..core.integrator import Integrator, integrable
+from ..core.integrator import Integrator, integrability
 from .layout import CONV, ProjectionLayout, projection_layout
 from .manifest import Partition, PartitionOutput
 
@@ -292,8 +292,9 @@ def place(connectome: Connectome, rules: PlacementRules | None = None) -> list[P
     cpu_areas = _area_indices(connectome, rules.cpu_areas, "cpu_areas")
     acc_areas = _area_indices(connectome, rules.accelerator_areas, "accelerator_areas")
     out = []
+    reasons = integrability(connectome)
     for p in connectome.projections:
-        why_not = integrable(connectome, p.index)
+        why_not = reasons[p.index]
         if why_not:
             out.append(Placement(p.index, CPU, why_not, 0, 0))
             continue
@@ -370,13 +371,14 @@ def plan_partitions(connectome: Connectome, placements: Iterable[Placement]) -> 
     ``<readable source id>_d<delay>_<layout>`` (made unique), input :data:`INPUT_NAME`; each
     output carries its dtype (:func:`output_dtype`) and :func:`adjacency_digest`. CPU
     placements are ignored. Raises ``ValueError`` when an accelerator placement names a
-    projection no integrator can take (per-synapse weights).
+    projection no integrator can take (``core.integrator.integrability``).
     """
     groups: dict[tuple[int, int, str], list[tuple[int, ProjectionLayout]]] = {}
+    reasons = integrability(connectome)
     for pl in placements:
         if pl.backend != ACCELERATOR:
             continue
-        why = integrable(connectome, pl.projection)
+        why = reasons[pl.projection]
         if why:
             raise ValueError(why)
         p = connectome.projections[pl.projection]

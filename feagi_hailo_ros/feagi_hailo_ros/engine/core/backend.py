@@ -25,6 +25,10 @@ import numpy as np
 from .connectome import Connectome, Projection
 from .state import EngineState, NeuronSnapshot
 
+#: The potential FEAGI reports for a manually stimulated (forced) neuron, and the PSP a forced
+#: ``mp_psp`` neuron sends (recording ``min_mpforce``).
+FORCED_POTENTIAL = 100.0
+
 #: Inhibition modes. ``"clamped"`` is FEAGI's: a net negative input sum counts
 #: as 0 (the neuron is still processed, so it leaks). ``"subtractive"`` adds
 #: the signed sum and floors V at the reset potential 0.
@@ -47,17 +51,23 @@ ALL_FEATURES = frozenset(
 
 @dataclass(frozen=True)
 class ExternalInput:
-    """Synaptic input computed outside the backend for one destination slice.
+    """Synaptic event counts computed outside the backend (an integrator) for one projection.
 
-    ``values`` (float64) is added to the input of neurons
-    ``offset .. offset + len(values)``; ``mask`` marks which of them received
-    at least one synaptic event (they become candidates even when the sum is
-    zero or negative).
+    ``counts`` (int64, one per neuron ``offset .. offset + len(counts)``) says how many spikes,
+    each contributing ``coef`` (float32), reached each neuron; a neuron with a count becomes a
+    candidate. The backend adds them in the canonical order of DESIGN §4 rule 2 (one float32
+    addition per event): within the pass of delay ``delay``, at the position of the source area
+    that starts at neuron ``src_start``. Integrators only take projections whose every event to a
+    neuron carries the same ``coef`` as every other event of that source area and delay to it
+    (``integrator.integrability``), so ``n`` additions of ``coef`` at that position are exactly
+    what the CPU would have added.
     """
 
     offset: int
-    values: np.ndarray
-    mask: np.ndarray
+    counts: np.ndarray
+    coef: float
+    src_start: int
+    delay: int
 
 
 @dataclass
@@ -76,12 +86,23 @@ class BurstInput:
     inject_ranges: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
     inject_range_values: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
     force_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    #: PSP a forced spike of an ``mp_psp`` area carries, one per ``force_index`` entry (FEAGI:
+    #: the manual stimulation's potential, recording ``min_mpforce``); empty: FORCED_POTENTIAL.
+    force_psp: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     external: list[ExternalInput] = field(default_factory=list)
     #: Integrator contributions still being computed (an accelerator working while the CPU
-    #: propagates its own synapses): a backend calls it once, after its own synaptic
-    #: propagation and before the neuron update, and adds the result like ``external``.
-    #: Order does not matter: every contribution is an exact float32 term summed in float64.
+    #: propagates its own synapses): a backend calls it once, when its propagation reaches the
+    #: first position in ``late_positions``, and adds the result like ``external``.
     late_external: Callable[[], list[ExternalInput]] | None = None
+    #: ``(delay, src_start)`` of every ExternalInput ``late_external`` will return.
+    late_positions: list[tuple[int, int]] = field(default_factory=list)
+
+
+def forced_psp(inp: BurstInput) -> np.ndarray:
+    """``inp.force_psp`` as float32, or FORCED_POTENTIAL for every forced neuron when empty."""
+    if len(inp.force_psp):
+        return np.asarray(inp.force_psp, np.float32)
+    return np.full(len(inp.force_index), FORCED_POTENTIAL, np.float32)
 
 
 def check_burst_input(inp: BurstInput, neuron_count: int) -> None:
@@ -94,6 +115,8 @@ def check_burst_input(inp: BurstInput, neuron_count: int) -> None:
         idx = np.asarray(getattr(inp, name))
         if idx.size and (idx.min() < 0 or idx.max() >= neuron_count):
             raise IndexError(f"{name} addresses a neuron outside 0..{neuron_count - 1}")
+    if len(inp.force_psp) and len(inp.force_psp) != len(inp.force_index):
+        raise ValueError("force_psp and force_index differ in length")
     if len(inp.inject_index) != len(inp.inject_value):
         raise ValueError("inject_index and inject_value differ in length")
     ranges = np.asarray(inp.inject_ranges).reshape(-1, 2)
@@ -108,10 +131,17 @@ def check_burst_input(inp: BurstInput, neuron_count: int) -> None:
 def check_external(external: Sequence[ExternalInput], neuron_count: int) -> None:
     """``check_burst_input`` for integrator contributions (also used for late ones)."""
     for ext in external:
-        if ext.offset < 0 or ext.offset + len(ext.values) > neuron_count:
+        if ext.offset < 0 or ext.offset + len(ext.counts) > neuron_count:
             raise IndexError("external input addresses neurons outside the brain")
-        if len(ext.mask) != len(ext.values):
-            raise ValueError("external input values and mask differ in length")
+        if not 0 <= ext.src_start < max(neuron_count, 1) or ext.delay < 1:
+            raise ValueError("external input has no valid source position")
+        if len(ext.counts) and int(np.min(ext.counts)) < 0:
+            raise ValueError("external input has negative counts")
+
+
+def external_order(external: Sequence[ExternalInput]) -> list[ExternalInput]:
+    """Externals in the order a backend applies them: by delay, then source position."""
+    return sorted(external, key=lambda e: (e.delay, e.src_start))
 
 
 class Backend(abc.ABC):

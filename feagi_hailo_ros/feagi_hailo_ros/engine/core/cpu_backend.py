@@ -23,6 +23,7 @@ from .backend import (
     BurstInput,
     check_burst_input,
     check_external,
+    forced_psp,
     projection_signed_weight,
     psp_divisor,
 )
@@ -145,7 +146,7 @@ class CpuBackend(Backend):
             if self.area_params["theta_var"][a]:
                 self.theta[area.neuron_slice] = neuron_thresholds(area)
         # Scratch, cleared by the kernels as they go.
-        self.acc = np.zeros(n, dtype=np.float64)
+        self.acc = np.zeros(n, dtype=np.float32)
         self.bits = np.zeros((n + 63) // 64, dtype=np.uint64)
         self.fired_flag = np.zeros(n, dtype=np.uint8)
         self.out_idx = np.empty(n, dtype=INDEX_DTYPE)
@@ -279,34 +280,13 @@ class CpuBackend(Backend):
                 np.asarray(inp.inject_index, np.int64), np.asarray(inp.inject_value, np.float64),
                 acc, bits,
             )  # fmt: skip
-        for ext in inp.external:
-            kernels.add_external(
-                int(ext.offset), np.asarray(ext.values, np.float64),
-                np.asarray(ext.mask, np.bool_), acc, bits,
-            )  # fmt: skip
         t1 = time.perf_counter()
-        events = 0
-        for d, indptr, syn, synf, divided in self._csr:
-            idx, psp = self.fired_history(d)
-            if idx.size:
-                events += kernels.propagate(
-                    indptr, syn, synf, self.div, idx, psp, acc, bits, mark, divided,
-                    self.prefetch_distance,
-                )
-        if inp.late_external is not None:
-            # The accelerator's counts, collected only now so its work overlapped the
-            # propagation above.
-            late = inp.late_external()
-            check_external(late, self._n)
-            for ext in late:
-                kernels.add_external(
-                    int(ext.offset), np.asarray(ext.values, np.float64),
-                    np.asarray(ext.mask, np.bool_), acc, bits,
-                )  # fmt: skip
+        events = self._propagate(inp, acc, bits, mark)
         t2 = time.perf_counter()
         args = (
             t_rel, np.int64(self._burst), starts, stops, range_values,
-            np.asarray(inp.force_index, np.int64), self._neuron_arrays(), self.area_params,
+            np.asarray(inp.force_index, np.int64), forced_psp(inp), self._neuron_arrays(),
+            self.area_params,
             self._seed_u64, self.inhibition == "subtractive",
         )  # fmt: skip
         if self.threads > 1 and self._n >= self.parallel_min_neurons:
@@ -315,7 +295,13 @@ class CpuBackend(Backend):
         else:
             n_fired = kernels.dynamics(*args)
         fired = self.out_idx[:n_fired].copy()
-        self._history.appendleft((fired, self.out_psp[:n_fired].copy()))
+        fired_psp = self.out_psp[:n_fired].copy()
+        if n_fired > 1 and np.any(fired[1:] < fired[:-1]):
+            # Forced spikes come after the natural ones; delivery needs ascending sources
+            # (the canonical order, DESIGN §4 rule 2).
+            order = np.argsort(fired, kind="stable")
+            fired, fired_psp = fired[order], fired_psp[order]
+        self._history.appendleft((fired, fired_psp))
         self._last = fired
         self._burst += 1
         t3 = time.perf_counter()
@@ -324,6 +310,55 @@ class CpuBackend(Backend):
         if events > 100_000 and t2 > t1:
             self._events_per_s = 0.9 * self._events_per_s + 0.1 * events / (t2 - t1)
         return int(n_fired)
+
+    def _propagate(self, inp: BurstInput, acc: np.ndarray, bits: np.ndarray, mark: bool) -> int:
+        """Synaptic delivery in the canonical order (DESIGN §4 rule 2): delay passes ascending,
+        sources ascending; an integrator's counts go in at their source area's position of their
+        delay's pass. ``inp.late_external`` is collected only when the first such position is
+        reached, so an accelerator works while the CPU delivers everything before it. Returns
+        the number of CPU synaptic events."""
+        externals = list(inp.external)
+        late_at = set(inp.late_positions)
+        pending = inp.late_external
+        positions = sorted({(e.delay, e.src_start) for e in externals} | late_at)
+        by_delay = {d: (indptr, syn, synf, divided) for d, indptr, syn, synf, divided in self._csr}
+        delays = sorted(set(by_delay) | {d for d, _ in positions})
+        events = 0
+        for d in delays:
+            idx, psp = self.fired_history(d)
+            csr = by_delay.get(d)
+            lo = 0
+            for pd, start in positions:
+                if pd != d:
+                    continue
+                cut = int(np.searchsorted(idx, start)) if idx.size else 0
+                if csr is not None and cut > lo:
+                    events += kernels.propagate(csr[0], csr[1], csr[2], self.div, idx[lo:cut],
+                                                psp[lo:cut], acc, bits, mark, csr[3],
+                                                self.prefetch_distance)
+                lo = max(lo, cut)
+                if pending is not None and (d, start) in late_at:
+                    # The accelerator's counts, collected only now so its work overlapped
+                    # the delivery above.
+                    late = pending()
+                    pending = None
+                    check_external(late, self._n)
+                    externals += late
+                for ext in externals:
+                    if (ext.delay, ext.src_start) == (d, start):
+                        kernels.add_counts(int(ext.offset), np.asarray(ext.counts, np.int64),
+                                           np.float32(ext.coef), acc, bits)
+            if csr is not None and idx.size > lo:
+                events += kernels.propagate(csr[0], csr[1], csr[2], self.div, idx[lo:],
+                                            psp[lo:], acc, bits, mark, csr[3],
+                                            self.prefetch_distance)
+        if pending is not None:  # positions were given for none: still collect (and apply)
+            late = pending()
+            check_external(late, self._n)
+            for ext in late:
+                kernels.add_counts(int(ext.offset), np.asarray(ext.counts, np.int64),
+                                   np.float32(ext.coef), acc, bits)
+        return events
 
     @property
     def burst(self) -> int:

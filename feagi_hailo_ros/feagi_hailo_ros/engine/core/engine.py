@@ -25,6 +25,7 @@ from .backend import (
     FEATURE_EXTERNAL_INPUT,
     FEATURE_PER_SYNAPSE_WEIGHTS,
     FEATURE_STATE_TRANSFER,
+    FORCED_POTENTIAL,
     Backend,
     BurstInput,
     ExternalInput,
@@ -33,7 +34,7 @@ from .backend import (
     spike_contribution,
 )
 from .connectome import AreaSpec, Connectome
-from .integrator import Counts, Integrator, group_spikes, integrable
+from .integrator import Counts, Integrator, group_spikes, integrability
 from .state import NeuronSnapshot
 
 BackendFactory = Callable[..., Backend]
@@ -95,10 +96,11 @@ class Engine:
             backend.require(FEATURE_PER_SYNAPSE_WEIGHTS)
 
         self._assign: dict[int, Integrator] = dict(integrators or {})
+        reasons = integrability(connectome) if self._assign else []
         for p in self._assign:
             if not 0 <= p < len(connectome.projections):
                 raise IndexError(f"integrator assigned to unknown projection {p}")
-            why = integrable(connectome, p)
+            why = reasons[p]
             if why:
                 raise ValueError(why)
         if self._assign:
@@ -140,6 +142,7 @@ class Engine:
         self._inj_val: list[np.ndarray] = []
         self._ranges: list[tuple[int, int, float]] = []
         self._force: list[np.ndarray] = []
+        self._force_psp: list[np.ndarray] = []
 
     def _local_indices(
         self, area: AreaSpec, voxels: np.ndarray | None, indices: np.ndarray | None
@@ -208,16 +211,23 @@ class Engine:
         *,
         voxels: np.ndarray | None = None,
         indices: np.ndarray | None = None,
+        potential: float = FORCED_POTENTIAL,
     ) -> None:
         """Make neurons fire in the next burst unconditionally (DESIGN §4 rule 6): FEAGI's
-        manual stimulation. Selection as in :meth:`inject` (``voxels`` ``(n, 3)``, area-local
-        ``indices``, or the whole area). Raises ``KeyError`` / ``IndexError`` like :meth:`inject`.
+        manual stimulation. It injects nothing and leaves the neurons' state alone. Selection as
+        in :meth:`inject` (``voxels`` ``(n, 3)``, area-local ``indices``, or the whole area).
+        ``potential`` is what FEAGI reports for the stimulation; a forced neuron of an ``mp_psp``
+        area sends it as its PSP (recording ``min_mpforce``). Raises ``KeyError`` /
+        ``IndexError`` like :meth:`inject`, ``ValueError`` for a non-finite potential.
         """
+        if not np.isfinite(potential):
+            raise ValueError("a forced potential must be finite")
         a = self.connectome.area(area)
         local, _ = self._local_indices(a, voxels, indices)
         if local is None:
             local = np.arange(a.neuron_count, dtype=np.int64)
         self._force.append(local + a.first_neuron)
+        self._force_psp.append(np.full(local.size, potential, np.float32))
 
     def _merged_ranges(self) -> tuple[np.ndarray, np.ndarray]:
         """Disjoint ``[start, stop)`` blocks with summed values from possibly overlapping ones."""
@@ -251,7 +261,7 @@ class Engine:
     def _step_once(self) -> int:
         t0 = time.perf_counter()
         timing: dict[str, float] = {}
-        collect = self._integrate(timing)
+        collect, positions = self._integrate(timing)
         collected: list[bool] = []
 
         def late_external() -> list[ExternalInput]:
@@ -260,6 +270,8 @@ class Engine:
 
         ranges, range_values = self._merged_ranges()
         force = self._force + ([self._power] if self._power.size else [])
+        force_psp = self._force_psp + (
+            [np.full(self._power.size, FORCED_POTENTIAL, np.float32)] if self._power.size else [])
         inp = BurstInput(
             inject_index=np.concatenate(self._inj_idx) if self._inj_idx else np.zeros(0, np.int64),
             inject_value=(
@@ -268,7 +280,9 @@ class Engine:
             inject_ranges=ranges,
             inject_range_values=range_values,
             force_index=np.concatenate(force) if force else np.zeros(0, np.int64),
+            force_psp=np.concatenate(force_psp) if force_psp else np.zeros(0, np.float32),
             late_external=late_external if collect is not None else None,
+            late_positions=positions,
         )
         self._clear_pending()
         t1 = time.perf_counter()
@@ -293,12 +307,14 @@ class Engine:
         self.bursts_timed += 1
         return fired
 
-    def _integrate(self, timing: dict[str, float]) -> Callable[[], list[ExternalInput]] | None:
+    def _integrate(self, timing: dict[str, float]
+                   ) -> tuple[Callable[[], list[ExternalInput]] | None, list[tuple[int, int]]]:
         """Submit this burst's spikes to every integrator; return a collector for their counts.
 
         The backend calls the collector after propagating the CPU's own synapses and before the
         neuron update, so an asynchronous integrator (Hailo) works while the CPU propagates.
-        Returns None when no integrator has spikes this burst.
+        Returns ``(None, [])`` when no integrator has spikes this burst, else the collector and the
+        ``(delay, src_start)`` positions of what it returns.
         """
         pending: list[tuple[Integrator, Any, dict[int, np.ndarray], dict[int, np.ndarray], float]] = []
         for integ, projs in self._integrators:
@@ -311,7 +327,11 @@ class Engine:
                 key = f"integrator:{integ.name}"
                 timing[key] = timing.get(key, 0.0) + time.perf_counter() - t0
         if not pending:
-            return None
+            return None, []
+        conn = self.connectome
+        positions = sorted({(int(conn.projections[p].delay),
+                             conn.areas[conn.projections[p].src_area].first_neuron)
+                            for _, _, requests, _, _ in pending for p in requests})
 
         def collect() -> list[ExternalInput]:
             late: list[ExternalInput] = []
@@ -322,7 +342,7 @@ class Engine:
                 timing[key] = timing.get(key, 0.0) + submit_s + time.perf_counter() - t0
             return late
 
-        return collect
+        return collect, positions
 
     def _requests(self, projs: list[int]) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
         """Spike rows per projection (grouped by per-spike contribution) and their coefficients."""
@@ -344,7 +364,8 @@ class Engine:
 
     def _scale(self, integ: Integrator, counts: Counts, requests: dict[int, np.ndarray],
                coefs: dict[int, np.ndarray]) -> list[ExternalInput]:
-        """Counts times per-spike contributions, checked; exact in float64."""
+        """The integrator's counts, checked, as ExternalInputs the backend adds one event at a time
+        at their place in the canonical order (DESIGN §4 rule 2, §5)."""
         conn = self.connectome
         out: list[ExternalInput] = []
         for p, x in requests.items():
@@ -358,9 +379,13 @@ class Engine:
                 )
             if (y < 0).any():
                 raise ValueError(f"integrator {integ.name!r} returned negative counts")
-            # Each count * float32 term is exact in float64, as is their sum.
-            values = (y.astype(np.float64) * coefs[p].astype(np.float64)[:, None]).sum(0)
-            out.append(ExternalInput(dst.first_neuron, values, (y > 0).any(axis=0)))
+            proj = conn.projections[p]
+            src = conn.areas[proj.src_area]
+            # One ExternalInput per group of equal contributions; integrability guarantees a
+            # single group (every spike of the projection carries the same contribution).
+            for g in range(x.shape[0]):
+                out.append(ExternalInput(dst.first_neuron, y[g].astype(np.int64),
+                                         float(coefs[p][g]), src.first_neuron, int(proj.delay)))
         return out
 
     # -- outputs -----------------------------------------------------------------

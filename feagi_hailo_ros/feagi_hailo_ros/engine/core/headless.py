@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .backend import FORCED_POTENTIAL
 from .connectome import Connectome
 from .drive import PoissonDrive
 from .engine import Engine
@@ -47,8 +48,9 @@ def load_schedule(path: Path, connectome: Connectome,
     starts.
 
     An entry is ``{"burst": int >= 0, "area": id or name, "voxels": [[x, y, z], ...],
-    "potential": finite number}`` (added to the input) and/or ``"force": true`` (a forced fire,
-    DESIGN §4 rule 6). Raises :class:`ScheduleError` naming the entry.
+    "potential": finite number}`` (added to the input), or with ``"force": true`` a forced fire
+    (DESIGN §4 rule 6: nothing is injected; ``potential``, default 100, is only what FEAGI reports
+    and the PSP a forced ``mp_psp`` neuron sends). Raises :class:`ScheduleError` naming the entry.
     """
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))
@@ -131,8 +133,12 @@ def run_brain(connectome: Connectome, bursts: int, *, seed: int = 0,
                 drive.apply(engine)
             for e in schedule.get(b, ()):
                 if e["force"]:
-                    engine.force_fire(e["area"], voxels=e["voxels"])
-                if e["potential"] is not None:
+                    # A forced fire injects nothing (recording min_force): the potential is
+                    # what FEAGI reports and what a forced mp_psp neuron sends.
+                    engine.force_fire(e["area"], voxels=e["voxels"],
+                                      potential=float(e["potential"] if e["potential"] is not None
+                                                      else FORCED_POTENTIAL))
+                elif e["potential"] is not None:
                     engine.inject(e["area"], voxels=e["voxels"], potentials=float(e["potential"]))
             fired_total += engine.step()
             if out is not None or raster:

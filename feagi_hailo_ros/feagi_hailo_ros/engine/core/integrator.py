@@ -109,15 +109,66 @@ class SynchronousIntegrator(Integrator):
         return pending.counts
 
 
+def integrability(connectome: Connectome) -> list[str | None]:
+    """For every projection, why it cannot go to an integrator, or None if it can.
+
+    Inputs are summed one by one in float32 in a canonical order (DESIGN §4 rule 2), so an
+    integrator's counts reproduce the CPU's sum exactly only when every event they stand for
+    carries the same float32 contribution as every other event from that source area, with that
+    delay, into that destination area (then the events' order among themselves does not matter,
+    and the backend adds the counts at the source area's place in the order). Projection ``p``
+    (areas A -> B, delay d) qualifies when it has no per-synapse weights, A is not ``mp_psp``
+    (the PSP changes with every spike), all of p's source neurons divide their PSP alike
+    (``psp_uniform``, or one out-degree), and every other projection A -> B with delay d that
+    reaches one of p's target neurons gives the same contribution.
+    """
+    from .backend import projection_signed_weight, psp_divisor
+
+    div = psp_divisor(connectome)
+    coef: list[float | None] = []
+    why: list[str | None] = []
+    for proj in connectome.projections:
+        src = connectome.areas[proj.src_area]
+        reason = None
+        c = None
+        if proj.weights is not None:
+            reason = "per-synapse weights (not a 0/1 adjacency)"
+        elif src.mp_psp:
+            reason = f"source {src.cortical_id} is mp_psp: every spike carries its own potential"
+        else:
+            pre = np.unique(np.asarray(proj.pre, np.int64)) + src.first_neuron
+            divs = np.unique(div[pre]) if pre.size else np.ones(1)
+            if divs.size > 1:
+                reason = (f"source {src.cortical_id} divides its PSP by out-degrees that differ "
+                          f"({divs.size} values), so spikes carry different contributions")
+            else:
+                c = float(np.float32(projection_signed_weight(proj) * float(src.psp) / divs[0]))
+        why.append(reason)
+        coef.append(c)
+    bundles: dict[tuple[int, int, int], list[int]] = {}
+    for i, proj in enumerate(connectome.projections):
+        bundles.setdefault((proj.src_area, proj.dst_area, int(proj.delay)), []).append(i)
+    for members in bundles.values():
+        if len(members) < 2:
+            continue
+        posts = {i: set(np.asarray(connectome.projections[i].post, np.int64).tolist())
+                 for i in members}
+        for a_i, i in enumerate(members):
+            for j in members[a_i + 1:]:
+                same = coef[i] is not None and coef[i] == coef[j]
+                if not same and posts[i] & posts[j]:
+                    for k in (i, j):
+                        why[k] = why[k] or (
+                            f"projections {i} and {j} reach the same neurons from the same area "
+                            "with the same delay but carry different contributions, so the "
+                            "float32 sum depends on the event order")
+    return [f"projection {i}: {r}; keep it on the CPU" if r else None for i, r in enumerate(why)]
+
+
 def integrable(connectome: Connectome, projection: int) -> str | None:
-    """Why projection ``projection`` cannot go to an integrator, or None if it can."""
-    proj = connectome.projections[projection]
-    if proj.weights is not None:
-        return (
-            f"projection {projection} has per-synapse weights, so it is not a 0/1 adjacency; "
-            "keep it on the CPU"
-        )
-    return None
+    """Why projection ``projection`` cannot go to an integrator, or None if it can
+    (:func:`integrability` for one projection)."""
+    return integrability(connectome)[projection]
 
 
 def group_spikes(

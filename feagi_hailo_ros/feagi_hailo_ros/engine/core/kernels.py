@@ -1,12 +1,11 @@
 """Event-driven Numba kernels of the CPU burst engine.
 
-Precision: potentials and thresholds are float32; synaptic input is summed
-in float64 from float32 per-synapse contributions and rounded to float32
-once per neuron per burst. Everything is exact for integer contributions,
-and in practice for fractional ones too: a float64 sum of float32 terms is
-exact, hence independent of summation order, unless the terms span more
-than ~29 binary orders of magnitude. No ``fastmath``: the NumPy reference
-must agree bit for bit.
+Precision: potentials, thresholds and the input accumulator are float32, and
+input is summed one contribution at a time in float32, as FEAGI's engine does
+(recording ``min_fsum``: 12 x float32(1/12) = 0.99999988, below a threshold of
+1). The order is therefore part of the semantics; it is one canonical order
+(rule 2 below), the same in every backend. No ``fastmath``: the NumPy
+reference must agree bit for bit.
 
 Data layout
 -----------
@@ -28,7 +27,7 @@ Data layout
   state is streamed, not gathered, and clear the words behind them.
 * Per-neuron state: ``v`` (float32), ``until`` (int32, last blocked burst),
   ``count`` (int32), ``v_burst`` (int32, burst of the last V write),
-  ``acc`` (float64 input accumulator, zeroed as consumed). Burst stamps are
+  ``acc`` (float32 input accumulator, zeroed as consumed). Burst stamps are
   relative to an epoch the backend advances long before int32 overflows.
   Per-neuron ``theta`` (float32) only matters for areas with threshold
   increments; every other parameter is per area (tiny, cached), indexed by
@@ -54,14 +53,19 @@ Burst ``t``:
    and reads as 0. ``v_burst`` records the write so that readers between
    bursts (download, checkpoints, the PSP of a forced spike) see 0 for a
    neuron of such an area that was not processed in the last burst.
-2. Input ``I_i`` = injections + external (integrator) input + for every
-   neuron ``j`` fired at ``t - d`` and each of its synapses of delay ``d``
-   to ``i``: ``c = float32(sign*w * p_j / div_j)`` computed in float64,
-   where ``p_j`` is the spike's PSP and ``div_j`` is ``j``'s outdegree over
-   all projections when its area has ``psp_uniform = false`` (else 1).
-   ``p_j`` is the area's PSP, or for ``mp_psp`` areas
-   ``clamp(rint(V_j at firing), 0, 255)`` (round half to even). Two
-   mappings between the same areas are two synapses, each with its delay.
+2. Input ``I_i`` is summed in float32 in this canonical order: point
+   injections (in the order given, each rounded to float32), then synaptic
+   events by delay ascending, then source neuron id ascending, then the
+   source's synapses in connectome order (projection index, then position);
+   an integrator's counts ``n`` of a projection are ``n`` additions of its
+   contribution at its source area's position in that order (see
+   ``backend.ExternalInput``); last the value of a dense range injection.
+   Each event adds ``c = float32(sign*w * p_j / div_j)`` (computed in
+   float64), where ``p_j`` is the spike's PSP and ``div_j`` is ``j``'s
+   outdegree over all projections when its area has ``psp_uniform = false``
+   (else 1). ``p_j`` is the area's PSP, or for ``mp_psp`` areas the raw
+   ``V_j`` at firing (recording ``min_mppsp``). Two mappings between the
+   same areas are two synapses, each with its delay.
    The power area is force-fired every burst by the engine, so it enters
    like any fired set.
 3. Candidates (any injection, external event or synaptic event this burst,
@@ -202,14 +206,10 @@ def excitability_draws(seed: np.uint64, neurons: np.ndarray, burst: np.int64) ->
 
 @njit(cache=True, nogil=True)
 def _spike_psp(v: np.float32, mp_psp: bool, psp: np.float32) -> np.float32:
-    """What a spike carries: the area PSP, or clamp(rint(V), 0, 255) when membrane-driven."""
+    """What a natural spike carries: the area PSP, or the raw V at firing when membrane-driven
+    (FEAGI sends the potential unrounded and unclamped: recording ``min_mppsp``)."""
     if mp_psp:
-        r = np.rint(v)
-        if r < 0.0:
-            r = 0.0
-        elif r > 255.0:
-            r = 255.0
-        return np.float32(r)
+        return v
     return psp
 
 
@@ -278,31 +278,32 @@ def add_injections(idx: np.ndarray, val: np.ndarray, acc: np.ndarray, bits: np.n
     """Add point injections to the accumulator and mark their targets.
 
     ``idx`` (int64 neuron ids; repeats add up) and ``val`` (float64) have
-    equal length; ``acc`` (float64[n]) and ``bits`` (the uint64 candidate
-    bitset) are updated in place. Any injection makes its target a
-    candidate, whatever its sign (DESIGN §4 rule 3).
+    equal length; each value is rounded to float32 and added to ``acc``
+    (float32[n]) in order. ``bits`` (the uint64 candidate bitset) is updated
+    in place. Any injection makes its target a candidate, whatever its sign
+    (DESIGN §4 rule 3).
     """
     for k in range(idx.size):
         i = idx[k]
-        acc[i] += val[k]
+        acc[i] = np.float32(acc[i] + np.float32(val[k]))
         bits[i >> 6] |= _ONE << np.uint64(i & 63)
 
 
 @njit(cache=True, nogil=True)
-def add_external(
-    offset: int, values: np.ndarray, mask: np.ndarray, acc: np.ndarray, bits: np.ndarray
-) -> None:
-    """Add an integrator's input for neurons ``offset..``; ``mask`` marks candidates.
-
-    ``values`` (float64) and ``mask`` (bool, same length) cover neurons
-    ``offset .. offset + len(values)``; where ``mask`` is set the value is
-    added to ``acc`` (float64[n]) and the neuron's bit is set in ``bits``.
-    This is ``backend.ExternalInput`` delivered (DESIGN §5).
-    """
-    for k in range(values.size):
-        if mask[k]:
+def add_counts(offset: int, counts: np.ndarray, coef: np.float32, acc: np.ndarray,
+               bits: np.ndarray) -> None:
+    """Add an integrator's counts for neurons ``offset..``: ``counts[k]`` float32 additions of
+    ``coef`` to ``acc[offset + k]`` (float32[n]), exactly what that many synaptic events would
+    add one by one (DESIGN §5); a neuron with a count gets its bit set in ``bits``."""
+    c = np.float32(coef)
+    for k in range(counts.size):
+        n = counts[k]
+        if n > 0:
             i = offset + k
-            acc[i] += values[k]
+            a = acc[i]
+            for _ in range(n):
+                a = np.float32(a + c)
+            acc[i] = a
             bits[i >> 6] |= _ONE << np.uint64(i & 63)
 
 
@@ -331,10 +332,11 @@ def propagate(
 
     ``indptr`` (int32/int64[n+1]), ``syn`` (int32[S, 2]) and ``synf`` (its
     float32 view) are the CSR of :func:`build_csr`; ``div`` (float64[n]) the
-    PSP divisor per source; ``fired_idx`` (int32) and ``fired_psp``
-    (float32) the spikes of burst ``t - delay``. Each synapse adds
-    ``float32(w * psp / div)`` to ``acc[target]`` (float64[n], DESIGN §4
-    rule 2) and, when ``mark``, sets the target's bit in ``bits``.
+    PSP divisor per source; ``fired_idx`` (int32, ascending) and ``fired_psp``
+    (float32) the spikes of burst ``t - delay`` to deliver, in that order.
+    Each synapse adds ``float32(w * psp / div)`` to ``acc[target]``
+    (float32[n], one float32 addition per event, DESIGN §4 rule 2) and, when
+    ``mark``, sets the target's bit in ``bits``.
     ``mark=False`` skips the candidate bitset, for bursts in which dense
     ranges already make every neuron a candidate. ``divided=False`` says no
     source of this CSR divides its PSP (all ``div == 1``), so ``div`` is
@@ -368,20 +370,20 @@ def propagate(
             # float32(w * 1.0 / 1.0) is w itself: skip the arithmetic (common case).
             for q in range(start, stop):
                 i = syn[q, 0]
-                acc[i] += synf[q, 1]
+                acc[i] = np.float32(acc[i] + synf[q, 1])
                 if mark:
                     bits[i >> 6] |= _ONE << np.uint64(i & 63)
         elif d == 1.0:
             # x / 1.0 == x exactly, so skipping the division changes no bit.
             for q in range(start, stop):
                 i = syn[q, 0]
-                acc[i] += np.float32(np.float64(synf[q, 1]) * p)
+                acc[i] = np.float32(acc[i] + np.float32(np.float64(synf[q, 1]) * p))
                 if mark:
                     bits[i >> 6] |= _ONE << np.uint64(i & 63)
         else:
             for q in range(start, stop):
                 i = syn[q, 0]
-                acc[i] += np.float32(np.float64(synf[q, 1]) * p / d)
+                acc[i] = np.float32(acc[i] + np.float32(np.float64(synf[q, 1]) * p / d))
                 if mark:
                     bits[i >> 6] |= _ONE << np.uint64(i & 63)
     return events
@@ -429,7 +431,7 @@ class NeuronArrays(NamedTuple):
     * ``v_burst`` int32[n]: epoch-relative burst of the last V write;
     * ``until`` int32[n]: epoch-relative last refractory (blocked) burst;
     * ``count`` int32[n]: consecutive fires;
-    * ``acc`` float64[n]: input accumulator, zeroed as consumed;
+    * ``acc`` float32[n]: input accumulator, zeroed as consumed;
     * ``bits`` uint64[ceil(n / 64)]: candidate bitset, cleared as walked;
     * ``fired_flag`` uint8[n]: scratch, all 0 between bursts;
     * ``out_idx`` int32[n], ``out_psp`` float32[n]: the burst's spikes (ids, PSPs).
@@ -506,9 +508,9 @@ def _walk(w_lo, w_hi, out_base, t, t_abs, range_start, range_stop, range_value, 
                 else:
                     cur_lo, cur_hi, cur_val = _NEVER, _NEVER, 0.0
             total = acc[i]
-            acc[i] = 0.0
+            acc[i] = np.float32(0.0)
             if i >= cur_lo:
-                total += cur_val
+                total = np.float32(total + np.float32(cur_val))
             if t32 <= until[i]:
                 continue  # refractory: input dropped
             a = np.int64(area_of[i])
@@ -557,14 +559,14 @@ def _walk(w_lo, w_hi, out_base, t, t_abs, range_start, range_stop, range_value, 
 
 
 @njit(cache=True, nogil=True)
-def _force_and_clear(t, n_fired, force_idx, nrn, areas):
+def _force_and_clear(t, n_fired, force_idx, force_psp, nrn, areas):
     """Rule 6: append forced spikes (once each), then clear the fired flags.
 
     Appends after the ``n_fired`` spikes already in ``nrn.out_*`` and returns
     the new total. Each forced neuron's area record is read here directly:
     forced neurons are few, unlike the walk's candidates.
     """
-    v, v_burst, until, area_of = nrn.v, nrn.v_burst, nrn.until, nrn.area_of
+    until, area_of = nrn.until, nrn.area_of
     fired_flag, out_idx, out_psp = nrn.fired_flag, nrn.out_idx, nrn.out_psp
     t32 = np.int32(t)
     for k in range(force_idx.size):
@@ -575,12 +577,9 @@ def _force_and_clear(t, n_fired, force_idx, nrn, areas):
         ar = areas[area_of[i]]
         if t32 <= until[i]:
             until[i] += 1  # a forced burst does not tick the countdown
-        if ar.mp_acc or v_burst[i] == t32:
-            vv = v[i]
-        else:
-            vv = np.float32(0.0)
         out_idx[n_fired] = i
-        out_psp[n_fired] = _spike_psp(vv, ar.mp_psp, ar.psp)
+        # A forced mp_psp neuron sends the stimulation's potential (recording min_mpforce).
+        out_psp[n_fired] = force_psp[k] if ar.mp_psp else ar.psp
         n_fired += 1
     for k in range(n_fired):
         fired_flag[out_idx[k]] = 0
@@ -588,7 +587,7 @@ def _force_and_clear(t, n_fired, force_idx, nrn, areas):
 
 
 @njit(cache=True, nogil=True)
-def dynamics(t, t_abs, range_start, range_stop, range_value, force_idx, nrn, areas, seed,
+def dynamics(t, t_abs, range_start, range_stop, range_value, force_idx, force_psp, nrn, areas, seed,
              subtractive):  # fmt: skip
     """Process every candidate of one burst (rules 3 and 6 of the module docstring).
 
@@ -597,7 +596,8 @@ def dynamics(t, t_abs, range_start, range_stop, range_value, force_idx, nrn, are
     excitability draw). ``range_start``/``range_stop`` (int64[R], sorted,
     disjoint) and ``range_value`` (float64[R]) are the dense injections whose
     candidate bits :func:`mark_ranges` already set; the values are added here.
-    ``force_idx`` (int64) lists forced neurons. ``nrn`` holds the
+    ``force_idx`` (int64) lists forced neurons and ``force_psp`` (float32, same length) the
+    PSP each sends when its area is ``mp_psp``. ``nrn`` holds the
     :class:`NeuronArrays` fields in their order, updated in place: a
     ``NeuronArrays`` or a plain tuple. The backend passes a plain tuple:
     Numba fingerprints a named tuple's class and field names on every call,
@@ -615,12 +615,12 @@ def dynamics(t, t_abs, range_start, range_stop, range_value, force_idx, nrn, are
     nrn = NeuronArrays(*nrn)  # names for a plain tuple
     n_fired = _walk(0, nrn.bits.size, 0, t, t_abs, range_start, range_stop, range_value, nrn,
                     areas, seed, subtractive)  # fmt: skip
-    return _force_and_clear(t, n_fired, force_idx, nrn, areas)
+    return _force_and_clear(t, n_fired, force_idx, force_psp, nrn, areas)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def dynamics_parallel(t, t_abs, range_start, range_stop, range_value, force_idx, nrn, areas, seed,
-                      subtractive, n_chunks):  # fmt: skip
+def dynamics_parallel(t, t_abs, range_start, range_stop, range_value, force_idx, force_psp, nrn,
+                      areas, seed, subtractive, n_chunks):  # fmt: skip
     """:func:`dynamics` with the candidate walk split over ``n_chunks`` threads.
 
     Takes the arguments of :func:`dynamics` plus ``n_chunks`` (>= 1) and
@@ -645,7 +645,7 @@ def dynamics_parallel(t, t_abs, range_start, range_stop, range_value, force_idx,
             out_idx[n_fired] = out_idx[k]
             out_psp[n_fired] = out_psp[k]
             n_fired += 1
-    return _force_and_clear(t, n_fired, force_idx, nrn, areas)
+    return _force_and_clear(t, n_fired, force_idx, force_psp, nrn, areas)
 
 
 @njit(cache=True, nogil=True)

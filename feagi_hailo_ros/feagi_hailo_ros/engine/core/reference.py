@@ -20,6 +20,7 @@ from .backend import (
     Backend,
     BurstInput,
     check_burst_input,
+    forced_psp,
     projection_signed_weight,
 )
 from .connectome import POTENTIAL_DTYPE, Connectome
@@ -46,7 +47,8 @@ def excitability_draws(seed: int, neurons: np.ndarray, burst: int) -> np.ndarray
 
 
 def _psp_of(v: np.ndarray, mp_psp: np.ndarray, psp: np.ndarray) -> np.ndarray:
-    return np.where(mp_psp, np.clip(np.rint(v), 0, 255), psp).astype(POTENTIAL_DTYPE)
+    # mp_psp: the raw potential at firing (recording min_mppsp).
+    return np.where(mp_psp, v, psp).astype(POTENTIAL_DTYPE)
 
 
 class ReferenceBackend(Backend):
@@ -142,39 +144,57 @@ class ReferenceBackend(Backend):
         # Rule 1: no charge accumulation -> start the burst from zero.
         v = self.v.copy()
         v[~self.mp_acc] = 0
-        # Rule 2: inputs.
-        total = np.zeros(n, np.float64)
+        # Rule 2: inputs, summed one by one in float32 in the canonical order (kernels.py).
+        total = np.zeros(n, np.float32)
         cand = np.zeros(n, bool)
-        np.add.at(total, np.asarray(inp.inject_index, np.int64), inp.inject_value)
-        cand[np.asarray(inp.inject_index, np.int64)] = True
+        inj = np.asarray(inp.inject_index, np.int64)
+        # np.add.at is unbuffered: it adds element by element in the order given.
+        np.add.at(total, inj, np.asarray(inp.inject_value, np.float64).astype(np.float32))
+        cand[inj] = True
+        externals = list(inp.external)
+        if inp.late_external is not None:
+            externals += inp.late_external()
+        for d in sorted({d for *_, d in self.synapses} | {e.delay for e in externals}):
+            if t - d in self.spikes:
+                fired, psp = self.spikes[t - d]
+            else:
+                fired, psp = np.zeros(n, bool), np.zeros(n, POTENTIAL_DTYPE)
+            # Every synapse of this delay in connectome order, then stably by source id.
+            parts = [(pre, post, w) for pre, post, w, dd in self.synapses if dd == d]
+            pre = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+            post = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
+            w = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.float32)
+            order = np.argsort(pre, kind="stable")
+            pre, post, w = pre[order], post[order], w[order]
+            on = fired[pre]
+            pre, post, w = pre[on], post[on], w[on]
+            c = (w.astype(np.float64) * psp[pre] / self.div[pre]).astype(np.float32)
+            # An integrator's counts go in at their source area's position (DESIGN §5).
+            for ext in sorted((e for e in externals if e.delay == d), key=lambda e: e.src_start):
+                cut = int(np.searchsorted(pre, ext.src_start))
+                counts = np.asarray(ext.counts, np.int64)
+                targets = np.repeat(np.arange(counts.size) + ext.offset, counts)
+                post = np.concatenate([post[:cut], targets, post[cut:]])
+                c = np.concatenate([c[:cut], np.full(targets.size, ext.coef, np.float32), c[cut:]])
+                pre = np.concatenate([pre[:cut], np.full(targets.size, ext.src_start), pre[cut:]])
+            np.add.at(total, post, c)
+            cand[post] = True
         for (start, stop), value in zip(
             np.asarray(inp.inject_ranges).reshape(-1, 2), inp.inject_range_values, strict=True
         ):
-            total[start:stop] += value
+            total[start:stop] = (total[start:stop] + np.float32(value)).astype(np.float32)
             cand[start:stop] = True
-        late = inp.late_external() if inp.late_external is not None else []
-        for ext in [*inp.external, *late]:
-            sl = slice(ext.offset, ext.offset + len(ext.values))
-            total[sl] += np.where(ext.mask, ext.values, 0.0)
-            cand[sl] |= ext.mask
-        for pre, post, w, d in self.synapses:
-            if t - d not in self.spikes:
-                continue
-            fired, psp = self.spikes[t - d]
-            on = fired[pre]
-            c = (w[on].astype(np.float64) * psp[pre[on]] / self.div[pre[on]]).astype(np.float32)
-            np.add.at(total, post[on], c.astype(np.float64))
-            cand[post[on]] = True
         forced = np.zeros(n, bool)
         forced[np.asarray(inp.force_index, np.int64)] = True
         # Rule 3: candidates outside refractory.
         ticking = (self.countdown > 0) & ~forced
         proc = cand & (self.countdown == 0)
-        inp32 = total.astype(np.float32)
+        inp32 = total
         if self.inhibition == "subtractive":
             vn = np.maximum(v + inp32, np.float32(0))
         else:
-            vn = v + np.maximum(inp32, np.float32(0))
+            # NaN input counts as 0, like FEAGI's f32::max (and the kernel's `> 0` test).
+            vn = v + np.fmax(inp32, np.float32(0))
         above = proc & (vn >= self.theta) & (vn <= self.theta_max)
         blocked = above & (self.cfc > 0) & (self.count >= self.cfc)
         draw = excitability_draws(self.seed, np.arange(n), t)
@@ -195,7 +215,9 @@ class ReferenceBackend(Backend):
         self.count[expired] = 0
         # Rule 6: forced neurons join the fired set; their state is not touched.
         extra = forced & ~fire
-        psp_out[extra] = _psp_of(v[extra], self.mp_psp[extra], self.psp[extra])
+        fpsp = np.zeros(n, np.float32)
+        fpsp[np.asarray(inp.force_index, np.int64)] = forced_psp(inp)
+        psp_out[extra] = _psp_of(fpsp[extra], self.mp_psp[extra], self.psp[extra])
         self.v = v
         self.spikes[t] = (fire | forced, psp_out)
         self.spikes.pop(t - self.max_delay, None)

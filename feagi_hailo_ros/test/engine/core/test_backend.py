@@ -261,17 +261,31 @@ def test_charge_accumulation_sums_across_bursts(backend):
 # -- rule 2: PSP ----------------------------------------------------------------------
 
 
-def test_membrane_driven_psp_rounds_and_clamps(backend):
+def test_membrane_driven_psp_is_the_raw_potential(backend):
+    # FEAGI sends the potential at firing unrounded and unclamped (recording min_mppsp).
     src = area(dims=(4, 1, 1), threshold=1.0, mp_psp=True, psp=99)
     dst = area(dims=(4, 1, 1), threshold=10_000.0)
     c = brain([src, dst], [proj(0, 0, 1, [0, 1, 2, 3], [0, 1, 2, 3], weight=2.0)])
     e = Engine(c, backend)
-    # V at firing 7.4 -> 7, 300 -> 255, 2.5 -> 2 (half to even), 3.5 -> 4.
     e.inject(0, indices=[0, 1, 2, 3], potentials=[7.4, 300.0, 2.5, 3.5])
     e.step()
     assert e.fired(0).tolist() == [0, 1, 2, 3]
     e.step()
-    assert V(e, 1).tolist() == [14.0, 510.0, 4.0, 8.0]
+    psp = np.array([7.4, 300.0, 2.5, 3.5], np.float32)
+    assert V(e, 1).tolist() == (np.float64(2.0) * psp.astype(np.float64)).astype(np.float32).tolist()
+
+
+def test_forced_membrane_driven_source_sends_the_stimulation_potential(backend):
+    # A force-fired mp_psp neuron sends the stimulation's potential, 100 by default (min_mpforce).
+    src = area(dims=(2, 1, 1), threshold=1.0, mp_psp=True, psp=99)
+    dst = area(dims=(2, 1, 1), threshold=10_000.0)
+    c = brain([src, dst], [proj(0, 0, 1, [0, 1], [0, 1])])
+    e = Engine(c, backend)
+    e.force_fire(0, indices=[0])
+    e.force_fire(0, indices=[1], potential=42.5)
+    e.step()
+    e.step()
+    assert V(e, 1).tolist() == [100.0, 42.5]
 
 
 def test_area_psp_and_signed_weight(backend):
@@ -458,7 +472,9 @@ def test_forced_firing_at_fire_limit_and_deduplicated(backend):
     assert V(e, 1)[0] == 2.0  # one spike from b0, one from b1
 
 
-def test_forced_membrane_psp_uses_current_v(backend):
+def test_forced_membrane_psp_ignores_current_v(backend):
+    # A forced mp_psp spike carries the stimulation potential, not V (recording min_mpforce),
+    # and leaves V as it was.
     src = area(dims=(2, 1, 1), threshold=1000.0, mp_psp=True)
     dst = area(dims=(2, 1, 1), threshold=1000.0)
     e = Engine(brain([src, dst], [proj(0, 0, 1, [0, 1], [0, 1])]), backend)
@@ -466,23 +482,25 @@ def test_forced_membrane_psp_uses_current_v(backend):
     e.step()
     e.force_fire(0, indices=[0, 1])
     e.step()
+    assert V(e, 0).tolist() == [42.0, 0.0]
     e.step()
-    assert V(e, 1).tolist() == [42.0, 0.0]
+    assert V(e, 1).tolist() == [100.0, 100.0]
 
 
 def test_forced_membrane_psp_after_rule_1_clear(backend):
-    # mp_acc = false: V = 42 after b0, but b1 starts from 0, so the forced spike carries 0.
+    # mp_acc = false: V = 42 after b0 and reads 0 after b1 (rule 1); the forced spike carries
+    # the stimulation potential all the same (recording min_mpforce).
     src = area(dims=(1, 1, 1), threshold=1000.0, mp_psp=True, mp_acc=False)
     dst = area(dims=(1, 1, 1), threshold=1000.0)
     e = Engine(brain([src, dst], [proj(0, 0, 1, [0], [0], weight=1.0)]), backend)
     e.inject(0, potentials=42.0)
     e.step()
     assert V(e, 0)[0] == 42.0
-    e.force_fire(0, indices=[0])
+    e.force_fire(0, indices=[0], potential=7.0)
     e.step()
     assert V(e, 0)[0] == 0.0
     e.step()
-    assert V(e, 1)[0] == 0.0 and e.neuron_state().burst == 3
+    assert V(e, 1)[0] == 7.0 and e.neuron_state().burst == 3
 
 
 # -- injections ------------------------------------------------------------------------------
@@ -557,7 +575,7 @@ def test_protocol_direct_use(backend):
         BurstInput(inject_index=np.array([-1]), inject_value=np.array([1.0])),
         BurstInput(force_index=np.array([9])),
         BurstInput(inject_ranges=np.array([[2, 5]]), inject_range_values=np.array([1.0])),
-        BurstInput(external=[ExternalInput(3, np.ones(2), np.ones(2, bool))]),
+        BurstInput(external=[ExternalInput(3, np.ones(2, np.int64), 1.0, 0, 1)]),
     ],
 )
 def test_protocol_rejects_input_outside_the_brain(backend, bad):

@@ -161,14 +161,15 @@ def test_dynamics_takes_a_named_or_a_plain_tuple():
     for wrap in (kernels.NeuronArrays, lambda *arrays: tuple(arrays)):
         v = np.zeros(n, np.float32)
         nrn = wrap(np.zeros(n, np.uint16), np.zeros(n, np.float32), v, np.full(n, -1, np.int32),
-                   np.full(n, -1, np.int32), np.zeros(n, np.int32), np.zeros(n),
+                   np.full(n, -1, np.int32), np.zeros(n, np.int32), np.zeros(n, np.float32),
                    np.zeros(2, np.uint64), np.zeros(n, np.uint8), np.empty(n, np.int32),
                    np.empty(n, np.float32))  # fmt: skip
         table = area_table(brain([area(dims=(n, 1, 1), threshold=2.0, leak=0.5)]).areas)
         starts, stops = np.array([0, 40], np.int64), np.array([30, 70], np.int64)
         kernels.mark_ranges(starts, stops, nrn[7])
         fired = kernels.dynamics(0, 0, starts, stops, np.array([1.0, 3.0]), np.array([5], np.int64),
-                                 nrn, table, np.uint64(0), False)  # fmt: skip
+                                 np.array([100.0], np.float32), nrn, table, np.uint64(0),
+                                 False)  # fmt: skip
         out.append((fired, nrn[9][:fired].copy(), v.copy()))
     assert out[0][0] == out[1][0] == 31  # neurons 40..69, then forced neuron 5
     np.testing.assert_array_equal(out[0][1], np.r_[np.arange(40, 70), 5])
@@ -277,16 +278,17 @@ def test_propagate_delivers_every_event_once(n_fired, divided, ptr_dtype):
     div = np.maximum(div, 1.0)
     fired = np.sort(rng.choice(n, n_fired, replace=False)).astype(np.int32)
     psp = rng.integers(0, 3, n_fired).astype(np.float32)  # 1.0 takes the fast path
-    acc = np.zeros(n)
+    acc = np.zeros(n, np.float32)
     bits = np.zeros((n + 63) // 64, np.uint64)
     events = kernels.propagate(indptr, syn, syn.view(np.float32), div, fired, psp, acc, bits,
                                True, divided, 16)  # fmt: skip
-    want = np.zeros(n)
+    # One float32 addition per event, sources ascending, then synapse order (DESIGN §4 rule 2).
+    want = np.zeros(n, np.float32)
     targets = np.zeros(n, bool)
     for j, p in zip(fired, psp, strict=True):
         mine = pre == j
         c = (sw[mine].astype(np.float64) * p / div[j]).astype(np.float32)
-        np.add.at(want, post[mine], c.astype(np.float64))
+        np.add.at(want, post[mine], c)
         targets[post[mine]] = True
     assert events == int(deg[fired].sum())
     np.testing.assert_array_equal(acc, want)

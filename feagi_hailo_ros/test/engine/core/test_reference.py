@@ -29,10 +29,15 @@ class Recorder:
     def __init__(self, c: Connectome):
         self.c = c
         self.inj: list[tuple[int, float]] = []
+        self.ranges: list[tuple[int, int, float]] = []  # whole-area injections
         self.force: list[int] = []
 
     def inject(self, a, *, indices=None, potentials):
         spec = self.c.areas[a]
+        if indices is None and np.ndim(potentials) == 0:
+            self.ranges.append((spec.first_neuron, spec.first_neuron + spec.neuron_count,
+                                float(potentials)))
+            return
         idx = np.arange(spec.neuron_count) if indices is None else np.asarray(indices)
         pot = np.broadcast_to(np.asarray(potentials, float), idx.shape)
         self.inj += [(spec.first_neuron + int(i), float(v)) for i, v in zip(idx, pot, strict=True)]
@@ -65,6 +70,8 @@ class Literal:
                 self.syn.append((j, d.first_neuron + int(pr.post[k]), float(F32(w)), pr.delay))
                 outdeg[j] += 1
         self.outdeg = outdeg
+        # The canonical order of rule 2: delay, then source neuron, then connectome order.
+        self.syn.sort(key=lambda s_: (s_[3], s_[0]))
 
     def theta(self, i):
         a, k = self.p[i]
@@ -76,23 +83,28 @@ class Literal:
 
     def spike_psp(self, i, v):
         a, _ = self.p[i]
-        return float(min(max(np.rint(v), 0.0), 255.0)) if a.mp_psp else float(a.psp)
+        return float(v) if a.mp_psp else float(a.psp)  # raw V (recording min_mppsp)
 
-    def burst(self, t, inj, force):
+    def burst(self, t, inj, force, ranges=()):
         n = self.c.neuron_count
         for i in range(n):  # rule 1
             if not self.p[i][0].mp_acc:
                 self.V[i] = F32(0)
-        total = [0.0] * n
+        total = [F32(0)] * n  # rule 2: one float32 addition per contribution, in order
         cand = [False] * n
         for i, v in inj:
-            total[i] += v
+            total[i] = F32(total[i] + F32(v))
             cand[i] = True
-        for j, i, w, d in self.syn:  # rule 2
+        for j, i, w, d in self.syn:
             if j in self.fired.get(t - d, {}):
                 a = self.p[j][0]
                 div = 1.0 if a.psp_uniform else float(self.outdeg[j])
-                total[i] += float(F32(w * self.fired[t - d][j] / div))
+                total[i] = F32(total[i] + F32(w * self.fired[t - d][j] / div))
+                cand[i] = True
+        for i in range(n):  # whole-area injections come last, their values summed first
+            cover = [v for lo, hi, v in ranges if lo <= i < hi]
+            if cover:
+                total[i] = F32(total[i] + F32(math.fsum(cover)))
                 cand[i] = True
         force = set(force)
         if self.c.power_area is not None:
@@ -108,7 +120,7 @@ class Literal:
             if self.inhibition == "subtractive":
                 v = max(F32(self.V[i] + inp), F32(0))
             else:
-                v = F32(self.V[i] + max(inp, F32(0)))
+                v = F32(self.V[i] + (inp if inp > 0 else F32(0)))  # NaN counts as 0
             limit = math.inf if a.threshold_limit <= 0 else a.threshold_limit
             if self.theta(i) <= v <= F32(limit):
                 if a.consecutive_fire_limit > 0 and self.count[i] >= a.consecutive_fire_limit:
@@ -131,9 +143,9 @@ class Literal:
                 cfc = self.p[i][0].consecutive_fire_limit
                 if self.countdown[i] == 0 and cfc > 0 and self.count[i] >= cfc:
                     self.count[i] = 0
-        for i in force:  # rule 6
+        for i in force:  # rule 6: a forced mp_psp neuron sends 100 (recording min_mpforce)
             if i not in out:
-                out[i] = self.spike_psp(i, self.V[i])
+                out[i] = 100.0 if self.p[i][0].mp_psp else float(self.p[i][0].psp)
         self.fired[t] = out
         return sorted(out)
 
@@ -157,12 +169,15 @@ def test_reference_matches_literal_rules(connectome, drive_seed, inhibition, see
             a = next(a for a in connectome.areas if a.first_neuron <= gi < a.first_neuron
                      + a.neuron_count)  # fmt: skip
             ref.inject(a.index, indices=[gi - a.first_neuron], potentials=v)
+        for lo, _, v in rec.ranges:  # whole-area injections stay whole-area (ranges)
+            ref.inject(next(a.index for a in connectome.areas if a.first_neuron == lo
+                            and a.neuron_count), potentials=v)
         for gi in rec.force:
             a = next(a for a in connectome.areas if a.first_neuron <= gi < a.first_neuron
                      + a.neuron_count)  # fmt: skip
             ref.force_fire(a.index, indices=[gi - a.first_neuron])
         ref.step()
-        want = lit.burst(t, rec.inj, rec.force)
+        want = lit.burst(t, rec.inj, rec.force, rec.ranges)
         assert ref.fired_global().tolist() == want, t
         s = ref.neuron_state()
         assert s.potentials.tolist() == [float(v) for v in lit.V], t
