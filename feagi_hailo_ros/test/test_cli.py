@@ -179,3 +179,24 @@ def test_raster_labels_are_distinct_when_names_repeat() -> None:
     assert len(set(labels)) == len(c.areas)
     rows = run_brain(c, 3, raster=True).raster_rows
     assert len(rows) == len(c.areas) and all(len(r) == 3 for r in rows.values())
+
+
+def test_raster_draws_every_area(tmp_path: Path, monkeypatch) -> None:
+    # /work/shared/cases/13_raster_15_areas.json: `run --raster` drew 12 of 15 areas silently.
+    from feagi_hailo_ros.engine.core.headless import raster_labels
+    from feagi_hailo_ros.engine.genome.brains import load_brain
+    from feagi_hailo_ros.ros import run_report
+
+    genome = Path(__file__).resolve().parent / "ros" / "data" / "13_raster_15_areas.json"
+    figures = []
+    real = run_report.raster_figure
+    monkeypatch.setattr(run_report, "raster_figure", lambda *a, **k: figures.append(
+        real(*a, **k)) or figures[-1])
+    raster = tmp_path / "raster.png"
+    assert main(["run", str(genome), "--bursts", "10", "--raster", str(raster), "--quiet"]) == 0
+    assert raster.read_bytes().startswith(PNG)
+    (fig,) = figures
+    labels = raster_labels(load_brain(str(genome))[0])
+    assert len(labels) == 15
+    assert [ax.get_ylabel().split("\n")[0] for ax in fig.axes] == labels
+    assert not [t for t in fig.texts if "not drawn" in t.get_text()]  # nothing left out

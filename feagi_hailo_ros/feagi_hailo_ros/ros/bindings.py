@@ -35,6 +35,12 @@ SENSOR_TYPES: dict[str, tuple[str, str]] = {
 }
 
 
+#: ``SensorBinding.area`` of a binding the brain has no area for (``areas.resolve_areas``
+#: leaves a sensor unbound only in a brain without a motor area); its messages are counted and
+#: dropped.
+UNBOUND = "<unbound>"
+
+
 @dataclass(frozen=True)
 class SensorBinding:
     """One sensor topic bound to one input area.
@@ -43,7 +49,8 @@ class SensorBinding:
         name: The binding's name (an entry of ``sensor_names``).
         topic: Topic to subscribe.
         kind: Binding type, a key of :data:`SENSOR_TYPES`.
-        area: Cortical id (or name) of the input area.
+        area: Cortical id (or name) of the input area, as resolved at configure
+            (``areas.resolve_areas``), or :data:`UNBOUND`.
         potential: Potential of a fully active voxel.
 
     Raises:

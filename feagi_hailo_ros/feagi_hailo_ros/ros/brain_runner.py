@@ -6,6 +6,10 @@ the burst timer. Injections are queued under a short lock; the engine itself is 
 touched with ``_engine_lock`` held, so reset, checkpoints and brain swaps happen between
 two bursts, never inside one. Building a new brain (the slow part of an upload) happens
 without the lock, so the running brain keeps bursting meanwhile.
+
+Each brain gets its own :class:`~.areas.BoundAreas` (which area each sensor feeds, which one
+drives cmd_vel), resolved from the same requests when it is loaded, so a binding left to
+"find by type and name" follows an uploaded brain whose ids differ.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from ..engine.genome.builder import build_connectome
 from ..engine.genome.connectome_file import load_connectome
 from ..engine.genome.parser import load_genome
 from .accelerators import AcceleratorConfig, EngineChoice, make_engine
+from .areas import AUTO, AreaBindingError, AreaRequest, BoundAreas, resolve_areas
 from .decoders import DiffDriveSettings, motor_voxels_to_twist
 
 
@@ -77,13 +82,31 @@ def build_brain(source: BrainSource, *, seed: int = 0, strict: bool = True) -> C
         raise BrainLoadError(f"{source.describe()}: {type(exc).__name__}: {exc}") from exc
 
 
-def check_areas(connectome: Connectome, required: Sequence[str], what: str = "binding") -> None:
-    """Refuse a brain that lacks an area some binding needs."""
-    known = {a.cortical_id for a in connectome.areas} | {a.name for a in connectome.areas}
-    missing = [a for a in required if a and a not in known]
-    if missing:
-        ids = ", ".join(a.cortical_id for a in connectome.areas)
-        raise BrainLoadError(f"{what} area(s) {', '.join(missing)} not in the brain (areas: {ids})")
+def bind_areas(connectome: Connectome, sensors: Sequence[AreaRequest],
+               motor_area: str) -> BoundAreas:
+    """:func:`~.areas.resolve_areas`, its errors as :class:`BrainLoadError`."""
+    try:
+        return resolve_areas(connectome, sensors, motor_area)
+    except AreaBindingError as exc:
+        raise BrainLoadError(str(exc)) from exc
+
+
+@dataclass(frozen=True)
+class PreparedBrain:
+    """A brain built off to the side by :meth:`BrainRunner.prepare_swap`, ready to swap in.
+
+    Attributes:
+        choice: Its engine with the placement report.
+        areas: Its bindings' areas.
+    """
+
+    choice: EngineChoice
+    areas: BoundAreas
+
+    @property
+    def placement_text(self) -> str:
+        """The placement table of the new engine (``EngineChoice.placement_text``)."""
+        return self.choice.placement_text
 
 
 @dataclass
@@ -103,25 +126,41 @@ class BurstResult:
 
 
 class BrainRunner:
-    """Owns the engine of the running brain and everything done to it between bursts."""
+    """Owns the engine of the running brain and everything done to it between bursts.
+
+    Args:
+        connectome: The brain to run.
+        seed, inhibition: Engine settings (``Engine``).
+        motor_area: The area decoded to a twist: a cortical id or name, ``areas.AUTO`` (find
+            FEAGI's motor output by type and name; none found: no twist) or ``areas.OFF``.
+        drive: Differential-drive decoding settings.
+        sensors: The sensor bindings' area requests (``areas.AreaRequest``).
+        accelerator: Where placement may put projections.
+
+    Raises:
+        BrainLoadError: an area a binding names is missing or ambiguous
+            (``areas.resolve_areas``).
+        ValueError, RuntimeError: the engine or accelerator refused the brain.
+    """
 
     def __init__(self, connectome: Connectome, *, seed: int = 0, inhibition: str = "clamped",
-                 motor_area: str = "", drive: DiffDriveSettings | None = None,
-                 required_areas: Sequence[str] = (),
+                 motor_area: str = AUTO, drive: DiffDriveSettings | None = None,
+                 sensors: Sequence[AreaRequest] = (),
                  accelerator: AcceleratorConfig | None = None) -> None:
         self.seed = seed
         self.accelerator = accelerator or AcceleratorConfig()
         self.inhibition = inhibition
-        self.motor_area = motor_area
         self.drive = drive or DiffDriveSettings()
-        self.required_areas = tuple(a for a in (*required_areas, motor_area) if a)
-        check_areas(connectome, self.required_areas)
+        self.sensor_requests = tuple(sensors)
+        self.motor_request = motor_area
+        #: The running brain's areas for the bindings.
+        self.areas = bind_areas(connectome, self.sensor_requests, motor_area)
         #: The running engine with its placement report.
         self.choice = self._make_engine(connectome)
         self._engine_lock = threading.Lock()
         self._queue_lock = threading.Lock()
         self._queued: list[tuple[str, np.ndarray | None, np.ndarray | None, np.ndarray]] = []
-        self._pending: EngineChoice | None = None
+        self._pending: PreparedBrain | None = None
         #: Sensor name → (area, voxels, potentials, monotonic time received).
         self._latched: dict[str, tuple[str, np.ndarray, np.ndarray, float]] = {}
         #: How long a latched sensor reading keeps being injected (seconds).
@@ -156,31 +195,67 @@ class BrainRunner:
         """Index of the next burst of the running brain (bursts since reset)."""
         return self._engine.burst
 
+    @property
+    def motor_area(self) -> str:
+        """Cortical id of the running brain's motor area; ``""`` when it has none."""
+        return self.areas.motor or ""
+
+    def sensor_area(self, sensor: str) -> str | None:
+        """Cortical id of the area ``sensor`` feeds in the running brain; None if it feeds none."""
+        return self.areas.sensors.get(sensor)
+
     def area_dims(self, area: str) -> tuple[int, int, int]:
         """``(x, y, z)`` voxel dimensions of ``area`` (cortical id or name); ``KeyError`` if absent."""
         return self._engine.connectome.area(area).dims
 
-    def prepare_swap(self, connectome: Connectome) -> EngineChoice:
-        """Build an engine for ``connectome`` off to the side (no lock held); validate it."""
-        check_areas(connectome, self.required_areas)
+    def prepare_swap(self, connectome: Connectome) -> PreparedBrain:
+        """Build an engine for ``connectome`` off to the side (no lock held); validate it.
+
+        The bindings are resolved again on the new brain (an area found by type and name may
+        have another id there); the same sensors must get an area, and a motor area must be
+        there exactly when the running brain has one, because the node's subscriptions and
+        cmd_vel publisher were made at configure.
+
+        Raises:
+            BrainLoadError: a binding's area is missing or ambiguous, the bindings differ from
+                the running brain's, or the engine refused the brain.
+        """
+        areas = bind_areas(connectome, self.sensor_requests, self.motor_request)
+        if areas.shape() != self.areas.shape():
+            raise BrainLoadError(
+                f"the new brain binds {_shape_text(areas)}, the running one {_shape_text(self.areas)}; "
+                "cleanup and configure to change which bindings are used")
         try:
-            return self._make_engine(connectome)
+            return PreparedBrain(self._make_engine(connectome), areas)
         except (ValueError, RuntimeError, NotImplementedError) as exc:
             raise BrainLoadError(f"engine refused the brain: {exc}") from exc
 
-    def swap(self, choice: EngineChoice) -> None:
-        """Run ``choice.engine`` from the next burst on; the old one keeps going until then."""
+    def swap(self, prepared: PreparedBrain) -> None:
+        """Run ``prepared`` from the next burst on; the old brain keeps going until then."""
         with self._queue_lock:
-            self._pending = choice
+            self._pending = prepared
+
+    def _drop_stale_latches(self, areas: BoundAreas) -> None:
+        # _queue_lock held. A held reading was coded for its sensor's area in the old brain:
+        # drop it when the new brain gives that sensor another area.
+        for name, (area, *_rest) in list(self._latched.items()):
+            if name in areas.sensors and areas.sensors[name] != area:
+                del self._latched[name]
+
+    def _install(self, prepared: PreparedBrain) -> None:
+        # _engine_lock held.
+        old, self.choice, self.areas = self.choice, prepared.choice, prepared.areas
+        old.engine.close()
 
     def apply_pending(self) -> None:
         """Install a pending swap now (used while not bursting)."""
         with self._queue_lock:
             pending, self._pending = self._pending, None
+            if pending is not None:
+                self._drop_stale_latches(pending.areas)
         if pending is not None:
             with self._engine_lock:
-                old, self.choice = self.choice, pending
-                old.engine.close()
+                self._install(pending)
 
     # -- input --------------------------------------------------------------------------
 
@@ -218,6 +293,8 @@ class BrainRunner:
         with self._queue_lock:
             queued, self._queued = self._queued, []
             pending, self._pending = self._pending, None
+            if pending is not None:
+                self._drop_stale_latches(pending.areas)
             for name, (area, voxels, pots, stamp) in list(self._latched.items()):
                 if now - stamp > self.hold_s:
                     del self._latched[name]
@@ -226,8 +303,7 @@ class BrainRunner:
         with self._engine_lock:
             swapped = pending is not None
             if swapped:
-                old, self.choice = self.choice, pending
-                old.engine.close()
+                self._install(pending)
             engine = self._engine
             for area, voxels, indices, pots in queued:
                 try:
@@ -239,8 +315,8 @@ class BrainRunner:
             fired_total = engine.step()
             fired = self._fired_by_area(engine)
             twist = None
-            if self.motor_area:
-                area = engine.connectome.area(self.motor_area)
+            if self.areas.motor is not None:
+                area = engine.connectome.area(self.areas.motor)
                 voxels = area.voxel_of(fired[area.cortical_id])
                 twist = motor_voxels_to_twist(voxels, area.dims, self.drive)
             return BurstResult(burst=engine.burst, fired_total=int(fired_total), fired=fired,
@@ -284,3 +360,9 @@ class BrainRunner:
         """Release the running engine (its integrators and devices)."""
         with self._engine_lock:
             self._engine.close()
+
+
+def _shape_text(areas: BoundAreas) -> str:
+    sensors, motor = areas.shape()
+    return (f"sensors {', '.join(sorted(sensors)) or 'none'} and "
+            f"{'a motor area' if motor else 'no motor area'}")

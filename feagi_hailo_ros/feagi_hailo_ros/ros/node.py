@@ -47,7 +47,8 @@ from ..engine.core.checkpoint import CheckpointError
 from ..engine.genome.brains import DEFAULT_BRAIN
 from . import messages
 from .accelerators import HAILO, AcceleratorConfig, degraded
-from .bindings import SENSOR_TYPES, SensorBinding, encode_message, stamp_age
+from .areas import AreaRequest, BoundAreas
+from .bindings import SENSOR_TYPES, UNBOUND, SensorBinding, encode_message, stamp_age
 from .brain_runner import BrainLoadError, BrainRunner, BrainSource, build_brain
 from .burst_clock import BurstLoop, RateMeter
 from .decoders import DiffDriveSettings, Watchdog
@@ -169,9 +170,13 @@ class HybridNode(LifecycleNode):
                 self.runner.hold_s = float(values["input_timeout_s"]) or 0.5
         return SetParametersResult(successful=True)
 
-    def _sensor_binding(self, name: str) -> SensorBinding:
+    def _area_request(self, name: str) -> AreaRequest:
+        return AreaRequest(name, self._param(f"sensors.{name}.type"),
+                           self._param(f"sensors.{name}.area"))
+
+    def _sensor_binding(self, name: str, area: str) -> SensorBinding:
         get = lambda key: self._param(f"sensors.{name}.{key}")  # noqa: E731
-        return SensorBinding(name=name, topic=get("topic"), kind=get("type"), area=get("area"),
+        return SensorBinding(name=name, topic=get("topic"), kind=get("type"), area=area,
                              potential=float(get("potential")), max_age_s=float(get("max_age_s")),
                              fov_deg=float(get("fov_deg")), range_max=float(get("range_max")))
 
@@ -181,10 +186,12 @@ class HybridNode(LifecycleNode):
         """Load the brain, bind sensors, create publishers, services and timers.
 
         SUCCESS → inactive. FAILURE (stays unconfigured) on a bad genome or connectome, a
-        binding to an area the brain lacks, or a required Hailo that is missing.
+        binding to an area the brain lacks, an area left empty that matches several areas (or
+        none, for a sensor of a brain that drives cmd_vel; ``areas.resolve_areas``), or a
+        required Hailo that is missing.
         """
         try:
-            self.bindings = [self._sensor_binding(n) for n in self._param("sensor_names")]
+            names = self._param("sensor_names")
             accelerator = self._accelerator_config()
             source = (BrainSource(connectome_path=self._param("connectome"))
                       if self._param("connectome")
@@ -196,7 +203,11 @@ class HybridNode(LifecycleNode):
                 connectome, seed=self._param("seed"), inhibition=self._param("inhibition"),
                 motor_area=self._param("motor_area"),
                 drive=DiffDriveSettings(**{k: self._param(k) for k in _DRIVE_PARAMS}),
-                required_areas=[b.area for b in self.bindings], accelerator=accelerator)
+                sensors=[self._area_request(n) for n in names], accelerator=accelerator)
+            # ``binding.area`` is the area at configure; an upload may give the sensor another
+            # area of the new brain, so the sensor callback asks the runner.
+            self.bindings = [self._sensor_binding(n, self.runner.sensor_area(n) or UNBOUND)
+                             for n in names]
         except (BrainLoadError, ValueError, FileNotFoundError, RuntimeError) as exc:
             # ValueError covers GenomeError, ManifestError, bad placement rules; RuntimeError
             # covers HailoRTUnavailable / HailoRTError with hailo_required.
@@ -209,8 +220,15 @@ class HybridNode(LifecycleNode):
             f"built in {time.perf_counter() - t0:.2f} s; engine: {self.runner.choice.status}")
         if self.runner.choice.placement_rows:
             self.get_logger().info("placement:\n" + self.runner.choice.placement_text)
+        self._log_areas(self.runner.areas)
         self._create_interfaces()
         return TransitionCallbackReturn.SUCCESS
+
+    def _log_areas(self, areas: BoundAreas) -> None:
+        for note in areas.notes:
+            self.get_logger().info(note)
+        for warning in areas.warnings:
+            self.get_logger().warning(warning)
 
     def _accelerator_config(self) -> AcceleratorConfig:
         """use_hailo selects the Hailo integrator; otherwise the accelerator parameter decides."""
@@ -238,7 +256,7 @@ class HybridNode(LifecycleNode):
         self.pub_stats = self.create_lifecycle_publisher(BurstStats, "~/burst_stats", 10)
         self.pub_diag = self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", 10)
         self.pub_cmd = (self.create_lifecycle_publisher(Twist, "cmd_vel", 10)
-                        if self._param("motor_area") else None)
+                        if self.runner.areas.motor is not None else None)
         self.counters = {b.name: SensorCounters() for b in self.bindings}
         self._publishers_made = [self.pub_firing, self.pub_cloud, self.pub_stats, self.pub_diag]
         if self.pub_cmd is not None:
@@ -262,7 +280,8 @@ class HybridNode(LifecycleNode):
         self.runner.hold_s = timeout or 0.5
         self.watchdog = Watchdog(lambda: time.monotonic(), input_timeout=timeout,
                                  burst_timeout=max(0.25, 5.0 / self._param("burst_rate_hz")),
-                                 required_inputs=[b.name for b in self.bindings])
+                                 required_inputs=[b.name for b in self.bindings
+                                                  if b.area != UNBOUND])
         self.rate = RateMeter(self._param("burst_rate_hz"))
         self._make_stats_timer(self._param("stats_rate_hz"))
         self._watchdog_timer = self.create_timer(0.1, self._on_watchdog,
@@ -360,12 +379,12 @@ class HybridNode(LifecycleNode):
 
     # -- sensors ------------------------------------------------------------------------
 
-    def _drop(self, binding: SensorBinding, reason: str) -> None:
+    def _drop(self, binding: SensorBinding, reason: str, warn: bool = True) -> None:
         c = self.counters[binding.name]
         c.dropped += 1
         c.last_error = reason
         now = time.monotonic()
-        if now - c.last_warn > 2.0:  # throttled: a broken sensor must not flood the log
+        if warn and now - c.last_warn > 2.0:  # throttled: a broken sensor must not flood the log
             c.last_warn = now
             self.get_logger().warning(f"sensor {binding.name} ({binding.topic}): dropped: {reason}")
 
@@ -380,18 +399,23 @@ class HybridNode(LifecycleNode):
             if age is not None and age > binding.max_age_s:
                 self._drop(binding, f"stale: stamp {age:.3f} s old > max_age_s {binding.max_age_s}")
                 return
+        area = runner.sensor_area(binding.name)
+        if area is None:
+            # Configure warned once: the brain has no area for this sensor.
+            self._drop(binding, "the brain has no area for this sensor", warn=False)
+            return
         try:
-            dims = runner.area_dims(binding.area)
+            dims = runner.area_dims(area)
             voxels, payload = encode_message(binding, msg, dims)
         except (SensorInputError, KeyError, IndexError, ValueError) as exc:
             self._drop(binding, str(exc))
             return
         if voxels is None:
-            runner.queue_indices(binding.area, *payload)
+            runner.queue_indices(area, *payload)
         elif binding.kind == "area_input":
-            runner.queue_voxels(binding.area, voxels, payload)
+            runner.queue_voxels(area, voxels, payload)
         else:
-            runner.latch(binding.name, binding.area, voxels, payload)
+            runner.latch(binding.name, area, voxels, payload)
         self.counters[binding.name].accepted += 1
         self._unconsumed.setdefault(binding.name, time.perf_counter())
         if self.watchdog is not None:
@@ -476,7 +500,8 @@ class HybridNode(LifecycleNode):
             f"{self.get_name()}: engine", level,
             f"{summary.achieved_rate_hz:.1f}/{target:.1f} Hz",
             {"burst": runner.burst, "neurons": conn.neuron_count, "synapses": conn.synapse_count,
-             "areas": len(conn.areas), "overruns": summary.overruns,
+             "areas": len(conn.areas), "motor_area": runner.motor_area or "none",
+             "overruns": summary.overruns,
              "period_error_p99_ms": f"{summary.period_error_p99_ms:.3f}"})]
         mean = (runner._engine.stats().get("mean_s", {}))
         for key, value in sorted(mean.items()):
@@ -491,11 +516,13 @@ class HybridNode(LifecycleNode):
                                                              fallback.items()) or "none"}))
         for b in self.bindings:
             c = self.counters[b.name]
+            area = runner.sensor_area(b.name)
             out.append(messages.status(
                 f"{self.get_name()}: sensor {b.name}",
-                messages.WARN if c.dropped else messages.OK, c.last_error or "ok",
-                {"topic": b.topic, "type": b.kind, "area": b.area, "received": c.received,
-                 "accepted": c.accepted, "dropped": c.dropped}))
+                messages.WARN if c.dropped or area is None else messages.OK,
+                c.last_error or ("ok" if area else "the brain has no area for this sensor"),
+                {"topic": b.topic, "type": b.kind, "area": area or "none",
+                 "received": c.received, "accepted": c.accepted, "dropped": c.dropped}))
         return messages.diagnostics(out)
 
     # -- services -----------------------------------------------------------------------
@@ -518,20 +545,21 @@ class HybridNode(LifecycleNode):
                                  connectome_path=request.connectome_path)
             connectome = build_brain(source, seed=self._param("seed"),
                                      strict=self._param("strict_genome"))
-            choice = runner.prepare_swap(connectome)
+            prepared = runner.prepare_swap(connectome)
         except BrainLoadError as exc:
             response.success, response.message = False, f"upload refused, previous brain kept: {exc}"
             self.get_logger().warning(response.message)
             return response
-        runner.swap(choice)
+        runner.swap(prepared)
         if not self._active:
             runner.apply_pending()
         response.success = True
         response.message = f"{source.describe()} swapped in at the next burst boundary"
         response.neuron_count = connectome.neuron_count
         response.synapse_count = connectome.synapse_count
-        response.placement_summary = choice.placement_text
+        response.placement_summary = prepared.placement_text
         self.get_logger().info(response.message)
+        self._log_areas(prepared.areas)
         return response
 
     def _checkpoint(self, request: Checkpoint.Request, response: Checkpoint.Response,

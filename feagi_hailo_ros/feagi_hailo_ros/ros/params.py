@@ -132,8 +132,10 @@ PARAMS: tuple[ParamSpec, ...] = (
               "(seconds) or until the next one; the watchdog zeroes cmd_vel when a sensor is silent "
               "for this long (0: no watchdog, 0.5 s hold).", (0.0, 60.0), live=True),
     # -- motors -----------------------------------------------------------------------------
-    ParamSpec("motor_area", "o__mot", "Signed-percentage motor area decoded to cmd_vel; empty "
-              "disables cmd_vel."),
+    ParamSpec("motor_area", "", "Motor area decoded to cmd_vel (FEAGI's signed-percentage motor "
+              "layout): a cortical id or name; empty = the brain's motor output, found by FEAGI "
+              "type and name (OPU, unit mot or a name with \"motor\"; several: configure fails "
+              "listing them; none: cmd_vel is not published); none = no cmd_vel."),
     ParamSpec("left_channel", 0, "Motor channel of the left wheel (area columns 2c, 2c+1).", (0, 63)),
     ParamSpec("right_channel", 1, "Motor channel of the right wheel.", (0, 63)),
     ParamSpec("max_wheel_speed", 0.3, "Wheel speed (m/s) at 100 % motor activity.", (0.01, 10.0),
@@ -153,7 +155,10 @@ SENSOR_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("topic", "scan", "Topic to subscribe (relative names follow the namespace)."),
     ParamSpec("type", "laser_scan", "Binding type: which message is subscribed and how it is "
               "coded (README: sensor types).", choices_from=sensor_types),
-    ParamSpec("area", "i__pro", "Cortical id (or name) of the input area."),
+    ParamSpec("area", "", "Input area this sensor feeds: a cortical id or name; empty = found "
+              "by FEAGI type and name for the binding type (sensor types table). Configure fails "
+              "listing the candidates when several match, or when none matches in a brain that "
+              "drives cmd_vel; in a brain without a motor area the sensor is left unbound."),
     ParamSpec("potential", 100.0, "Potential injected per active voxel.", (0.001, 1e6)),
     ParamSpec("max_age_s", 0.5, "Drop messages whose header stamp is older (0: never).", (0.0, 60.0)),
     ParamSpec("fov_deg", 180.0, "laser_scan: angular window centred ahead, spread over the area's x "
@@ -220,11 +225,16 @@ def markdown_table(specs: Sequence[ParamSpec], prefix: str = "") -> str:
 
 
 def sensor_types_table() -> str:
-    """The README.md table of binding types: type, message, what it feeds (``SENSOR_TYPES``)."""
+    """The README.md table of binding types: type, message, what it feeds (``SENSOR_TYPES``)
+    and which area an empty ``area`` finds (``areas.SENSOR_ROLES``)."""
+    from .areas import SENSOR_ROLES
     from .bindings import SENSOR_TYPES
 
-    lines = ["| type | message | what it feeds |", "| --- | --- | --- |"]
-    lines += [f"| `{kind}` | `{msg}` | {feeds} |" for kind, (msg, feeds) in SENSOR_TYPES.items()]
+    lines = ["| type | message | what it feeds | empty `area` finds |", "| --- | --- | --- | --- |"]
+    for kind, (msg, feeds) in SENSOR_TYPES.items():
+        role = SENSOR_ROLES[kind]
+        finds = role.describe() if role is not None else "nothing: name the area"
+        lines.append(f"| `{kind}` | `{msg}` | {feeds} | {finds} |")
     return "\n".join(lines)
 
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed in this environment")
 pytest.importorskip("feagi_hailo_msgs.msg", reason="feagi_hailo_msgs is not built (make setup)")
@@ -24,6 +26,7 @@ from std_srvs.srv import Trigger  # noqa: E402
 from feagi_hailo_msgs.msg import BurstStats, FiringEvents  # noqa: E402
 from feagi_hailo_msgs.srv import Checkpoint, Upload  # noqa: E402
 from feagi_hailo_ros.genomes import example_genome_path  # noqa: E402
+from feagi_hailo_ros.ros import messages  # noqa: E402
 from feagi_hailo_ros.ros.bindings import SensorBinding, encode_message  # noqa: E402
 from feagi_hailo_ros.ros.brain_runner import BrainRunner, BrainSource, build_brain  # noqa: E402
 from feagi_hailo_ros.ros.node import HybridNode  # noqa: E402
@@ -358,3 +361,94 @@ def test_configure_again_after_cleanup(harness) -> None:
     assert h.node.runner is None
     assert h.node.trigger_configure() == SUCCESS
     assert h.node.runner is not None and h.node.runner is not first
+
+
+CONFIG = Path(__file__).resolve().parents[2] / "config" / "hybrid.yaml"
+#: FEAGI's own re-save of the shipped obstacle_avoidance.json (/work/shared/cases/feagi_v3):
+#: ids ipro\x01... / omot\x05..., plus the core areas FEAGI adds.
+FEAGI_RESAVE = Path(__file__).resolve().parent / "data" / "obstacle_avoidance.v3.json"
+
+
+def shipped_config(**changes: object) -> list[Parameter]:
+    """config/hybrid.yaml as parameter overrides (sensors flattened), with ``changes``."""
+    params = yaml.safe_load(CONFIG.read_text())["feagi_hailo"]["ros__parameters"]
+    for name, values in params.pop("sensors").items():
+        params.update({f"sensors.{name}.{key}": value for key, value in values.items()})
+    params.update(changes)
+    return [Parameter(name, value=value) for name, value in params.items()]
+
+
+@pytest.mark.parametrize(("genome", "scan", "motor"), [
+    ("obstacle_avoidance", "i__pro", "o__mot"),
+    ("obstacle_avoidance_v3", "aXBybwEAAAA=", "b21vdAUAAAA="),
+    (str(FEAGI_RESAVE), "aXBybwEAAAA=", "b21vdAUAAAA="),
+    # No motor output: no cmd_vel, and the scan (no proximity area) feeds nothing.
+    ("vision", None, None),
+])
+def test_every_shipped_genome_configures_with_the_shipped_config(
+        harness, genome: str, scan: str | None, motor: str | None) -> None:
+    h = harness(shipped_config(genome=genome))
+    assert h.node.trigger_configure() == SUCCESS
+    runner = h.node.runner
+    assert runner.sensor_area("scan") == scan
+    assert (runner.motor_area or None) == motor
+    assert (h.node.pub_cmd is None) == (motor is None)
+    diag = h.node._diagnostics(h.node.rate.summary())
+    sensor = next(s for s in diag.status if s.name.endswith("sensor scan"))
+    assert {kv.key: kv.value for kv in sensor.values}["area"] == (scan or "none")
+    assert (sensor.level == messages.WARN) == (scan is None)
+    if scan is None:
+        assert "no area" in sensor.message
+        with pytest.raises(KeyError):  # a sensor with no area is not awaited by the watchdog
+            h.node.watchdog.input_received("scan")
+
+
+def test_feagi_resave_drives_like_the_shipped_brain(harness) -> None:
+    # The brain FEAGI re-saved (new ids, core areas added), bound by the shipped config, turns
+    # away from an obstacle exactly as the shipped v2 brain stepped by hand does.
+    h = harness(shipped_config(genome=str(FEAGI_RESAVE)) + [Parameter("sensors.scan.max_age_s",
+                                                                       value=0.0)])
+    h.configure_and_activate()
+    h.node.watchdog.burst_timeout = None
+    h.node.watchdog.input_timeout = None
+    reference = BrainRunner(build_brain(BrainSource(genome_path="obstacle_avoidance")),
+                            motor_area="o__mot")
+    h.node.runner.hold_s = reference.hold_s = 3600.0
+    msg = scan_with_obstacle(h.node.get_clock().now().to_msg(), True)
+    for _ in range(5):
+        h.scan_pub.publish(msg)
+        if h.spin_until(h.executor, lambda: h.node.counters["scan"].accepted >= 1, timeout=2.0):
+            break
+    assert h.node.counters["scan"].accepted >= 1, h.node.counters["scan"].last_error
+    binding = SensorBinding("scan", "scan", "laser_scan", "i__pro", range_max=1.0)
+    reference.latch("scan", "i__pro", *encode_message(binding, msg, reference.area_dims("i__pro")))
+    for _ in range(8):
+        want = len(h.cmd) + 1
+        h.node._on_burst()
+        expected = reference.step()
+        assert h.spin_until(h.executor, lambda n=want: len(h.cmd) >= n)
+        assert (h.cmd[-1].linear.x, h.cmd[-1].angular.z) == pytest.approx(expected.twist)
+    assert h.cmd[-1].angular.z < 0  # obstacle on the left: turn right
+
+
+def test_upload_rebinds_to_the_new_brains_areas(harness) -> None:
+    h = harness()
+    h.configure_and_activate()
+    assert h.node.runner.sensor_area("scan") == "i__pro"
+    ok = h.call(Upload, "/feagi_hailo/upload", genome_path=str(FEAGI_RESAVE))
+    assert ok.success, ok.message
+    h.node._on_burst()
+    assert h.node.runner.sensor_area("scan") == "aXBybwEAAAA="
+    assert h.node.runner.motor_area == "b21vdAUAAAA="
+    # A brain without a motor area (and no proximity area) would change what the node drives.
+    refused = h.call(Upload, "/feagi_hailo/upload", genome_path="vision")
+    assert not refused.success and "previous brain kept" in refused.message
+    assert "no motor area" in refused.message
+    assert h.node.runner.motor_area == "b21vdAUAAAA="
+
+
+def test_explicit_motor_area_none_disables_cmd_vel(harness) -> None:
+    h = harness([Parameter("motor_area", value="none")])
+    assert h.node.trigger_configure() == SUCCESS
+    assert h.node.pub_cmd is None and h.node.runner.motor_area == ""
+    assert h.node.runner.sensor_area("scan") == "i__pro"

@@ -12,7 +12,19 @@ pytest.importorskip("matplotlib", reason="matplotlib renders the run report")
 
 from matplotlib.image import imread  # noqa: E402
 
-from feagi_hailo_ros.ros.run_report import MAX_RASTER_ROWS, render_run_png  # noqa: E402
+from feagi_hailo_ros.ros.run_report import (  # noqa: E402
+    BOTTOM_PX,
+    MAX_FIGURE_PX,
+    MAX_RASTER_ROWS,
+    ROW_GAP_PX,
+    ROW_PX,
+    TOP_PX,
+    raster_figure,
+    raster_rows,
+    render_raster_png,
+    render_run_png,
+    run_figure,
+)
 from feagi_hailo_ros.ros.sim_world import default_room  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -74,3 +86,57 @@ def test_many_areas_and_bad_size(tmp_path: Path) -> None:
     assert png_size(out) == (1400, 800)
     with pytest.raises(ValueError):
         render_run_png([], default_room(), {}, tmp_path / "tiny.png", size_px=(50, 50))
+
+
+def row_labels(fig) -> list[str]:  # noqa: ANN001 - a matplotlib Figure
+    """The area names of a figure's raster rows, top to bottom."""
+    return [ax.get_ylabel().split("\n")[0] for ax in fig.axes if ax.get_xlabel() != "x [m]"]
+
+
+def notes(fig) -> list[str]:  # noqa: ANN001
+    """Texts of the figure other than its title."""
+    return [t.get_text() for t in fig.texts if t.get_text() != fig.get_suptitle()]
+
+
+def many_areas(n: int) -> dict[str, list[tuple[int, np.ndarray]]]:
+    return {f"area{i}": [(b, np.array([i % 3])) for b in range(5)] for i in range(n)}
+
+
+def test_raster_png_grows_to_draw_every_area(tmp_path: Path) -> None:
+    rasters = many_areas(60)
+    fig = raster_figure(rasters, title="60 areas")
+    assert row_labels(fig) == list(rasters)
+    assert not any("not drawn" in t for t in notes(fig))
+    out = render_raster_png(rasters, tmp_path / "r.png")
+    assert png_size(out) == (1000, TOP_PX + BOTTOM_PX + 60 * (ROW_PX + ROW_GAP_PX))
+    # Few areas keep the requested size.
+    assert png_size(render_raster_png(many_areas(3), tmp_path / "s.png")) == (1000, 800)
+
+
+def test_run_png_names_the_areas_it_has_no_room_for() -> None:
+    rasters = many_areas(MAX_RASTER_ROWS + 10)
+    fig = run_figure([(1, 1)], default_room(), rasters)
+    shown = row_labels(fig)
+    assert shown == list(rasters)[: len(shown)] and len(shown) < len(rasters)
+    (note,) = [t for t in notes(fig) if "not drawn" in t]
+    left_out = list(rasters)[len(shown):]
+    assert note.startswith(f"{len(left_out)} of {len(rasters)} areas not drawn")
+    assert note.replace("\n", " ").endswith(", ".join(left_out))
+    # As many as fit are drawn: the default 800 px fits MAX_RASTER_ROWS without a note.
+    fits = run_figure([(1, 1)], default_room(), many_areas(MAX_RASTER_ROWS))
+    assert len(row_labels(fits)) == MAX_RASTER_ROWS and notes(fits) == []
+
+
+def test_fifteen_areas_are_all_drawn_in_both_pictures() -> None:
+    # /work/shared/cases/13: 12 of 15 areas were drawn and nothing said so.
+    rasters = many_areas(15)
+    assert row_labels(raster_figure(rasters)) == list(rasters)
+    assert row_labels(run_figure([(1, 1)], default_room(), rasters)) == list(rasters)
+
+
+def test_too_many_areas_for_the_tallest_figure_are_counted_in_the_note() -> None:
+    names = [f"a{i}" for i in range(5000)]
+    rows = raster_rows(names, (1000, MAX_FIGURE_PX))
+    assert 0 < len(rows.shown) < len(names) and rows.shown + rows.left_out == names
+    assert rows.note.startswith(f"{len(rows.left_out)} of 5000 areas not drawn")
+    assert "more" in rows.note and len(rows.note.splitlines()) <= 6
