@@ -75,7 +75,7 @@ from .errors import (
     UnsupportedFeatureError,
     UnsupportedMorphologyError,
 )
-from .ids import CORE_AREAS, encode_id, feagi_type, legacy_alias, migrate_legacy_id
+from .ids import CORE_AREAS, encode_id, feagi_type, legacy_alias
 from .model import AreaGenes, Genome, GenomeSource, MappingRule, Morphology
 from .morphology import (
     FEAGI_FUNCTIONS,
@@ -268,19 +268,16 @@ def _plan(genome: Genome, strict: bool, add_core_areas: bool = True) -> _Plan:
 
 def _id_resolver(genome: Genome) -> Callable[[str], AreaGenes | None]:
     """Destination id -> area. Exact id first; then the readable id (a v3 genome whose mapping
-    keys are still legacy 6-character ids: feagi-core pads ``o__mot`` to ``o__mot__``), then
-    FEAGI's id of a legacy key (``i__pro`` names the area FEAGI calls ``ipro\\x01...``)."""
+    keys are still legacy 6-character ids: feagi-core ``parser.rs string_to_cortical_id`` pads
+    ``o__mot`` to ``o__mot__``), then the power area's legacy names."""
     exact = {a.cortical_id: a for a in genome.areas}
     readable = {a.ascii_id: a for a in genome.areas}
-    by_feagi = {a.feagi_id: a for a in genome.areas if a.feagi_id}
     power = next((a for a in genome.areas if a.is_power), None)
 
     def resolve(cid: str) -> AreaGenes | None:
         area = exact.get(cid) or readable.get(cid) or readable.get(cid.ljust(8, "_"))
         if area is None and power is not None and AreaGenes.id_is_power(cid):
             area = power
-        if area is None and len(cid) in (6, 8) and cid.isascii():
-            area = by_feagi.get(encode_id(migrate_legacy_id(cid)[0]))
         return area
     return resolve
 
