@@ -195,9 +195,10 @@ class Connectome:
         """An area by index, cortical id, FEAGI id, legacy id or name.
 
         A ``str`` equal to an area's ``cortical_id`` finds it. Otherwise every area whose
-        ``feagi_id``, ``legacy_id`` or ``name`` equals ``key``, or whose id reads as ``key`` (up
-        to 8 ASCII characters, padded with ``_`` as FEAGI pads legacy ids: ``"o__mot"`` finds
-        ``b19fbW90X18=``), is a candidate; exactly one must match. Raises ``KeyError`` listing
+        ``feagi_id``, ``legacy_id`` or ``name`` equals ``key``, or whose id or legacy id reads as
+        ``key`` (up to 8 ASCII characters, padded with ``_`` as FEAGI pads legacy ids:
+        ``"o__mot"`` finds ``b19fbW90X18=``, ``"o__mot__"`` finds the area whose legacy id is
+        ``o__mot``), is a candidate; exactly one must match. Raises ``KeyError`` listing
         the candidates when several areas match, or the known ids when none does;
         ``IndexError`` for an ``int`` out of range (negative ints count from the end).
         """
@@ -206,12 +207,14 @@ class Connectome:
         for a in self.areas:
             if a.cortical_id == key:
                 return a
-        readable = ""
+        readable = padded = ""
         if 0 < len(key) <= 8 and key.isascii():
-            readable = base64.b64encode(key.ljust(8, "_").encode()).decode()
+            padded = key.ljust(8, "_")
+            readable = base64.b64encode(padded.encode()).decode()
         found = [a for a in self.areas
                  if key in (a.feagi_id, a.legacy_id, a.name)
-                 or (readable and readable in (a.cortical_id, a.feagi_id))]
+                 or (readable and readable in (a.cortical_id, a.feagi_id))
+                 or (padded and a.legacy_id and a.legacy_id.ljust(8, "_") == padded)]
         if len(found) == 1:
             return found[0]
         if found:

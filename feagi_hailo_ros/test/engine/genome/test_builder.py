@@ -315,8 +315,9 @@ def test_zero_synapse_mappings_are_never_silent():
 
 def test_v3_areas_are_found_by_their_readable_ids():
     c = build_connectome(example_genome_path("obstacle_avoidance_v3"))
-    mot = c.area(v3_id("o__mot__"))
-    assert c.area("o__mot") is mot and c.area("o__mot__") is mot
+    mot = c.area("o__mot")
+    assert c.area(mot.cortical_id) is mot and c.area("o__mot__") is mot
+    assert c.area(mot.feagi_id) is mot and mot.feagi_type == "OPU"
     assert c.area("Motor (differential drive)") is mot
     with pytest.raises(KeyError):
         c.area("o__xyz")
