@@ -21,6 +21,23 @@ import numpy as np
 POTENTIAL_DTYPE = np.float32
 
 
+#: FEAGI's area types by the first byte of a cortical id (feagi-structures ``cortical_id.rs``).
+AREA_TYPES = {"i": "IPU", "o": "OPU", "c": "CUSTOM", "m": "MEMORY", "_": "CORE"}
+
+
+def _type_of(cortical_id: str, group: str) -> str:
+    """FEAGI's type of an area given only its id (legacy or base64) and group gene."""
+    first = cortical_id[:1]
+    if len(cortical_id) == 12:
+        try:
+            first = base64.b64decode(cortical_id, validate=True)[:1].decode("ascii")
+        except (ValueError, UnicodeDecodeError):
+            pass
+    if first in AREA_TYPES:
+        return AREA_TYPES[first]
+    return group.upper() if group.upper() in AREA_TYPES.values() else "CUSTOM"
+
+
 @dataclass(frozen=True)
 class AreaSpec:
     """One cortical area and the neuron parameters all its neurons share.
@@ -31,7 +48,17 @@ class AreaSpec:
     >= 0.999 meaning "always". ``index`` is the area's position in
     :attr:`Connectome.areas`, ``first_neuron`` the global index of its neuron 0,
     ``dims`` and ``position`` are in voxels (x, y, z), ``refractory`` in bursts,
-    ``psp`` the PSP the genome importer truncated to an integer in 0..255.
+    ``psp`` the PSP every spike of the area carries (a float >= 0, not clamped to 255 nor
+    truncated: FEAGI 2.6.10), ``leak`` FEAGI's leak coefficient: ``V * (1 - leak)`` per burst
+    without firing, for any value (also above 1), or, when ``leak_linear``, ``leak`` potential
+    units per burst towards 0 (the old Python FEAGI's leak, chosen with
+    ``build_connectome(legacy_leak="linear")``).
+
+    ``feagi_id`` is FEAGI's current id of the area (8 bytes in base64; ``cortical_id`` is the id
+    as the genome writes it), ``legacy_id`` the 6-character id it has or came from (``i__pro``),
+    ``feagi_type`` FEAGI's type: ``IPU``, ``OPU``, ``CUSTOM``, ``MEMORY`` or ``CORE`` (derived
+    from the id, then ``group``, when not given). :meth:`Connectome.area` finds an area by any
+    of these ids or its name.
     """
 
     index: int
@@ -51,8 +78,16 @@ class AreaSpec:
     excitability: float
     mp_acc: bool
     mp_psp: bool
-    psp: int
+    psp: float
     psp_uniform: bool
+    feagi_id: str = ""
+    legacy_id: str = ""
+    feagi_type: str = ""
+    leak_linear: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.feagi_type:
+            object.__setattr__(self, "feagi_type", _type_of(self.cortical_id, self.group))
 
     @property
     def neuron_count(self) -> int:
@@ -99,7 +134,7 @@ class Projection:
     """All synapses one mapping rule creates between two areas.
 
     Every synapse of a projection has the same signed weight and delay
-    (FEAGI: ``w = min(|m|, 255)``, sign of ``m``), so the projection is a 0/1
+    (FEAGI: ``w = |m|``, a float, sign of ``m``), so the projection is a 0/1
     adjacency ``A`` (dst x src) plus a scalar; this is what lets an
     accelerator compute exact counts ``A @ x``. ``pre`` and ``post`` are
     area-local neuron indices (integer arrays of equal length, int32 from the
@@ -157,27 +192,46 @@ class Connectome:
         return sum(p.synapse_count for p in self.projections)
 
     def area(self, key: str | int) -> AreaSpec:
-        """An area by index, cortical id or name.
+        """An area by index, cortical id, FEAGI id, legacy id or name.
 
-        A ``str`` is tried as the cortical id, then the name, then (up to 8 ASCII characters)
-        as the readable form of a v3 base64 id, padded with ``_`` as FEAGI pads legacy ids.
-        Raises ``KeyError`` (listing the known ids) when nothing matches, ``IndexError`` for an
-        ``int`` out of range (negative ints count from the end, as for a list).
+        A ``str`` equal to an area's ``cortical_id`` finds it. Otherwise every area whose
+        ``feagi_id``, ``legacy_id`` or ``name`` equals ``key``, or whose id or legacy id reads as
+        ``key`` (up to 8 ASCII characters, padded with ``_`` as FEAGI pads legacy ids:
+        ``"o__mot"`` finds ``b19fbW90X18=``, ``"o__mot__"`` finds the area whose legacy id is
+        ``o__mot``), is a candidate; exactly one must match. Raises ``KeyError`` listing
+        the candidates when several areas match, or the known ids when none does;
+        ``IndexError`` for an ``int`` out of range (negative ints count from the end).
         """
         if isinstance(key, int):
             return self.areas[key]
         for a in self.areas:
             if a.cortical_id == key:
                 return a
-        for a in self.areas:
-            if a.name == key:
-                return a
-        # v3 genomes write ids as 8 bytes in base64; accept the readable form too
-        # ("o__mot" or "o__mot__" finds "b19fbW90X18=", FEAGI pads legacy ids with "_").
+        readable = padded = ""
         if 0 < len(key) <= 8 and key.isascii():
-            encoded = base64.b64encode(key.ljust(8, "_").encode()).decode()
-            for a in self.areas:
-                if a.cortical_id == encoded:
-                    return a
+            padded = key.ljust(8, "_")
+            readable = base64.b64encode(padded.encode()).decode()
+        found = [a for a in self.areas
+                 if key in (a.feagi_id, a.legacy_id, a.name)
+                 or (readable and readable in (a.cortical_id, a.feagi_id))
+                 or (padded and a.legacy_id and a.legacy_id.ljust(8, "_") == padded)]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            listed = "; ".join(_describe(a) for a in found)
+            raise KeyError(f"{key!r} is ambiguous: it names {len(found)} areas ({listed}); use "
+                           "a cortical id")
         known = ", ".join(a.cortical_id for a in self.areas)
         raise KeyError(f"no cortical area {key!r}; known: {known}")
+
+    def areas_of_type(self, feagi_type: str) -> list[AreaSpec]:
+        """The areas of one FEAGI type (``"IPU"`` the input areas, ``"OPU"`` the output areas,
+        ``"CUSTOM"``, ``"MEMORY"``, ``"CORE"``; case-insensitive), in area order."""
+        wanted = feagi_type.upper()
+        return [a for a in self.areas if a.feagi_type == wanted]
+
+
+def _describe(area: AreaSpec) -> str:
+    """``cortical_id`` with the name and legacy id, for messages."""
+    extra = ", ".join(x for x in (area.name, area.legacy_id) if x and x != area.cortical_id)
+    return f"{area.cortical_id} ({extra})" if extra else area.cortical_id

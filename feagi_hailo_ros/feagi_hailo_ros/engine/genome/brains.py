@@ -101,26 +101,29 @@ def resolve_brain(name: str | os.PathLike[str], *, expect: str | None = None) ->
     return ref
 
 
-def load_brain(name: str | os.PathLike[str], *, seed: int = 0,
-               strict: bool = True) -> tuple[Connectome, Genome | None]:
+def load_brain(name: str | os.PathLike[str], *, seed: int = 0, strict: bool = True,
+               legacy_leak: str = "feagi") -> tuple[Connectome, Genome | None]:
     """The connectome a brain name stands for, and its genome (None for a saved connectome).
 
     ``seed`` drives the builder's synapse sampling; ``strict=False`` skips unsupported
-    morphologies instead of refusing the genome. Raises :class:`BrainNameError`,
-    ``GenomeError`` (with the key path) or ``ConnectomeFileError``.
+    morphologies instead of refusing the genome; ``legacy_leak`` is passed to
+    :func:`~.builder.build_connectome` (``"feagi"`` or ``"linear"``; a saved connectome keeps
+    what it was built with). Raises :class:`BrainNameError`, ``GenomeError`` (with the key path),
+    ``ConnectomeFileError``, or ``ValueError`` for a bad ``legacy_leak``.
     """
     ref = resolve_brain(name)
     if ref.kind == CONNECTOME:
         return load_connectome(ref.path), None
     genome = load_genome(ref.path)
-    return build_connectome(genome, strict=strict, seed=seed), genome
+    return build_connectome(genome, strict=strict, seed=seed, legacy_leak=legacy_leak), genome
 
 
 def inspect_brain(connectome: Connectome, genome: Genome | None) -> dict[str, Any]:
     """A JSON-able description: neuron and synapse counts, the builder's memory estimate (bytes,
-    None for a saved connectome), the source checksum, every area and mapping, the builder's
-    notes (what it skipped or warned about)."""
+    None for a saved connectome), the source checksum, every area (with its FEAGI id, legacy id
+    and FEAGI type) and mapping, the builder's notes (what it skipped or warned about)."""
     areas = [{"index": a.index, "cortical_id": a.cortical_id, "name": a.name,
+              "feagi_id": a.feagi_id, "legacy_id": a.legacy_id, "type": a.feagi_type,
               "dims": list(a.dims), "neurons_per_voxel": a.neurons_per_voxel,
               "neurons": a.neuron_count, "power": a.index == connectome.power_area}
              for a in connectome.areas]

@@ -1,36 +1,54 @@
 """Genome -> :class:`~feagi_hailo_ros.engine.core.connectome.Connectome`: areas, neurons, synapses.
 
-How a FEAGI mapping becomes synapses (facts from FEAGI's sources, reimplemented):
+What FEAGI's engine (feagi-core 2.6.10, engine 0.0.67) builds, reimplemented; "feagi-core"
+below is ``crates/feagi-brain-development/src/connectome_manager.rs`` unless said otherwise:
 
+* Areas: every cortical area of the genome, plus FEAGI's core areas the genome lacks
+  (:data:`.ids.CORE_AREAS`: ``___death``, ``___power``, ``___fatig``, ``___pain_``,
+  ``___pleas``, ``___fear_``, ``___hope_``, 1x1x1; FEAGI's ``ensure_core_cortical_areas``).
+  Areas are ordered by FEAGI id (:attr:`~.model.AreaGenes.feagi_id`), so a v2 genome and
+  FEAGI's re-save of it number their neurons alike. The power area fires every burst.
+  Memory areas are not built (FEAGI grows their neurons at run time from plasticity, which is
+  another issue): skipped with a note, never refused.
 * The morphology gives (source voxel, destination voxel) pairs (:mod:`.morphology`).
+  ``vectors`` ignore ``morphology_scalar`` (FEAGI calls them with scalar 1, measured in
+  ``feagi_ref/min_vscalar``); a scalar other than 1 gets a note. Function morphologies FEAGI's
+  engine builds: ``projector``, ``block_to_block``, ``last_to_first``, ``first_to_last``,
+  ``sweeper``, ``rotator_z``, ``bitmask_encoder/decoder_x/y/z``, the ``tile`` composite. It
+  builds no synapses at load for ``episodic_memory``, ``memory_replay``, ``episodic_scan``,
+  ``associative_memory`` (plasticity-driven), nor for function or composite names it does not
+  know ("Function morphology X not yet implemented": ``reducer_x``, ``expander_x``,
+  ``randomizer``, ``lateral_pairs_x``, ``projector_xy``, ...): those mappings build 0 synapses,
+  with a note. ``centered_projector`` and ``transpose_xy/yz/xz`` are built by FEAGI with a
+  rule this importer does not have: :class:`~.errors.UnsupportedMorphologyError`.
 * Every neuron of the source voxel connects to every neuron of the destination
-  voxel: FEAGI iterates over all source neurons and, for each candidate voxel,
-  over all neurons the voxel holds (feagi/feagi ``src/evo/synaptogenesis_rules.py``
-  ``neighbor_finder`` -> ``voxels.voxel_list_to_neuron_list``). With one neuron
-  per voxel (the usual genome) this is one synapse per voxel pair. (feagi-core's
-  Rust builder keys destinations by coordinate and so keeps only one neuron per
-  destination voxel when ``_n_cnt`` > 1; the importer follows the documented
-  Python behaviour.)
+  voxel (feagi/feagi ``synaptogenesis_rules.py`` ``neighbor_finder``; with one neuron per
+  voxel, the usual genome, this is one synapse per voxel pair).
 * Each candidate synapse survives with probability ``synapse_attractivity / 100``
-  of the *destination* area (feagi/feagi ``synapse.py`` throws a die against
-  ``blueprint[dst]['synapse_attractivity']``); a rule-level
+  of the *destination* area (feagi/feagi ``synapse.py``); a rule-level
   ``synapse_attractivity`` (feagi-core object rules) overrides it. The draw uses
   ``numpy.random.default_rng(seed ^ h)`` with ``h`` a stable hash of (source,
-  destination, rule index), so one seed gives one connectome, independent of the
-  order mappings are built in.
-* Weight ``sign(m) * min(|m|, 255)`` for ``postSynapticCurrent_multiplier`` ``m``
-  (feagi-core ``connectome_manager.rs`` ``apply_single_morphology_rule``: the
-  multiplier is the u8 weight, a negative one makes the synapse inhibitory),
-  delay ``synaptic_delay_bursts`` (default 1).
-* Plastic mappings (``plasticity_flag``) are loaded with static weights and a
-  :class:`~.errors.PlasticityIgnoredWarning`.
+  destination, rule index), so one seed gives one connectome.
+* Weight ``m`` = ``postSynapticCurrent_multiplier`` as a float, sign included, **not**
+  clamped (FEAGI 2.6.10 stores float weights: ``feagi_ref/min_mult300`` fires at 300);
+  PSP ``pstcr_`` a float, **not** clamped to 255 nor truncated (``min_psp300``,
+  ``min_pspfrac``); a negative PSP is read as 0 (feagi-core ``resolve_synapse_params_for_rule``
+  clamps it at 0), with a note. Delay ``synaptic_delay_bursts`` (default 1).
+* Leak: FEAGI applies ``V * (1 - leak)`` for any leak, so a leak above 1 (``leak_c`` 10 of many
+  old genomes) is kept as it is, with a note; ``legacy_leak="linear"`` marks every area
+  ``leak_linear`` instead (the old Python FEAGI's leak: V moves ``leak`` units towards 0 per
+  burst), for the engine to apply.
+* Plasticity: a plastic rule (``plasticity_flag``, or any ``associative_memory`` rule) with
+  ``plasticity_window`` missing or below 1 makes FEAGI log "plasticity_window must be > 0" and
+  build **no** synapse from that source area (measured: ``feagi_v3/plasticity_window_0``); the
+  builder does the same, with a note. Other plastic mappings are loaded with static weights and
+  one note each (plasticity is not modelled).
+* Nothing is silent: every mapping that builds 0 synapses, every value read differently
+  from how it is written, everything skipped is one line in ``Connectome.notes``.
 
-Core areas: the power area (``___pwr`` in v2, ``___power`` in v3) is recorded in
-``Connectome.power_area``; the engine fires its neurons every burst. ``_death``
-is an ordinary 1x1x1 area here (FEAGI's death handling is outside the burst
-engine). Memory areas are not built: ``strict=True`` raises
-:class:`~.errors.UnsupportedFeatureError`, ``strict=False`` drops them and every
-mapping touching them, and lists what was skipped in ``Connectome.notes``.
+``strict=True`` raises for what cannot be built at all (unknown destination or morphology, a
+mapping that uses an untyped placeholder morphology, a rule this importer lacks);
+``strict=False`` skips those mappings and lists them in ``Connectome.notes``.
 
 Memory: :func:`estimate_memory` computes, from the genome alone, an upper bound
 of the bytes the import needs (see the ``*_BYTES`` constants);
@@ -42,7 +60,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -53,17 +70,19 @@ from .errors import (
     BrainTooLargeError,
     GeneValueError,
     GenomeError,
-    PlasticityIgnoredWarning,
     UnknownAreaError,
     UnknownMorphologyError,
     UnsupportedFeatureError,
     UnsupportedMorphologyError,
 )
+from .ids import CORE_AREAS, encode_id, feagi_type, legacy_alias
 from .model import AreaGenes, Genome, GenomeSource, MappingRule, Morphology
 from .morphology import (
-    SeparableTerm,
+    FEAGI_FUNCTIONS,
+    Term,
     function_terms,
     pattern_terms,
+    tile_term,
     vectors_terms,
     voxel_pairs,
 )
@@ -71,6 +90,7 @@ from .parser import load_genome
 
 __all__ = [
     "DEFAULT_MEMORY_LIMIT_BYTES",
+    "LEGACY_LEAK_MODES",
     "build_connectome",
     "estimate_memory",
     "load_genome",
@@ -89,6 +109,18 @@ BUILD_BYTES_PER_VOXEL_PAIR = 40
 BUILD_BYTES_PER_SYNAPSE = 33
 #: Area-local neuron indices are int32.
 MAX_AREA_NEURONS = 2**31 - 1
+#: Values of ``build_connectome(legacy_leak=...)``: ``"feagi"`` (FEAGI's ``V * (1 - leak)``)
+#: or ``"linear"`` (the old Python FEAGI's leak of ``leak`` units per burst towards 0).
+LEGACY_LEAK_MODES = ("feagi", "linear")
+
+# Function morphologies FEAGI builds no synapses for at load: plasticity grows them at run time
+# (connectome_manager.rs apply_function_morphology: "no physical synapses, plasticity-driven").
+_PLASTICITY_FUNCTIONS = frozenset(
+    {"episodic_memory", "memory_replay", "episodic_scan", "associative_memory"})
+# Function morphologies FEAGI 2.6.10 builds with a rule that is not in the FEAGI source this
+# importer follows (feagi-core templates.rs lists them as core; the engine has the names).
+_UNAVAILABLE_FUNCTIONS = frozenset(
+    {"centered_projector", "transpose_xy", "transpose_yz", "transpose_xz"})
 
 
 @dataclass
@@ -97,9 +129,11 @@ class _PlannedMapping:
     src: AreaGenes
     dst: AreaGenes
     morphology: Morphology
-    terms: list[SeparableTerm]
+    terms: list[Term]
     voxel_pair_bound: int
     synapse_bound: int
+    #: Why the mapping builds nothing, when known in advance (it then gets no generic note).
+    empty_reason: str = ""
 
 
 @dataclass
@@ -109,7 +143,44 @@ class _Plan:
     notes: list[str] = field(default_factory=list)
 
 
-def _plan(genome: Genome, strict: bool) -> _Plan:
+def _core_area(template) -> AreaGenes:
+    """FEAGI's template of a core area the genome lacks (:data:`.ids.CORE_AREAS`)."""
+    raw = template.ascii_id.encode("ascii")
+    cid = encode_id(raw)
+    return AreaGenes(
+        cortical_id=cid, ascii_id=template.ascii_id, name=template.name, group="CORE",
+        sub_group="", dims=(1, 1, 1), position=template.position, neurons_per_voxel=1,
+        synapse_attractivity=100.0, psp=template.psp, psp_uniform=True,
+        fire_threshold=template.fire_threshold, threshold_increment=(0.0, 0.0, 0.0),
+        threshold_limit=0.0, refractory=0, leak=0.0, consecutive_fire_limit=0,
+        excitability=template.excitability, mp_acc=False, mp_psp=False, is_memory_flag=False,
+        mappings=(), path=f"core area {template.ascii_id}", feagi_id=cid,
+        legacy_id=legacy_alias(raw), feagi_type=feagi_type(raw))
+
+
+def _label(rule: MappingRule) -> str:
+    return f"mapping {rule.src} -> {rule.dst} rule {rule.index} ({rule.morphology_id})"
+
+
+def _is_plastic(rule: MappingRule) -> bool:
+    # FEAGI treats every associative_memory rule as plastic (apply_cortical_mapping_for_pair).
+    return rule.plasticity or rule.morphology_id == "associative_memory"
+
+
+def _window_problem(rule: MappingRule) -> str:
+    """FEAGI's refusal of a plastic rule's window (register_stdp_mapping_for_rule), or ""."""
+    if not _is_plastic(rule):
+        return ""
+    if rule.plasticity_window is None:
+        return "has no plasticity_window (FEAGI: 'Missing plasticity_window in plastic mapping " \
+               "rule')"
+    if rule.plasticity_window < 1:
+        return (f"has plasticity_window {rule.plasticity_window:g} (FEAGI: 'plasticity_window "
+                "must be > 0')")
+    return ""
+
+
+def _plan(genome: Genome, strict: bool, add_core_areas: bool = True) -> _Plan:
     """Resolve areas, destinations and morphologies; nothing large is allocated here."""
     notes = list(genome.notes)
 
@@ -123,29 +194,49 @@ def _plan(genome: Genome, strict: bool) -> _Plan:
     dropped: set[str] = set()
     for area in genome.areas:
         if area.is_memory:
+            # Never a refusal: FEAGI loads the genome and grows memory neurons at run time.
             dropped.add(area.cortical_id)
-            issue(UnsupportedFeatureError(
-                f"memory area {area.cortical_id!r} ({area.name}) is not supported: FEAGI grows "
-                "its neurons from plasticity at run time", area.path))
+            notes.append(f"{area.path}: memory area {area.cortical_id!r} ({area.name}) not "
+                         "built: FEAGI grows its neurons from plasticity at run time, which is "
+                         "not modelled; mappings to and from it are left out")
             continue
         kept.append(area)
+    if add_core_areas:
+        present = {a.feagi_id for a in genome.areas}
+        kept += [_core_area(t) for t in CORE_AREAS if encode_id(t.ascii_id.encode()) not in present]
+    # FEAGI's id order: a legacy genome and FEAGI's re-save of it number their neurons alike.
+    kept.sort(key=lambda a: (a.feagi_id or a.cortical_id, a.cortical_id))
     powers = [a.cortical_id for a in kept if a.is_power]
     if len(powers) > 1:
         raise GeneValueError(f"more than one power area: {', '.join(powers)}", "blueprint")
+
+    # A plastic rule FEAGI refuses stops every mapping of its source area (FEAGI's
+    # apply_cortical_mapping returns the error for the whole area; neuroembryogenesis.rs logs it
+    # and moves on to the next area).
+    blocked: dict[str, str] = {}
+    for area in kept:
+        for rule in area.mappings:
+            problem = _window_problem(rule)
+            if problem and area.cortical_id not in blocked:
+                blocked[area.cortical_id] = f"{_label(rule)} {problem}"
+    for cid, why in blocked.items():
+        area = next(a for a in kept if a.cortical_id == cid)
+        notes.append(f"{area.path}: {why}; FEAGI builds no synapse from area {cid!r} "
+                     f"({area.name}): none built here either")
 
     mappings: list[_PlannedMapping] = []
     for area in kept:
         # Sorted so that the projection order depends on the genome's content,
         # not on the key order of the JSON file.
         for rule in sorted(area.mappings, key=lambda r: (r.dst, r.index)):
-            label = f"mapping {rule.src} -> {rule.dst} rule {rule.index}"
+            label = _label(rule)
             dst = resolve(rule.dst)
             if dst is None:
                 issue(UnknownAreaError(f"{label}: destination area {rule.dst!r} is not in the "
                                        "blueprint", rule.path))
                 continue
             if dst.cortical_id in dropped:
-                issue(UnsupportedFeatureError(f"{label}: destination is a memory area", rule.path))
+                notes.append(f"{rule.path}: {label} left out: its destination is a memory area")
                 continue
             morphology = genome.morphologies.get(rule.morphology_id)
             if morphology is None:
@@ -153,23 +244,32 @@ def _plan(genome: Genome, strict: bool) -> _Plan:
                                              "defined in neuron_morphologies", rule.path))
                 continue
             try:
-                terms = _terms(morphology, rule, area, dst, label)
+                terms, reason = _terms(morphology, rule, area, dst, label)
             except UnsupportedFeatureError as err:
                 issue(err)
                 continue
-            if morphology.type == "placeholder":
-                notes.append(f"{rule.path}: {label} uses placeholder morphology "
-                             f"{rule.morphology_id!r}, which creates no synapses")
+            if area.cortical_id in blocked:
+                terms, reason = [], "its source area builds no synapse (plasticity_window)"
+            elif reason:
+                notes.append(f"{rule.path}: {label} builds 0 synapses: {reason}")
+            if _is_plastic(rule) and area.cortical_id not in blocked:
+                notes.append(f"{rule.path}: {label} asks for plasticity; loaded with static "
+                             "weights (plasticity is not modelled)")
+            if morphology.type == "vectors" and tuple(rule.morphology_scalar) != (1, 1, 1):
+                notes.append(f"{rule.path}: {label}: morphology_scalar "
+                             f"{list(rule.morphology_scalar)} ignored, as FEAGI's engine "
+                             "ignores it for vectors morphologies")
             pairs = sum(t.count() for t in terms)
             synapses = pairs * area.neurons_per_voxel * dst.neurons_per_voxel
-            mappings.append(_PlannedMapping(rule, area, dst, morphology, terms, pairs, synapses))
+            mappings.append(_PlannedMapping(rule, area, dst, morphology, terms, pairs, synapses,
+                                            reason))
     return _Plan(kept, mappings, notes)
 
 
 def _id_resolver(genome: Genome) -> Callable[[str], AreaGenes | None]:
-    """Destination id -> area. Exact id first; then the readable id, so that a v3
-    genome whose mapping keys are still legacy 6-character ids finds its areas the
-    way feagi-core does (it pads ``o__mot`` to the 8-byte ``o__mot__``)."""
+    """Destination id -> area. Exact id first; then the readable id (a v3 genome whose mapping
+    keys are still legacy 6-character ids: feagi-core ``parser.rs string_to_cortical_id`` pads
+    ``o__mot`` to ``o__mot__``), then the power area's legacy names."""
     exact = {a.cortical_id: a for a in genome.areas}
     readable = {a.ascii_id: a for a in genome.areas}
     power = next((a for a in genome.areas if a.is_power), None)
@@ -183,23 +283,35 @@ def _id_resolver(genome: Genome) -> Callable[[str], AreaGenes | None]:
 
 
 def _terms(morphology: Morphology, rule: MappingRule, src: AreaGenes, dst: AreaGenes,
-           label: str) -> list[SeparableTerm]:
+           label: str) -> tuple[list[Term], str]:
+    """The mapping's terms and, when FEAGI builds nothing for it, the reason (else "")."""
     mid = morphology.morphology_id
     if morphology.type == "vectors":
-        return vectors_terms(morphology.vectors, rule.morphology_scalar, src.dims, dst.dims)
+        # FEAGI's engine ignores morphology_scalar for vectors (feagi_ref/min_vscalar).
+        return vectors_terms(morphology.vectors, (1, 1, 1), src.dims, dst.dims), ""
     if morphology.type == "patterns":
-        return pattern_terms(morphology.patterns, src.dims, dst.dims)
+        return pattern_terms(morphology.patterns, src.dims, dst.dims), ""
     if morphology.type == "functions":
-        if mid == "memory":
+        if mid in _PLASTICITY_FUNCTIONS:
+            return [], (f"FEAGI's {mid!r} creates no synapses at load (plasticity grows them at "
+                        "run time; not modelled)")
+        if mid in _UNAVAILABLE_FUNCTIONS:
             raise UnsupportedMorphologyError(
-                f"{label}: the 'memory' morphology builds no static synapses in FEAGI (memory "
-                "neurons grow from plasticity at run time); not supported", rule.path)
-        try:
-            return function_terms(mid, src.dims, dst.dims, rule.path)
-        except UnsupportedMorphologyError as err:
-            raise UnsupportedMorphologyError(f"{label}: {err.message}", rule.path) from err
+                f"{label}: FEAGI builds function morphology {mid!r} with a rule that is not in "
+                "the FEAGI source this importer follows; not built", rule.path)
+        if mid not in FEAGI_FUNCTIONS:
+            return [], (f"FEAGI's engine has no rule for function morphology {mid!r} (it logs "
+                        f"'Function morphology {mid} not yet implemented')")
+        return function_terms(mid, src.dims, dst.dims, rule.path), ""
+    if morphology.type == "composite":
+        if mid == "tile":
+            return [tile_term(src.dims, dst.dims)], ""
+        return [], (f"FEAGI's engine has no rule for composite morphology {mid!r} (it logs "
+                    f"'Composite morphology {mid} not yet implemented')")
     if morphology.type == "placeholder":
-        return []  # FEAGI's placeholder creates nothing
+        raise UnsupportedMorphologyError(
+            f"{label}: morphology {mid!r} has no type (an untyped placeholder); FEAGI accepts it "
+            "only while no mapping uses it", rule.path)
     raise UnsupportedMorphologyError(
         f"{label}: {morphology.type} morphology {mid!r} is not supported", rule.path)
 
@@ -216,11 +328,12 @@ def _estimate(plan: _Plan) -> int:
 def estimate_memory(genome: Genome | GenomeSource) -> int:
     """Upper bound (bytes) of what building this genome needs, computed before allocating.
 
-    Counts engine state per neuron (:data:`NEURON_STATE_BYTES`), the final synapse arrays
-    (:data:`SYNAPSE_BYTES` each), and the transient working set of the largest mapping
-    (:data:`BUILD_BYTES_PER_VOXEL_PAIR`, :data:`BUILD_BYTES_PER_SYNAPSE`). Memory areas and
-    unsupported or broken mappings count 0 (as ``build_connectome(strict=False)`` would skip
-    them). Synapse attractivity is not taken into account (the bound assumes 100 %).
+    Counts engine state per neuron (:data:`NEURON_STATE_BYTES`, FEAGI's core areas included),
+    the final synapse arrays (:data:`SYNAPSE_BYTES` each), and the transient working set of the
+    largest mapping (:data:`BUILD_BYTES_PER_VOXEL_PAIR`, :data:`BUILD_BYTES_PER_SYNAPSE`).
+    Memory areas and unsupported or broken mappings count 0 (as
+    ``build_connectome(strict=False)`` would skip them). Synapse attractivity is not taken into
+    account (the bound assumes 100 %).
 
     ``genome`` is a parsed :class:`~.model.Genome` or anything :func:`~.parser.load_genome`
     accepts. Returns bytes (int). Raises what :func:`~.parser.load_genome` raises for a source,
@@ -237,36 +350,44 @@ def build_connectome(
     strict: bool = True,
     seed: int = 0,
     memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES,
+    legacy_leak: str = "feagi",
+    add_core_areas: bool = True,
 ) -> Connectome:
     """Build the connectome of a genome (or of a path / JSON text / dict, loaded first).
 
-    ``strict=False`` skips unsupported parts (memory areas, composite and
-    unsupported function morphologies, unknown destinations or morphologies)
-    and lists them in ``Connectome.notes`` instead of raising. ``seed`` (an int >= 0)
-    drives the synapse-attractivity draws (same seed, same connectome).
+    The rules are in the module docstring. ``strict=False`` skips what cannot be built
+    (unknown destinations or morphologies, mappings using an untyped placeholder, rules this
+    importer lacks) and lists it in ``Connectome.notes`` instead of raising; memory areas,
+    plastic rules and morphologies FEAGI builds nothing for never raise (notes). ``seed`` (an
+    int >= 0) drives the synapse-attractivity draws (same seed, same connectome).
+    ``legacy_leak`` is ``"feagi"`` (leak applied as FEAGI does, ``V * (1 - leak)``) or
+    ``"linear"`` (every area marked ``leak_linear``: the old Python FEAGI's leak of ``leak``
+    units per burst towards 0, for genomes written for it). ``add_core_areas`` adds FEAGI's
+    core areas a genome lacks, as FEAGI does (``False`` builds the genome's areas only).
 
-    Returns a :class:`~feagi_hailo_ros.engine.core.connectome.Connectome`: areas in the
-    genome's order (sorted by cortical id, skipped areas left out), one projection per mapping
-    rule built, ordered by source area then (destination id, rule index), with area-local int32
-    ``pre``/``post`` arrays (ordered by source voxel, then destination voxel), weight
-    ``sign(m) * min(|m|, 255)`` for the rule's multiplier ``m`` (feagi-core
-    ``connectome_manager.rs``), the power area's index (or ``None``) and ``source_checksum`` =
-    ``Genome.checksum``. Emits one
-    :class:`~.errors.PlasticityIgnoredWarning` per plastic mapping.
+    Returns a :class:`~feagi_hailo_ros.engine.core.connectome.Connectome`: areas ordered by
+    FEAGI id (skipped areas left out), one projection per mapping rule built (0-synapse ones
+    included), ordered by source area then (destination id, rule index), with area-local int32
+    ``pre``/``post`` arrays (ordered by source voxel, then destination voxel), weight ``m`` (the
+    rule's multiplier, a float, sign included), the power area's index (or ``None``),
+    ``source_checksum`` = ``Genome.checksum`` and the notes.
 
-    Raises ``ValueError`` for a bad ``seed``; what :func:`~.parser.load_genome` raises for a
-    source; :class:`~.errors.GeneValueError` for more than one power area;
-    :class:`~.errors.BrainTooLargeError` before allocating when the estimate
-    (:func:`estimate_memory`) exceeds ``memory_limit_bytes`` or an area has more neurons than
-    int32 indices hold; and with ``strict=True`` :class:`~.errors.UnsupportedFeatureError`
-    (memory areas, :class:`~.errors.UnsupportedMorphologyError` for morphologies not built),
-    :class:`~.errors.UnknownAreaError` and :class:`~.errors.UnknownMorphologyError`.
+    Raises ``ValueError`` for a bad ``seed`` or ``legacy_leak``; what
+    :func:`~.parser.load_genome` raises for a source; :class:`~.errors.GeneValueError` for more
+    than one power area; :class:`~.errors.BrainTooLargeError` before allocating when the
+    estimate (:func:`estimate_memory`) exceeds ``memory_limit_bytes`` or an area has more
+    neurons than int32 indices hold; and with ``strict=True``
+    :class:`~.errors.UnsupportedMorphologyError`, :class:`~.errors.UnknownAreaError` and
+    :class:`~.errors.UnknownMorphologyError`.
     """
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if legacy_leak not in LEGACY_LEAK_MODES:
+        raise ValueError(f"legacy_leak must be one of {', '.join(LEGACY_LEAK_MODES)}, got "
+                         f"{legacy_leak!r}")
     if not isinstance(genome, Genome):
         genome = load_genome(genome)
-    plan = _plan(genome, strict)
+    plan = _plan(genome, strict, add_core_areas)
     estimate = _estimate(plan)
     if estimate > memory_limit_bytes:
         raise BrainTooLargeError(
@@ -286,7 +407,7 @@ def build_connectome(
     index_of: dict[str, int] = {}
     first = 0
     for area in plan.areas:
-        spec = _area_spec(area, len(areas), first, notes)
+        spec = _area_spec(area, len(areas), first, notes, legacy_leak == "linear")
         index_of[area.cortical_id] = spec.index
         areas.append(spec)
         first += spec.neuron_count
@@ -294,25 +415,23 @@ def build_connectome(
     projections: list[Projection] = []
     for planned in plan.mappings:
         rule = planned.rule
-        if rule.plasticity:
-            message = (f"{rule.path}: mapping {rule.src} -> {rule.dst} rule {rule.index} "
-                       f"({rule.morphology_id}) asks for plasticity; loaded with static weights")
-            warnings.warn(message, PlasticityIgnoredWarning, stacklevel=2)
-            notes.append(message)
         pre, post = _synapses(planned, seed)
-        m = rule.psc_multiplier
-        weight = math.copysign(min(abs(m), 255.0), m) if m != 0 else 0.0
+        if pre.size == 0 and not planned.empty_reason:
+            notes.append(f"{rule.path}: {_label(rule)} builds 0 synapses (no voxel pair of the "
+                         "morphology falls inside the destination, or synapse attractivity "
+                         "dropped every candidate)")
+        m = float(rule.psc_multiplier)
         projections.append(Projection(
             index=len(projections),
             src_area=index_of[planned.src.cortical_id],
             dst_area=index_of[planned.dst.cortical_id],
-            weight=weight,
+            weight=m if m != 0 else 0.0,
             delay=rule.delay,
             pre=pre,
             post=post,
             morphology=rule.morphology_id,
             rule_index=rule.index,
-            plastic=rule.plasticity,
+            plastic=_is_plastic(rule),
         ))
 
     power = next((index_of[a.cortical_id] for a in plan.areas if a.is_power), None)
@@ -320,12 +439,14 @@ def build_connectome(
                       source_checksum=genome.checksum, notes=notes)
 
 
-def _area_spec(area: AreaGenes, index: int, first: int, notes: list[str]) -> AreaSpec:
-    leak = area.leak
-    if leak > 1.0:
-        # FEAGI's API clamps leak to [0, 1] (DESIGN §4: λ ∈ [0, 1]).
-        notes.append(f"{area.path}: leak_coefficient {leak:g} > 1 clamped to 1 (full leak)")
-        leak = 1.0
+def _area_spec(area: AreaGenes, index: int, first: int, notes: list[str],
+               leak_linear: bool) -> AreaSpec:
+    leak = float(area.leak)
+    if leak > 1.0 and not leak_linear:
+        notes.append(f"{area.path}: area {area.cortical_id} ({area.name}): leak {leak:g} > 1: "
+                     f"FEAGI's engine computes V*(1-{leak:g}), so the potential changes sign "
+                     "and grows each burst it is not reset; use legacy_leak='linear' for the old "
+                     f"linear meaning (V moves {leak:g} towards 0 per burst)")
     excitability = area.excitability
     if excitability > 1.0:
         # Old genomes store 100 for "always" (DESIGN §4: values > 1 mean always). A
@@ -335,7 +456,11 @@ def _area_spec(area: AreaGenes, index: int, first: int, notes: list[str]) -> Are
                          "(values > 1 mean always; write a fraction like 0.5 for 50 %)")
         excitability = 1.0
     limit = area.threshold_limit if area.threshold_limit > 0 else math.inf
-    psp = int(min(max(area.psp, 0.0), 255.0))
+    psp = float(area.psp)
+    if psp < 0:
+        notes.append(f"{area.path}: postsynaptic_current {psp:g} < 0 read as 0, as FEAGI's "
+                     "engine clamps it")
+        psp = 0.0
     return AreaSpec(
         index=index,
         cortical_id=area.cortical_id,
@@ -348,7 +473,7 @@ def _area_spec(area: AreaGenes, index: int, first: int, notes: list[str]) -> Are
         fire_threshold=float(area.fire_threshold),
         threshold_increment=tuple(float(v) for v in area.threshold_increment),  # type: ignore
         threshold_limit=float(limit),
-        leak=float(leak),
+        leak=leak,
         refractory=int(area.refractory),
         consecutive_fire_limit=int(area.consecutive_fire_limit),
         excitability=float(excitability),
@@ -356,6 +481,10 @@ def _area_spec(area: AreaGenes, index: int, first: int, notes: list[str]) -> Are
         mp_psp=area.mp_psp,
         psp=psp,
         psp_uniform=area.psp_uniform,
+        feagi_id=area.feagi_id,
+        legacy_id=area.legacy_id,
+        feagi_type=area.feagi_type,
+        leak_linear=leak_linear,
     )
 
 

@@ -177,6 +177,9 @@ def _rebuild(meta: dict[str, Any], arrays: dict[str, np.ndarray], checksum: str)
         d = dict(d)
         for key in ("dims", "position", "threshold_increment"):
             d[key] = tuple(d[key])
+        # Files written before FEAGI ids and float PSPs lack the newer fields (their defaults
+        # apply) and hold an integer PSP.
+        d["psp"] = float(d["psp"])
         areas.append(AreaSpec(**d))
     projections = []
     for i, d in enumerate(meta["projections"]):

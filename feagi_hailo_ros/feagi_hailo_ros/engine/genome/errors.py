@@ -56,13 +56,16 @@ class UnknownMorphologyError(GenomeError):
 
 
 class UnsupportedFeatureError(GenomeError):
-    """The genome uses a FEAGI feature this importer does not build (memory areas,
-    composite morphologies, some function morphologies). ``build_connectome(strict=False)``
-    skips such parts and lists them in ``Connectome.notes`` instead of raising."""
+    """The genome uses a FEAGI feature this importer does not build (a mapping that uses an
+    untyped placeholder morphology, a FEAGI rule this importer lacks).
+    ``build_connectome(strict=False)`` skips such parts and lists them in ``Connectome.notes``
+    instead of raising. Memory areas and plastic rules are never refused (notes only)."""
 
 
 class UnsupportedMorphologyError(UnsupportedFeatureError):
-    """A mapping uses a morphology type or function this importer cannot build."""
+    """A mapping uses a morphology this importer cannot build (untyped, or a FEAGI function
+    whose rule is not available here). Morphologies FEAGI itself builds nothing for are not
+    errors: they build 0 synapses, with a note."""
 
 
 class BrainTooLargeError(GenomeError):
@@ -81,7 +84,3 @@ class BrainTooLargeError(GenomeError):
 class ConnectomeFileError(GenomeError):
     """A saved connectome file is corrupted, truncated, of another format version, or
     was built from a different genome than expected."""
-
-
-class PlasticityIgnoredWarning(UserWarning):
-    """A mapping asks for plasticity (STDP); it is loaded with static weights."""

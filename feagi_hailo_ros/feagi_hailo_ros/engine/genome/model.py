@@ -21,6 +21,7 @@ __all__ = [
     "INT32_MAX",
     "MAX_DELAY_BURSTS",
     "MORPHOLOGY_TYPES",
+    "POWER_FEAGI_ID",
     "POWER_IDS",
     "UINT16_MAX",
     "AreaGenes",
@@ -48,6 +49,8 @@ FLOAT32_MAX = 3.4028234663852886e38
 #: Ids (legacy 6-character, and the readable form of v3 8-byte ids) of FEAGI's power area,
 #: whose neurons fire every burst.
 POWER_IDS = frozenset({"___pwr", "_power", "___pwr__", "___power"})
+#: FEAGI's current id of the power area (``___power`` in base64).
+POWER_FEAGI_ID = "X19fcG93ZXI="
 
 #: The values of :attr:`Morphology.type`, as FEAGI's ``neuron_morphologies`` spell them.
 MORPHOLOGY_TYPES = ("vectors", "patterns", "functions", "composite", "placeholder")
@@ -65,10 +68,11 @@ class MappingRule:
       area only by the builder, so it may name an area that does not exist).
     * ``morphology_id``: key into :attr:`Genome.morphologies`.
     * ``morphology_scalar``: (x, y, z) integer factors applied to ``vectors`` morphologies.
-    * ``psc_multiplier`` [``postSynapticCurrent_multiplier``]: the synaptic weight before the
-      builder clamps it to ``sign(m) * min(|m|, 255)``; negative means inhibitory.
+    * ``psc_multiplier`` [``postSynapticCurrent_multiplier``]: the synaptic weight ``|m|`` (a
+      float, not clamped: FEAGI 2.6.10, ``feagi_ref/min_mult300``); negative means inhibitory.
     * ``plasticity`` [``plasticity_flag``] and the ``plasticity_*``/``lt?_multiplier`` values:
       read and kept; the engine loads plastic mappings with static weights.
+      ``plasticity_window`` is ``None`` when the rule does not give it.
     * ``delay`` [``synaptic_delay_bursts``]: bursts, 1..:data:`MAX_DELAY_BURSTS`.
     """
 
@@ -87,7 +91,7 @@ class MappingRule:
     plasticity_constant: float = 0.0
     ltp_multiplier: float = 0.0
     ltd_multiplier: float = 0.0
-    plasticity_window: float = 0.0
+    plasticity_window: float | None = None
     #: Key path of the rule in the genome, for messages.
     path: str = ""
 
@@ -97,13 +101,19 @@ class AreaGenes:
     """The genes of one cortical area, typed and validated, defaults applied.
 
     Values as the parser leaves them (DESIGN §4 gives the neuron rules they feed; the builder
-    later clamps ``leak`` and ``excitability`` to at most 1, ``psp`` to 0..255, and reads a
+    later reads an ``excitability`` above 1 as "always", a negative ``psp`` as 0 and a
     ``threshold_limit`` of 0 as "no limit"): ``dims`` voxels per axis (each >= 1), ``position``
     voxels (int32 range), ``neurons_per_voxel`` >= 1, ``synapse_attractivity`` percent (>= 0),
     ``psp``, ``fire_threshold``, ``threshold_increment`` (per voxel of x, y, z) and
     ``threshold_limit`` (>= 0) in membrane-potential units, ``refractory`` and
     ``consecutive_fire_limit`` bursts / fires (0..65535, 0 = none), ``leak`` fraction of the
-    potential lost per burst (>= 0), ``excitability`` firing probability (>= 0; > 1 means always).
+    potential lost per burst (>= 0; FEAGI applies ``V * (1 - leak)`` for any value),
+    ``excitability`` firing probability (>= 0; > 1 means always).
+
+    ``feagi_id`` is FEAGI's current id of the area (8 bytes in base64: the id itself for a v3
+    id, the migrated id for a legacy one, :mod:`.ids`), ``legacy_id`` the 6-character id it has
+    or came from (``""`` when none), ``feagi_type`` FEAGI's type (``IPU``, ``OPU``, ``CUSTOM``,
+    ``MEMORY``, ``CORE``).
     """
 
     cortical_id: str
@@ -131,11 +141,15 @@ class AreaGenes:
     mappings: tuple[MappingRule, ...]
     #: Key path prefix of the area's genes (e.g. ``blueprint._____10c-i__pro``).
     path: str = ""
+    feagi_id: str = ""
+    legacy_id: str = ""
+    feagi_type: str = "CUSTOM"
 
     @property
     def is_power(self) -> bool:
         """FEAGI's power area: its neurons fire every burst (``___pwr``/``_power``/``___power``)."""
-        return self.id_is_power(self.cortical_id) or self.id_is_power(self.ascii_id)
+        return (self.id_is_power(self.cortical_id) or self.id_is_power(self.ascii_id)
+                or self.feagi_id == POWER_FEAGI_ID)
 
     @staticmethod
     def id_is_power(cortical_id: str) -> bool:
@@ -145,7 +159,9 @@ class AreaGenes:
 
     @property
     def is_memory(self) -> bool:
-        """Memory area (FEAGI: group MEMORY, a MEMORY sub-group, or ``memory`` gene true)."""
+        """Memory area (group MEMORY, a MEMORY sub-group, or ``memory`` gene true). An ``m`` id
+        alone is not enough: FEAGI 2.6.10 builds an ``m`` area with ``memory`` false as an
+        ordinary area (its re-save ``turtlebot.v3.json`` counts their neurons and synapses)."""
         return (self.is_memory_flag or self.group.upper() == "MEMORY"
                 or "MEMORY" in self.sub_group.upper())
 
@@ -162,7 +178,9 @@ class Morphology:
     ``type`` is one of :data:`MORPHOLOGY_TYPES`. Only the field of that type is filled:
     ``vectors`` for ``"vectors"`` ((x, y, z) integer offsets), ``patterns`` for ``"patterns"``
     (canonical tokens, see :data:`.morphology.PatternToken`), ``parameters`` for the others
-    (a ``functions`` morphology is identified by ``morphology_id`` alone).
+    (a ``functions`` morphology is identified by ``morphology_id`` alone). ``"placeholder"`` is
+    an entry without a type (``{}`` or ``{"parameters": {}}``): FEAGI accepts it as long as no
+    mapping uses it, and so does the builder.
     ``morphology_class`` is the genome's ``class`` (``"core"`` for FEAGI's core morphologies).
     """
 
@@ -199,12 +217,16 @@ class Genome:
     notes: tuple[str, ...] = ()
 
     def area(self, cortical_id: str) -> AreaGenes:
-        """An area by its id as written, or by its readable id (decoded v3 id).
+        """An area by its id as written, its readable id (decoded v3 id), then its FEAGI id or
+        legacy id (:attr:`AreaGenes.feagi_id`, :attr:`AreaGenes.legacy_id`).
 
         Raises ``KeyError`` (with the id) when no area has that id.
         """
         for a in self.areas:
             if cortical_id in (a.cortical_id, a.ascii_id):
+                return a
+        for a in self.areas:
+            if cortical_id in (a.feagi_id, a.legacy_id) and cortical_id:
                 return a
         raise KeyError(cortical_id)
 

@@ -1,11 +1,11 @@
 """Voxel-level synapse rules: FEAGI morphologies turned into (source voxel, destination voxel) pairs.
 
 A FEAGI mapping connects the voxels of a source area to voxels of a destination
-area by a *morphology*. Every morphology FEAGI defines is **separable per axis**:
-whether source voxel ``(x, y, z)`` connects to destination voxel ``(x', y', z')``
-is decided axis by axis (a vector offsets each axis independently, a pattern
-token constrains one axis, the projector scales each axis on its own). So a
-morphology is represented here as a union of :class:`SeparableTerm` s, each the
+area by a *morphology*. Almost every morphology FEAGI defines is **separable per
+axis**: whether source voxel ``(x, y, z)`` connects to destination voxel
+``(x', y', z')`` is decided axis by axis (a vector offsets each axis independently,
+a pattern token constrains one axis, the projector scales each axis on its own). So
+a morphology is represented here as a union of :class:`SeparableTerm` s, each the
 Cartesian product of three per-axis relations (:class:`AxisMap`). That gives two
 things the builder needs:
 
@@ -13,20 +13,22 @@ things the builder needs:
   counts, known *before* anything is allocated (memory estimate, DESIGN §5), and
 * materialising the pairs is a numpy broadcast, not a Python loop over voxels.
 
-Semantics (facts from FEAGI's sources, reimplemented here):
+The two that are not separable (``sweeper``, ``rotator_z``) are a :class:`VoxelListTerm`:
+an upper bound of their pairs is known up front, the pairs are generated when built.
+
+Semantics (facts from FEAGI's sources, reimplemented here; "feagi-core" is
+``crates/feagi-brain-development/src/connectivity/``):
 
 ``vectors``
-    Source voxel ``s`` connects to ``s + v * morphology_scalar`` (element-wise
-    product, feagi/feagi ``src/evo/synaptogenesis_rules.py`` ``match_vectors``);
-    destinations outside the destination area are dropped (same file: negative
-    coordinates return nothing and ``block_size_checker`` rejects the rest).
-    Several vectors are a union; duplicates are created once (FEAGI collects
-    candidates in a ``set``).
+    Source voxel ``s`` connects to ``s + v * scalar``; destinations outside the
+    destination area are dropped (feagi-core ``rules/vectors.rs apply_vector_offset``).
+    Several vectors are a union; duplicates are created once. FEAGI's engine calls it
+    with scalar 1: a rule's ``morphology_scalar`` is ignored for vectors (measured:
+    ``feagi_ref/min_vscalar``), which the genome builder follows.
 ``patterns``
     ``[[src_x, src_y, src_z], [dst_x, dst_y, dst_z]]`` pairs. Source side: an
     integer selects that coordinate, ``"*"`` and ``"?"`` match any, ``"N..M"`` an
-    inclusive range; other tokens match any (feagi-core
-    ``crates/feagi-brain-development/src/connectivity/rules/patterns.rs``,
+    inclusive range; other tokens match any (feagi-core ``rules/patterns.rs``,
     ``source_axis_matches``). Destination side: integer = that coordinate, ``"*"``
     = every coordinate, ``"?"`` = the source's own coordinate, ``"!"`` = every
     coordinate except the source's, ``"?+"``/``"?-"`` = strictly above/below the
@@ -40,36 +42,41 @@ Semantics (facts from FEAGI's sources, reimplemented here):
     many-to-one, ``d = int(s / (src/dst))``; source smaller -> one-to-many, every
     ``d`` with ``int(d / (dst/src)) == s``. The divisions are done in float32
     exactly as feagi-core does, so rounding at boundaries matches it.
-    ``projector_xy`` / ``_xz`` / ``_yz`` first swap the named source axes (feagi/feagi
-    ``syn_projector(transpose=...)``), e.g. ``projector_xz`` maps source x onto
-    destination z.
 ``block_to_block``
     Identity: voxel ``(x, y, z)`` to the same coordinates of the destination,
     dropped when outside (FEAGI core morphology ``vectors: [[0, 0, 0]]``).
-``lateral_pairs_x``, ``last_to_first`` (functions)
-    x-neighbour pairs 0<->1, 2<->3, ...; the last voxel of the source to voxel
-    (0, 0, 0) (feagi/feagi ``synaptogenesis_rules.py``).
+``last_to_first``, ``first_to_last`` (functions)
+    The last source voxel (max x, y, z) to destination voxel (0, 0, 0); source voxel
+    (0, 0, 0) to the last destination voxel (feagi-core ``core_morphologies/
+    last_to_first.rs``, ``first_to_last.rs``).
+``sweeper`` (function)
+    :func:`sweeper_term` (feagi-core ``core_morphologies/sweeper.rs``).
+``rotator_z`` (function)
+    :func:`rotator_z_term` (feagi-core ``rules/rotator_z.rs``).
+``bitmask_encoder_x/y/z``, ``bitmask_decoder_x/y/z`` (functions)
+    :func:`bitmask_term` (feagi-core ``core_morphologies/bitmask.rs``).
+``tile`` (composite)
+    :func:`tile_term` (feagi-core ``core_morphologies/tile.rs``).
+``projector_xy`` / ``_xz`` / ``_yz``, ``lateral_pairs_x`` (functions of the Python FEAGI)
+    Swap the named source axes, then project (feagi/feagi ``syn_projector(transpose=...)``);
+    x-neighbour pairs 0<->1, 2<->3, ... (feagi/feagi ``synaptogenesis_rules.py``). FEAGI's
+    current engine builds neither (the builder follows it); they stay here for direct use.
 
-Not built (``UnsupportedMorphologyError``): ``composite`` morphologies and the
-functions ``memory`` (plasticity-driven, no static synapses in FEAGI),
-``randomizer``, ``expander_x``, ``reducer_x`` and any other function name.
+:func:`function_terms` raises ``UnsupportedMorphologyError`` for any other function name
+(the builder decides what FEAGI does with those: :mod:`.builder`).
 
-Where FEAGI's two implementations disagree, this module follows the documented
-(Python) behaviour and says so: feagi-core's Rust ``apply_vector_offset`` clamps an
-out-of-range destination onto the area's edge and is called with scalar 1.0,
-whereas the Python reference drops such destinations and scales by
-``morphology_scalar``; the Python pattern matcher lets a destination ``"*"`` ignore
-the source token on that axis, which feagi-core's newer matcher (followed here)
-does not.
+Where FEAGI's two implementations disagree this module follows feagi-core's engine: the
+Python pattern matcher lets a destination ``"*"`` ignore the source token on that axis,
+which feagi-core's matcher (followed here) does not.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, Union
 
 import numpy as np
 
@@ -83,11 +90,17 @@ Shape = tuple[int, int, int]
 #: ("rel", lo, hi) relative inclusive range, ("abs", lo, hi) absolute inclusive range.
 PatternToken = tuple
 
-#: Function morphologies that this module builds.
-SUPPORTED_FUNCTIONS = frozenset(
-    {"projector", "projector_xy", "projector_xz", "projector_yz", "block_to_block",
-     "lateral_pairs_x", "last_to_first"}
+#: Function morphologies of FEAGI 2.6.10's engine whose rule this module builds (feagi-core
+#: ``crates/feagi-brain-development/src/connectivity/core_morphologies/``).
+FEAGI_FUNCTIONS = frozenset(
+    {"projector", "block_to_block", "last_to_first", "first_to_last", "sweeper", "rotator_z"}
+    | {f"bitmask_{kind}_{axis}" for kind in ("encoder", "decoder") for axis in "xyz"}
 )
+#: Function morphologies that this module builds: FEAGI's, and older Python FEAGI rules
+#: (``projector_xy``/``_xz``/``_yz``, ``lateral_pairs_x``) that FEAGI's current engine no longer
+#: builds (the genome builder follows the engine; these stay available for direct use).
+SUPPORTED_FUNCTIONS = FEAGI_FUNCTIONS | frozenset(
+    {"projector_xy", "projector_xz", "projector_yz", "lateral_pairs_x"})
 
 # Axis permutations of the transposing projectors: destination axis i takes its
 # coordinate from source axis _TRANSPOSE[name][i] (feagi/feagi syn_projector).
@@ -269,6 +282,26 @@ class PairsAxis:
         return np.asarray(self.src, dtype=np.int64), np.asarray(self.dst, dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class ClampAxis:
+    """``d = min(s, dst_dim - 1)`` for every source coordinate: the axes a bitmask morphology
+    does not code (feagi-core ``core_morphologies/bitmask.rs`` clamps them into the
+    destination)."""
+
+    src_axis: int
+    src_dim: int
+    dst_dim: int
+
+    def count(self) -> int:
+        """One pair per source coordinate."""
+        return self.src_dim
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(s, min(s, dst_dim - 1))`` as two int64 arrays, ascending by source."""
+        s = np.arange(self.src_dim, dtype=np.int64)
+        return s, np.minimum(s, self.dst_dim - 1)
+
+
 # A destination interval [lo(s), hi(s)) for source coordinate s, with lo and hi of
 # the form ``slope * s + offset`` (slope 0 or 1): (lo_slope, lo_offset, hi_slope, hi_offset).
 _Interval = tuple[int, int, int, int]
@@ -437,6 +470,25 @@ class SeparableTerm:
         return result
 
 
+@dataclass(frozen=True)
+class VoxelListTerm:
+    """A morphology that is not separable per axis (``sweeper``, ``rotator_z``): its voxel pairs
+    are generated when built. ``bound`` is an upper bound of the pair count, known without
+    generating them (the memory estimate uses it); ``generate`` returns ``(src_xyz, dst_xyz)``,
+    two int64 arrays of shape ``(n, 3)``, every destination inside the destination area."""
+
+    bound: int
+    generate: Callable[[], tuple[np.ndarray, np.ndarray]]
+
+    def count(self) -> int:
+        """Upper bound of the pairs (exact count needs :attr:`generate`)."""
+        return self.bound
+
+
+#: What a morphology is made of: separable terms, or generated voxel lists.
+Term = Union[SeparableTerm, VoxelListTerm]
+
+
 def vectors_terms(vectors: Sequence[Sequence[int]], scalar: Sequence[int],
                   src_shape: Shape, dst_shape: Shape) -> list[SeparableTerm]:
     """One term per vector: offset ``v[i] * scalar[i]`` on each axis.
@@ -482,13 +534,13 @@ def projector_term(src_shape: Shape, dst_shape: Shape,
     return SeparableTerm(axes)  # type: ignore[arg-type]
 
 
-def function_terms(name: str, src_shape: Shape, dst_shape: Shape, path: str = "") -> list[SeparableTerm]:
+def function_terms(name: str, src_shape: Shape, dst_shape: Shape, path: str = "") -> list[Term]:
     """Terms of a ``functions`` morphology by name.
 
     ``name`` is one of :data:`SUPPORTED_FUNCTIONS` (semantics in the module docstring);
     shapes are the (x, y, z) voxel dimensions of the source and destination areas; ``path``
     is the key path for the error. Returns one term. Raises
-    :class:`~.errors.UnsupportedMorphologyError` for any other name (``memory``,
+    :class:`~.errors.UnsupportedMorphologyError` for any other name (``episodic_memory``,
     ``randomizer``, ``expander_x``, ``reducer_x``, unknown names).
     """
     if name in _TRANSPOSE:
@@ -503,9 +555,140 @@ def function_terms(name: str, src_shape: Shape, dst_shape: Shape, path: str = ""
     if name == "last_to_first":
         axes = tuple(PairsAxis(i, (src_shape[i] - 1,), (0,)) for i in range(3))
         return [SeparableTerm(axes)]  # type: ignore[arg-type]
+    if name == "first_to_last":
+        axes = tuple(PairsAxis(i, (0,), (dst_shape[i] - 1,)) for i in range(3))
+        return [SeparableTerm(axes)]  # type: ignore[arg-type]
+    if name.startswith("bitmask_") and name in FEAGI_FUNCTIONS:
+        return [bitmask_term(src_shape, dst_shape, "xyz".index(name[-1]),
+                             name.startswith("bitmask_encoder"))]
+    if name == "sweeper":
+        return [sweeper_term(src_shape, dst_shape)]
+    if name == "rotator_z":
+        return [rotator_z_term(src_shape, dst_shape)]
     raise UnsupportedMorphologyError(
         f"function morphology {name!r} is not supported (supported: "
         f"{', '.join(sorted(SUPPORTED_FUNCTIONS))})", path)
+
+
+def _bit_set_msb(value: np.ndarray, bit_from_msb: np.ndarray, width: int) -> np.ndarray:
+    """Whether bit ``bit_from_msb`` (counted from the most significant of ``width`` bits) of
+    ``value`` is set; bits beyond 32 are never set (feagi-core ``bitmask.rs bit_is_set_msb``)."""
+    lsb = width - 1 - bit_from_msb
+    ok = (bit_from_msb < width) & (lsb >= 0) & (lsb < 32)
+    return ok & (((value >> np.where(ok, lsb, 0)) & 1) == 1)
+
+
+def bitmask_term(src_shape: Shape, dst_shape: Shape, axis: int, encoder: bool) -> SeparableTerm:
+    """``bitmask_encoder_<axis>`` / ``bitmask_decoder_<axis>`` (feagi-core
+    ``core_morphologies/bitmask.rs``), bits counted from the most significant one.
+
+    Encoder: source coordinate ``s`` on ``axis`` is bit ``s`` of a ``src_dim``-bit number; it
+    reaches every destination coordinate whose value has that bit set. Decoder: source
+    coordinate ``s`` is a number; it reaches destination coordinate ``d`` when bit ``d`` of a
+    ``dst_dim``-bit ``s`` is set. The other two axes are clamped into the destination
+    (:class:`ClampAxis`). Shapes are (x, y, z) voxel dimensions.
+    """
+    n_src, n_dst = src_shape[axis], dst_shape[axis]
+    s = np.arange(n_src, dtype=np.int64)[:, None]
+    d = np.arange(n_dst, dtype=np.int64)[None, :]
+    hit = _bit_set_msb(d, s, n_src) if encoder else _bit_set_msb(s, d, n_dst)
+    src_i, dst_i = np.nonzero(hit)
+    coded = PairsAxis(axis, tuple(src_i.tolist()), tuple(dst_i.tolist()))
+    axes = tuple(coded if i == axis else ClampAxis(i, src_shape[i], dst_shape[i])
+                 for i in range(3))
+    return SeparableTerm(axes)  # type: ignore[arg-type]
+
+
+def _all_voxels(shape: Shape) -> np.ndarray:
+    """Every voxel of an area as an ``(n, 3)`` int64 array, in the connectome's order."""
+    grid = np.indices(shape, dtype=np.int64).reshape(3, -1)
+    return grid.T.copy()
+
+
+def sweeper_term(src_shape: Shape, dst_shape: Shape) -> VoxelListTerm:
+    """FEAGI's ``sweeper`` (feagi-core ``core_morphologies/sweeper.rs``): every source voxel,
+    clamped into the destination, reaches the next destination voxel in x-major order (+1 in x,
+    else x = 0 and +1 in y, else x = y = 0 and +1 in z; none after the last voxel)."""
+
+    def generate() -> tuple[np.ndarray, np.ndarray]:
+        src = _all_voxels(src_shape)
+        dims = np.asarray(dst_shape, dtype=np.int64)
+        c = np.minimum(src, dims - 1)
+        x, y, z = c[:, 0], c[:, 1], c[:, 2]
+        step_x = x + 1 < dims[0]
+        step_y = ~step_x & (y + 1 < dims[1])
+        step_z = ~step_x & ~step_y & (z + 1 < dims[2])
+        dst = np.stack([np.where(step_x, x + 1, 0),
+                        np.where(step_x, y, np.where(step_y, y + 1, 0)),
+                        np.where(step_x | step_y, z, z + 1)], axis=1)
+        keep = step_x | step_y | step_z
+        return src[keep], dst[keep]
+
+    return VoxelListTerm(voxel_count(src_shape), generate)
+
+
+def _round_half_away(v: np.ndarray) -> np.ndarray:
+    """Rust's ``f64::round``: halves away from zero (numpy's ``rint`` rounds them to even)."""
+    return np.sign(v) * np.floor(np.abs(v) + 0.5)
+
+
+def rotator_z_term(src_shape: Shape, dst_shape: Shape) -> VoxelListTerm:
+    """FEAGI's ``rotator_z`` (feagi-core ``connectivity/rules/rotator_z.rs syn_rotator_z``).
+
+    Every source voxel (its z ignored) is scaled into the destination's xy extent, then rotated
+    about the destination's xy centre once per destination z layer, layer ``k`` by
+    ``-90 + 180 * k / (depth - 1)`` degrees (0 for a single layer), clockwise positive;
+    coordinates are rounded half away from zero and dropped outside the destination. float64
+    arithmetic in FEAGI's order of operations.
+    """
+    sw, sh, _ = src_shape
+    dw, dh, dd = dst_shape
+
+    def generate() -> tuple[np.ndarray, np.ndarray]:
+        src = _all_voxels(src_shape)
+        sw_span, sh_span = float(max(sw - 1, 1)), float(max(sh - 1, 1))
+        dw_span, dh_span = float(max(dw - 1, 1)), float(max(dh - 1, 1))
+        base_x = src[:, 0].astype(np.float64) / sw_span * dw_span
+        base_y = src[:, 1].astype(np.float64) / sh_span * dh_span
+        cx, cy = dw_span / 2.0, dh_span / 2.0
+        dx, dy = base_x - cx, base_y - cy
+        src_parts, dst_parts = [], []
+        for k in range(dd):
+            angle = 0.0 if dd <= 1 else -90.0 + 180.0 * (k / (dd - 1))
+            t = math.radians(angle)
+            cos_t, sin_t = math.cos(t), math.sin(t)
+            rx = _round_half_away(cx + cos_t * dx + sin_t * dy)
+            ry = _round_half_away(cy - sin_t * dx + cos_t * dy)
+            keep = (rx >= 0) & (rx < dw) & (ry >= 0) & (ry < dh)
+            src_parts.append(src[keep])
+            dst_parts.append(np.stack([rx[keep].astype(np.int64), ry[keep].astype(np.int64),
+                                       np.full(int(keep.sum()), k, np.int64)], axis=1))
+        return np.concatenate(src_parts), np.concatenate(dst_parts)
+
+    return VoxelListTerm(voxel_count(src_shape) * dd, generate)
+
+
+def tile_term(src_shape: Shape, dst_shape: Shape) -> SeparableTerm:
+    """FEAGI's ``tile`` composite (feagi-core ``core_morphologies/tile.rs``).
+
+    A source with more voxels than the destination folds into it (``d = s mod dst_dim`` per
+    axis); otherwise the source is repeated across the destination (``d = s + k * src_dim`` for
+    every ``k`` that stays inside). Shapes are (x, y, z) voxel dimensions.
+    """
+    fold = voxel_count(src_shape) > voxel_count(dst_shape)
+    axes = []
+    for i in range(3):
+        n_src, n_dst = src_shape[i], dst_shape[i]
+        if fold:
+            src_c = list(range(n_src))
+            dst_c = [c % n_dst for c in src_c]
+        else:
+            src_c = [c for c in range(n_src) for k in range(-(-n_dst // n_src))
+                     if c + k * n_src < n_dst]
+            dst_c = [c + k * n_src for c in range(n_src) for k in range(-(-n_dst // n_src))
+                     if c + k * n_src < n_dst]
+        axes.append(PairsAxis(i, tuple(src_c), tuple(dst_c)))
+    return SeparableTerm(tuple(axes))  # type: ignore[arg-type]
 
 
 def voxel_count(shape: Shape) -> int:
@@ -513,7 +696,7 @@ def voxel_count(shape: Shape) -> int:
     return shape[0] * shape[1] * shape[2]
 
 
-def voxel_pairs(terms: Sequence[SeparableTerm], src_shape: Shape,
+def voxel_pairs(terms: Sequence[Term], src_shape: Shape,
                 dst_shape: Shape) -> tuple[np.ndarray, np.ndarray]:
     """Union of the terms as linear voxel indices ``(src, dst)``, int64, unique.
 
@@ -527,6 +710,11 @@ def voxel_pairs(terms: Sequence[SeparableTerm], src_shape: Shape,
     keys = []
     for term in terms:
         if term.count() == 0:
+            continue
+        if isinstance(term, VoxelListTerm):
+            src_xyz, dst_xyz = term.generate()
+            keys.append((src_xyz @ np.asarray(src_strides, np.int64)) * n_dst
+                        + dst_xyz @ np.asarray(dst_strides, np.int64))
             continue
         src_lin = np.zeros((1, 1, 1), dtype=np.int64)
         dst_lin = np.zeros((1, 1, 1), dtype=np.int64)

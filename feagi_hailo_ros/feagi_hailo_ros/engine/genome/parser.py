@@ -26,6 +26,16 @@ Formats read (facts from FEAGI's sources; nothing here is copied from them):
   [x, y, z], "cortical_mapping_dst": {...}, ...}}``, the in-memory form FEAGI's
   migrations work on) is read too, with the same genes under their long names.
 
+What FEAGI accepts is accepted (DESIGN §4, last paragraph): in a flat blueprint every key that
+is not a ``_____10c-`` cortical gene (the ``_____10b-`` species keys of FEAGI's own default
+genomes) is ignored with a note (feagi-core ``converter_flat_full.rs parse_cortical_id``); a
+morphology entry without a type (``{}``, ``{"parameters": {}}``) is an untyped placeholder that
+only a mapping using it makes an error (:mod:`.builder`); the legacy morphology ids ``memory``
+and ``bi_directional_stdp`` are renamed ``episodic_memory`` / ``associative_memory`` in the
+morphology section and in every rule (feagi-core ``genome/migrator.rs``). Each area also gets
+its FEAGI id, legacy id and FEAGI type (:mod:`.ids`: 8-byte ids are read as they are, legacy
+6-character ids migrated as FEAGI's migrator does).
+
 Genes used (flat code, long name, default when absent):
 ``__name`` cortical_name (the id), ``_group`` group_id ("CUSTOM"), ``subgrp``
 sub_group_id (""), ``___bbx/y/z`` block_boundaries (**required**, > 0),
@@ -54,8 +64,8 @@ name is ignored with a note in :attr:`Genome.notes`.
 Values are checked strictly: NaN/inf, a float where FEAGI stores an integer
 (1.5 neurons per voxel), a non-bool flag, a non-positive dimension, a
 non-positive delay all raise a :class:`~.errors.GenomeError` subclass whose
-message starts with the key path. Ranges that FEAGI clamps (leak and
-excitability above 1) are clamped later by the builder, with a note.
+message starts with the key path. Values FEAGI reads differently from how they are written
+(a negative PSP, an excitability above 1) are converted later by the builder, with a note.
 """
 
 from __future__ import annotations
@@ -79,6 +89,7 @@ from .errors import (
     GenomeSyntaxError,
     MissingGeneError,
 )
+from .ids import decode_id, encode_id, feagi_type, legacy_alias, migrate_legacy_id
 from .model import (
     FLOAT32_MAX,
     INT32_MAX,
@@ -99,6 +110,8 @@ FLAT_PREFIX = "_____10c-"
 MAX_SCHEMA_VERSION = 7
 
 _RE_LEGACY_ID = re.compile(r"^[A-Za-z0-9_]{6}([A-Za-z0-9_]{2})?$")
+# A flat gene key of any gene class: "_____10c-..." (cortical), "_____10b-..." (species), ...
+_RE_FLAT_KEY = re.compile(r"^_____\d\d[a-z]-")
 
 # gene code -> (kind, default). Kinds: int, float, bool, text, map. ``None``
 # default = required.
@@ -166,32 +179,53 @@ _AXIS_DICTS = {
     "coordinates_3d": (("x", "y", "z"), ("rcordx", "rcordy", "rcordz")),
 }
 
-# FEAGI's core morphologies: feagi/feagi src/evo/templates.py ``core_morphologies``
-# and feagi-core crates/feagi-evolutionary/src/templates.rs ``add_core_morphologies``.
-# Both FEAGI implementations install these over any same-named genome entry.
-# (The Python template writes all_to_all's source side as "?", which matches any
-# source coordinate, i.e. the same as "*" here.)
+# FEAGI's core morphologies, as FEAGI 2.6.10 (engine 0.0.67) installs them: feagi-core
+# crates/feagi-evolutionary/src/templates.rs add_core_morphologies (the names also appear in the
+# engine binary). They replace a same-named genome entry, as FEAGI does.
+_FUNCTION = {"type": "functions", "parameters": {}}
 _CORE_MORPHOLOGIES: dict[str, dict[str, Any]] = {
     "block_to_block": {"type": "vectors", "parameters": {"vectors": [[0, 0, 0]]}},
-    "projector": {"type": "functions", "parameters": {}},
-    "memory": {"type": "functions", "parameters": {}},
+    "projector": _FUNCTION,
+    "centered_projector": _FUNCTION,
+    "transpose_xy": _FUNCTION,
+    "transpose_yz": _FUNCTION,
+    "transpose_xz": _FUNCTION,
+    "sweeper": _FUNCTION,
+    "last_to_first": _FUNCTION,
+    "first_to_last": _FUNCTION,
+    "episodic_memory": _FUNCTION,
+    "memory_replay": _FUNCTION,
+    "associative_memory": _FUNCTION,
+    "rotator_z": _FUNCTION,
+    **{f"bitmask_{kind}_{axis}": _FUNCTION for kind in ("encoder", "decoder") for axis in "xyz"},
     "0-0-0_to_all": {"type": "patterns",
                      "parameters": {"patterns": [[[0, 0, 0], ["*", "*", "*"]]]}},
     "all_to_0-0-0": {"type": "patterns",
                      "parameters": {"patterns": [[["*", "*", "*"], [0, 0, 0]]]}},
-    "all_to_all": {"type": "patterns",
-                   "parameters": {"patterns": [[["*", "*", "*"], ["*", "*", "*"]]]}},
+    "tile": {"type": "composite", "parameters": {"src_seed": [16, 16, 1],
+                                                 "src_pattern": [[1, 0], [1, 0], [1, 0]],
+                                                 "mapper_morphology": "projector"}},
     "lateral_+x": {"type": "vectors", "parameters": {"vectors": [[1, 0, 0]]}},
     "lateral_-x": {"type": "vectors", "parameters": {"vectors": [[-1, 0, 0]]}},
     "lateral_+y": {"type": "vectors", "parameters": {"vectors": [[0, 1, 0]]}},
     "lateral_-y": {"type": "vectors", "parameters": {"vectors": [[0, -1, 0]]}},
     "lateral_+z": {"type": "vectors", "parameters": {"vectors": [[0, 0, 1]]}},
     "lateral_-z": {"type": "vectors", "parameters": {"vectors": [[0, 0, -1]]}},
-    "randomizer": {"type": "functions", "parameters": {}},
-    "expander_x": {"type": "functions", "parameters": {}},
-    "reducer_x": {"type": "functions", "parameters": {}},
-    "lateral_pairs_x": {"type": "functions", "parameters": {}},
 }
+# Morphologies of FEAGI's default genomes (feagi-core genomes/*.json, the genomes embedded in the
+# engine) that are not core any more: provided when a genome uses them without defining them
+# (older genomes relied on the Python FEAGI's core set); a genome's own definition wins.
+_FALLBACK_MORPHOLOGIES: dict[str, dict[str, Any]] = {
+    "all_to_all": {"type": "patterns",
+                   "parameters": {"patterns": [[["*", "*", "*"], ["*", "*", "*"]]]}},
+    "randomizer": _FUNCTION,
+    "expander_x": _FUNCTION,
+    "reducer_x": _FUNCTION,
+    "lateral_pairs_x": _FUNCTION,
+}
+# Legacy morphology ids FEAGI renames, in the morphology section and in every rule
+# (feagi-core genome/migrator.rs migrate_morphology_ids).
+_RENAMED_MORPHOLOGIES = {"memory": "episodic_memory", "bi_directional_stdp": "associative_memory"}
 
 
 # --------------------------------------------------------------------------- loading
@@ -290,9 +324,11 @@ def parse_genome(obj: Any) -> Genome:
 
     ``obj`` is the decoded JSON (v2 flat, v3 flat or hierarchical blueprint; see the module
     docstring). Areas come out sorted by cortical id; FEAGI's core morphologies are always
-    present and replace same-named genome entries (feagi/feagi ``src/evo/templates.py``,
-    feagi-core ``templates.rs``). Unknown genes, replaced core morphologies and an ignored
-    ``modulators`` section are listed in ``Genome.notes``.
+    present and replace same-named genome entries (feagi-core ``templates.rs
+    add_core_morphologies``), and the older core ones (``all_to_all``, ``randomizer``, ...)
+    are there when the genome does not define them. Unknown genes, ignored blueprint keys,
+    replaced core morphologies, unknown legacy IO ids and an ignored ``modulators`` section are
+    listed in ``Genome.notes``.
 
     Raises (each with the key path of the offending value):
     :class:`~.errors.GenomeSyntaxError` for a structure that is not a genome (not an object,
@@ -387,12 +423,18 @@ def _collect_areas(blueprint: Mapping, schema: int,
                    notes: list[str]) -> dict[str, tuple[dict[str, tuple[Any, str]], str]]:
     """cortical id -> ({gene code: (value, key path)}, area path) for flat or hierarchical."""
     areas: dict[str, tuple[dict[str, tuple[Any, str]], str]] = {}
-    flat = any(isinstance(k, str) and k.startswith(FLAT_PREFIX) for k in blueprint)
+    flat = any(isinstance(k, str) and _RE_FLAT_KEY.match(k) for k in blueprint)
     for key, value in blueprint.items():
         if not isinstance(key, str):
             raise GenomeSyntaxError(f"blueprint keys must be strings, got {key!r}", "blueprint")
         path = f"blueprint.{key}"
         if key.startswith("/"):  # FEAGI's JSON comment convention
+            continue
+        if flat and not key.startswith(FLAT_PREFIX):
+            # Other gene classes (the "_____10b-" species keys of FEAGI's own default genomes)
+            # and anything else: FEAGI reads only "_____10c-" cortical genes (feagi-core
+            # converter_flat_full.rs parse_cortical_id) and ignores the rest.
+            notes.append(f"{path}: not a '{FLAT_PREFIX}' cortical gene; ignored, as FEAGI does")
             continue
         if flat:
             parts = key.split("-")
@@ -439,6 +481,20 @@ def _hierarchical_genes(area: Mapping, path: str, notes: list[str]) -> dict[str,
     return genes
 
 
+def _feagi_identity(cid: str, ascii_id: str, group: str, memory: bool, path: str,
+                    notes: list[str]) -> tuple[str, str, str]:
+    """(FEAGI id in base64, legacy id or "", FEAGI type) of an area id (rules in :mod:`.ids`)."""
+    raw = decode_id(cid) if not _RE_LEGACY_ID.match(cid) else None
+    if raw is not None:
+        return cid, legacy_alias(raw), feagi_type(raw, group, memory)
+    raw, note = migrate_legacy_id(cid)
+    legacy = cid if len(cid) == 6 else legacy_alias(raw)
+    if note:
+        notes.append(f"{path}: {note}")
+        return encode_id(raw), legacy, "CUSTOM"
+    return encode_id(raw), legacy, feagi_type(raw, group, memory)
+
+
 def _parse_area(cid: str, genes: dict[str, tuple[Any, str]], path: str, schema: int,
                 notes: list[str]) -> AreaGenes:
     ascii_id = _check_id(cid, schema, path)
@@ -461,11 +517,16 @@ def _parse_area(cid: str, genes: dict[str, tuple[Any, str]], path: str, schema: 
     name = get("__name")
     name = cid if name is None else name
     rules = _parse_dstmap(cid, genes.get("dstmap"), schema)
+    group, memory = get("_group"), get("memory")
+    feagi_id, legacy_id, kind = _feagi_identity(cid, ascii_id, group, memory, path, notes)
     return AreaGenes(
         cortical_id=cid,
         ascii_id=ascii_id,
+        feagi_id=feagi_id,
+        legacy_id=legacy_id,
+        feagi_type=kind,
         name=name,
-        group=get("_group"),
+        group=group,
         sub_group=get("subgrp"),
         dims=dims,  # type: ignore[arg-type]
         position=tuple(get(c, minimum=-INT32_MAX, maximum=INT32_MAX)  # type: ignore[arg-type]
@@ -483,7 +544,7 @@ def _parse_area(cid: str, genes: dict[str, tuple[Any, str]], path: str, schema: 
         excitability=get("excite", minimum=0.0),
         mp_acc=get("mp_acc"),
         mp_psp=get("mp_psp"),
-        is_memory_flag=get("memory"),
+        is_memory_flag=memory,
         mappings=rules,
         path=path,
     )
@@ -557,6 +618,7 @@ def _parse_rule(src: str, dst: str, index: int, rule: Any, path: str) -> Mapping
     if not isinstance(morphology_id, str) or not morphology_id:
         raise GeneTypeError(f"morphology_id must be a non-empty string, got "
                             f"{_describe(morphology_id)}", p("morphology_id"))
+    morphology_id = _RENAMED_MORPHOLOGIES.get(morphology_id, morphology_id)
     scalar = _scalar3(fields.get("morphology_scalar", [1, 1, 1]), p("morphology_scalar"))
     psc = _typed(fields.get("postSynapticCurrent_multiplier", 1.0), "float",
                  p("postSynapticCurrent_multiplier"))
@@ -569,10 +631,15 @@ def _parse_rule(src: str, dst: str, index: int, rule: Any, path: str) -> Mapping
     attract = fields.get("synapse_attractivity")
     if attract is not None:
         attract = _typed(attract, "float", p("synapse_attractivity"), minimum=0.0)
-    extra = {}
-    for name in ("plasticity_constant", "ltp_multiplier", "ltd_multiplier", "plasticity_window"):
+    extra: dict[str, Any] = {}
+    for name in ("plasticity_constant", "ltp_multiplier", "ltd_multiplier"):
         value = fields.get(name, 0.0)
         extra[name] = 0.0 if value is None else _typed(value, "float", p(name))
+    # None when absent: FEAGI refuses a plastic rule without a window (connectome_manager.rs
+    # register_stdp_mapping_for_rule), which the builder reproduces.
+    window = fields.get("plasticity_window")
+    extra["plasticity_window"] = None if window is None else _typed(window, "float",
+                                                                    p("plasticity_window"))
     return MappingRule(
         src=src, dst=dst, index=index, morphology_id=morphology_id, morphology_scalar=scalar,
         psc_multiplier=psc, plasticity=plastic, delay=delay, synapse_attractivity=attract,
@@ -597,13 +664,19 @@ def _parse_morphologies(section: Any, notes: list[str]) -> dict[str, Morphology]
         raise GenomeSyntaxError(f"must be an object, got {_describe(section)}",
                                 "neuron_morphologies")
     out: dict[str, Morphology] = {}
-    for mid, entry in section.items():
+    for mid in section:
         if not isinstance(mid, str):
             raise GenomeSyntaxError(f"morphology ids must be strings, got {mid!r}",
                                     "neuron_morphologies")
+    section = {_RENAMED_MORPHOLOGIES.get(mid, mid): entry for mid, entry in section.items()
+               if not (mid in _RENAMED_MORPHOLOGIES and _RENAMED_MORPHOLOGIES[mid] in section)}
+    for mid, entry in section.items():
         if mid in _CORE_MORPHOLOGIES:
             continue  # replaced by FEAGI's core definition below
         out[mid] = _parse_morphology(mid, entry, f"neuron_morphologies.{mid}", "custom")
+    for mid, entry in _FALLBACK_MORPHOLOGIES.items():
+        if mid not in out:
+            out[mid] = _parse_morphology(mid, entry, f"core morphology {mid}", "core")
     for mid, entry in _CORE_MORPHOLOGIES.items():
         core = _parse_morphology(mid, entry, f"core morphology {mid}", "core")
         if mid in section:
@@ -627,12 +700,10 @@ def _parse_morphology(mid: str, entry: Any, path: str, default_class: str) -> Mo
     params = entry.get("parameters")
     if mtype is None:
         # Old genomes: {"vectors": [...]} without "type" (feagi/feagi
-        # genome_processor.py morphology_convertor). An empty entry is FEAGI's
-        # "placeholder".
+        # genome_processor.py morphology_convertor). An entry without any type (``{}``,
+        # ``{"parameters": {}}``) is a placeholder: FEAGI accepts it while no mapping uses it.
         found = [t for t in MORPHOLOGY_TYPES if t in entry]
         if not found:
-            if entry:
-                raise MissingGeneError("morphology has no 'type'", f"{path}.type")
             mtype, params = "placeholder", {}
         else:
             mtype = found[0]

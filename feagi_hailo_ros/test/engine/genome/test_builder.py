@@ -14,10 +14,8 @@ from feagi_hailo_ros.engine.genome.builder import build_connectome, estimate_mem
 from feagi_hailo_ros.engine.genome.errors import (
     BrainTooLargeError,
     GeneValueError,
-    PlasticityIgnoredWarning,
     UnknownAreaError,
     UnknownMorphologyError,
-    UnsupportedFeatureError,
     UnsupportedMorphologyError,
 )
 from feagi_hailo_ros.engine.genome.parser import load_genome
@@ -52,7 +50,10 @@ def test_obstacle_avoidance_counts():
         ("c__obr", "suppress_farther"): sum(range(3, 10)),
     }
     assert {k: p.synapse_count for k, p in by_name.items()} == expected
-    assert c.neuron_count == 1 + 16 * 10 + 10 + 10 + 4 * 10
+    # The genome's areas plus the 6 core areas FEAGI adds (___death, ___fatig, ...): FEAGI's
+    # re-save of this genome has 11 areas, 227 neurons, 421 synapses (feagi_v3 README).
+    assert c.neuron_count == 1 + 16 * 10 + 10 + 10 + 4 * 10 + 6 == 227
+    assert len(c.areas) == 11 and c.synapse_count == 421
     assert c.area(c.power_area).cortical_id == "___pwr"
     assert by_name[("c__obl", "stop_right_forward")].weight == -20.0
     assert len(c.source_checksum) == 64 and c.notes == []
@@ -73,7 +74,7 @@ def test_vision_counts_and_speed():
     c = build_connectome(example_genome_path("vision"))
     elapsed = time.perf_counter() - start
     assert c.neuron_count == 128 * 128 * 3 + 2 * 128 * 128 * 4 + 2 * 64 * 64 * 8 + \
-        32 * 32 * 16 + 8 * 8 * 32
+        32 * 32 * 16 + 8 * 8 * 32 + 7  # + FEAGI's 7 core areas (the genome has none)
     counts = {}
     for p in c.projections:
         key = (c.areas[p.src_area].cortical_id, c.areas[p.dst_area].cortical_id, p.morphology)
@@ -111,9 +112,11 @@ def test_local_indices_follow_the_connectome_numbering():
     assert p.pre.dtype == np.int32 and p.post.dtype == np.int32
 
 
-@pytest.mark.parametrize(("psc", "weight"), [(1, 1.0), (-3, -3.0), (300, 255.0), (-1000, -255.0),
-                                             (0.5, 0.5), (0, 0.0)])
-def test_weight_is_signed_and_clamped(psc, weight):
+@pytest.mark.parametrize(("psc", "weight"), [(1, 1.0), (-3, -3.0), (300, 300.0),
+                                             (-1000, -1000.0), (0.5, 0.5), (0, 0.0)])
+def test_weight_is_signed_and_not_clamped(psc, weight):
+    # FEAGI 2.6.10 stores float weights: a multiplier of 300 fires a target at threshold 280
+    # (feagi_ref/min_mult300), so nothing is clamped to 255.
     (p,) = build_connectome(two_areas((1, 1, 1), (1, 1, 1), [rule("block_to_block", psc)])).projections
     assert p.weight == weight
 
@@ -128,17 +131,33 @@ def test_two_rules_between_one_pair_are_two_projections_with_their_delays():
 
 
 def test_psp_threshold_and_leak_conversion():
-    c = build_connectome(genome_v2(
+    g = genome_v2(
         flat_area("c__aaa", pstcr_=300, fthlim=0, leak_c=10, excite=100),
         flat_area("c__bbb", pstcr_=-3, fthlim=7, leak_c=0.5, excite=0.25),
-        flat_area("c__ccc", pstcr_=2.7, excite=50)))
+        flat_area("c__ccc", pstcr_=2.7, excite=50))
+    c = build_connectome(g, add_core_areas=False)
     a, b, cc = c.area("c__aaa"), c.area("c__bbb"), c.area("c__ccc")
-    assert (a.psp, a.threshold_limit, a.leak, a.excitability) == (255, math.inf, 1.0, 1.0)
-    assert (b.psp, b.threshold_limit, b.leak, b.excitability) == (0, 7.0, 0.5, 0.25)
-    assert (cc.psp, cc.excitability) == (2, 1.0)
-    assert any("leak_coefficient 10" in n for n in c.notes)
+    # FEAGI's values (DESIGN §4): PSP a float, neither clamped to 255 nor truncated; leak kept
+    # above 1 (FEAGI computes V*(1-10)); a negative PSP reads as 0.
+    assert (a.psp, a.threshold_limit, a.leak, a.excitability) == (300.0, math.inf, 10.0, 1.0)
+    assert (b.psp, b.threshold_limit, b.leak, b.excitability) == (0.0, 7.0, 0.5, 0.25)
+    assert (cc.psp, cc.excitability) == (2.7, 1.0)
+    assert isinstance(cc.psp, float) and not any(x.leak_linear for x in c.areas)
+    (leak_note,) = [n for n in c.notes if "leak 10 > 1" in n]
+    assert "V*(1-10)" in leak_note and "legacy_leak='linear'" in leak_note and "c__aaa" in leak_note
+    assert any("postsynaptic_current -3 < 0" in n for n in c.notes)
     assert any("neuron_excitability 50" in n for n in c.notes)
     assert [x.first_neuron for x in c.areas] == [0, 1, 2]
+
+
+def test_legacy_leak_linear_is_recorded_per_area_without_a_warning():
+    g = genome_v2(flat_area("c__aaa", leak_c=10), flat_area("c__bbb", leak_c=0.5))
+    c = build_connectome(g, legacy_leak="linear")
+    assert all(a.leak_linear for a in c.areas)
+    assert (c.area("c__aaa").leak, c.area("c__bbb").leak) == (10.0, 0.5)
+    assert not any("leak" in n for n in c.notes)
+    with pytest.raises(ValueError, match="legacy_leak"):
+        build_connectome(g, legacy_leak="clamp")
 
 
 # --------------------------------------------------------------- attractivity
@@ -178,17 +197,46 @@ def test_attractivity_extremes_and_rule_override():
 # ------------------------------------------------------------------ plasticity
 
 
-def test_plastic_mapping_loads_static_with_one_warning():
-    g = two_areas((2, 1, 1), (2, 1, 1), [rule("block_to_block", plastic=True)])
-    with pytest.warns(PlasticityIgnoredWarning, match="c__src -> c__dst rule 0") as record:
+def plastic_rule(morphology="block_to_block", window=None):
+    """A v2 array rule with plasticity on: 7 elements (no window) or 8 (window)."""
+    r = [morphology, [1, 1, 1], 1, True, 1, 1, 1]
+    return r if window is None else [*r, window]
+
+
+def test_plastic_mapping_loads_static_with_one_note_and_no_warning():
+    g = two_areas((2, 1, 1), (2, 1, 1), [plastic_rule(window=5)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # notes, never Python warnings
         c = build_connectome(g)
-    assert len([w for w in record if w.category is PlasticityIgnoredWarning]) == 1
     (p,) = c.projections
     assert p.plastic and p.synapse_count == 2
-    assert any("plasticity" in n for n in c.notes)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        build_connectome(two_areas((2, 1, 1), (2, 1, 1), [rule("block_to_block")]))
+    (note,) = [n for n in c.notes if "plasticity" in n]
+    assert "c__src -> c__dst rule 0" in note and "static weights" in note
+
+
+@pytest.mark.parametrize("window", [None, 0, 0.5])
+def test_plastic_rule_without_a_window_stops_its_source_area_as_feagi_does(window):
+    # FEAGI logs "plasticity_window must be > 0" (or "Missing plasticity_window") and builds no
+    # synapse from the source area, every mapping included (feagi_v3/plasticity_window_0).
+    g = genome_v2(
+        flat_area("c__src", (2, 1, 1), dstmap={"c__dst": [plastic_rule(window=window)],
+                                               "c__oth": [rule("block_to_block")]}),
+        flat_area("c__dst", (2, 1, 1)), flat_area("c__oth", (2, 1, 1)),
+        flat_area("c__ok_", (2, 1, 1), dstmap={"c__oth": [rule("block_to_block")]}))
+    c = build_connectome(g)
+    by_src = {}
+    for p in c.projections:
+        by_src.setdefault(c.areas[p.src_area].cortical_id, []).append(p.synapse_count)
+    assert by_src == {"c__src": [0, 0], "c__ok_": [2]}
+    (note,) = [n for n in c.notes if "no synapse from area" in n]
+    assert "c__src" in note and "plasticity_window" in note
+
+
+def test_associative_memory_rules_are_plastic_and_build_nothing_at_load():
+    g = two_areas((2, 1, 1), (2, 1, 1), [{"morphology_id": "associative_memory",
+                                          "plasticity_window": 3}])
+    (p,) = build_connectome(g).projections
+    assert p.plastic and p.synapse_count == 0
 
 
 # ------------------------------------------------------------ strict / non-strict
@@ -199,16 +247,12 @@ def test_plastic_mapping_loads_static_with_one_warning():
      "no_such_morph"),
     (genome_v2(flat_area("c__src", dstmap={"c__zzz": [rule("projector")]})), UnknownAreaError,
      "c__zzz"),
-    (two_areas((1, 1, 1), (1, 1, 1), [rule("tile")], morphologies={"tile": {
-        "type": "composite", "parameters": {"src_seed": [1, 1, 1]}}}),
-     UnsupportedMorphologyError, "composite"),
-    (two_areas((1, 1, 1), (1, 1, 1), [rule("memory")]), UnsupportedMorphologyError, "memory"),
-    (two_areas((1, 1, 1), (1, 1, 1), [rule("randomizer")]), UnsupportedMorphologyError,
-     "randomizer"),
-    (two_areas((1, 1, 1), (1, 1, 1), [rule("projector")], dst_genes={"_group": "MEMORY"}),
-     UnsupportedFeatureError, "memory area 'c__dst'"),
-    (two_areas((1, 1, 1), (1, 1, 1), [rule("projector")], src_genes={"memory": True}),
-     UnsupportedFeatureError, "memory area 'c__src'"),
+    (two_areas((1, 1, 1), (1, 1, 1), [rule("nothing")], morphologies={"nothing": {}}),
+     UnsupportedMorphologyError, "no type"),
+    (two_areas((1, 1, 1), (1, 1, 1), [rule("empty")],
+               morphologies={"empty": {"parameters": {}}}), UnsupportedMorphologyError, "no type"),
+    (two_areas((1, 1, 1), (1, 1, 1), [rule("centered_projector")]), UnsupportedMorphologyError,
+     "centered_projector"),
 ])
 def test_strict_raises_and_lenient_skips_with_notes(genome, error, fragment):
     with pytest.raises(error) as err:
@@ -216,14 +260,57 @@ def test_strict_raises_and_lenient_skips_with_notes(genome, error, fragment):
     assert fragment in str(err.value)
     assert "c__src" in str(err.value) or "c__dst" in str(err.value)  # names the area/mapping
     c = build_connectome(genome, strict=False)
-    assert c.projections == [] and any(fragment in n for n in c.notes)
+    assert c.projections == [] and any(fragment in n and "skipped" in n for n in c.notes)
+
+
+@pytest.mark.parametrize(("morphology", "morphologies", "fragment"), [
+    ("randomizer", None, "Function morphology randomizer not yet implemented"),
+    ("reducer_x", None, "Function morphology reducer_x not yet implemented"),
+    ("expander_x", None, "Function morphology expander_x not yet implemented"),
+    ("lateral_pairs_x", None, "Function morphology lateral_pairs_x not yet implemented"),
+    ("projector_xy", {"projector_xy": {"type": "functions", "parameters": {}}},
+     "Function morphology projector_xy not yet implemented"),
+    ("memory", None, "'episodic_memory' creates no synapses at load"),
+    ("grid", {"grid": {"type": "composite", "parameters": {"src_seed": [1, 1, 1]}}},
+     "Composite morphology grid not yet implemented"),
+])
+def test_morphologies_feagi_builds_nothing_for_give_empty_mappings_with_a_note(
+        morphology, morphologies, fragment):
+    # FEAGI's engine accepts these and creates no synapse (connectome_manager.rs
+    # apply_function_morphology); neither a refusal nor a silent gap.
+    g = two_areas((2, 1, 1), (2, 1, 1), [rule(morphology)], morphologies=morphologies)
+    c = build_connectome(g)
+    (p,) = c.projections
+    assert p.synapse_count == 0
+    (note,) = [n for n in c.notes if "builds 0 synapses" in n]
+    assert fragment in note and "c__src -> c__dst rule 0" in note
+
+
+@pytest.mark.parametrize("genes", [{"dst_genes": {"_group": "MEMORY"}},
+                                   {"src_genes": {"memory": True}}])
+def test_memory_areas_never_make_a_genome_unreadable(genes):
+    g = two_areas((1, 1, 1), (1, 1, 1), [rule("projector")], **genes)
+    for strict in (True, False):
+        c = build_connectome(g, strict=strict)
+        assert c.projections == [] and len([a for a in c.areas if a.group != "CORE"]) == 1
+        assert any("memory area" in n and "not built" in n for n in c.notes)
 
 
 def test_lenient_build_keeps_the_supported_parts():
-    g = two_areas((2, 1, 1), (2, 1, 1), [rule("memory"), rule("block_to_block")])
+    g = two_areas((2, 1, 1), (2, 1, 1), [rule("nothing"), rule("block_to_block")],
+                  morphologies={"nothing": {}})
     c = build_connectome(g, strict=False)
     (p,) = c.projections
     assert p.morphology == "block_to_block" and p.rule_index == 1 and len(c.notes) == 1
+
+
+def test_zero_synapse_mappings_are_never_silent():
+    # lateral_+x from a 1-wide area has no destination inside: 0 synapses, one note.
+    c = build_connectome(two_areas((1, 1, 1), (1, 1, 1), [rule("lateral_+x")]))
+    (p,) = c.projections
+    assert p.synapse_count == 0
+    (note,) = c.notes
+    assert "c__src -> c__dst rule 0 (lateral_+x) builds 0 synapses" in note
 
 
 def test_v3_areas_are_found_by_their_readable_ids():
@@ -233,6 +320,10 @@ def test_v3_areas_are_found_by_their_readable_ids():
     obl = c.area(v3_id("c__obl__"))
     assert c.area("c__obl") is obl and c.area("c__obl__") is obl
     assert c.area("Obstacle left") is obl
+    mot = c.area("o__mot")
+    assert c.area(mot.cortical_id) is mot and c.area("o__mot__") is mot
+    assert c.area(mot.feagi_id) is mot and mot.feagi_type == "OPU"
+    assert c.area("Motor (differential drive)") is mot
     with pytest.raises(KeyError):
         c.area("o__xyz")
 
@@ -248,11 +339,13 @@ def test_v3_mapping_to_a_legacy_destination_id_resolves():
     assert dsts == sorted([v3_id("c__dst__"), v3_id("___power")])
 
 
-def test_placeholder_morphology_builds_an_empty_projection_with_a_note():
-    c = build_connectome(two_areas((2, 1, 1), (2, 1, 1), [rule("nothing")],
-                                   morphologies={"nothing": {}}))
+def test_unused_untyped_placeholder_morphologies_are_accepted():
+    # FEAGI accepts {"parameters": {}} (and {}) entries nothing uses (cases/02).
+    c = build_connectome(two_areas((2, 1, 1), (2, 1, 1), [rule("block_to_block")],
+                                   morphologies={"placeholder": {"parameters": {}},
+                                                 "nothing": {}}))
     (p,) = c.projections
-    assert p.synapse_count == 0 and any("placeholder" in n for n in c.notes)
+    assert p.synapse_count == 2 and c.notes == []
 
 
 def test_two_power_areas_are_an_error():

@@ -192,3 +192,34 @@ def test_other_npz_and_npy_files_are_refused(tmp_path):
 def test_errors_belong_to_the_genome_error_family(brain):
     assert issubclass(ConnectomeFileError, GenomeError)
     assert dataclasses.is_dataclass(brain.areas[0])
+
+
+def test_a_file_written_before_feagi_ids_still_loads(tmp_path, brain):
+    # Format version 1 files from before FEAGI ids and float PSPs: areas without feagi_id,
+    # legacy_id, feagi_type and leak_linear, PSP an integer. They load with the defaults
+    # (the type read from the id), so no rebuild is forced.
+    from feagi_hailo_ros.engine.genome import connectome_file as cf
+
+    meta = cf._meta(brain)
+    for area in meta["areas"]:
+        for key in ("feagi_id", "legacy_id", "feagi_type", "leak_linear"):
+            del area[key]
+        area["psp"] = int(area["psp"])
+    arrays = cf._arrays(brain)
+    header = {"format": cf.FORMAT, "format_version": 1, "genome_checksum": brain.source_checksum,
+              "payload_sha256": cf._payload_digest(cf._meta_text(meta), arrays), "meta": meta}
+    path = tmp_path / "old.npz"
+    with path.open("wb") as f:
+        np.savez(f, header=np.frombuffer(cf._meta_text(header).encode(), np.uint8), **arrays)
+    old = load_connectome(path)
+    assert [a.cortical_id for a in old.areas] == [a.cortical_id for a in brain.areas]
+    assert all(isinstance(a.psp, float) and not a.leak_linear for a in old.areas)
+    assert old.area("i__pro").feagi_type == "IPU" and old.area("o__mot").feagi_type == "OPU"
+    assert old.synapse_count == brain.synapse_count
+
+
+def test_feagi_ids_and_leak_mode_round_trip(tmp_path):
+    c = build_connectome(example_genome_path("obstacle_avoidance"), legacy_leak="linear")
+    loaded = load_connectome(save_connectome(c, tmp_path / "oa.npz"))
+    assert_same(c, loaded)
+    assert loaded.area("aXBybwEAAAA=").legacy_id == "i__pro" and loaded.areas[0].leak_linear

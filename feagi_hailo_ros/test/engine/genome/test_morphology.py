@@ -15,6 +15,7 @@ from feagi_hailo_ros.engine.genome.morphology import (
     parse_pattern_token,
     pattern_terms,
     projector_term,
+    tile_term,
     token_text,
     vectors_terms,
     voxel_pairs,
@@ -173,7 +174,8 @@ def test_lateral_pairs_and_last_to_first():
                      (5, 5, 5)) == [((1, 2, 3), (0, 0, 0))]
 
 
-@pytest.mark.parametrize("name", ["memory", "randomizer", "expander_x", "no_such_function"])
+@pytest.mark.parametrize("name", ["memory", "episodic_memory", "randomizer", "expander_x",
+                                  "no_such_function"])
 def test_unsupported_functions_raise(name):
     with pytest.raises(UnsupportedMorphologyError, match=name):
         function_terms(name, (2, 2, 2), (2, 2, 2), "blueprint.x")
@@ -267,3 +269,49 @@ def test_projector_matches_float32_formula(src, dst):
                 for dv in itertools.product(*[axis(sv[i], src[i], dst[i]) for i in range(3)])}
     term = projector_term(src, dst)
     assert set(xyz_pairs([term], src, dst)) == expected and term.count() == len(expected)
+
+
+# ------------------------------------- FEAGI 2.6.10's newer function morphologies
+
+
+def test_bitmask_encoder_and_decoder_use_the_msb_convention():
+    # feagi-core core_morphologies/bitmask.rs unit tests: encoder x of (1, 2, 3) from 3 bits
+    # reaches x in {2, 3, 6, 7}; decoder of value 5 in 4 bits reaches x in {1, 3}. The other
+    # axes are clamped into the destination.
+    enc = xyz_pairs(function_terms("bitmask_encoder_x", (3, 10, 10), (8, 10, 10)), (3, 10, 10),
+                    (8, 10, 10))
+    assert [d for s, d in enc if s == (1, 2, 3)] == [(2, 2, 3), (3, 2, 3), (6, 2, 3), (7, 2, 3)]
+    dec = xyz_pairs(function_terms("bitmask_decoder_x", (16, 10, 10), (4, 10, 10)),
+                    (16, 10, 10), (4, 10, 10))
+    assert [d for s, d in dec if s == (5, 1, 1)] == [(1, 1, 1), (3, 1, 1)]
+    clamp = xyz_pairs(function_terms("bitmask_decoder_z", (1, 3, 4), (1, 2, 2)), (1, 3, 4),
+                      (1, 2, 2))
+    assert [d for s, d in clamp if s == (0, 2, 3)] == [(0, 1, 0), (0, 1, 1)]  # 3 = 0b11
+
+
+@pytest.mark.parametrize(("src", "dst"), [((1, 2, 3), (2, 2, 3)), ((4, 2, 3), (0, 3, 3)),
+                                          ((4, 5, 3), (0, 0, 4))])
+def test_sweeper_steps_to_the_next_voxel_in_x_major_order(src, dst):
+    # feagi-core core_morphologies/sweeper.rs unit tests (destination 5 x 6 x 7).
+    pairs = dict(xyz_pairs(function_terms("sweeper", (5, 6, 7), (5, 6, 7)), (5, 6, 7), (5, 6, 7)))
+    assert pairs[src] == dst
+    assert (4, 5, 6) not in pairs  # the last voxel has no next one
+
+
+def test_rotator_z_rotates_each_destination_layer():
+    # Layer 0 is -90 degrees, the middle layer 0, the last +90 (feagi-core rules/rotator_z.rs);
+    # the centre voxel stays put in every layer.
+    pairs = xyz_pairs(function_terms("rotator_z", (3, 3, 1), (3, 3, 3)), (3, 3, 1), (3, 3, 3))
+    assert [d for s, d in pairs if s == (1, 1, 0)] == [(1, 1, 0), (1, 1, 1), (1, 1, 2)]
+    assert [d for s, d in pairs if s == (0, 0, 0)] == [(0, 0, 1), (0, 2, 2), (2, 0, 0)]
+    assert len(xyz_pairs(function_terms("rotator_z", (32, 32, 1), (32, 32, 3)), (32, 32, 1),
+                         (32, 32, 3))) == 32 * 32 * 3
+
+
+def test_first_to_last_and_tile():
+    assert xyz_pairs(function_terms("first_to_last", (2, 3, 4), (5, 5, 5)), (2, 3, 4),
+                     (5, 5, 5)) == [((0, 0, 0), (4, 4, 4))]
+    # feagi-core core_morphologies/tile.rs unit tests: fold (3 of 4 -> 1 of 2) and replicate
+    # (1 of 2 -> 1 and 3 of 5).
+    assert (3, 1) in x_pairs([tile_term((4, 1, 1), (2, 1, 1))], 4, 2)
+    assert [d for s, d in x_pairs([tile_term((2, 1, 1), (5, 1, 1))], 2, 5) if s == 1] == [1, 3]

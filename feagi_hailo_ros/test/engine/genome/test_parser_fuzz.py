@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from feagi_hailo_ros.engine.core.connectome import Connectome
 from feagi_hailo_ros.engine.genome.builder import build_connectome
 from feagi_hailo_ros.engine.genome.errors import GenomeError
+from feagi_hailo_ros.engine.genome.model import FLOAT32_MAX
 from feagi_hailo_ros.engine.genome.parser import load_genome
 from feagi_hailo_ros.genomes import example_genome_path
 
@@ -48,11 +49,13 @@ def check_brain(c: Connectome) -> None:
     first = 0
     for i, a in enumerate(c.areas):
         assert a.index == i and a.first_neuron == first and a.neuron_count > 0
-        assert 0 <= a.psp <= 255 and 0 <= a.leak <= 1 and 0 <= a.excitability <= 1
+        # PSP and leak are FEAGI's values, not clamped (DESIGN §4): finite, float32, >= 0.
+        assert 0 <= a.psp <= FLOAT32_MAX and 0 <= a.leak <= FLOAT32_MAX
+        assert 0 <= a.excitability <= 1
         first += a.neuron_count
     for p in c.projections:
         src, dst = c.areas[p.src_area], c.areas[p.dst_area]
-        assert p.delay >= 1 and abs(p.weight) <= 255 and np.isfinite(p.weight)
+        assert p.delay >= 1 and abs(p.weight) <= FLOAT32_MAX and np.isfinite(p.weight)
         assert p.pre.dtype == np.int32 and p.pre.shape == p.post.shape
         if p.synapse_count:
             assert 0 <= p.pre.min() and p.pre.max() < src.neuron_count
