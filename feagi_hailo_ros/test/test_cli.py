@@ -197,6 +197,6 @@ def test_raster_draws_every_area(tmp_path: Path, monkeypatch) -> None:
     assert raster.read_bytes().startswith(PNG)
     (fig,) = figures
     labels = raster_labels(load_brain(str(genome))[0])
-    assert len(labels) == 15
+    assert len(labels) == 15 + 6  # the genome's 15, and FEAGI's core areas it lacked
     assert [ax.get_ylabel().split("\n")[0] for ax in fig.axes] == labels
     assert not [t for t in fig.texts if "not drawn" in t.get_text()]  # nothing left out

@@ -31,9 +31,11 @@ def area(
     excitability: float = 1.0,
     mp_acc: bool = True,
     mp_psp: bool = False,
-    psp: int = 1,
+    psp: float = 1,
     uniform: bool = True,
     cid: str | None = None,
+    snooze: int = 0,
+    leak_linear: bool = False,
 ) -> AreaSpec:
     """An AreaSpec with test-friendly defaults."""
     return AreaSpec(
@@ -56,6 +58,8 @@ def area(
         mp_psp=mp_psp,
         psp=psp,
         psp_uniform=uniform,
+        snooze=snooze,
+        leak_linear=leak_linear,
     )
 
 
@@ -119,13 +123,15 @@ def area_specs(draw: st.DrawFn) -> AreaSpec:
         threshold=threshold,
         increment=inc,
         limit=limit,
-        leak=draw(st.sampled_from([0.0, 0.0, 0.1, 0.25, 0.5, 1.0])),
+        leak=draw(st.sampled_from([0.0, 0.0, 0.1, 0.25, 0.5, 1.0, 2.5])),
         refractory=draw(st.integers(0, 3)),
         cfc=draw(st.sampled_from([0, 0, 1, 2, 3])),
+        snooze=draw(st.sampled_from([0, 0, 1, 2])),
+        leak_linear=draw(st.sampled_from([False, False, True])),
         excitability=draw(st.sampled_from([1.0, 1.0, 0.9995, 0.7, 0.3, 0.0])),
         mp_acc=draw(st.booleans()),
         mp_psp=draw(st.sampled_from([False, False, True])),
-        psp=draw(st.integers(0, 4)),
+        psp=draw(st.sampled_from([0, 1, 2, 3, 4, 2.7, 0.1])),
         uniform=draw(st.booleans()),
     )
 

@@ -81,7 +81,13 @@ def connectome_identity(connectome: Connectome) -> str:
                 repr(float(a.fire_threshold)), [repr(float(c)) for c in a.threshold_increment],
                 repr(float(a.threshold_limit)), repr(float(a.leak)), int(a.refractory),
                 int(a.consecutive_fire_limit), repr(float(a.excitability)), bool(a.mp_acc),
-                bool(a.mp_psp), int(a.psp), bool(a.psp_uniform),
+                bool(a.mp_psp),
+                int(a.psp) if float(a.psp).is_integer() else repr(float(a.psp)),
+                bool(a.psp_uniform),
+                # Newer parameters only when set, so checkpoints of brains without them keep
+                # their identity.
+                *([["snooze", int(a.snooze)]] if a.snooze else []),
+                *([["leak_linear", True]] if a.leak_linear else []),
             ]  # fmt: skip
             for a in connectome.areas
         ],

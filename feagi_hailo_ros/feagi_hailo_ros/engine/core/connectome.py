@@ -84,6 +84,9 @@ class AreaSpec:
     legacy_id: str = ""
     feagi_type: str = ""
     leak_linear: bool = False
+    #: Extra bursts of refractoriness when a fire brings the consecutive-fire count up to
+    #: ``consecutive_fire_limit`` (FEAGI's snooze, recording min_snooze).
+    snooze: int = 0
 
     def __post_init__(self) -> None:
         if not self.feagi_type:

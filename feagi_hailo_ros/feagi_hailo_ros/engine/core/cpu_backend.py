@@ -61,7 +61,8 @@ def area_table(areas: Sequence[AreaSpec]) -> np.ndarray:
 
     Row ``a`` holds area ``a``'s neuron parameters (DESIGN §4 "Per area") in
     the types the kernels compute with: threshold, ``1 - leak`` and the PSP
-    rounded once from float64 to float32, the threshold limit as float32
+    rounded once from float64 to float32 (``leak`` itself too, for ``leak_linear`` areas; the
+    snooze as int64), the threshold limit as float32
     (``inf`` when unset, see :func:`area_threshold_limit`), the refractory
     period as int64, the consecutive fire limit as int32, excitability as
     float64 with ``always = excitability >= 0.999`` (FEAGI fires those
@@ -75,7 +76,10 @@ def area_table(areas: Sequence[AreaSpec]) -> np.ndarray:
     table["theta"] = np.array([float(a.fire_threshold) for a in areas], f64).astype(POTENTIAL_DTYPE)
     table["theta_max"] = np.array([area_threshold_limit(a) for a in areas], POTENTIAL_DTYPE)
     table["keep"] = np.array([1.0 - float(a.leak) for a in areas], f64).astype(POTENTIAL_DTYPE)
-    table["psp"] = np.array([int(a.psp) for a in areas], f64).astype(POTENTIAL_DTYPE)
+    table["psp"] = np.array([float(a.psp) for a in areas], f64).astype(POTENTIAL_DTYPE)
+    table["leak"] = np.array([float(a.leak) for a in areas], f64).astype(POTENTIAL_DTYPE)
+    table["snooze"] = np.array([int(a.snooze) for a in areas], np.int64)
+    table["leak_linear"] = [bool(a.leak_linear) for a in areas]
     table["cfc"] = np.array([int(a.consecutive_fire_limit) for a in areas], np.int32)
     table["theta_var"] = [any(c != 0 for c in a.threshold_increment) for a in areas]
     table["always"] = table["excitability"] >= 0.999
@@ -428,8 +432,10 @@ class CpuBackend(Backend):
         countdown = np.maximum(self.until.astype(np.int64) + self._epoch - s + 1, 0)
         countdown = countdown.astype(np.int32)
         cfc = self._per_neuron(self.area_params["cfc"])
-        refractory = self._per_neuron(self.area_params["refractory"])
-        expired = (cfc > 0) & (self.count >= cfc) & (refractory >= 1)
+        # The fire that reached the limit set a countdown of refractory + snooze.
+        blocked_for = (self._per_neuron(self.area_params["refractory"])
+                       + self._per_neuron(self.area_params["snooze"]))
+        expired = (cfc > 0) & (self.count >= cfc) & (blocked_for >= 1)
         expired &= countdown == 0
         counts = np.where(expired, 0, self.count).astype(np.int32)
         return NeuronSnapshot(v, countdown, counts, s)

@@ -398,21 +398,24 @@ def propagate(
 #: parameter is a field here, a line in the backend's
 #: :func:`~feagi_hailo_ros.engine.core.cpu_backend.area_table`, and its use in
 #: the kernels (in ``_walk`` also the two loads of the current area's
-#: locals). ``align=True`` lays the record out like a C struct (40 bytes,
-#: widest fields first so nothing is padded).
+#: locals). ``align=True`` lays the record out like a C struct (56 bytes,
+#: widest fields first; 3 bytes of tail padding).
 AREA_DTYPE = np.dtype(
     [
         ("excitability", np.float64),  # fire probability above threshold
         ("refractory", np.int64),  # bursts blocked after a fire
+        ("snooze", np.int64),  # extra bursts blocked when a fire reaches cfc (min_snooze)
         ("theta", np.float32),  # fire threshold (areas without increments)
         ("theta_max", np.float32),  # upper firing bound, inf when unset
         ("keep", np.float32),  # 1 - leak: V is multiplied by it when not firing
         ("psp", np.float32),  # what a spike carries (unless mp_psp)
+        ("leak", np.float32),  # potential lost per burst when leak_linear
         ("cfc", np.int32),  # consecutive fire limit, 0 = none
         ("theta_var", np.bool_),  # thresholds vary per neuron: read NeuronArrays.theta
         ("always", np.bool_),  # excitability >= 0.999: fire without a draw (FEAGI)
         ("mp_acc", np.bool_),  # V accumulates across bursts (else cleared, rule 1)
-        ("mp_psp", np.bool_),  # spikes carry clamp(rint(V), 0, 255)
+        ("mp_psp", np.bool_),  # spikes carry their raw V at firing (min_mppsp)
+        ("leak_linear", np.bool_),  # the old Python FEAGI's leak: V moves `leak` towards 0
     ],
     align=True,
 )
@@ -479,6 +482,7 @@ def _walk(w_lo, w_hi, out_base, t, t_abs, range_start, range_stop, range_value, 
     a_theta, a_theta_var, a_theta_max, a_keep = ar.theta, ar.theta_var, ar.theta_max, ar.keep
     a_refr, a_cfc, a_excit, a_always = ar.refractory, ar.cfc, ar.excitability, ar.always
     a_mp_acc, a_mp_psp, a_psp = ar.mp_acc, ar.mp_psp, ar.psp
+    a_snooze, a_leak, a_linear = ar.snooze, ar.leak, ar.leak_linear
     n_ranges = range_start.size
     # First dense range that ends past this chunk's first neuron.
     r = 0
@@ -520,6 +524,7 @@ def _walk(w_lo, w_hi, out_base, t, t_abs, range_start, range_stop, range_value, 
                 a_theta, a_theta_var, a_theta_max, a_keep = ar.theta, ar.theta_var, ar.theta_max, ar.keep
                 a_refr, a_cfc, a_excit, a_always = ar.refractory, ar.cfc, ar.excitability, ar.always
                 a_mp_acc, a_mp_psp, a_psp = ar.mp_acc, ar.mp_psp, ar.psp
+                a_snooze, a_leak, a_linear = ar.snooze, ar.leak, ar.leak_linear
             if a_mp_acc:
                 vv = v[i]
             else:
@@ -536,7 +541,7 @@ def _walk(w_lo, w_hi, out_base, t, t_abs, range_start, range_stop, range_value, 
             cfc = a_cfc
             if vv >= th and vv <= a_theta_max:
                 cnt = count[i]
-                if cfc > 0 and cnt >= cfc and a_refr >= 1:
+                if cfc > 0 and cnt >= cfc and a_refr + a_snooze >= 1:
                     cnt = 0  # lazy rule 4: the countdown expired since the last fire
                 if cfc > 0 and cnt >= cfc:
                     count[i] = 0  # blocked by the limit: no fire, no leak
@@ -548,11 +553,23 @@ def _walk(w_lo, w_hi, out_base, t, t_abs, range_start, range_stop, range_value, 
                     n_fired += 1
                     fired_flag[i] = 1
                     v[i] = np.float32(0.0)
-                    until[i] = np.int32(t + a_refr)
+                    # Snooze: the fire that reaches the limit blocks r + s bursts (min_snooze).
+                    if cfc > 0 and cnt + 1 >= cfc:
+                        until[i] = np.int32(t + a_refr + a_snooze)
+                    else:
+                        until[i] = np.int32(t + a_refr)
                     # Saturate: with no limit set the count only grows and must not wrap.
                     count[i] = cnt + 1 if cnt < _COUNT_MAX else cnt
                     continue
-            v[i] = np.float32(vv * a_keep)
+            if a_linear:  # legacy_leak="linear": V moves `leak` towards 0, never past it
+                if vv > a_leak:
+                    v[i] = np.float32(vv - a_leak)
+                elif vv < -a_leak:
+                    v[i] = np.float32(vv + a_leak)
+                else:
+                    v[i] = np.float32(0.0)
+            else:
+                v[i] = np.float32(vv * a_keep)
             if cfc > 0:
                 count[i] = 0
     return n_fired

@@ -65,6 +65,9 @@ class ReferenceBackend(Backend):
         self.theta_max = np.zeros(n, POTENTIAL_DTYPE)
         self.keep = np.zeros(n, POTENTIAL_DTYPE)
         self.refr = np.zeros(n, np.int64)
+        self.snooze = np.zeros(n, np.int64)
+        self.leak = np.zeros(n, POTENTIAL_DTYPE)
+        self.linear = np.zeros(n, bool)
         self.cfc = np.zeros(n, np.int64)
         self.excit = np.zeros(n, f64)
         self.mp_acc = np.zeros(n, bool)
@@ -84,6 +87,9 @@ class ReferenceBackend(Backend):
             self.theta_max[sl] = np.inf if lim <= 0 else lim
             self.keep[sl] = np.float32(1.0 - float(area.leak))
             self.refr[sl] = area.refractory
+            self.snooze[sl] = area.snooze
+            self.leak[sl] = np.float32(area.leak)
+            self.linear[sl] = area.leak_linear
             self.cfc[sl] = area.consecutive_fire_limit
             self.excit[sl] = area.excitability
             self.mp_acc[sl] = area.mp_acc
@@ -205,9 +211,17 @@ class ReferenceBackend(Backend):
         v[proc] = vn[proc]
         v[fire] = 0
         self.countdown[fire] = self.refr[fire]
+        # Snooze: the fire that reaches the limit blocks r + s bursts (recording min_snooze).
+        limit_hit = fire & (self.cfc > 0) & (self.count + 1 >= self.cfc)
+        self.countdown[limit_hit] += self.snooze[limit_hit]
         self.count[fire] = np.minimum(self.count[fire] + 1, _COUNT_MAX)
         self.count[blocked] = 0
         v[rest] = vn[rest] * self.keep[rest]
+        # legacy_leak="linear": V moves `leak` towards 0 and stops there.
+        lin = rest & self.linear
+        v[lin] = np.where(vn[lin] > self.leak[lin], vn[lin] - self.leak[lin],
+                          np.where(vn[lin] < -self.leak[lin], vn[lin] + self.leak[lin],
+                                   np.float32(0))).astype(POTENTIAL_DTYPE)
         self.count[rest & (self.cfc > 0)] = 0
         # Rule 4: countdowns tick once per burst, input or not (not while forced).
         self.countdown[ticking] -= 1

@@ -485,6 +485,7 @@ def _area_spec(area: AreaGenes, index: int, first: int, notes: list[str],
         legacy_id=area.legacy_id,
         feagi_type=area.feagi_type,
         leak_linear=leak_linear,
+        snooze=int(area.snooze),
     )
 
 

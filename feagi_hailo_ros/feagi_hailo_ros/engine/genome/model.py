@@ -144,6 +144,9 @@ class AreaGenes:
     feagi_id: str = ""
     legacy_id: str = ""
     feagi_type: str = "CUSTOM"
+    #: ``nx-snooze`` / ``snooze_length``: extra bursts of refractoriness when a fire reaches the
+    #: consecutive-fire limit (recording min_snooze).
+    snooze: int = 0
 
     @property
     def is_power(self) -> bool:

@@ -45,7 +45,7 @@ sub_group_id (""), ``___bbx/y/z`` block_boundaries (**required**, > 0),
 true for the power area), ``fire_t`` firing_threshold (1), ``ftincx/y/z``
 firing_threshold_increment (0), ``fthlim`` firing_threshold_limit (0 = none),
 ``refrac`` refractory_period (0), ``leak_c`` leak_coefficient (0), ``c_fr_c``
-consecutive_fire_cnt_max (0 = none), ``excite`` neuron_excitability (100),
+consecutive_fire_cnt_max (0 = none), ``snooze`` snooze_length (0), ``excite`` neuron_excitability (100),
 ``mp_acc`` mp_charge_accumulation (false), ``mp_psp`` mp_driven_psp (false),
 ``memory`` is_mem_type (false). Defaults follow feagi/feagi ``genome_processor.py``
 ``genome_1_template`` and feagi-core's ``converter_flat_full.rs`` /
@@ -56,7 +56,7 @@ feagi-core's engine. Power area defaults (``pspuni`` true) are feagi-core's
 
 Genes FEAGI parses but does not use in the burst engine are read and ignored:
 ``leak_v`` (leak variability), ``de_gen`` (degeneration), ``pstcrm`` (PSP max),
-``snooze``, and the presentation/memory-bookkeeping genes ``gd_vis``,
+and the presentation/memory-bookkeeping genes ``gd_vis``,
 ``2dcorx``/``2dcory``, ``__rand``, ``mem__t``, ``mem_gr``, ``mem_ls``, ``tmpdpt``,
 ``mplrn``, ``mnwin``, ``scnsk``, ``devcnt``, ``twinrf``, ``hmlk``. Any other gene
 name is ignored with a note in :attr:`Genome.notes`.
@@ -138,13 +138,14 @@ _GENES: dict[str, tuple[str, Any]] = {
     "refrac": ("int", 0),
     "leak_c": ("float", 0.0),
     "c_fr_c": ("int", 0),
+    "snooze": ("float", 0.0),
     "excite": ("float", 100.0),
     "mp_acc": ("bool", False),
     "mp_psp": ("bool", False),
     "memory": ("bool", False),
 }
 _IGNORED_GENES = frozenset({
-    "leak_v", "de_gen", "pstcrm", "snooze", "gd_vis", "2dcorx", "2dcory", "__rand",
+    "leak_v", "de_gen", "pstcrm", "gd_vis", "2dcorx", "2dcory", "__rand",
     "mem__t", "mem_gr", "mem_ls", "tmpdpt", "mplrn", "mnwin", "scnsk", "devcnt", "twinrf",
     "hmlk",
 })
@@ -159,10 +160,10 @@ _LONG_NAMES = {
     "firing_threshold_limit": "fthlim", "refractory_period": "refrac",
     "leak_coefficient": "leak_c", "consecutive_fire_cnt_max": "c_fr_c",
     "neuron_excitability": "excite", "mp_charge_accumulation": "mp_acc",
-    "mp_driven_psp": "mp_psp", "is_mem_type": "memory",
+    "mp_driven_psp": "mp_psp", "is_mem_type": "memory", "snooze_length": "snooze",
 }
 _LONG_IGNORED = frozenset({
-    "leak_variability", "degeneration", "postsynaptic_current_max", "snooze_length",
+    "leak_variability", "degeneration", "postsynaptic_current_max",
     "visualization", "2d_coordinate", "coordinates_2d", "location_generation_type",
     "longterm_mem_threshold", "lifespan_growth_rate", "init_lifespan", "cortical_type",
     "temporal_depth", "mp_learning_enabled", "min_window_activity", "scan_skip_density",
@@ -544,6 +545,7 @@ def _parse_area(cid: str, genes: dict[str, tuple[Any, str]], path: str, schema: 
         excitability=get("excite", minimum=0.0),
         mp_acc=get("mp_acc"),
         mp_psp=get("mp_psp"),
+        snooze=int(get("snooze", minimum=0.0, maximum=float(UINT16_MAX))),
         is_memory_flag=memory,
         mappings=rules,
         path=path,

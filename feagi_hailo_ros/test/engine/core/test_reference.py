@@ -83,7 +83,7 @@ class Literal:
 
     def spike_psp(self, i, v):
         a, _ = self.p[i]
-        return float(v) if a.mp_psp else float(a.psp)  # raw V (recording min_mppsp)
+        return float(v) if a.mp_psp else float(F32(a.psp))  # raw V (recording min_mppsp)
 
     def burst(self, t, inj, force, ranges=()):
         n = self.c.neuron_count
@@ -132,9 +132,15 @@ class Literal:
                     out[i] = self.spike_psp(i, v)
                     self.V[i] = F32(0)
                     self.countdown[i] = a.refractory
+                    if a.consecutive_fire_limit > 0 and self.count[i] + 1 >= a.consecutive_fire_limit:
+                        self.countdown[i] += a.snooze  # recording min_snooze
                     self.count[i] = min(self.count[i] + 1, 2**31 - 1)
                     continue
-            self.V[i] = F32(v * F32(1.0 - a.leak))
+            if a.leak_linear:  # V moves `leak` towards 0 and stops there
+                lk = F32(a.leak)
+                self.V[i] = F32(v - lk) if v > lk else F32(v + lk) if v < -lk else F32(0)
+            else:
+                self.V[i] = F32(v * F32(1.0 - a.leak))
             if a.consecutive_fire_limit > 0:
                 self.count[i] = 0
         for i in range(n):  # rule 4
@@ -145,7 +151,7 @@ class Literal:
                     self.count[i] = 0
         for i in force:  # rule 6: a forced mp_psp neuron sends 100 (recording min_mpforce)
             if i not in out:
-                out[i] = 100.0 if self.p[i][0].mp_psp else float(self.p[i][0].psp)
+                out[i] = 100.0 if self.p[i][0].mp_psp else float(F32(self.p[i][0].psp))
         self.fired[t] = out
         return sorted(out)
 
