@@ -124,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
         brain.trigger_shutdown()  # from whichever primary state the run ended in
         executor.shutdown()
         robot_executor.shutdown()
+        # The spinners must have left spin() before the nodes and the context go: a thread
+        # still waiting inside rcl when the interpreter tears the context down aborted the
+        # process ("terminate called without an active exception", exit 134) now and then.
+        for spinner in spinners:
+            if spinner.is_alive():
+                spinner.join(timeout=5.0)
         brain.destroy_node()
         robot.destroy_node()
         if rclpy.ok():
