@@ -102,7 +102,12 @@ def forced_psp(inp: BurstInput) -> np.ndarray:
     """``inp.force_psp`` as float32, or FORCED_POTENTIAL for every forced neuron when empty."""
     if len(inp.force_psp):
         return np.asarray(inp.force_psp, np.float32)
+    if not len(inp.force_index):
+        return _NO_FORCED_PSP
     return np.full(len(inp.force_index), FORCED_POTENTIAL, np.float32)
+
+
+_NO_FORCED_PSP = np.zeros(0, np.float32)
 
 
 def check_burst_input(inp: BurstInput, neuron_count: int) -> None:

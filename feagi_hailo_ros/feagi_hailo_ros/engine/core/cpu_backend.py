@@ -300,8 +300,8 @@ class CpuBackend(Backend):
             n_fired = kernels.dynamics(*args)
         fired = self.out_idx[:n_fired].copy()
         fired_psp = self.out_psp[:n_fired].copy()
-        if n_fired > 1 and np.any(fired[1:] < fired[:-1]):
-            # Forced spikes come after the natural ones; delivery needs ascending sources
+        if len(inp.force_index) and n_fired > 1 and np.any(fired[1:] < fired[:-1]):
+            # Forced spikes come after the natural (ascending) ones; delivery needs ascending sources
             # (the canonical order, DESIGN §4 rule 2).
             order = np.argsort(fired, kind="stable")
             fired, fired_psp = fired[order], fired_psp[order]
