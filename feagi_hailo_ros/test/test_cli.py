@@ -187,7 +187,7 @@ def test_raster_draws_every_area(tmp_path: Path, monkeypatch) -> None:
     from feagi_hailo_ros.engine.genome.brains import load_brain
     from feagi_hailo_ros.ros import run_report
 
-    genome = Path(__file__).resolve().parent / "ros" / "data" / "13_raster_15_areas.json"
+    genome = Path(__file__).resolve().parent / "data" / "genomes" / "cases" / "13_raster_15_areas.json"
     figures = []
     real = run_report.raster_figure
     monkeypatch.setattr(run_report, "raster_figure", lambda *a, **k: figures.append(

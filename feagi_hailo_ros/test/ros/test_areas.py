@@ -27,7 +27,7 @@ from feagi_hailo_ros.ros.areas import (
 from feagi_hailo_ros.ros.bindings import SENSOR_TYPES, SensorBinding, encode_message
 from feagi_hailo_ros.ros.brain_runner import BrainLoadError, BrainRunner
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data" / "genomes" / "feagi_v3"
 #: FEAGI's own re-save of the shipped obstacle_avoidance.json (feagi-core 2.6.10): 11 areas
 #: with the core areas FEAGI adds, ids ipro\x01... and omot\x05... (/work/shared/cases/feagi_v3).
 FEAGI_RESAVE = DATA / "obstacle_avoidance.v3.json"

@@ -366,7 +366,8 @@ def test_configure_again_after_cleanup(harness) -> None:
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "hybrid.yaml"
 #: FEAGI's own re-save of the shipped obstacle_avoidance.json (/work/shared/cases/feagi_v3):
 #: ids ipro\x01... / omot\x05..., plus the core areas FEAGI adds.
-FEAGI_RESAVE = Path(__file__).resolve().parent / "data" / "obstacle_avoidance.v3.json"
+FEAGI_RESAVE = (Path(__file__).resolve().parents[1] / "data" / "genomes" / "feagi_v3"
+                / "obstacle_avoidance.v3.json")
 
 
 def shipped_config(**changes: object) -> list[Parameter]:
