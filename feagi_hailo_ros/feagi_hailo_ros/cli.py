@@ -32,6 +32,7 @@ from .engine.core.connectome import Connectome
 from .engine.core.drive import PoissonDrive, check_rate
 from .engine.core.headless import load_schedule, run_brain
 from .engine.genome.brains import inspect_brain, load_brain
+from .engine.genome.builder import LEGACY_LEAK_MODES
 
 
 class UsageError(ValueError):
@@ -124,6 +125,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("inspect", help="areas, mappings, synapse counts, memory estimate")
     p.add_argument("genome")
+    p.add_argument("--legacy-leak", choices=LEGACY_LEAK_MODES, default=LEGACY_LEAK_MODES[0],
+                   help="feagi: leak as FEAGI's engine applies it, V*(1-leak); linear: the old "
+                        "Python FEAGI's leak units towards 0 per burst")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lenient", action="store_true",
@@ -131,6 +135,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="headless run")
     p.add_argument("genome")
+    p.add_argument("--legacy-leak", choices=LEGACY_LEAK_MODES, default=LEGACY_LEAK_MODES[0],
+                   help="feagi: leak as FEAGI's engine applies it, V*(1-leak); linear: the old "
+                        "Python FEAGI's leak units towards 0 per burst")
     p.add_argument("--bursts", type=int, required=True)
     p.add_argument("--stimulate", type=Path, help="JSON schedule of injections / forced firing")
     p.add_argument("--record", type=Path, help="JSON lines, one per burst: fired voxels per area")
@@ -142,6 +149,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("placement", help="which projections go to the accelerator, and why")
     p.add_argument("genome")
+    p.add_argument("--legacy-leak", choices=LEGACY_LEAK_MODES, default=LEGACY_LEAK_MODES[0],
+                   help="feagi: leak as FEAGI's engine applies it, V*(1-leak); linear: the old "
+                        "Python FEAGI's leak units towards 0 per burst")
     p.add_argument("--config", type=Path, metavar="RULES",
                    help="placement rules, .yaml/.yml or .json (default: built-in thresholds)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -150,6 +160,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="ONNX partitions, calibration sets and model scripts "
                                       "for Hailo's Dataflow Compiler")
     p.add_argument("genome")
+    p.add_argument("--legacy-leak", choices=LEGACY_LEAK_MODES, default=LEGACY_LEAK_MODES[0],
+                   help="feagi: leak as FEAGI's engine applies it, V*(1-leak); linear: the old "
+                        "Python FEAGI's leak units towards 0 per burst")
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--arch", choices=ARCHES, default=ARCHES[0])
     p.add_argument("--config", type=Path, metavar="RULES", help="placement rules (.yaml/.json)")
@@ -177,7 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run(args)
         if args.command == "inspect":
-            connectome, genome = load_brain(args.genome, seed=args.seed, strict=not args.lenient)
+            connectome, genome = load_brain(args.genome, seed=args.seed, strict=not args.lenient,
+                                           legacy_leak=args.legacy_leak)
             info = inspect_brain(connectome, genome)
             if args.json:
                 print(json.dumps(info, indent=1))
@@ -190,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_rate(args.input_rate)  # before the (maybe long) build
             _check_output_file(args.record, "--record")
             _check_output_file(args.raster, "--raster")
-            connectome, _ = load_brain(args.genome, seed=args.seed)
+            connectome, _ = load_brain(args.genome, seed=args.seed, legacy_leak=args.legacy_leak)
             schedule = (load_schedule(args.stimulate, connectome, args.bursts)
                         if args.stimulate else None)
             drive = (PoissonDrive(connectome, args.input_rate, seed=args.seed)
@@ -208,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "placement":
             rules = _rules(args.config)
-            connectome, _ = load_brain(args.genome, seed=args.seed)
+            connectome, _ = load_brain(args.genome, seed=args.seed, legacy_leak=args.legacy_leak)
             report = placement_report(connectome, rules)
             if args.json:
                 print(json.dumps(report, indent=1))
@@ -224,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "export":
             check_rate(args.input_rate)
             rules = _rules(args.config)
-            connectome, _ = load_brain(args.genome, seed=args.seed)
+            connectome, _ = load_brain(args.genome, seed=args.seed, legacy_leak=args.legacy_leak)
             summary = export_brain(connectome, args.out, arch=args.arch, rules=rules,
                                    calib_bursts=args.calib_bursts, input_rate=args.input_rate,
                                    seed=args.seed, quiet=args.quiet)

@@ -200,3 +200,20 @@ def test_raster_draws_every_area(tmp_path: Path, monkeypatch) -> None:
     assert len(labels) == 15 + 6  # the genome's 15, and FEAGI's core areas it lacked
     assert [ax.get_ylabel().split("\n")[0] for ax in fig.axes] == labels
     assert not [t for t in fig.texts if "not drawn" in t.get_text()]  # nothing left out
+
+
+def test_legacy_leak_option(tmp_path: Path, capsys) -> None:
+    # shared/cases/feagi_v3 leak_over_1: leak 10, FEAGI computes V*(1-10) and area B fires at
+    # burst 4; the old Python FEAGI's linear leak drains V instead, so B stays silent.
+    data = Path(__file__).resolve().parent / "data" / "genomes" / "feagi_v3"
+    fired_b = {}
+    for mode in ("feagi", "linear"):
+        record = tmp_path / f"{mode}.jsonl"
+        assert main(["run", str(data / "leak_over_1.v3.json"), "--bursts", "8", "--quiet",
+                     "--stimulate", str(data / "leak_over_1.stim.json"), "--record", str(record),
+                     "--legacy-leak", mode]) == 0, capsys.readouterr().err
+        lines = [json.loads(line) for line in record.read_text().splitlines()]
+        fired_b[mode] = [line["burst"] for line in lines if "Y0xEU1RCX18=" in line["fired"]]
+    assert fired_b == {"feagi": [4], "linear": []}
+    assert main(["inspect", str(data / "leak_over_1.v3.json")]) == 0
+    assert "leak" in capsys.readouterr().out  # the import says what it did with leak 10

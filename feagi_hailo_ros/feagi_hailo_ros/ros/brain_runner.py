@@ -61,21 +61,24 @@ class BrainSource:
         return f"inline genome ({len(self.genome_json)} bytes)"
 
 
-def build_brain(source: BrainSource, *, seed: int = 0, strict: bool = True) -> Connectome:
+def build_brain(source: BrainSource, *, seed: int = 0, strict: bool = True,
+                legacy_leak: str = "feagi") -> Connectome:
     """Load and build a connectome; every failure becomes :class:`BrainLoadError`.
 
     ``genome_path`` is a brain name with the same rules as the CLI and the ``genome``
     parameter (``engine/genome/brains.py``): a genome or connectome file, or a shipped name.
+    ``legacy_leak`` is the builder's option (``genome.builder.LEGACY_LEAK_MODES``).
     """
     try:
         if source.connectome_path:
             return load_connectome(resolve_brain(source.connectome_path, expect=CONNECTOME).path)
         if source.genome_path:
-            return load_brain(source.genome_path, seed=seed, strict=strict)[0]
+            return load_brain(source.genome_path, seed=seed, strict=strict,
+                              legacy_leak=legacy_leak)[0]
         genome = load_genome(json.loads(source.genome_json)
                              if source.genome_json.lstrip().startswith("{")
                              else source.genome_json)
-        return build_connectome(genome, strict=strict, seed=seed)
+        return build_connectome(genome, strict=strict, seed=seed, legacy_leak=legacy_leak)
     except (ValueError, OSError, KeyError, TypeError) as exc:
         # GenomeError, ConnectomeFileError and BrainNameError are ValueErrors whose text names
         # the key path or what was looked for.

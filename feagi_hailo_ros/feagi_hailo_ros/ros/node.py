@@ -198,7 +198,8 @@ class HybridNode(LifecycleNode):
                       else BrainSource(genome_path=self._param("genome") or DEFAULT_BRAIN))
             t0 = time.perf_counter()
             connectome = build_brain(source, seed=self._param("seed"),
-                                     strict=self._param("strict_genome"))
+                                     strict=self._param("strict_genome"),
+                                     legacy_leak=self._param("legacy_leak"))
             self.runner = BrainRunner(
                 connectome, seed=self._param("seed"), inhibition=self._param("inhibition"),
                 motor_area=self._param("motor_area"),
@@ -544,7 +545,8 @@ class HybridNode(LifecycleNode):
             source = BrainSource(genome_path=request.genome_path, genome_json=request.genome_json,
                                  connectome_path=request.connectome_path)
             connectome = build_brain(source, seed=self._param("seed"),
-                                     strict=self._param("strict_genome"))
+                                     strict=self._param("strict_genome"),
+                                     legacy_leak=self._param("legacy_leak"))
             prepared = runner.prepare_swap(connectome)
         except BrainLoadError as exc:
             response.success, response.message = False, f"upload refused, previous brain kept: {exc}"

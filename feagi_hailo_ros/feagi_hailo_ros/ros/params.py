@@ -34,6 +34,14 @@ def inhibition_modes() -> tuple[str, ...]:
 
 
 @functools.cache
+def legacy_leak_modes() -> tuple[str, ...]:
+    """Values of ``legacy_leak``: ``engine.genome.builder.LEGACY_LEAK_MODES``."""
+    from ..engine.genome.builder import LEGACY_LEAK_MODES
+
+    return tuple(LEGACY_LEAK_MODES)
+
+
+@functools.cache
 def hailo_error_policies() -> tuple[str, ...]:
     """Values of ``hailo_on_error``: ``engine.accel.hailo_integrator.ON_ERROR``."""
     from ..engine.accel.hailo_integrator import ON_ERROR
@@ -97,6 +105,10 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("connectome", "", "Path of a saved connectome; when set it is used instead of genome."),
     ParamSpec("strict_genome", True, "Refuse genomes with unsupported morphologies (false: skip "
               "those mappings and log them)."),
+    ParamSpec("legacy_leak", "feagi", "feagi: leak as FEAGI's engine applies it, V*(1-leak) for "
+              "any value (a leak of 10 from an old genome makes V oscillate, as in FEAGI); "
+              "linear: the old Python FEAGI's meaning, V moves leak units towards 0 per burst.",
+              choices_from=legacy_leak_modes),
     ParamSpec("seed", 0, "Seed of synapse sampling (synatt < 100) and of excitability draws.",
               (0, 2**31 - 1)),
     ParamSpec("inhibition", "clamped", "clamped: a net negative input counts as 0 (FEAGI); "

@@ -51,6 +51,7 @@ def _defining_constants() -> dict[str, tuple[str, ...]]:
     """Each choice parameter -> the allowed values as the code it configures checks them."""
     from feagi_hailo_ros.engine.accel.hailo_integrator import ON_ERROR
     from feagi_hailo_ros.engine.core.backend import INHIBITION_MODES
+    from feagi_hailo_ros.engine.genome.builder import LEGACY_LEAK_MODES
     from feagi_hailo_ros.ros.accelerators import PARAMETER_ACCELERATORS
     from feagi_hailo_ros.ros.bindings import SENSOR_TYPES
 
@@ -60,6 +61,7 @@ def _defining_constants() -> dict[str, tuple[str, ...]]:
         # hailo is selected by use_hailo (it needs a manifest), every other integrator by name.
         "accelerator": PARAMETER_ACCELERATORS,
         "sensors.<name>.type": tuple(SENSOR_TYPES),
+        "legacy_leak": tuple(LEGACY_LEAK_MODES),
     }
 
 

@@ -15,10 +15,9 @@ class _Injectable(Protocol):
 
 
 def input_areas(connectome: Connectome) -> list[int]:
-    """Indices of the sensory (IPU) areas: group ``IPU``, or, for genomes without groups, a
-    cortical id starting with ``i`` (FEAGI's id convention: ``i`` = input)."""
-    return [a.index for a in connectome.areas
-            if a.group.upper() == "IPU" or (a.group == "" and a.cortical_id.startswith("i"))]
+    """Indices of the sensory areas: FEAGI type IPU (``AreaSpec.feagi_type``: from the group,
+    or the first byte of the cortical id, ``i`` = input)."""
+    return [a.index for a in connectome.areas_of_type("IPU")]
 
 
 def check_rate(rate: float) -> float:
