@@ -277,12 +277,10 @@ def projection_signed_weight(proj: Projection) -> float:
 
 
 def spike_contribution(signed_weight: np.ndarray, psp: np.ndarray, div: np.ndarray) -> np.ndarray:
-    """Per-synapse contribution ``float32(w * p / div)``, computed in float64.
+    """Per-synapse contribution ``float32(w * p / div)``, computed in float64 and rounded once.
 
-    One rounding to float32 per synapse, then accumulation in float64: the
-    sum of float32 values is exact (hence order-independent) unless the
-    terms span more than ~29 binary orders of magnitude, so backends that
-    sum in different orders agree bit for bit.
+    Arrays broadcast together; returns float32. Every backend adds these one at a time in
+    float32 in the canonical order of DESIGN §4 rule 2 (``kernels.py``), so they agree bit for bit.
     """
     return (
         np.asarray(signed_weight, np.float64) * np.asarray(psp, np.float64) / np.asarray(div)

@@ -242,8 +242,12 @@ class Engine:
             cover = [v for s, e, v in self._ranges if s <= lo and hi <= e]
             if cover:
                 blocks.append((lo, hi))
-                # Summed in float64 like any other input to the accumulator.
-                values.append(float(np.sum(np.array(cover, np.float64))))
+                # One float32 addition per injection, in call order, from 0: what injecting
+                # neuron by neuron would give (DESIGN §4 rule 2; 12 x 1/12 stays below 1).
+                total = np.float32(0.0)
+                for v in cover:
+                    total = np.float32(total + np.float32(v))
+                values.append(float(total))
         return np.array(blocks, np.int64).reshape(-1, 2), np.array(values, np.float64)
 
     # -- running ---------------------------------------------------------------

@@ -359,3 +359,15 @@ def test_async_integrator_is_collected_after_cpu_propagation(backend, monkeypatc
     if backend == "cpu":
         # In a burst where area 0 fired, its delivery runs between submit and collect.
         assert "submit propagate collect" in " ".join(events)
+
+
+def test_whole_area_injections_add_like_neuron_injections():
+    # FEAGI adds inputs one by one in float32 (recording min_fsum): 12 x float32(1/12) stays below
+    # a threshold of 1 whether the 12 injections name the neurons or the whole area.
+    c = brain([area(dims=(2, 1, 1), threshold=1.0, mp_acc=False)])
+    by_area, by_index = Engine(c), Engine(c)
+    for _ in range(12):
+        by_area.inject(0, potentials=1 / 12)
+        by_index.inject(0, indices=np.arange(2), potentials=1 / 12)
+    assert by_area.step() == by_index.step() == 0
+    assert by_area.potentials(0).tolist() == by_index.potentials(0).tolist()

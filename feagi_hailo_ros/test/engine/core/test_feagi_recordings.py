@@ -74,10 +74,17 @@ def test_every_recording_is_found():
             "min_mppsp", "min_mpforce", "min_snooze"} <= names
 
 
+@pytest.mark.parametrize("backend", ["cpu", "reference"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name.removesuffix(".genome.json"))
-def test_engine_matches_feagi_in_every_burst(case: Path):
+def test_engine_matches_feagi_in_every_burst(case: Path, backend: str):
     connectome, schedule, fired, states = _load(case)
-    engine = Engine(connectome, "cpu")
+    engine = Engine(connectome, backend)
+    # Every area FEAGI recorded must be one of ours (a mis-decoded id would otherwise go
+    # unnoticed until that area fires here).
+    recorded = {cid for line in fired for cid in line["fired"]}
+    recorded |= {cid for s in states for cid in s["neurons"]}
+    for cid in recorded:
+        connectome.area(cid)
     by_burst: dict[int, list[dict]] = {}
     for e in schedule:
         by_burst.setdefault(e["burst"], []).append(e)

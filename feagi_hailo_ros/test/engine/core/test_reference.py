@@ -101,10 +101,13 @@ class Literal:
                 div = 1.0 if a.psp_uniform else float(self.outdeg[j])
                 total[i] = F32(total[i] + F32(w * self.fired[t - d][j] / div))
                 cand[i] = True
-        for i in range(n):  # whole-area injections come last, their values summed first
+        for i in range(n):  # whole-area injections come last, summed in float32 in call order
             cover = [v for lo, hi, v in ranges if lo <= i < hi]
             if cover:
-                total[i] = F32(total[i] + F32(math.fsum(cover)))
+                block = F32(0)
+                for v in cover:
+                    block = F32(block + F32(v))
+                total[i] = F32(total[i] + block)
                 cand[i] = True
         force = set(force)
         if self.c.power_area is not None:
