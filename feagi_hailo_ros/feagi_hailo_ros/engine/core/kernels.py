@@ -80,16 +80,15 @@ Burst ``t``:
      the floor is the reset potential 0, so inhibition can remove stored
      charge but never pushes V below rest (a negative V would also have no
      meaning as a membrane-driven PSP);
-   * if ``theta <= V <= theta_max``: if ``cfc > 0`` and ``count >= cfc``
-     the neuron is blocked: ``count <- 0`` and V is kept **without leak**
-     (FEAGI's source checks the limit before the excitability draw and
-     returns without leaking; DESIGN's wording "when it does not fire"
-     is read as the below-threshold and failed-draw cases). Otherwise the
-     excitability draw (``e >= 0.999`` always passes) decides: fire
-     (``V <- 0``, ``until <- t + r``, ``count += 1`` saturating at
-     2**31 - 1, spike PSP taken from the pre-reset V) or not;
-   * not fired and not blocked: ``V <- float32(V * float32(1 - lambda))``
-     and ``count <- 0`` when ``cfc > 0``.
+   * if ``theta <= V <= theta_max`` and the excitability draw passes
+     (``e >= 0.999`` always passes), in DESIGN's order: if ``cfc > 0`` and
+     ``count >= cfc`` the neuron is blocked: ``count <- 0`` and V is kept
+     **without leak**; otherwise it fires (``V <- 0``, ``until <- t + r``, or
+     ``t + r + snooze`` when this fire brings ``count`` up to ``cfc``,
+     ``count += 1`` saturating at 2**31 - 1, spike PSP from the pre-reset V);
+   * not fired and not blocked (below threshold, or the draw failed):
+     ``V <- float32(V * float32(1 - lambda))`` (``leak_linear``: V moves
+     ``lambda`` towards 0) and ``count <- 0`` when ``cfc > 0``.
 4. Refractory countdowns tick every burst with or without input: stored as
    the last blocked burst ``until`` (countdown at the start of burst ``s``
    is ``max(until - s + 1, 0)``), so nothing ticks explicitly.
@@ -539,7 +538,9 @@ def _walk(w_lo, w_hi, out_base, t, t_abs, range_start, range_stop, range_value, 
                 vv = np.float32(vv + inp)
             th = theta[i] if a_theta_var else a_theta
             cfc = a_cfc
-            if vv >= th and vv <= a_theta_max:
+            # DESIGN §4 rule 3: above threshold and the excitability draw passes, then the limit.
+            if (vv >= th and vv <= a_theta_max
+                    and (a_always or excitability_draw(seed, np.int64(i), t_abs) < a_excit)):
                 cnt = count[i]
                 if cfc > 0 and cnt >= cfc and a_refr + a_snooze >= 1:
                     cnt = 0  # lazy rule 4: the countdown expired since the last fire
@@ -547,20 +548,19 @@ def _walk(w_lo, w_hi, out_base, t, t_abs, range_start, range_stop, range_value, 
                     count[i] = 0  # blocked by the limit: no fire, no leak
                     v[i] = vv
                     continue
-                if a_always or excitability_draw(seed, np.int64(i), t_abs) < a_excit:
-                    out_idx[n_fired] = i
-                    out_psp[n_fired] = _spike_psp(vv, a_mp_psp, a_psp)
-                    n_fired += 1
-                    fired_flag[i] = 1
-                    v[i] = np.float32(0.0)
-                    # Snooze: the fire that reaches the limit blocks r + s bursts (min_snooze).
-                    if cfc > 0 and cnt + 1 >= cfc:
-                        until[i] = np.int32(t + a_refr + a_snooze)
-                    else:
-                        until[i] = np.int32(t + a_refr)
-                    # Saturate: with no limit set the count only grows and must not wrap.
-                    count[i] = cnt + 1 if cnt < _COUNT_MAX else cnt
-                    continue
+                out_idx[n_fired] = i
+                out_psp[n_fired] = _spike_psp(vv, a_mp_psp, a_psp)
+                n_fired += 1
+                fired_flag[i] = 1
+                v[i] = np.float32(0.0)
+                # Snooze: the fire that reaches the limit blocks r + s bursts (min_snooze).
+                if cfc > 0 and cnt + 1 >= cfc:
+                    until[i] = np.int32(t + a_refr + a_snooze)
+                else:
+                    until[i] = np.int32(t + a_refr)
+                # Saturate: with no limit set the count only grows and must not wrap.
+                count[i] = cnt + 1 if cnt < _COUNT_MAX else cnt
+                continue
             if a_linear:  # legacy_leak="linear": V moves `leak` towards 0, never past it
                 if vv > a_leak:
                     v[i] = np.float32(vv - a_leak)

@@ -202,9 +202,11 @@ class ReferenceBackend(Backend):
             # NaN input counts as 0, like FEAGI's f32::max (and the kernel's `> 0` test).
             vn = v + np.fmax(inp32, np.float32(0))
         above = proc & (vn >= self.theta) & (vn <= self.theta_max)
-        blocked = above & (self.cfc > 0) & (self.count >= self.cfc)
+        # Rule 3: above threshold and the excitability draw passes, then the fire limit.
         draw = excitability_draws(self.seed, np.arange(n), t)
-        fire = above & ~blocked & (self.always | (draw < self.excit))
+        passes = above & (self.always | (draw < self.excit))
+        blocked = passes & (self.cfc > 0) & (self.count >= self.cfc)
+        fire = passes & ~blocked
         rest = proc & ~fire & ~blocked
         psp_out = np.zeros(n, POTENTIAL_DTYPE)
         psp_out[fire] = _psp_of(vn[fire], self.mp_psp[fire], self.psp[fire])

@@ -586,3 +586,20 @@ def test_protocol_rejects_input_outside_the_brain(backend, bad):
     with pytest.raises(IndexError):
         b.process_burst(bad)
     assert b.burst == 0
+
+
+def test_a_failed_draw_at_the_fire_limit_leaks(backend):
+    # DESIGN §4 rule 3: above threshold AND the excitability draw passes, then the limit decides.
+    # A neuron at its limit whose draw fails did not reach the limit check: it leaks and its
+    # count resets (had the limit been checked first, V would be kept without leak).
+    c = brain([area(dims=(1, 1, 1), threshold=1.0, leak=0.5, cfc=1, excitability=0.5)])
+    draws = [excitability_draws(0, np.array([0]), t)[0] for t in range(200)]
+    b = next(t for t in range(199) if draws[t] < 0.5 <= draws[t + 1])
+    e = Engine(c, backend)
+    for t in range(b + 2):
+        e.inject(0, potentials=2.0)
+        fired = e.step()
+        if t == b:
+            assert fired == 1
+    assert V(e, 0).tolist() == [1.0]  # 2.0 leaked by half, not kept
+    assert e.neuron_state().fire_counts.tolist() == [0]

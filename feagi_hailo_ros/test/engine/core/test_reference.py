@@ -125,20 +125,21 @@ class Literal:
             else:
                 v = F32(self.V[i] + (inp if inp > 0 else F32(0)))  # NaN counts as 0
             limit = math.inf if a.threshold_limit <= 0 else a.threshold_limit
-            if self.theta(i) <= v <= F32(limit):
+            draw = excitability_draws(self.seed, np.array([i]), t)[0]
+            # Rule 3: above threshold and the draw passes; then the fire limit decides.
+            if self.theta(i) <= v <= F32(limit) and (a.excitability >= 0.999
+                                                     or draw < a.excitability):
                 if a.consecutive_fire_limit > 0 and self.count[i] >= a.consecutive_fire_limit:
                     self.count[i] = 0
                     self.V[i] = v
                     continue
-                draw = excitability_draws(self.seed, np.array([i]), t)[0]
-                if a.excitability >= 0.999 or draw < a.excitability:
-                    out[i] = self.spike_psp(i, v)
-                    self.V[i] = F32(0)
-                    self.countdown[i] = a.refractory
-                    if a.consecutive_fire_limit > 0 and self.count[i] + 1 >= a.consecutive_fire_limit:
-                        self.countdown[i] += a.snooze  # recording min_snooze
-                    self.count[i] = min(self.count[i] + 1, 2**31 - 1)
-                    continue
+                out[i] = self.spike_psp(i, v)
+                self.V[i] = F32(0)
+                self.countdown[i] = a.refractory
+                if a.consecutive_fire_limit > 0 and self.count[i] + 1 >= a.consecutive_fire_limit:
+                    self.countdown[i] += a.snooze  # recording min_snooze
+                self.count[i] = min(self.count[i] + 1, 2**31 - 1)
+                continue
             if a.leak_linear:  # V moves `leak` towards 0 and stops there
                 lk = F32(a.leak)
                 self.V[i] = F32(v - lk) if v > lk else F32(v + lk) if v < -lk else F32(0)
