@@ -178,10 +178,10 @@ def test_runner_follows_an_uploaded_brain_whose_ids_differ() -> None:
     assert first.fired[runner.sensor_area("scan")].size == 0
     runner.reset()
     reference.reset()
-    for _ in range(8):
-        runner.latch("scan", runner.sensor_area("scan"), *reading)
-        reference.latch("scan", "i__pro", *reading)
-        got, want = runner.step(), reference.step()
+    for k in range(8):  # a fake clock: wall time on a loaded machine must not expire readings
+        runner.latch("scan", runner.sensor_area("scan"), *reading, now=float(k))
+        reference.latch("scan", "i__pro", *reading, now=float(k))
+        got, want = runner.step(now=float(k)), reference.step(now=float(k))
         assert got.twist == want.twist
     assert got.twist[1] < 0  # obstacle on the left: turn right
 
