@@ -372,7 +372,7 @@ FEAGI_RESAVE = (Path(__file__).resolve().parents[1] / "data" / "genomes" / "feag
 
 def shipped_config(**changes: object) -> list[Parameter]:
     """config/hybrid.yaml as parameter overrides (sensors flattened), with ``changes``."""
-    params = yaml.safe_load(CONFIG.read_text())["feagi_hailo"]["ros__parameters"]
+    params = yaml.safe_load(CONFIG.read_text())["/**/feagi_hailo"]["ros__parameters"]
     for name, values in params.pop("sensors").items():
         params.update({f"sensors.{name}.{key}": value for key, value in values.items()})
     params.update(changes)
