@@ -95,6 +95,14 @@ class ParamSpec:
         """The allowed values, read from their defining constant; ``()``: no fixed set."""
         return self.choices_from() if self.choices_from is not None else ()
 
+    @property
+    def dynamic_typing(self) -> bool:
+        """True for a list parameter whose default is empty: rclpy cannot tell its element type
+        from ``[]`` (it would declare a byte array and refuse the string or double array a
+        parameter file gives), so it must be declared with ``dynamic_typing`` and its value
+        checked by the code that reads it (``bindings.binding_from_params``)."""
+        return isinstance(self.default, list) and not self.default
+
 
 PARAMS: tuple[ParamSpec, ...] = (
     # -- brain ------------------------------------------------------------------------------
@@ -176,7 +184,14 @@ SENSOR_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("fov_deg", 180.0, "laser_scan: angular window centred ahead, spread over the area's x "
               "counter-clockwise (0: the scan's own span).", (0.0, 360.0)),
     ParamSpec("range_max", 1.0, "laser_scan/range: farthest distance that counts as an obstacle, "
-              "in metres (0: the message's range_max).", (0.0, 100.0)),
+              "in metres (0: the message's range_max); image with a depth encoding: farthest "
+              "depth coded (0: 1 m).", (0.0, 100.0)),
+    ParamSpec("joints", [], "joint_state (required): joint names, one area column each in this "
+              "order; joints the message does not name fire nothing (string array)."),
+    ParamSpec("joint_lower", [], "joint_state (required): lower limit of each joint, in its unit "
+              "(rad or m), fires the weakest level (double array, one per joint)."),
+    ParamSpec("joint_upper", [], "joint_state (required): upper limit of each joint, > its lower "
+              "limit, fires the strongest level, z = 0 (double array, one per joint)."),
 )
 
 #: Prefix of the per-sensor parameters as README.md writes them.

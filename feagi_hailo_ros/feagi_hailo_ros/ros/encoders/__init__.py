@@ -8,6 +8,7 @@ Must not import: engine, ros.node, cli, rclpy, *_msgs
 from .area_input import encode_area_input, encode_raw
 from .common import (
     DEFAULT_POTENTIAL,
+    FieldNotProvided,
     Injection,
     SensorInputError,
     empty_injection,
@@ -23,10 +24,19 @@ from .imu import (
 )
 from .joints import JointSettings, encode_joint_positions
 from .proximity import ProximitySettings, encode_laser_scan, encode_range
-from .vision import IMAGE_ENCODINGS, VisionSettings, downsample_area, encode_image, image_from_buffer
+from .vision import (
+    DEPTH_ENCODINGS,
+    IMAGE_ENCODINGS,
+    VisionSettings,
+    downsample_area,
+    encode_image,
+    image_from_buffer,
+)
 
 __all__ = [
     "DEFAULT_POTENTIAL",
+    "DEPTH_ENCODINGS",
+    "FieldNotProvided",
     "IMAGE_ENCODINGS",
     "ImuSettings",
     "Injection",

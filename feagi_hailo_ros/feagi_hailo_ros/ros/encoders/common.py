@@ -7,7 +7,8 @@ membrane potential added to every neuron of that voxel for one burst.
 Errors come in two kinds:
 
 * :class:`SensorInputError` - the *message* is malformed (wrong encoding, data length that does
-  not match its header, non-finite angles, ...). The node logs it and drops the message.
+  not match its header, non-finite angles, ...). The node logs it and drops the message. Its
+  subclass :class:`FieldNotProvided` says the message declares the field absent (REP 145).
 * :class:`ValueError` - the *configuration* does not fit (area too small for the number of
   channels, bad settings). That is a bug in the setup, found at configure time.
 
@@ -43,6 +44,31 @@ class SensorInputError(ValueError):
     A subclass of :class:`ValueError`, so callers that catch configuration errors catch it
     too; the node catches it first, drops the message and counts it in ``/diagnostics``.
     """
+
+
+class FieldNotProvided(SensorInputError):
+    """The message says the field this binding reads is not provided (REP 145: its covariance
+    starts with -1), so there is nothing to encode.
+
+    Not a malformed message but not an accepted reading either: the binding's area gets no
+    input, and the node should count it apart (:attr:`reason`) and show it in
+    ``/diagnostics``. A subclass of :class:`SensorInputError`, so a caller that does not know
+    it drops the message with this explanation instead of counting it as accepted.
+
+    Args:
+        field: The message field, e.g. ``"angular_velocity"``.
+
+    Attributes:
+        field: As given.
+        reason: ``"field_not_provided"``, a stable key for counters.
+    """
+
+    reason = "field_not_provided"
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        super().__init__(f"{field} is not provided: {field}_covariance[0] = -1 (REP 145); "
+                         "this binding's area gets no input")
 
 
 def _dims(dims: Sequence[int]) -> tuple[int, int, int]:

@@ -3,7 +3,8 @@
 Each of angular velocity, linear acceleration and orientation (as roll, pitch, yaw) is three
 signed channels: six columns ``[x_pos, x_neg, y_pos, y_neg, z_pos, z_neg]``, FEAGI's
 ``raw_imu.rs`` layout (see :func:`.common.encode_signed_percentages`). A field whose covariance
-starts with -1 is "not provided" (REP 145) and fires nothing.
+starts with -1 is "not provided" (REP 145): it fires nothing and the encoder raises
+:class:`.common.FieldNotProvided` so the node can say so.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from numpy.typing import ArrayLike
 
 from .common import (
     DEFAULT_POTENTIAL,
+    FieldNotProvided,
     Injection,
     SensorInputError,
     _potential,
     _values_1d,
-    empty_injection,
     encode_signed_percentages,
 )
 
@@ -61,10 +62,11 @@ def _vector3(xyz: ArrayLike, what: str) -> np.ndarray:
     return v
 
 
-def _absent(covariance0: float | None) -> bool:
+def _check_provided(covariance0: float | None, field: str) -> None:
     # REP 145: a covariance matrix whose first element is -1 means "this field is not
-    # provided", so the reading is not an error, just nothing to encode.
-    return covariance0 is not None and covariance0 == -1.0
+    # provided": nothing to encode, and the node must be told (not counted as accepted).
+    if covariance0 is not None and covariance0 == -1.0:
+        raise FieldNotProvided(field)
 
 
 def encode_imu_angular_velocity(
@@ -79,17 +81,17 @@ def encode_imu_angular_velocity(
         xyz: ``(3,)`` angular velocity in rad/s.
         dims: ``(dx, dy, dz)`` of the area, ``dx >= 6``.
         settings: Full scale (``angular_velocity_scale``) and potential.
-        covariance0: ``angular_velocity_covariance[0]``; -1 (REP 145) encodes nothing.
+        covariance0: ``angular_velocity_covariance[0]``; -1 (REP 145) means not provided.
 
     Returns:
-        An injection of 3 to 6 voxels (empty when absent).
+        An injection of 3 to 6 voxels.
 
     Raises:
+        FieldNotProvided: ``covariance0`` is -1 (REP 145).
         SensorInputError: not 3 finite components.
         ValueError: the area is narrower than 6 columns.
     """
-    if _absent(covariance0):
-        return empty_injection()
+    _check_provided(covariance0, "angular_velocity")
     v = _vector3(xyz, "angular_velocity")
     return encode_signed_percentages(v, dims, settings.angular_velocity_scale, settings.potential)
 
@@ -106,17 +108,17 @@ def encode_imu_linear_acceleration(
         xyz: ``(3,)`` acceleration in m/s^2 (gravity included, as the message carries it).
         dims: ``(dx, dy, dz)`` of the area, ``dx >= 6``.
         settings: Full scale (``linear_acceleration_scale``) and potential.
-        covariance0: ``linear_acceleration_covariance[0]``; -1 (REP 145) encodes nothing.
+        covariance0: ``linear_acceleration_covariance[0]``; -1 (REP 145) means not provided.
 
     Returns:
-        An injection of 3 to 6 voxels (empty when absent).
+        An injection of 3 to 6 voxels.
 
     Raises:
+        FieldNotProvided: ``covariance0`` is -1 (REP 145).
         SensorInputError: not 3 finite components.
         ValueError: the area is narrower than 6 columns.
     """
-    if _absent(covariance0):
-        return empty_injection()
+    _check_provided(covariance0, "linear_acceleration")
     v = _vector3(xyz, "linear_acceleration")
     return encode_signed_percentages(
         v, dims, settings.linear_acceleration_scale, settings.potential
@@ -154,17 +156,17 @@ def encode_imu_orientation(
         dims: ``(dx, dy, dz)`` of the area, ``dx >= 6``.
         settings: Potential (the full scale is pi).
         covariance0: ``orientation_covariance[0]``; drivers without an orientation estimate
-            set it to -1 (REP 145) and nothing is encoded.
+            set it to -1 (REP 145): not provided.
 
     Returns:
-        An injection of 3 to 6 voxels (empty when absent).
+        An injection of 3 to 6 voxels.
 
     Raises:
+        FieldNotProvided: ``covariance0`` is -1 (REP 145).
         SensorInputError: not 4 finite numbers, or a norm off by more than 10 %.
         ValueError: the area is narrower than 6 columns.
     """
-    if _absent(covariance0):
-        return empty_injection()
+    _check_provided(covariance0, "orientation")
     q = _values_1d(q_xyzw, "orientation")
     if q.size != 4 or not np.all(np.isfinite(q)):
         raise SensorInputError(f"orientation must be 4 finite numbers (x, y, z, w), got {q}")

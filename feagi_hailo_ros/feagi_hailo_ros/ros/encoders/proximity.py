@@ -4,7 +4,9 @@ x is the angular sector, z the distance: a nearer obstacle fires a lower z (z = 
 coding range's minimum). This is FEAGI's legacy ``map_value(dist, range_min, range_max, 0,
 z_max)`` and also exactly the linear percentage coding (:func:`.common.percentage_to_z`) of
 "nearness" ``1 - (d - range_min) / (range_max - range_min)``. Only the centre row ``dy // 2``
-is written, as FEAGI's lidar and sonar did. Special values follow REP 117.
+is written, as FEAGI's lidar and sonar did. Special values follow REP 117 (NaN: invalid,
+ignored; +inf: no return, no obstacle; -inf: too close to measure, the nearest depth), and a
+range of exactly 0.0 is never a return.
 """
 
 from __future__ import annotations
@@ -110,8 +112,11 @@ def encode_laser_scan(
     * NaN: an invalid measurement -> ignored.
     * +inf: no return within the sensor's range -> no obstacle.
     * -inf: an object too close to measure -> the nearest depth, z = 0.
-    * finite values outside the message's ``[range_min, range_max]`` -> invalid, ignored
-      (many drivers report 0.0 for "no return").
+    * finite values outside the message's ``[range_min, range_max]`` -> invalid, ignored.
+    * 0.0 -> no return, ignored, even when the message's ``range_min`` is 0.0: no sensor
+      measures a distance of exactly zero, and drivers that leave ``range_min`` at 0 report
+      invalid beams as 0.0 (sick_scan_xd, LDS drivers); a phantom obstacle at z = 0 would be
+      the worst reading to invent.
 
     Raises:
         SensorInputError: ``ranges`` is empty or not 1-D, the angles or range limits are not
@@ -153,7 +158,7 @@ def encode_laser_scan(
 
     too_close = np.isneginf(r)
     with np.errstate(invalid="ignore"):
-        valid = np.isfinite(r) & (r >= msg_lo) & (r <= msg_hi) & (r <= hi)
+        valid = np.isfinite(r) & (r > 0.0) & (r >= msg_lo) & (r <= msg_hi) & (r <= hi)
     use = in_fov & (valid | too_close)
     if not use.any():
         return empty_injection()
@@ -177,7 +182,7 @@ def encode_range(
 
     The voxel is the centre column and row ``(dx // 2, dy // 2)``, as FEAGI's sonar did; z
     codes the distance exactly as :func:`encode_laser_scan` does, with the same REP 117
-    treatment of NaN/inf and out-of-limit readings (which fire nothing).
+    treatment of NaN/inf, 0.0 and out-of-limit readings (which fire nothing).
 
     Args:
         range_value: The distance (metres, the message's ``range``).
@@ -205,7 +210,7 @@ def encode_range(
     lo, hi = _coding_limits(settings, lo_msg, hi_msg)
     if d == -math.inf:
         d = lo
-    elif not (math.isfinite(d) and lo_msg <= d <= hi_msg and d <= hi):
+    elif not (math.isfinite(d) and d > 0.0 and lo_msg <= d <= hi_msg and d <= hi):
         return empty_injection()
     z = int(_distance_to_z(np.array([d]), lo, hi, dz)[0])
     return _injection(dx // 2, dy // 2, z, settings.potential)

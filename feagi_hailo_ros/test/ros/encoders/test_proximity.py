@@ -119,3 +119,26 @@ def test_single_range() -> None:
     check_shape(encode_range(0.5, 0.0, 1.0, (3, 1, 4)), 1)
     with pytest.raises(SensorInputError):
         encode_range(0.5, 1.0, 0.5, (3, 1, 4))
+
+
+def test_scan_zero_is_no_return_even_when_range_min_is_zero() -> None:
+    # sick_scan_xd (SICKAG/sick_scan_xd#382) and LDS drivers: range_min 0.0 and invalid beams
+    # reported as 0.0. Dead ahead is beam 4 of 9 over [-pi/2, pi/2]; a phantom obstacle would
+    # be voxel (8, 0, 0) of a 16-wide area.
+    ranges = [math.inf] * 4 + [0.0] + [math.inf] * 4
+    args = (-math.pi / 2, math.pi / 8)
+    s = ProximitySettings(range_max=1.0)
+    check_shape(encode_laser_scan(ranges, *args, 0.0, 120.0, (16, 1, 10), s), 0)
+    check_shape(encode_laser_scan(ranges, *args, 0.05, 120.0, (16, 1, 10), s), 0)
+    # A real return next to the 0.0 beams still fires, coded from range_min 0.0.
+    ranges[5] = 0.5
+    assert as_set(encode_laser_scan(ranges, *args, 0.0, 120.0, (9, 1, 10), s)) == {(5, 0, 5)}
+    # -inf (REP 117: too close) stays the nearest depth with range_min 0.0.
+    ranges[5] = -math.inf
+    assert as_set(encode_laser_scan(ranges, *args, 0.0, 120.0, (9, 1, 10), s)) == {(5, 0, 0)}
+
+
+def test_range_zero_is_no_return_even_when_min_range_is_zero() -> None:
+    check_shape(encode_range(0.0, 0.0, 1.0, (3, 1, 4)), 0)
+    check_shape(encode_range(-0.0, 0.0, 1.0, (3, 1, 4)), 0)
+    assert as_set(encode_range(1e-6, 0.0, 1.0, (3, 1, 4))) == {(1, 0, 0)}
