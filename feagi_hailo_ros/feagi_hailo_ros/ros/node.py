@@ -48,11 +48,11 @@ from ..engine.genome.brains import DEFAULT_BRAIN
 from . import messages
 from .accelerators import HAILO, AcceleratorConfig, degraded
 from .areas import AreaRequest, BoundAreas
-from .bindings import SENSOR_TYPES, UNBOUND, SensorBinding, encode_message, stamp_age
+from .bindings import SENSOR_TYPES, UNBOUND, SensorBinding, binding_from_params, encode_message, stamp_age
 from .brain_runner import BrainLoadError, BrainRunner, BrainSource, build_brain
 from .burst_clock import BurstLoop, RateMeter
 from .decoders import DiffDriveSettings, Watchdog
-from .encoders import SensorInputError
+from .encoders import FieldNotProvided, SensorInputError
 from .params import BY_NAME, PARAMS, SENSOR_PARAMS, ParamSpec, check_value
 
 #: Default node name (README, launch file and parameter files use it).
@@ -73,7 +73,8 @@ _DRIVE_PARAMS = ("left_channel", "right_channel", "max_wheel_speed", "wheel_sepa
 
 
 def _descriptor(spec: ParamSpec, read_only: bool) -> ParameterDescriptor:
-    desc = ParameterDescriptor(description=spec.description, read_only=read_only)
+    desc = ParameterDescriptor(description=spec.description, read_only=read_only,
+                               dynamic_typing=spec.dynamic_typing)
     if spec.choices:
         desc.additional_constraints = "one of: " + ", ".join(spec.choices)
     if spec.limits is not None:
@@ -90,6 +91,8 @@ class SensorCounters:
 
     Attributes:
         received, accepted, dropped: Message counts since configure.
+        not_provided: Messages whose bound field the driver marks as not provided (REP 145:
+            covariance[0] = -1); they inject nothing and are not counted as accepted or dropped.
         last_error: Why the last message was dropped ("" if none was).
         last_warn: ``time.monotonic()`` of the last drop warning (for throttling).
     """
@@ -98,6 +101,7 @@ class SensorCounters:
         self.received = 0
         self.accepted = 0
         self.dropped = 0
+        self.not_provided = 0
         self.last_error = ""
         self.last_warn = 0.0
 
@@ -175,10 +179,7 @@ class HybridNode(LifecycleNode):
                            self._param(f"sensors.{name}.area"))
 
     def _sensor_binding(self, name: str, area: str) -> SensorBinding:
-        get = lambda key: self._param(f"sensors.{name}.{key}")  # noqa: E731
-        return SensorBinding(name=name, topic=get("topic"), kind=get("type"), area=area,
-                             potential=float(get("potential")), max_age_s=float(get("max_age_s")),
-                             fov_deg=float(get("fov_deg")), range_max=float(get("range_max")))
+        return binding_from_params(name, area, lambda key: self._param(f"sensors.{name}.{key}"))
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -408,6 +409,11 @@ class HybridNode(LifecycleNode):
         try:
             dims = runner.area_dims(area)
             voxels, payload = encode_message(binding, msg, dims)
+        except FieldNotProvided as exc:
+            c = self.counters[binding.name]
+            c.not_provided += 1
+            c.last_error = str(exc)
+            return
         except (SensorInputError, KeyError, IndexError, ValueError) as exc:
             self._drop(binding, str(exc))
             return
@@ -520,10 +526,11 @@ class HybridNode(LifecycleNode):
             area = runner.sensor_area(b.name)
             out.append(messages.status(
                 f"{self.get_name()}: sensor {b.name}",
-                messages.WARN if c.dropped or area is None else messages.OK,
+                messages.WARN if c.dropped or c.not_provided or area is None else messages.OK,
                 c.last_error or ("ok" if area else "the brain has no area for this sensor"),
                 {"topic": b.topic, "type": b.kind, "area": area or "none",
-                 "received": c.received, "accepted": c.accepted, "dropped": c.dropped}))
+                 "received": c.received, "accepted": c.accepted, "dropped": c.dropped,
+                 "not_provided": c.not_provided}))
         return messages.diagnostics(out)
 
     # -- services -----------------------------------------------------------------------

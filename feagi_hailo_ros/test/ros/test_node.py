@@ -453,3 +453,34 @@ def test_explicit_motor_area_none_disables_cmd_vel(harness) -> None:
     assert h.node.trigger_configure() == SUCCESS
     assert h.node.pub_cmd is None and h.node.runner.motor_area == ""
     assert h.node.runner.sensor_area("scan") == "i__pro"
+
+
+def test_imu_field_not_provided_is_counted_and_shown(harness) -> None:
+    # shared/cases/09: a driver sets angular_velocity_covariance[0] = -1 (REP 145: not provided)
+    # while publishing data. Nothing is injected, and /diagnostics says so instead of "ok".
+    from sensor_msgs.msg import Imu
+
+    h = harness([Parameter("sensor_names", value=["scan", "gyro"]),
+                 Parameter("sensors.gyro.topic", value="imu"),
+                 Parameter("sensors.gyro.type", value="imu_angular_velocity"),
+                 Parameter("sensors.gyro.area", value="i__pro")])
+    h.configure_and_activate()
+    pub = h.peer.create_publisher(Imu, "/imu", qos_profile_sensor_data)
+    assert h.spin_until(h.executor, lambda: pub.get_subscription_count() > 0)
+    imu = Imu()
+    imu.header.stamp = h.node.get_clock().now().to_msg()
+    imu.angular_velocity.z = 1.5
+    imu.angular_velocity_covariance[0] = -1.0
+    counters = h.node.counters["gyro"]
+
+    def sent() -> bool:  # best-effort QoS: publish until one arrives
+        pub.publish(imu)
+        return counters.not_provided > 0
+
+    assert h.spin_until(h.executor, sent)
+    assert counters.accepted == 0 and counters.dropped == 0
+    diag = h.node._diagnostics(h.node.rate.summary())
+    gyro = next(s for s in diag.status if s.name.endswith("sensor gyro"))
+    values = {kv.key: kv.value for kv in gyro.values}
+    assert int(values["not_provided"]) >= 1 and gyro.level == messages.WARN
+    assert "REP 145" in gyro.message
