@@ -27,7 +27,7 @@ SENSOR_TYPES: dict[str, tuple[str, str]] = {
     "range": ("sensor_msgs/msg/Range", "proximity area: the centre column, z = distance"),
     "image": ("sensor_msgs/msg/Image",
               "vision area: averaged down to x*y, z = RGB channel (3 deep) or grey, potential = "
-              "intensity (mono8, mono16, rgb8, bgr8, rgba8, bgra8); depth (16UC1 mm, 32FC1 m): "
+              "intensity (mono8, 8UC1, mono16, rgb8, bgr8, rgba8, bgra8); depth (16UC1 mm, 32FC1 m): "
               "z = distance of each cell's nearest return up to range_max, as proximity"),
     "imu_angular_velocity": ("sensor_msgs/msg/Imu", "signed percentages of wx, wy, wz (6 columns)"),
     "imu_linear_acceleration": ("sensor_msgs/msg/Imu", "signed percentages of ax, ay, az (6 columns)"),

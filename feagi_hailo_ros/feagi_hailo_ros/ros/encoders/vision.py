@@ -32,12 +32,13 @@ from .common import (
 #: Supported ``sensor_msgs/Image`` encodings (REP 104 / sensor_msgs ``image_encodings`` names)
 #: and their channel counts.
 IMAGE_ENCODINGS: dict[str, int] = {
-    "mono8": 1, "rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono16": 1, "16UC1": 1, "32FC1": 1,
+    "mono8": 1, "8UC1": 1, "rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono16": 1, "16UC1": 1,
+    "32FC1": 1,
 }
 
 #: Channel type of each encoding (numpy kind and size; byte order comes from the message).
 _CHANNEL_TYPE: dict[str, str] = {
-    "mono8": "u1", "rgb8": "u1", "bgr8": "u1", "rgba8": "u1", "bgra8": "u1",
+    "mono8": "u1", "8UC1": "u1", "rgb8": "u1", "bgr8": "u1", "rgba8": "u1", "bgra8": "u1",
     "mono16": "u2", "16UC1": "u2", "32FC1": "f4",
 }
 

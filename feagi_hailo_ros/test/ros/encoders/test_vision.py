@@ -169,5 +169,16 @@ def test_depth_invalid_values_are_no_return() -> None:
 
 
 def test_unsupported_encoding_names_the_supported_ones() -> None:
-    with pytest.raises(SensorInputError, match=r"'yuv422'.*16UC1, 32FC1, bgr8, bgra8, mono16, mono8"):
+    with pytest.raises(SensorInputError, match=r"'yuv422'.*16UC1, 32FC1, 8UC1, bgr8, bgra8, mono16, mono8"):
         encode_image(np.zeros((2, 2), np.uint8), "yuv422", (1, 1, 1))
+
+
+def test_8uc1_codes_exactly_as_mono8() -> None:
+    # OpenCV's 8UC1 (IR and mono cameras) is one unsigned byte per pixel, like mono8.
+    img = np.random.default_rng(5).integers(0, 256, (10, 16), dtype=np.uint8)
+    want = encode_image(img, "mono8", (4, 3, 1))
+    got = encode_image(img, "8UC1", (4, 3, 1))
+    assert got[0].tolist() == want[0].tolist()
+    np.testing.assert_array_equal(got[1], want[1])
+    raw = image_from_buffer(img.tobytes(), 10, 16, 16, "8UC1", False)
+    np.testing.assert_array_equal(raw, img)
