@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 import time
@@ -22,6 +23,7 @@ import numpy as np
 import rclpy
 from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.parameter import Parameter
+from rclpy.signals import SignalHandlerOptions
 
 from .node import HybridNode
 from .run_report import render_run_png
@@ -42,15 +44,25 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the demo (``make run``).
 
+    SIGINT/SIGTERM (Ctrl-C) end the run early the same way the timer does: rclpy's own
+    handler is not installed (it would shut the context down before the zero ``cmd_vel``),
+    the node is deactivated and shut down while the context is valid, and the report is
+    written. (Signal handlers are installed only when called from the main thread.)
+
     Args:
         argv: Command-line arguments (default ``sys.argv[1:]``): ``--seconds``, ``--rate``,
             ``--genome``, ``--out``, ``--raster-bursts``.
 
     Returns:
-        0 after a run (the PNG written, a JSON summary printed), 1 when configure failed.
+        0 after a run, full or cut short by a signal (the PNG written, a JSON summary
+        printed); 1 when configure failed.
     """
     args = _parse(argv)
-    rclpy.init()
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+    stop_requested = threading.Event()
+    previous = ({sig: signal.signal(sig, lambda signum, frame: stop_requested.set())
+                 for sig in (signal.SIGINT, signal.SIGTERM)}
+                if threading.current_thread() is threading.main_thread() else {})
     brain = HybridNode(parameter_overrides=[
         Parameter("burst_rate_hz", value=float(args.rate)),
         Parameter("genome", value=args.genome),
@@ -87,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         brain.trigger_activate()
         start = time.monotonic()
         while (elapsed := time.monotonic() - start) < args.seconds:
-            time.sleep(0.5)
+            if stop_requested.wait(min(0.5, max(args.seconds - elapsed, 0.0))):
+                print("\nstop requested", file=sys.stderr)
+                break
             result = brain.last_result
             if result is None:
                 continue
@@ -132,8 +146,9 @@ def main(argv: list[str] | None = None) -> int:
                 spinner.join(timeout=5.0)
         brain.destroy_node()
         robot.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+        rclpy.try_shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

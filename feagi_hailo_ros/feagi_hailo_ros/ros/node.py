@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import threading
 import time
 from collections import deque
 from typing import Any
@@ -33,10 +34,14 @@ from rcl_interfaces.msg import (
     SetParametersResult,
 )
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.duration import Duration
+from rclpy.exceptions import InvalidHandle
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import PointCloud2
 from std_srvs.srv import Trigger
 
@@ -54,9 +59,12 @@ from .burst_clock import BurstLoop, RateMeter
 from .decoders import DiffDriveSettings, Watchdog
 from .encoders import FieldNotProvided, SensorInputError
 from .params import BY_NAME, PARAMS, SENSOR_PARAMS, ParamSpec, check_value
+from .stop import spin_until_stopped
 
 #: Default node name (README, launch file and parameter files use it).
 NODE_NAME = "feagi_hailo"
+#: How long a stop waits for subscribers to acknowledge the zero command (s).
+STOP_ACK_TIMEOUT_S = 1.0
 
 
 def _message_class(type_name: str) -> type:
@@ -137,11 +145,18 @@ class HybridNode(LifecycleNode):
         self.latencies: deque[float] = deque(maxlen=10_000)
         self._unconsumed: dict[str, float] = {}
         self.watchdog: Watchdog | None = None
+        self.pub_cmd: Any = None
         self._publishers_made: list[Any] = []
         self._subscriptions_made: list[Any] = []
         self._services_made: list[Any] = []
         self._burst_loop: BurstLoop | None = None
         self._active = False
+        # _cmd_lock orders motor commands: once a stop has set _active False under it, no
+        # burst publishes a non-zero command after the zero one. _release_lock keeps the
+        # timers' callbacks off publishers that a release (on another executor thread) is
+        # destroying.
+        self._cmd_lock = threading.Lock()
+        self._release_lock = threading.RLock()
 
     # -- parameters ---------------------------------------------------------------------
 
@@ -321,11 +336,9 @@ class HybridNode(LifecycleNode):
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Pause bursting, publish zero velocity first; all state is kept. SUCCESS → inactive."""
-        self._active = False
-        self._burst_loop.stop()
+        self.stop_motion()
         for timer in (self._stats_timer, self._watchdog_timer):
             timer.cancel()
-        self._publish_stop()
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -334,17 +347,37 @@ class HybridNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Release everything from any primary state. SUCCESS → finalized."""
-        if self._active:
-            self._publish_stop()
+        """Stop safely (see :meth:`stop_motion`), release everything. SUCCESS → finalized."""
         self._release()
         return TransitionCallbackReturn.SUCCESS
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Release everything after an exception in a transition. SUCCESS → unconfigured."""
+        """Stop safely, release everything after an exception in a transition.
+
+        SUCCESS → unconfigured.
+        """
         self.get_logger().error(f"error processing from state {state.label}; releasing everything")
         self._release()
         return TransitionCallbackReturn.SUCCESS
+
+    def stop_motion(self, ack_timeout_s: float = STOP_ACK_TIMEOUT_S) -> None:
+        """Stop bursting, then send a zero Twist on ``cmd_vel`` if the node was publishing.
+
+        The order is the safety rule: the burst thread is stopped (joined) first, so no
+        burst can publish a command after the zero one; the zero goes out only while
+        ``cmd_vel`` is active and the context valid, and waits up to ``ack_timeout_s``
+        seconds for reliable subscribers to acknowledge it, so releasing the publisher
+        right after cannot lose it. Safe to call repeatedly and from any thread but the
+        burst thread.
+
+        Args:
+            ack_timeout_s: Longest wait for acknowledgements (s); 0 does not wait.
+        """
+        with self._cmd_lock:
+            self._active = False
+        if self._burst_loop is not None:
+            self._burst_loop.stop()
+        self._publish_stop(ack_timeout_s)
 
     def destroy_node(self) -> None:
         """Stop bursting and release everything before the node's handles go away.
@@ -356,10 +389,13 @@ class HybridNode(LifecycleNode):
         super().destroy_node()
 
     def _release(self) -> None:
-        self._active = False
-        if self._burst_loop is not None:
-            self._burst_loop.stop()
-            self._burst_loop = None
+        # Burst thread first, zero command second, handles last (stop_motion).
+        self.stop_motion()
+        with self._release_lock:
+            self._release_handles()
+
+    def _release_handles(self) -> None:
+        self._burst_loop = None
         for name in ("_stats_timer", "_watchdog_timer"):
             timer = getattr(self, name, None)
             if timer is not None:
@@ -457,7 +493,10 @@ class HybridNode(LifecycleNode):
             else:
                 twist = Twist()
                 twist.linear.x, twist.angular.z = result.twist
-                self.pub_cmd.publish(twist)
+                with self._cmd_lock:
+                    if not self._active:  # a stop began during this burst: its zero stands
+                        return
+                    self.pub_cmd.publish(twist)
                 published = time.perf_counter()
                 self.latencies.extend(published - t for t in consumed)
         if result.burst % self._param("firing_decimation") == 0:
@@ -474,20 +513,40 @@ class HybridNode(LifecycleNode):
             cloud.header.frame_id = self._param("frame_id")
             self.pub_cloud.publish(cloud)
 
-    def _publish_stop(self) -> None:
-        if self.pub_cmd is not None:
-            self.pub_cmd.publish(Twist())
+    def _publish_stop(self, ack_timeout_s: float = 0.0) -> None:
+        """Publish a zero Twist if ``cmd_vel`` is active and the context valid; never raises.
+
+        Args:
+            ack_timeout_s: Seconds to wait for subscribers' acknowledgements (0: no wait).
+        """
+        pub = self.pub_cmd
+        if pub is None or not pub.is_activated or not self.context.ok():
+            return
+        try:
+            with self._cmd_lock:
+                pub.publish(Twist())
+            if ack_timeout_s > 0:
+                pub.wait_for_all_acked(Duration(nanoseconds=int(ack_timeout_s * 1e9)))
+        except (_rclpy.RCLError, InvalidHandle) as exc:
+            # The context went away between the check and the publish (a signal handler
+            # of another library): nothing more can be sent.
+            self.get_logger().warning(f"zero cmd_vel not sent: {exc}")
 
     def _on_watchdog(self) -> None:
         # Bursting stalled (e.g. an overloaded machine): the burst callback cannot stop the
         # robot, so this timer does.
-        if self.watchdog is None or self.pub_cmd is None:
-            return
-        status = self.watchdog.check()
-        if status.stop and any(r.startswith("no burst") for r in status.reasons):
-            self._publish_stop()
+        with self._release_lock:
+            if self.watchdog is None or self.pub_cmd is None:
+                return
+            status = self.watchdog.check()
+            if status.stop and any(r.startswith("no burst") for r in status.reasons):
+                self._publish_stop()
 
     def _on_stats(self) -> None:
+        with self._release_lock:
+            self._publish_stats()
+
+    def _publish_stats(self) -> None:
         runner, result = self.runner, self.last_result
         if runner is None or result is None:
             return
@@ -613,21 +672,42 @@ def configure_gil_switch_interval(rate_hz: float, interval_us: float | None = No
     sys.setswitchinterval(max(seconds, 1e-5))
 
 
-def main(args: list[str] | None = None) -> None:
-    """Entry point of the `hybrid_node` executable."""
-    rclpy.init(args=args)
+def main(args: list[str] | None = None) -> int:
+    """Entry point of the `hybrid_node` executable (also ``python -m feagi_hailo_ros.ros.node``).
+
+    SIGINT and SIGTERM request a safe stop (``stop.spin_until_stopped``): bursting stops, a
+    zero Twist goes out on ``cmd_vel`` while the context is still valid, the executor stops,
+    the node takes the lifecycle ``shutdown`` transition from whatever primary state it is
+    in, and the context is shut down last.
+
+    Args:
+        args: ROS command-line arguments (default ``sys.argv``).
+
+    Returns:
+        0 after a requested stop; 1 when an exception escaped a callback (it is logged).
+    """
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     node = HybridNode()
     # The rate may change later; size the interval for the fastest rate allowed.
     configure_gil_switch_interval(BY_NAME["burst_rate_hz"].limits[1] / 2)
     executor = MultiThreadedExecutor(num_threads=3)
     executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
+
+    def release() -> None:
+        if node._state_machine.current_state[1] in ("unconfigured", "inactive", "active"):
+            node.trigger_shutdown()
         node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+        rclpy.try_shutdown()
+
+    def on_error(exc: BaseException) -> None:
+        node.get_logger().fatal(f"executor stopped: {type(exc).__name__}: {exc}")
+
+    try:
+        return spin_until_stopped(executor, node.stop_motion, release, on_error=on_error)
+    finally:
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import array
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +28,16 @@ from rcl_interfaces.msg import (
     ParameterType,
     SetParametersResult,
 )
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import LaserScan
 
 from .run_report import render_run_png
 from .sim_world import LidarSpec, Pose2D, SimWorld, default_room
+from .stop import spin_until_stopped
 
 __all__ = ["SimRobotNode", "main"]
 
@@ -260,21 +263,40 @@ class SimRobotNode(Node):
         )
 
 
-def main(args: list[str] | None = None) -> None:
-    """Console entry point: spin ``sim_robot`` until shutdown, then write ``path_png``."""
-    rclpy.init(args=args)
+def main(args: list[str] | None = None) -> int:
+    """Console entry point: spin ``sim_robot`` until SIGINT/SIGTERM, then write ``path_png``.
+
+    The signals request a stop (``stop.spin_until_stopped``): the executor stops and its
+    thread is joined before the node and the context go, so Ctrl-C exits 0 without a traceback.
+
+    Args:
+        args: ROS command-line arguments (default ``sys.argv``).
+
+    Returns:
+        0 after a requested stop; 1 when an exception escaped a callback (it is logged).
+    """
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     node = SimRobotNode()
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+
+    def release() -> None:
+        try:
+            out = node.get_parameter("path_png").value
+            if out:
+                node.save_path_png(out)
+        finally:
+            node.destroy_node()
+            rclpy.try_shutdown()
+
+    def on_error(exc: BaseException) -> None:
+        node.get_logger().fatal(f"executor stopped: {type(exc).__name__}: {exc}")
+
     try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        return spin_until_stopped(executor, lambda: None, release, on_error=on_error)
     finally:
-        out = node.get_parameter("path_png").value
-        if out:
-            node.save_path_png(out)
-        node.destroy_node()
         rclpy.try_shutdown()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
