@@ -12,7 +12,7 @@ proximity area instead: each cell keeps its *nearest* valid depth and fires z by
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -151,20 +151,26 @@ def downsample_area(image: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
         cell's block of source pixels (as OpenCV's INTER_AREA, which FEAGI's retina uses);
         growing repeats the nearest pixel.
     """
-    img = np.asarray(image, dtype=np.float64)
+    def mean(img: np.ndarray, edges: np.ndarray, axis: int) -> np.ndarray:
+        shape = [1] * img.ndim
+        shape[axis] = edges.size - 1
+        counts = np.diff(edges).astype(np.float64).reshape(shape)
+        return np.add.reduceat(img, edges[:-1], axis=axis) / counts
+
+    return _per_cell(np.asarray(image, dtype=np.float64), out_h, out_w, mean)
+
+
+def _per_cell(img: np.ndarray, out_h: int, out_w: int,
+              shrink: Callable[[np.ndarray, np.ndarray, int], np.ndarray]) -> np.ndarray:
+    """Resize the first two axes of ``img`` to ``(out_h, out_w)``: a shrinking axis is split into
+    cells of equal integer edges (``(arange(out + 1) * n) // out``) reduced by ``shrink(img,
+    edges, axis)``; a growing axis repeats the nearest pixel."""
     for axis, out in ((0, out_h), (1, out_w)):
         n = img.shape[axis]
         if out == n:
             continue
         edges = (np.arange(out + 1, dtype=np.int64) * n) // out
-        if out < n:
-            sums = np.add.reduceat(img, edges[:-1], axis=axis)
-            counts = np.diff(edges).astype(np.float64)
-            shape = [1] * img.ndim
-            shape[axis] = out
-            img = sums / counts.reshape(shape)
-        else:
-            img = np.take(img, edges[:-1], axis=axis)
+        img = shrink(img, edges, axis) if out < n else np.take(img, edges[:-1], axis=axis)
     return img
 
 
@@ -176,17 +182,8 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
 def _block_min(values: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     """Resize ``(h, w)`` to ``(out_h, out_w)`` keeping each cell's minimum (growing repeats
     the nearest pixel), with the cell edges :func:`downsample_area` uses."""
-    img = values
-    for axis, out in ((0, out_h), (1, out_w)):
-        n = img.shape[axis]
-        if out == n:
-            continue
-        edges = (np.arange(out + 1, dtype=np.int64) * n) // out
-        if out < n:
-            img = np.minimum.reduceat(img, edges[:-1], axis=axis)
-        else:
-            img = np.take(img, edges[:-1], axis=axis)
-    return img
+    return _per_cell(values, out_h, out_w,
+                     lambda img, edges, axis: np.minimum.reduceat(img, edges[:-1], axis=axis))
 
 
 def _encode_depth(img: np.ndarray, encoding: str, dims: tuple[int, int, int],
