@@ -80,6 +80,17 @@ def main(argv: list[str] | None = None) -> int:
     robot_executor.add_node(robot)
     rasters: dict[str, deque[tuple[int, np.ndarray]]] = {}
     spinners = [threading.Thread(target=e.spin, daemon=True) for e in (executor, robot_executor)]
+
+    def stop_spinning() -> None:
+        # The spinners must leave spin() before the node's transitions cancel its timers (an
+        # executor thread could call a timer just cancelled: "timer is canceled") and before
+        # the context goes (a thread still inside rcl at teardown aborted the process,
+        # "terminate called without an active exception", exit 134). Idempotent.
+        executor.shutdown()
+        robot_executor.shutdown()
+        for spinner in spinners:
+            if spinner.is_alive():
+                spinner.join(timeout=5.0)
     try:
         brain.trigger_configure()
         if brain.runner is None:
@@ -117,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
                 print()
         print()
         summary = brain.rate.summary()
+        # Transitions cancel the node's timers; with an executor thread still spinning, one
+        # could call a timer just cancelled ("timer is canceled"). The run is over: stop
+        # spinning first, then deactivate (the zero Twist needs no spinning executor).
+        stop_spinning()
         brain.trigger_deactivate()
         report = {
             "seconds": round(time.monotonic() - start, 2),
@@ -135,15 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report))
         return 0
     finally:
-        brain.trigger_shutdown()  # from whichever primary state the run ended in
-        executor.shutdown()
-        robot_executor.shutdown()
-        # The spinners must have left spin() before the nodes and the context go: a thread
-        # still waiting inside rcl when the interpreter tears the context down aborted the
-        # process ("terminate called without an active exception", exit 134) now and then.
-        for spinner in spinners:
-            if spinner.is_alive():
-                spinner.join(timeout=5.0)
+        stop_spinning()
+        # From whichever primary state the run ended in; publishing the zero Twist needs no
+        # spinning executor.
+        brain.trigger_shutdown()
         brain.destroy_node()
         robot.destroy_node()
         rclpy.try_shutdown()
