@@ -14,7 +14,6 @@ drives cmd_vel), resolved from the same requests when it is loaded, so a binding
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Sequence
@@ -67,7 +66,13 @@ def build_brain(source: BrainSource, *, seed: int = 0, strict: bool = True,
 
     ``genome_path`` is a brain name with the same rules as the CLI and the ``genome``
     parameter (``engine/genome/brains.py``): a genome or connectome file, or a shipped name.
+    ``genome_json`` is always JSON text, never a path: it goes to the genome module's guarded
+    decoder as bytes (``parser.load_genome``: size and nesting-depth limits).
     ``legacy_leak`` is the builder's option (``genome.builder.LEGACY_LEAK_MODES``).
+
+    Raises:
+        BrainLoadError: for every failure, whatever its type (a request must not be able to
+            raise anything else out of a service); its text names the source and the cause.
     """
     try:
         if source.connectome_path:
@@ -75,13 +80,12 @@ def build_brain(source: BrainSource, *, seed: int = 0, strict: bool = True,
         if source.genome_path:
             return load_brain(source.genome_path, seed=seed, strict=strict,
                               legacy_leak=legacy_leak)[0]
-        genome = load_genome(json.loads(source.genome_json)
-                             if source.genome_json.lstrip().startswith("{")
-                             else source.genome_json)
+        genome = load_genome(source.genome_json.encode("utf-8", errors="surrogatepass"))
         return build_connectome(genome, strict=strict, seed=seed, legacy_leak=legacy_leak)
-    except (ValueError, OSError, KeyError, TypeError) as exc:
+    except Exception as exc:
         # GenomeError, ConnectomeFileError and BrainNameError are ValueErrors whose text names
-        # the key path or what was looked for.
+        # the key path or what was looked for; anything else (a RecursionError, a MemoryError)
+        # is a refusal of this brain too, never an exception out of the caller.
         raise BrainLoadError(f"{source.describe()}: {type(exc).__name__}: {exc}") from exc
 
 
@@ -164,6 +168,7 @@ class BrainRunner:
         self._queue_lock = threading.Lock()
         self._queued: list[tuple[str, np.ndarray | None, np.ndarray | None, np.ndarray]] = []
         self._pending: PreparedBrain | None = None
+        self._closed = False
         #: Sensor name → (area, voxels, potentials, monotonic time received).
         self._latched: dict[str, tuple[str, np.ndarray, np.ndarray, float]] = {}
         #: How long a latched sensor reading keeps being injected (seconds).
@@ -174,6 +179,9 @@ class BrainRunner:
         return self.choice.engine
 
     def _make_engine(self, connectome: Connectome) -> EngineChoice:
+        if not connectome.areas or connectome.neuron_count == 0:
+            # The builder refuses such genomes; a saved connectome file can still be empty.
+            raise BrainLoadError("the brain has no areas or no neurons: nothing to run")
         choice = make_engine(connectome, self.accelerator, seed=self.seed,
                              inhibition=self.inhibition)
         engine = choice.engine
@@ -230,13 +238,30 @@ class BrainRunner:
                 "cleanup and configure to change which bindings are used")
         try:
             return PreparedBrain(self._make_engine(connectome), areas)
-        except (ValueError, RuntimeError, NotImplementedError) as exc:
-            raise BrainLoadError(f"engine refused the brain: {exc}") from exc
+        except BrainLoadError:
+            raise
+        except Exception as exc:
+            raise BrainLoadError(f"engine refused the brain: {type(exc).__name__}: {exc}") from exc
 
     def swap(self, prepared: PreparedBrain) -> None:
-        """Run ``prepared`` from the next burst on; the old brain keeps going until then."""
+        """Run ``prepared`` from the next burst on; the old brain keeps going until then.
+
+        A swap still pending (two uploads before a burst) is replaced and its engine closed:
+        only the latest upload runs, and no engine is left holding its integrators or device.
+
+        Raises:
+            BrainLoadError: the runner was closed meanwhile (a cleanup during the upload);
+                ``prepared``'s engine is closed.
+        """
         with self._queue_lock:
-            self._pending = prepared
+            closed = self._closed
+            if not closed:
+                replaced, self._pending = self._pending, prepared
+        if closed:
+            prepared.choice.engine.close()
+            raise BrainLoadError("the node released its brain during the upload")
+        if replaced is not None:
+            replaced.choice.engine.close()
 
     def _drop_stale_latches(self, areas: BoundAreas) -> None:
         # _queue_lock held. A held reading was coded for its sensor's area in the old brain:
@@ -360,7 +385,11 @@ class BrainRunner:
             return self._engine.burst
 
     def close(self) -> None:
-        """Release the running engine (its integrators and devices)."""
+        """Release the running engine and a swap still pending (their integrators and devices)."""
+        with self._queue_lock:
+            pending, self._pending, self._closed = self._pending, None, True
+        if pending is not None:
+            pending.choice.engine.close()
         with self._engine_lock:
             self._engine.close()
 

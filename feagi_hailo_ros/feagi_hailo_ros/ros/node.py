@@ -18,6 +18,7 @@ never delays a burst.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import threading
 import time
@@ -595,6 +596,10 @@ class HybridNode(LifecycleNode):
     # -- services -----------------------------------------------------------------------
 
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        """``~/reset``: clear the dynamic state between bursts; never raises (see :meth:`_guarded`)."""
+        return self._guarded(self._reset, request, response, "reset")
+
+    def _reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         if self.runner is None:
             response.success, response.message = False, "not configured"
             return response
@@ -602,7 +607,31 @@ class HybridNode(LifecycleNode):
         response.success, response.message = True, "dynamic state cleared; brain kept"
         return response
 
+    def _guarded(self, handler: Any, request: Any, response: Any, name: str) -> Any:
+        """Run a service ``handler``; any exception becomes ``success=false`` with the reason.
+
+        A service runs on an executor thread: an exception left to escape would stop the
+        executor's spin and with it the whole node (DESIGN §7: a request never hurts the
+        node). The running brain is untouched by a failed request (every handler changes it
+        only in its last, validated step), so the node keeps bursting.
+        """
+        try:
+            return handler(request, response)
+        except Exception as exc:  # noqa: BLE001 - the service boundary: everything is answered
+            response.success = False
+            response.message = f"{name} failed, node unchanged: {type(exc).__name__}: {exc}"
+            self.get_logger().error(response.message)
+            return response
+
     def _on_upload(self, request: Upload.Request, response: Upload.Response) -> Upload.Response:
+        """``~/upload``: build a brain off to the side, swap it in between two bursts.
+
+        ``genome_json`` is always JSON text (``brain_runner.build_brain``); never raises
+        (see :meth:`_guarded`).
+        """
+        return self._guarded(self._upload, request, response, "upload")
+
+    def _upload(self, request: Upload.Request, response: Upload.Response) -> Upload.Response:
         runner = self.runner
         if runner is None:
             response.success, response.message = False, "not configured"
@@ -614,11 +643,11 @@ class HybridNode(LifecycleNode):
                                      strict=self._param("strict_genome"),
                                      legacy_leak=self._param("legacy_leak"))
             prepared = runner.prepare_swap(connectome)
+            runner.swap(prepared)
         except BrainLoadError as exc:
             response.success, response.message = False, f"upload refused, previous brain kept: {exc}"
             self.get_logger().warning(response.message)
             return response
-        runner.swap(prepared)
         if not self._active:
             runner.apply_pending()
         response.success = True
@@ -630,28 +659,50 @@ class HybridNode(LifecycleNode):
         self._log_areas(prepared.areas)
         return response
 
+    def state_path(self, path: str) -> str:
+        """Where a checkpoint request's ``path`` points: absolute after ``~`` expansion, else
+        resolved against the ``state_dir`` parameter (empty: the ROS log directory,
+        ``rclpy.logging.get_logging_directory()``), never the process's working directory.
+
+        Raises ``ValueError`` for an empty path.
+        """
+        if not path.strip():
+            raise ValueError("path is empty")
+        expanded = os.path.expanduser(path)
+        if os.path.isabs(expanded):
+            return expanded
+        base = os.path.expanduser(self._param("state_dir")) or rclpy.logging.get_logging_directory()
+        return os.path.join(os.path.abspath(base), expanded)
+
     def _checkpoint(self, request: Checkpoint.Request, response: Checkpoint.Response,
                     save: bool) -> Checkpoint.Response:
         if self.runner is None:
             response.success, response.message = False, "not configured"
             return response
         try:
-            response.burst = (self.runner.save_state if save else self.runner.load_state)(request.path)
+            path = self.state_path(request.path)
+            if save:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+            response.burst = (self.runner.save_state if save else self.runner.load_state)(path)
         except (OSError, ValueError, NotImplementedError, CheckpointError) as exc:
             # The running state is untouched on failure (the engine validates before loading).
             response.success, response.message = False, f"{type(exc).__name__}: {exc}"
             return response
         response.success = True
-        response.message = f"{'saved to' if save else 'loaded from'} {request.path}"
+        response.message = f"{'saved to' if save else 'loaded from'} {path}"
         return response
 
     def _on_save_state(self, request: Checkpoint.Request,
                        response: Checkpoint.Response) -> Checkpoint.Response:
-        return self._checkpoint(request, response, save=True)
+        """``~/save_state``: checkpoint to :meth:`state_path` of ``path``; never raises."""
+        return self._guarded(lambda q, r: self._checkpoint(q, r, save=True), request, response,
+                             "save_state")
 
     def _on_load_state(self, request: Checkpoint.Request,
                        response: Checkpoint.Response) -> Checkpoint.Response:
-        return self._checkpoint(request, response, save=False)
+        """``~/load_state``: restore from :meth:`state_path` of ``path``; never raises."""
+        return self._guarded(lambda q, r: self._checkpoint(q, r, save=False), request, response,
+                             "load_state")
 
 
 def configure_gil_switch_interval(rate_hz: float, interval_us: float | None = None) -> None:

@@ -111,6 +111,10 @@ PARAMS: tuple[ParamSpec, ...] = (
               "extension (.json, FEAGI's .genome) or a saved connectome; "
               f"empty = {DEFAULT_BRAIN}."),
     ParamSpec("connectome", "", "Path of a saved connectome; when set it is used instead of genome."),
+    ParamSpec("state_dir", "", "Directory a relative ~/save_state or ~/load_state path is resolved "
+              "against (~ expanded; absolute paths are used as given); empty: the ROS log "
+              "directory (rclpy.logging.get_logging_directory(): $ROS_LOG_DIR, else "
+              "$ROS_HOME/log, else ~/.ros/log). Never the process's working directory."),
     ParamSpec("strict_genome", True, "Refuse genomes with unsupported morphologies (false: skip "
               "those mappings and log them)."),
     ParamSpec("legacy_leak", "feagi", "feagi: leak as FEAGI's engine applies it, V*(1-leak) for "

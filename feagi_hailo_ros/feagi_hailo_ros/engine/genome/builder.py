@@ -68,6 +68,7 @@ import numpy as np
 from ..core.connectome import AreaSpec, Connectome, Projection
 from .errors import (
     BrainTooLargeError,
+    EmptyBrainError,
     GeneValueError,
     GenomeError,
     UnknownAreaError,
@@ -376,7 +377,8 @@ def build_connectome(
     :func:`~.parser.load_genome` raises for a source; :class:`~.errors.GeneValueError` for more
     than one power area; :class:`~.errors.BrainTooLargeError` before allocating when the
     estimate (:func:`estimate_memory`) exceeds ``memory_limit_bytes`` or an area has more
-    neurons than int32 indices hold; and with ``strict=True``
+    neurons than int32 indices hold; :class:`~.errors.EmptyBrainError` when no area is left to
+    build or the areas have no neuron (:func:`_refuse_empty`); and with ``strict=True``
     :class:`~.errors.UnsupportedMorphologyError`, :class:`~.errors.UnknownAreaError` and
     :class:`~.errors.UnknownMorphologyError`.
     """
@@ -388,6 +390,7 @@ def build_connectome(
     if not isinstance(genome, Genome):
         genome = load_genome(genome)
     plan = _plan(genome, strict, add_core_areas)
+    _refuse_empty(plan)
     estimate = _estimate(plan)
     if estimate > memory_limit_bytes:
         raise BrainTooLargeError(
@@ -437,6 +440,22 @@ def build_connectome(
     power = next((index_of[a.cortical_id] for a in plan.areas if a.is_power), None)
     return Connectome(areas=areas, projections=projections, power_area=power,
                       source_checksum=genome.checksum, notes=notes)
+
+
+def _refuse_empty(plan: _Plan) -> None:
+    """Raise :class:`~.errors.EmptyBrainError` when ``plan`` builds no area or no neuron.
+
+    Such a brain has nothing to burst: every consumer of a connectome (an engine warming its
+    kernels on the first area, the node binding sensors) would fail on it later and less
+    clearly. Areas are counted after memory areas are left out and core areas added, so a
+    genome of memory areas only, with ``add_core_areas=False``, is refused too.
+    """
+    if not plan.areas:
+        raise EmptyBrainError("the genome builds no cortical area (an empty blueprint, or only "
+                              "memory areas, which are not built)", "blueprint")
+    if sum(a.neuron_count for a in plan.areas) == 0:
+        raise EmptyBrainError(f"the genome's {len(plan.areas)} area(s) hold no neuron",
+                              "blueprint")
 
 
 def _area_spec(area: AreaGenes, index: int, first: int, notes: list[str],

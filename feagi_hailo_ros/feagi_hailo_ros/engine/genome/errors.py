@@ -68,6 +68,10 @@ class UnsupportedMorphologyError(UnsupportedFeatureError):
     errors: they build 0 synapses, with a note."""
 
 
+class EmptyBrainError(GenomeError):
+    """The genome builds no area, or areas without a single neuron: nothing to run."""
+
+
 class BrainTooLargeError(GenomeError):
     """The connectome would need more memory than allowed; raised before allocating.
 

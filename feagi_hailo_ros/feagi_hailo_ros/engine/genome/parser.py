@@ -108,6 +108,18 @@ from .morphology import parse_pattern_token
 FLAT_PREFIX = "_____10c-"
 #: Highest ``genome_schema_version`` known to use the layout read here.
 MAX_SCHEMA_VERSION = 7
+#: Largest genome text :func:`load_genome` decodes (bytes). The shipped genomes are about 30 kB;
+#: the limit leaves room for far larger FEAGI brains and only stops a request or a file from
+#: making the decoder allocate without bound.
+MAX_GENOME_BYTES = 64 * 2**20
+#: Deepest nesting of JSON arrays and objects :func:`load_genome` decodes. A FEAGI genome nests
+#: about 7 deep (morphologies → id → parameters → patterns → pattern → coordinates); the limit
+#: keeps the decoder and the parser far from Python's recursion limit, whose RecursionError
+#: would otherwise surface from wherever the stack ran out.
+MAX_JSON_DEPTH = 64
+# A JSON string (escapes included), and one bracket; used by the depth check of _decode_json.
+_RE_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_RE_JSON_BRACKET = re.compile(r"[\[\]{}]")
 
 _RE_LEGACY_ID = re.compile(r"^[A-Za-z0-9_]{6}([A-Za-z0-9_]{2})?$")
 # A flat gene key of any gene class: "_____10c-..." (cortical), "_____10b-..." (species), ...
@@ -240,10 +252,15 @@ def load_genome(source: GenomeSource) -> Genome:
     allowed); a ``Mapping`` is parsed as it is. Returns the :class:`~.model.Genome`
     (see :func:`parse_genome`).
 
+    ``bytes`` are always JSON text, never a path: a caller holding text from outside (the
+    node's ``~/upload`` ``genome_json``) passes it encoded, so text that happens not to start
+    with ``{`` cannot make this read a file.
+
     Raises only :class:`~.errors.GenomeError` subclasses for bad input:
     :class:`~.errors.GenomeFileError` when the file cannot be read (missing, unreadable,
     a NUL byte in the path); :class:`~.errors.GenomeSyntaxError` for text that is not
-    UTF-8 or not JSON, duplicate keys in an object, ``NaN``/``Infinity`` literals, or a
+    UTF-8 or not JSON, longer than :data:`MAX_GENOME_BYTES`, nested deeper than
+    :data:`MAX_JSON_DEPTH`, duplicate keys in an object, ``NaN``/``Infinity`` literals, or a
     source of another type; then whatever :func:`parse_genome` raises.
     """
     if isinstance(source, Mapping):
@@ -266,11 +283,32 @@ def load_genome(source: GenomeSource) -> Genome:
     return parse_genome(obj)
 
 
-def _decode_json(raw: bytes) -> Any:
+def _decode_json(raw: bytes, max_bytes: int | None = None, max_depth: int | None = None) -> Any:
+    """Decode genome JSON text, refusing what could exhaust memory or the stack.
+
+    ``raw`` is UTF-8 (BOM allowed). Raises :class:`~.errors.GenomeSyntaxError` when ``raw`` is
+    longer than ``max_bytes`` bytes (checked before decoding), arrays/objects nest deeper than
+    ``max_depth`` (checked before parsing, brackets inside strings not counted), for text that
+    is not UTF-8 or not JSON, duplicate keys and ``NaN``/``Infinity`` literals. The limits
+    default to :data:`MAX_GENOME_BYTES` and :data:`MAX_JSON_DEPTH`, read at each call.
+    """
+    max_bytes = MAX_GENOME_BYTES if max_bytes is None else max_bytes
+    max_depth = MAX_JSON_DEPTH if max_depth is None else max_depth
+    if len(raw) > max_bytes:
+        raise GenomeSyntaxError(f"genome text is {len(raw)} bytes, over the limit of {max_bytes} "
+                                "bytes (MAX_GENOME_BYTES)")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise GenomeSyntaxError(f"genome is not UTF-8 text: {exc}") from exc
+    depth = deepest = 0
+    for bracket in _RE_JSON_BRACKET.findall(_RE_JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > max_depth:
+                raise GenomeSyntaxError(f"genome JSON nests arrays/objects deeper than "
+                                        f"{max_depth} levels (MAX_JSON_DEPTH)")
 
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
