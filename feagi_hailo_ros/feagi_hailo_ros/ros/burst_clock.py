@@ -70,10 +70,25 @@ class RateMeter:
             starts = np.fromiter(self._starts, dtype=np.float64)
         return np.diff(starts)
 
-    def summary(self) -> RateSummary:
-        """The statistics of the current window (zeros, bar the counts, before two bursts)."""
+    def last_start(self) -> float | None:
+        """Start (seconds, the clock given to :meth:`record`) of the newest burst in the window."""
+        with self._lock:
+            return self._starts[-1] if self._starts else None
+
+    def summary(self, now_s: float | None = None, stall_s: float | None = None) -> RateSummary:
+        """The statistics of the current window (zeros, bar the counts, before two bursts).
+
+        Args:
+            now_s: The current time on the clock given to :meth:`record` (seconds).
+            stall_s: With ``now_s``: when no burst started in the last ``stall_s`` seconds
+                the loop has stopped, and the achieved rate is reported as 0 (the window
+                describes the past, not the present).
+        """
         periods = self.periods()
-        if periods.size == 0:
+        last = self.last_start()
+        stalled = (now_s is not None and stall_s is not None
+                   and (last is None or now_s - last > stall_s))
+        if periods.size == 0 or stalled:
             return RateSummary(0.0, 0.0, 0.0, self.overruns, self.bursts)
         error_ms = np.abs(periods - 1.0 / self.target_rate_hz) * 1e3
         p50, p99 = np.percentile(error_ms, [50, 99])

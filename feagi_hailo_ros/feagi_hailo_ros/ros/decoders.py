@@ -25,6 +25,7 @@ values of inactive channels read 0 (a wheel without a command stops) and servo p
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -306,6 +307,23 @@ class WatchdogStatus:
     """``stop`` is true now and was false at the previous check (log / publish once)."""
 
 
+def burst_timeout_for_rate(rate_hz: float) -> float:
+    """Seconds without a completed burst after which the watchdog stops motion.
+
+    Five periods at ``rate_hz`` (a few late bursts are jitter, not a stall), never under
+    0.25 s (a page fault or a GC pause at a kilohertz rate is not a stall either).
+
+    Args:
+        rate_hz: The burst rate in force (Hz, > 0).
+
+    Raises:
+        ValueError: ``rate_hz`` not positive and finite.
+    """
+    if not (math.isfinite(rate_hz) and rate_hz > 0):
+        raise ValueError(f"rate_hz must be positive, got {rate_hz}")
+    return max(0.25, 5.0 / float(rate_hz))
+
+
 class Watchdog:
     """Decides when motor output must fall back to zero velocity.
 
@@ -321,7 +339,8 @@ class Watchdog:
         clock: Returns the current time in seconds.
         input_timeout: Seconds a required input may stay silent; None disables the check.
             May be changed on the instance while running.
-        burst_timeout: Seconds without a completed burst; None disables the check.
+        burst_timeout: Seconds without a completed burst; None disables the check. May be
+            changed on the instance while running (a live rate change; burst_timeout_for_rate).
         required_inputs: Names of the inputs that must keep arriving (repeats are dropped).
 
     Raises:
@@ -339,6 +358,9 @@ class Watchdog:
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be positive (or None to disable), got {value}")
         self._clock = clock
+        # check() runs on the watchdog's thread and the burst thread, input_received() on
+        # sensor callbacks: one lock keeps the trip state consistent between them.
+        self._lock = threading.RLock()
         self.input_timeout = input_timeout
         self.burst_timeout = burst_timeout
         self._required = tuple(dict.fromkeys(required_inputs))
@@ -346,11 +368,12 @@ class Watchdog:
 
     def reset(self) -> None:
         """Restart every timer from now (e.g. on activation) and clear the trip state."""
-        now = self._clock()
-        self._start = now
-        self._last_input: dict[str, float | None] = dict.fromkeys(self._required)
-        self._last_burst = now
-        self._was_stopped = False
+        with self._lock:
+            now = self._clock()
+            self._start = now
+            self._last_input: dict[str, float | None] = dict.fromkeys(self._required)
+            self._last_burst = now
+            self._was_stopped = False
 
     def input_received(self, name: str) -> None:
         """Record that required input ``name`` just delivered a (valid) message.
@@ -360,14 +383,20 @@ class Watchdog:
         """
         if name not in self._last_input:
             raise KeyError(f"{name!r} is not a required input of this watchdog: {self._required}")
-        self._last_input[name] = self._clock()
+        with self._lock:
+            self._last_input[name] = self._clock()
 
     def burst_completed(self) -> None:
         """Record that the engine just finished a burst."""
-        self._last_burst = self._clock()
+        with self._lock:
+            self._last_burst = self._clock()
 
     def check(self) -> WatchdogStatus:
         """Evaluate the timers now; returns whether to stop, why, and whether that is new."""
+        with self._lock:
+            return self._check()
+
+    def _check(self) -> WatchdogStatus:
         now = self._clock()
         reasons: list[str] = []
         if self.input_timeout is not None:

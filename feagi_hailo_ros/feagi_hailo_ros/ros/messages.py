@@ -124,7 +124,7 @@ def status(name: str, level: bytes, message: str, values: Mapping[str, object]) 
 
     Args:
         name: Status name (``<node>: <part>``).
-        level: :data:`OK` or :data:`WARN` (DiagnosticStatus levels, bytes).
+        level: :data:`OK`, :data:`WARN` or :data:`ERROR` (DiagnosticStatus levels, bytes).
         message: One-line summary.
         values: Key -> value, converted with ``str``.
     """
@@ -137,5 +137,5 @@ def diagnostics(statuses: Iterable[DiagnosticStatus]) -> DiagnosticArray:
     return DiagnosticArray(status=list(statuses))
 
 
-#: Diagnostic levels the node reports.
-OK, WARN = DiagnosticStatus.OK, DiagnosticStatus.WARN
+#: Diagnostic levels the node reports (ERROR: bursting stopped with an exception).
+OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR

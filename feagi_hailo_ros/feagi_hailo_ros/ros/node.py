@@ -9,14 +9,21 @@ Each callback returns ``TransitionCallbackReturn.SUCCESS`` when the transition m
 or ``FAILURE`` to stay in the previous primary state (the reason is logged).
 
 Threading: bursts run on their own thread with absolute deadlines (:class:`BurstLoop`; see
-there why not an rclpy timer). Spin the node with a ``MultiThreadedExecutor``: sensor
-subscriptions share a reentrant callback group, services and the watchdog/statistics timers a
-mutually exclusive one, so sensors and services are served while a burst runs and a slow upload
-never delays a burst.
+there why not an rclpy timer), and so does the watchdog (its own thread at
+``WATCHDOG_RATE_HZ``, so no service, timer or busy executor can delay a zero command). Spin
+the node with a ``MultiThreadedExecutor``: sensor subscriptions share a reentrant callback
+group, services and the statistics timer a mutually exclusive one, so sensors and services are
+served while a burst runs and a slow upload never delays a burst.
+
+Failure: a burst that raises ends the burst thread, which sends a zero Twist and hands the
+failure to the executor (a guard condition in the lifecycle services' callback group); there
+the node publishes an ERROR on ``/diagnostics`` with the reason and takes the lifecycle error
+path (``on_deactivate`` returns ERROR → ``on_error`` releases everything → unconfigured).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 import sys
@@ -57,7 +64,7 @@ from .areas import AreaRequest, BoundAreas
 from .bindings import SENSOR_TYPES, UNBOUND, SensorBinding, binding_from_params, encode_message, stamp_age
 from .brain_runner import BrainLoadError, BrainRunner, BrainSource, build_brain
 from .burst_clock import BurstLoop, RateMeter
-from .decoders import DiffDriveSettings, Watchdog
+from .decoders import DiffDriveSettings, Watchdog, burst_timeout_for_rate
 from .encoders import FieldNotProvided, SensorInputError
 from .params import BY_NAME, PARAMS, SENSOR_PARAMS, ParamSpec, check_value
 from .stop import spin_until_stopped
@@ -66,6 +73,12 @@ from .stop import spin_until_stopped
 NODE_NAME = "feagi_hailo"
 #: How long a stop waits for subscribers to acknowledge the zero command (s).
 STOP_ACK_TIMEOUT_S = 1.0
+#: How often the watchdog thread checks for stalled bursting (Hz, wall time; its decisions
+#: use the node's ROS clock).
+WATCHDOG_RATE_HZ = 20.0
+#: How long the ERROR /diagnostics of a failed burst waits for acknowledgements (s) before
+#: the error path releases the publisher.
+ERROR_ACK_TIMEOUT_S = 0.5
 
 
 def _message_class(type_name: str) -> type:
@@ -151,6 +164,10 @@ class HybridNode(LifecycleNode):
         self._subscriptions_made: list[Any] = []
         self._services_made: list[Any] = []
         self._burst_loop: BurstLoop | None = None
+        self._watchdog_loop: BurstLoop | None = None
+        self._failure_guard: Any = None
+        #: Why bursting stopped with an exception ("" while none did since configure).
+        self.burst_error = ""
         self._active = False
         # _cmd_lock orders motor commands: once a stop has set _active False under it, no
         # burst publishes a non-zero command after the zero one. _release_lock keeps the
@@ -183,6 +200,8 @@ class HybridNode(LifecycleNode):
             if "burst_rate_hz" in values and self._burst_loop is not None:
                 self._burst_loop.set_rate(float(values["burst_rate_hz"]))
                 self.rate.restart(float(values["burst_rate_hz"]))
+                if self.watchdog is not None:
+                    self.watchdog.burst_timeout = burst_timeout_for_rate(values["burst_rate_hz"])
             if "stats_rate_hz" in values and getattr(self, "_stats_timer", None) is not None:
                 self._make_stats_timer(float(values["stats_rate_hz"]))
             if "input_timeout_s" in values and self.watchdog is not None:
@@ -207,6 +226,7 @@ class HybridNode(LifecycleNode):
         none, for a sensor of a brain that drives cmd_vel; ``areas.resolve_areas``), or a
         required Hailo that is missing.
         """
+        self.burst_error = ""
         try:
             names = self._param("sensor_names")
             accelerator = self._accelerator_config()
@@ -296,18 +316,26 @@ class HybridNode(LifecycleNode):
         ]
         timeout = float(self._param("input_timeout_s")) or None
         self.runner.hold_s = timeout or 0.5
-        self.watchdog = Watchdog(lambda: time.monotonic(), input_timeout=timeout,
-                                 burst_timeout=max(0.25, 5.0 / self._param("burst_rate_hz")),
+        # One clock for the watchdog and the stamp staleness check: the node's ROS clock,
+        # so use_sim_time runs both on simulated time.
+        self.watchdog = Watchdog(self._ros_seconds, input_timeout=timeout,
+                                 burst_timeout=burst_timeout_for_rate(self._param("burst_rate_hz")),
                                  required_inputs=[b.name for b in self.bindings
                                                   if b.area != UNBOUND])
         self.rate = RateMeter(self._param("burst_rate_hz"))
         self._make_stats_timer(self._param("stats_rate_hz"))
-        self._watchdog_timer = self.create_timer(0.1, self._on_watchdog,
-                                                 callback_group=self._service_group)
-        self._watchdog_timer.cancel()
+        self._watchdog_loop = BurstLoop(self._on_watchdog, WATCHDOG_RATE_HZ, name="feagi_watchdog",
+                                        on_error=self._on_watchdog_error)
+        # Same group as the lifecycle services: the error transition never races another.
+        self._failure_guard = self.create_guard_condition(
+            self._on_burst_failed, callback_group=self.default_callback_group)
         self._last_cloud = 0.0
         self._burst_loop = BurstLoop(self._on_burst, self._param("burst_rate_hz"),
                                      on_error=self._on_burst_error)
+
+    def _ros_seconds(self) -> float:
+        """Now on the node's clock (ROS time: simulated under use_sim_time), in seconds."""
+        return self.get_clock().now().nanoseconds * 1e-9
 
     def _make_stats_timer(self, rate_hz: float) -> None:
         # A timer's period is fixed at creation, so a rate change makes a new one.
@@ -320,26 +348,68 @@ class HybridNode(LifecycleNode):
             self._stats_timer.cancel()
 
     def _on_burst_error(self, exc: BaseException) -> None:
-        # Runs on the burst thread, which ends after this; the watchdog timer keeps
-        # publishing zero velocity and /diagnostics reports the error.
-        self.get_logger().error(f"bursting stopped: {type(exc).__name__}: {exc}")
+        """Burst thread, which ends after this: stop motion, hand the failure to the executor.
+
+        No burst can follow (this is the burst thread), so the zero Twist is the last
+        command; the lifecycle transition must not run here (rclpy's state machine is served
+        by the executor), so a guard condition wakes :meth:`_on_burst_failed` there.
+        """
+        self.burst_error = f"{type(exc).__name__}: {exc}"
+        self.get_logger().error(f"bursting stopped: {self.burst_error}")
+        with self._cmd_lock:
+            self._active = False
         self._publish_stop()
+        guard = self._failure_guard
+        if guard is not None:
+            try:
+                guard.trigger()
+            except (_rclpy.RCLError, InvalidHandle) as err:  # released meanwhile
+                self.get_logger().warning(f"burst failure not handed over: {err}")
+
+    def _on_burst_failed(self) -> None:
+        """Executor: report a failed burst as ERROR, then take the lifecycle error path.
+
+        ``/diagnostics`` gets the ERROR (engine rate 0, the reason) while its publisher is
+        still active; ``on_deactivate`` then returns ERROR, so rclpy runs ``on_error``, which
+        releases everything and ends in unconfigured (``ros2 lifecycle get`` shows it).
+        """
+        if not self.burst_error or self._state_machine.current_state[1] != "active":
+            return
+        with self._release_lock:
+            if self.runner is not None and self.pub_diag.is_activated:
+                self.pub_diag.publish(self._diagnostics(self._rate_summary(), stamp=True))
+                try:
+                    self.pub_diag.wait_for_all_acked(
+                        Duration(nanoseconds=int(ERROR_ACK_TIMEOUT_S * 1e9)))
+                except (_rclpy.RCLError, InvalidHandle):
+                    pass
+        self.trigger_deactivate()
+
+    def _on_watchdog_error(self, exc: BaseException) -> None:
+        # _on_watchdog catches what it can; anything else is logged, never silent.
+        self.get_logger().error(f"watchdog stopped: {type(exc).__name__}: {exc}")
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Start bursting and publishing. SUCCESS → active."""
+        """Start bursting, the watchdog and publishing. SUCCESS → active."""
+        self.burst_error = ""
         self.rate.restart()
         self.watchdog.reset()
         self._active = True
         self._burst_loop.start()
+        self._watchdog_loop.start()
         self._stats_timer.reset()
-        self._watchdog_timer.reset()
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Pause bursting, publish zero velocity first; all state is kept. SUCCESS → inactive."""
+        """Pause bursting, publish zero velocity first; all state is kept. SUCCESS → inactive.
+
+        ERROR (→ ``on_error`` → unconfigured) when bursting stopped with an exception
+        (:meth:`_on_burst_failed` takes this path): the brain may be in any state.
+        """
         self.stop_motion()
-        for timer in (self._stats_timer, self._watchdog_timer):
-            timer.cancel()
+        self._stats_timer.cancel()
+        if self.burst_error:
+            return TransitionCallbackReturn.ERROR
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -378,6 +448,8 @@ class HybridNode(LifecycleNode):
             self._active = False
         if self._burst_loop is not None:
             self._burst_loop.stop()
+        if self._watchdog_loop is not None:
+            self._watchdog_loop.stop()
         self._publish_stop(ack_timeout_s)
 
     def destroy_node(self) -> None:
@@ -397,12 +469,15 @@ class HybridNode(LifecycleNode):
 
     def _release_handles(self) -> None:
         self._burst_loop = None
-        for name in ("_stats_timer", "_watchdog_timer"):
-            timer = getattr(self, name, None)
-            if timer is not None:
-                timer.cancel()
-                self.destroy_timer(timer)
-                setattr(self, name, None)
+        self._watchdog_loop = None
+        timer = getattr(self, "_stats_timer", None)
+        if timer is not None:
+            timer.cancel()
+            self.destroy_timer(timer)
+            self._stats_timer = None
+        if self._failure_guard is not None:
+            self.destroy_guard_condition(self._failure_guard)
+            self._failure_guard = None
         for pub in self._publishers_made:
             self.destroy_lifecycle_publisher(pub)
         for sub in self._subscriptions_made:
@@ -534,41 +609,59 @@ class HybridNode(LifecycleNode):
             self.get_logger().warning(f"zero cmd_vel not sent: {exc}")
 
     def _on_watchdog(self) -> None:
-        # Bursting stalled (e.g. an overloaded machine): the burst callback cannot stop the
-        # robot, so this timer does.
-        with self._release_lock:
-            if self.watchdog is None or self.pub_cmd is None:
-                return
-            status = self.watchdog.check()
-            if status.stop and any(r.startswith("no burst") for r in status.reasons):
-                self._publish_stop()
+        """Watchdog thread: bursting stalled or failed → zero cmd_vel (the burst cannot).
+
+        Takes no lock a service or a burst holds for long (only ``_cmd_lock`` around one
+        publish): stop_motion joins this thread before any handle is released.
+        """
+        watchdog, pub = self.watchdog, self.pub_cmd
+        if watchdog is None or pub is None:
+            return
+        status = watchdog.check()
+        if status.stop and any(r.startswith("no burst") for r in status.reasons):
+            if status.newly_tripped:
+                self.get_logger().warning("watchdog: zero cmd_vel: " + "; ".join(status.reasons))
+            self._publish_stop()
 
     def _on_stats(self) -> None:
         with self._release_lock:
             self._publish_stats()
 
+    def _rate_summary(self) -> Any:
+        # Rate 0 once no burst started within the watchdog's burst timeout (perf_counter:
+        # the clock _on_burst records starts with).
+        stall = self.watchdog.burst_timeout if self.watchdog is not None else None
+        return self.rate.summary(time.perf_counter(), stall)
+
     def _publish_stats(self) -> None:
         runner, result = self.runner, self.last_result
         if runner is None or result is None:
             return
-        summary = self.rate.summary()
+        summary = self._rate_summary()
         stats = messages.burst_stats(result.burst, self._param("burst_rate_hz"), summary,
                                      result.duration_s, result.timing, result.fired_total)
         stats.header.stamp = self.get_clock().now().to_msg()
         self.pub_stats.publish(stats)
         self.pub_diag.publish(self._diagnostics(summary))
 
-    def _diagnostics(self, summary: Any) -> DiagnosticArray:
+    def _diagnostics(self, summary: Any, stamp: bool = False) -> DiagnosticArray:
         runner = self.runner
         conn = runner.connectome
         target = self._param("burst_rate_hz")
-        level = messages.OK if summary.achieved_rate_hz >= 0.95 * target else messages.WARN
+        if self.burst_error:  # bursting ended: no rate to report
+            summary = dataclasses.replace(summary, achieved_rate_hz=0.0)
+        rate_text = f"{summary.achieved_rate_hz:.1f}/{target:.1f} Hz"
+        if self.burst_error:
+            level, text = messages.ERROR, f"bursting stopped: {self.burst_error}"
+        elif summary.achieved_rate_hz >= 0.95 * target:
+            level, text = messages.OK, rate_text
+        else:
+            level, text = messages.WARN, rate_text
         out = [messages.status(
-            f"{self.get_name()}: engine", level,
-            f"{summary.achieved_rate_hz:.1f}/{target:.1f} Hz",
+            f"{self.get_name()}: engine", level, text,
             {"burst": runner.burst, "neurons": conn.neuron_count, "synapses": conn.synapse_count,
              "areas": len(conn.areas), "motor_area": runner.motor_area or "none",
-             "overruns": summary.overruns,
+             "achieved_rate_hz": f"{summary.achieved_rate_hz:.1f}", "overruns": summary.overruns,
              "period_error_p99_ms": f"{summary.period_error_p99_ms:.3f}"})]
         mean = (runner._engine.stats().get("mean_s", {}))
         for key, value in sorted(mean.items()):
@@ -591,7 +684,10 @@ class HybridNode(LifecycleNode):
                 {"topic": b.topic, "type": b.kind, "area": area or "none",
                  "received": c.received, "accepted": c.accepted, "dropped": c.dropped,
                  "not_provided": c.not_provided}))
-        return messages.diagnostics(out)
+        array = messages.diagnostics(out)
+        if stamp:
+            array.header.stamp = self.get_clock().now().to_msg()
+        return array
 
     # -- services -----------------------------------------------------------------------
 

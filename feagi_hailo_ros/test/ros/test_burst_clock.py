@@ -72,3 +72,15 @@ def test_burst_loop_calls_back_until_stopped_and_reports_errors() -> None:
     failing._thread.join(5.0)
     assert not failing.running
     assert isinstance(failing.error, RuntimeError) and errors == [failing.error]
+
+
+def test_rate_falls_to_zero_once_bursts_stop() -> None:
+    meter = RateMeter(100.0)
+    for i in range(11):
+        meter.record(i * 0.01, 0.001)
+    # Last start at 0.10 s; within the stall window the window's rate stands.
+    assert meter.summary(0.2, stall_s=0.25).achieved_rate_hz == pytest.approx(100.0)
+    # No burst for longer than the stall window: the loop has stopped, the rate is 0.
+    stopped = meter.summary(0.36, stall_s=0.25)
+    assert stopped.achieved_rate_hz == 0.0 and stopped.bursts == 11
+    assert RateMeter(100.0).summary(5.0, stall_s=0.25).achieved_rate_hz == 0.0
