@@ -19,24 +19,8 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
-from test_node import Harness  # noqa: E402 - test/ros is on sys.path (pytest's rootdir mode)
 
 from feagi_hailo_ros.ros.decoders import burst_timeout_for_rate  # noqa: E402
-
-
-@pytest.fixture
-def harness(ros_context: object, spin_until):
-    """``harness(overrides=None)``: a new :class:`test_node.Harness`, closed after the test."""
-    made: list[Harness] = []
-
-    def make(overrides: list[Parameter] | None = None) -> Harness:
-        made.append(Harness(ros_context, spin_until, overrides))
-        return made[-1]
-
-    yield make
-    for h in made:
-        h.close()
-
 
 
 def _state(node: object) -> str:

@@ -77,19 +77,6 @@ class Harness:
         self.peer.destroy_node()
 
 
-@pytest.fixture
-def harness(ros_context: object, spin_until):
-    made: list[Harness] = []
-
-    def make(overrides: list[Parameter] | None = None) -> Harness:
-        made.append(Harness(ros_context, spin_until, overrides))
-        return made[-1]
-
-    yield make
-    for h in made:
-        h.close()
-
-
 def scan_with_obstacle(stamp: object, left: bool) -> LaserScan:
     """A 360-beam scan with one obstacle 0.3 m away, on the robot's left or right."""
     n = 360
