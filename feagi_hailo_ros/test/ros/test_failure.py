@@ -39,8 +39,24 @@ def _peer_only(h: object) -> SingleThreadedExecutor:
     return alone
 
 
+
+def _single_threaded(h):
+    """Spin ``h`` on a SingleThreadedExecutor. The error path destroys publishers and
+    subscriptions in a callback; on a MultiThreadedExecutor the test thread may be building the
+    next wait set meanwhile and rclpy raises InvalidHandle ("destruction was requested") in the
+    test's own spin loop (seen once in a fresh-clone run). That rclpy race is a known open item of
+    issue 11; these tests are about what the node does, so they spin where it cannot happen."""
+    from rclpy.executors import SingleThreadedExecutor
+
+    h.executor.shutdown()
+    h.executor = SingleThreadedExecutor(context=h.node.context)
+    h.executor.add_node(h.node)
+    h.executor.add_node(h.peer)
+    return h
+
+
 def test_failed_burst_stops_reports_error_and_takes_the_error_path(harness, spin_until) -> None:
-    h = harness()
+    h = _single_threaded(harness())
     h.configure_and_activate()
     diags: list[DiagnosticArray] = []
     h.peer.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 50)
@@ -75,7 +91,7 @@ def test_failed_burst_stops_reports_error_and_takes_the_error_path(harness, spin
 
 
 def test_failed_burst_sends_zero_before_the_executor_acts(harness, spin_until) -> None:
-    h = harness()
+    h = _single_threaded(harness())
     h.configure_and_activate()
     h.node.pub_cmd.publish(Twist())
     assert spin_until(h.executor, lambda: len(h.cmd) > 0)
@@ -95,7 +111,7 @@ def test_failed_burst_sends_zero_before_the_executor_acts(harness, spin_until) -
 
 
 def test_rate_reported_falls_to_zero_when_bursts_stop(harness) -> None:
-    h = harness()
+    h = _single_threaded(harness())
     h.configure_and_activate()  # bursting paused by the harness at 1 Hz: timeout 5 s
     now = time.perf_counter()
     h.node.rate.record(now - 0.02, 0.001)
