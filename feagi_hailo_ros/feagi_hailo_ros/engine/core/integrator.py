@@ -8,7 +8,7 @@ thresholds and spike decisions stay on the CPU. The engine splits the fired sour
 rows that share one per-spike contribution ``c = float32(sign*w*p/div)``
 (:func:`group_spikes`), so ``sum_g Y[g] * c_g`` equals, bit for bit, what the CPU would add
 synapse by synapse. Projections with per-synapse weights are not a 0/1 adjacency and cannot be
-integrated this way (:func:`integrable`).
+integrated this way (:func:`integrability`).
 
 Every integrator implements :class:`Integrator`; the :class:`~.engine.Engine` calls only these
 methods, once per burst and in this order::
@@ -163,12 +163,6 @@ def integrability(connectome: Connectome) -> list[str | None]:
                             "with the same delay but carry different contributions, so the "
                             "float32 sum depends on the event order")
     return [f"projection {i}: {r}; keep it on the CPU" if r else None for i, r in enumerate(why)]
-
-
-def integrable(connectome: Connectome, projection: int) -> str | None:
-    """Why projection ``projection`` cannot go to an integrator, or None if it can
-    (:func:`integrability` for one projection)."""
-    return integrability(connectome)[projection]
 
 
 def group_spikes(

@@ -96,14 +96,17 @@ class ReferenceBackend(Backend):
             self.mp_psp[sl] = area.mp_psp
             self.psp[sl] = area.psp
         self.always = self.excit >= 0.999
-        self.synapses: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []
+        #: delay -> (pre, post, signed weight) of every synapse with that delay, in the canonical
+        #: order of DESIGN §4 rule 2: by source id, then connectome order.
+        self.by_delay: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self.max_delay = 1
         self.reset()
 
     def upload_synapses(self, connectome: Connectome, exclude: Collection[int] = ()) -> None:
         deg = np.zeros(self.n, np.int64)
-        self.synapses = []
+        parts: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
         self.max_delay = 1
+        excluded = set(exclude)
         for p, proj in enumerate(connectome.projections):
             src = connectome.areas[proj.src_area]
             dst = connectome.areas[proj.dst_area]
@@ -111,13 +114,18 @@ class ReferenceBackend(Backend):
             post = np.asarray(proj.post, np.int64) + dst.first_neuron
             np.add.at(deg, pre, 1)
             self.max_delay = max(self.max_delay, int(proj.delay))
-            if p in set(exclude):
+            if p in excluded:
                 continue
             if proj.weights is None:
                 w = np.full(pre.size, projection_signed_weight(proj), np.float32)
             else:
                 w = np.asarray(proj.weights, np.float32)
-            self.synapses.append((pre, post, w, int(proj.delay)))
+            parts.setdefault(int(proj.delay), []).append((pre, post, w))
+        self.by_delay = {}
+        for d, ps in parts.items():
+            pre, post, w = (np.concatenate([p[k] for p in ps]) for k in range(3))
+            order = np.argsort(pre, kind="stable")  # by source; connectome order within one
+            self.by_delay[d] = (pre[order], post[order], w[order])
         uniform = np.ones(self.n, bool)
         for area in connectome.areas:
             uniform[area.neuron_slice] = area.psp_uniform
@@ -160,18 +168,13 @@ class ReferenceBackend(Backend):
         externals = list(inp.external)
         if inp.late_external is not None:
             externals += inp.late_external()
-        for d in sorted({d for *_, d in self.synapses} | {e.delay for e in externals}):
+        empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
+        for d in sorted(set(self.by_delay) | {e.delay for e in externals}):
             if t - d in self.spikes:
                 fired, psp = self.spikes[t - d]
             else:
                 fired, psp = np.zeros(n, bool), np.zeros(n, POTENTIAL_DTYPE)
-            # Every synapse of this delay in connectome order, then stably by source id.
-            parts = [(pre, post, w) for pre, post, w, dd in self.synapses if dd == d]
-            pre = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
-            post = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
-            w = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.float32)
-            order = np.argsort(pre, kind="stable")
-            pre, post, w = pre[order], post[order], w[order]
+            pre, post, w = self.by_delay.get(d, empty)
             on = fired[pre]
             pre, post, w = pre[on], post[on], w[on]
             c = (w.astype(np.float64) * psp[pre] / self.div[pre]).astype(np.float32)
