@@ -396,8 +396,20 @@ class Watchdog:
         with self._lock:
             return self._check()
 
+    def peek(self) -> tuple[str, ...]:
+        """Why the watchdog would stop motion now (empty: it would not), without changing the
+        trip state :meth:`check` reports ``newly_tripped`` from (for diagnostics)."""
+        with self._lock:
+            return self._reasons(self._clock())
+
     def _check(self) -> WatchdogStatus:
-        now = self._clock()
+        reasons = self._reasons(self._clock())
+        stop = bool(reasons)
+        status = WatchdogStatus(stop, reasons, stop and not self._was_stopped)
+        self._was_stopped = stop
+        return status
+
+    def _reasons(self, now: float) -> tuple[str, ...]:
         reasons: list[str] = []
         if self.input_timeout is not None:
             for name, seen in self._last_input.items():
@@ -410,7 +422,4 @@ class Watchdog:
             age = now - self._last_burst
             if age > self.burst_timeout:
                 reasons.append(f"no burst for {age:.3f} s")
-        stop = bool(reasons)
-        status = WatchdogStatus(stop, tuple(reasons), stop and not self._was_stopped)
-        self._was_stopped = stop
-        return status
+        return tuple(reasons)

@@ -1,15 +1,16 @@
 """Build the node's outgoing messages from engine results (message classes only, no rclpy node).
 
 Kept apart from the node so the conversions have their own tests: the PointCloud2 layout
-RViz reads, the FiringEvents fields, the diagnostics levels.
+RViz reads, the FiringEvents fields, the burst statistics. ``/diagnostics`` are built in
+``diagnostics.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticStatus
 from sensor_msgs.msg import PointCloud2, PointField
 
 from feagi_hailo_msgs.msg import AreaFiring, BurstStats, FiringEvents
@@ -119,23 +120,6 @@ def burst_stats(burst: int, target_hz: float, rate: RateSummary, duration_s: flo
                       overruns=rate.overruns, neurons_fired=int(neurons_fired))
 
 
-def status(name: str, level: bytes, message: str, values: Mapping[str, object]) -> DiagnosticStatus:
-    """One DiagnosticStatus of hardware ``feagi_hailo``.
-
-    Args:
-        name: Status name (``<node>: <part>``).
-        level: :data:`OK`, :data:`WARN` or :data:`ERROR` (DiagnosticStatus levels, bytes).
-        message: One-line summary.
-        values: Key -> value, converted with ``str``.
-    """
-    return DiagnosticStatus(level=level, name=name, message=message, hardware_id="feagi_hailo",
-                            values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
-
-
-def diagnostics(statuses: Iterable[DiagnosticStatus]) -> DiagnosticArray:
-    """A DiagnosticArray of ``statuses`` (header left to the caller)."""
-    return DiagnosticArray(status=list(statuses))
-
-
-#: Diagnostic levels the node reports (ERROR: bursting stopped with an exception).
-OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
+#: Diagnostic levels (the statuses themselves are built in ``diagnostics.py``).
+OK, WARN, ERROR, STALE = (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR,
+                          DiagnosticStatus.STALE)

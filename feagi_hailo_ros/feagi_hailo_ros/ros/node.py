@@ -23,7 +23,6 @@ path (``on_deactivate`` returns ERROR → ``on_error`` releases everything → u
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import os
 import sys
@@ -65,6 +64,16 @@ from .bindings import SENSOR_TYPES, UNBOUND, SensorBinding, binding_from_params,
 from .brain_runner import BrainLoadError, BrainRunner, BrainSource, build_brain
 from .burst_clock import BurstLoop, RateMeter
 from .decoders import DiffDriveSettings, Watchdog, burst_timeout_for_rate
+from .diagnostics import (
+    FREQUENCY_WINDOW,
+    RATE_TOLERANCE,
+    LifecycleUpdater,
+    SensorMonitor,
+    add_values,
+    engine_summary,
+    load_toolkit,
+    watchdog_summary,
+)
 from .encoders import FieldNotProvided, SensorInputError
 from .params import BY_NAME, PARAMS, SENSOR_PARAMS, ParamSpec, check_value
 from .stop import spin_until_stopped
@@ -76,6 +85,8 @@ STOP_ACK_TIMEOUT_S = 1.0
 #: How often the watchdog thread checks for stalled bursting (Hz, wall time; its decisions
 #: use the node's ROS clock).
 WATCHDOG_RATE_HZ = 20.0
+#: ``hardware_id`` of the node's /diagnostics statuses.
+HARDWARE_ID = "feagi_hailo"
 #: How long the ERROR /diagnostics of a failed burst waits for acknowledgements (s) before
 #: the error path releases the publisher.
 ERROR_ACK_TIMEOUT_S = 0.5
@@ -108,26 +119,6 @@ def _descriptor(spec: ParamSpec, read_only: bool) -> ParameterDescriptor:
     return desc
 
 
-class SensorCounters:
-    """Per-binding message accounting, reported in /diagnostics.
-
-    Attributes:
-        received, accepted, dropped: Message counts since configure.
-        not_provided: Messages whose bound field the driver marks as not provided (REP 145:
-            covariance[0] = -1); they inject nothing and are not counted as accepted or dropped.
-        last_error: Why the last message was dropped ("" if none was).
-        last_warn: ``time.monotonic()`` of the last drop warning (for throttling).
-    """
-
-    def __init__(self) -> None:
-        self.received = 0
-        self.accepted = 0
-        self.dropped = 0
-        self.not_provided = 0
-        self.last_error = ""
-        self.last_warn = 0.0
-
-
 class HybridNode(LifecycleNode):
     """Lifecycle node that runs a FEAGI brain and connects it to sensor and motor topics.
 
@@ -150,7 +141,13 @@ class HybridNode(LifecycleNode):
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.runner: BrainRunner | None = None
         self.bindings: list[SensorBinding] = []
-        self.counters: dict[str, SensorCounters] = {}
+        self.counters: dict[str, SensorMonitor] = {}
+        #: Builds /diagnostics (made at configure).
+        self.updater: LifecycleUpdater | None = None
+        self._burst_frequency: Any = None
+        #: ``{"min", "max"}`` of the burst-rate frequency status: burst_rate_hz, kept live.
+        self._rate_bound: dict[str, float] = {}
+        self._engine_rate: Any = None
         self.last_result = None
         #: Called with each BurstResult right after the burst, on the burst thread (keep it short).
         self.burst_observers: list[Any] = []
@@ -202,6 +199,8 @@ class HybridNode(LifecycleNode):
                 self.rate.restart(float(values["burst_rate_hz"]))
                 if self.watchdog is not None:
                     self.watchdog.burst_timeout = burst_timeout_for_rate(values["burst_rate_hz"])
+                self._rate_bound.update(min=float(values["burst_rate_hz"]),
+                                        max=float(values["burst_rate_hz"]))
             if "stats_rate_hz" in values and getattr(self, "_stats_timer", None) is not None:
                 self._make_stats_timer(float(values["stats_rate_hz"]))
             if "input_timeout_s" in values and self.watchdog is not None:
@@ -295,7 +294,8 @@ class HybridNode(LifecycleNode):
         self.pub_diag = self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", 10)
         self.pub_cmd = (self.create_lifecycle_publisher(Twist, "cmd_vel", 10)
                         if self.runner.areas.motor is not None else None)
-        self.counters = {b.name: SensorCounters() for b in self.bindings}
+        self.counters = {b.name: SensorMonitor(self._ros_seconds) for b in self.bindings}
+        self._make_diagnostics()
         self._publishers_made = [self.pub_firing, self.pub_cloud, self.pub_stats, self.pub_diag]
         if self.pub_cmd is not None:
             self._publishers_made.append(self.pub_cmd)
@@ -377,7 +377,7 @@ class HybridNode(LifecycleNode):
             return
         with self._release_lock:
             if self.runner is not None and self.pub_diag.is_activated:
-                self.pub_diag.publish(self._diagnostics(self._rate_summary(), stamp=True))
+                self.pub_diag.publish(self._diagnostics(self._rate_summary()))
                 try:
                     self.pub_diag.wait_for_all_acked(
                         Duration(nanoseconds=int(ERROR_ACK_TIMEOUT_S * 1e9)))
@@ -394,6 +394,7 @@ class HybridNode(LifecycleNode):
         self.burst_error = ""
         self.rate.restart()
         self.watchdog.reset()
+        self._burst_frequency.clear()  # the rate window starts at activation
         self._active = True
         self._burst_loop.start()
         self._watchdog_loop.start()
@@ -495,8 +496,7 @@ class HybridNode(LifecycleNode):
 
     def _drop(self, binding: SensorBinding, reason: str, warn: bool = True) -> None:
         c = self.counters[binding.name]
-        c.dropped += 1
-        c.last_error = reason
+        c.on_dropped(reason)
         now = time.monotonic()
         if warn and now - c.last_warn > 2.0:  # throttled: a broken sensor must not flood the log
             c.last_warn = now
@@ -506,7 +506,7 @@ class HybridNode(LifecycleNode):
         runner = self.runner
         if runner is None:
             return
-        self.counters[binding.name].received += 1
+        self.counters[binding.name].on_received()
         header = getattr(msg, "header", None)
         if header is not None and binding.max_age_s > 0:
             age = stamp_age(header.stamp, self.get_clock().now().nanoseconds * 1e-9)
@@ -522,9 +522,7 @@ class HybridNode(LifecycleNode):
             dims = runner.area_dims(area)
             voxels, payload = encode_message(binding, msg, dims)
         except FieldNotProvided as exc:
-            c = self.counters[binding.name]
-            c.not_provided += 1
-            c.last_error = str(exc)
+            self.counters[binding.name].on_not_provided(str(exc))
             return
         except (SensorInputError, KeyError, IndexError, ValueError) as exc:
             self._drop(binding, str(exc))
@@ -535,7 +533,7 @@ class HybridNode(LifecycleNode):
             runner.queue_voxels(area, voxels, payload)
         else:
             runner.latch(binding.name, area, voxels, payload)
-        self.counters[binding.name].accepted += 1
+        self.counters[binding.name].on_accepted()
         self._unconsumed.setdefault(binding.name, time.perf_counter())
         if self.watchdog is not None:
             self.watchdog.input_received(binding.name)
@@ -555,6 +553,7 @@ class HybridNode(LifecycleNode):
         consumed = [t for _, t in ready]
         result = runner.step()
         self.rate.record(start, result.duration_s)
+        self._burst_frequency.tick()
         self.last_result = result
         for observer in self.burst_observers:
             observer(result)
@@ -644,50 +643,86 @@ class HybridNode(LifecycleNode):
         self.pub_stats.publish(stats)
         self.pub_diag.publish(self._diagnostics(summary))
 
-    def _diagnostics(self, summary: Any, stamp: bool = False) -> DiagnosticArray:
-        runner = self.runner
+    # -- diagnostics --------------------------------------------------------------------
+
+    def _make_diagnostics(self) -> None:
+        """The /diagnostics tasks (``diagnostics.py``): engine, burst rate, accelerator,
+        watchdog, each sensor; the backends' are added per update (an upload may change them)."""
+        toolkit = load_toolkit()
+        rate = float(self._param("burst_rate_hz"))
+        self._rate_bound = {"min": rate, "max": rate}
+        # Bursts run on wall time (BurstLoop), so their rate is measured on a steady clock,
+        # also under use_sim_time; staleness and stamps use the node's ROS clock.
+        self._burst_frequency = toolkit.frequency_status(
+            toolkit.frequency_param(self._rate_bound, RATE_TOLERANCE, FREQUENCY_WINDOW),
+            "burst rate", clock=time.monotonic)
+        self.updater = LifecycleUpdater(self.get_name(), HARDWARE_ID,
+                                        lambda: self.get_clock().now().to_msg(), toolkit)
+        self.updater.add("engine", self._engine_task)
+        self.updater.add(self._burst_frequency)
+        self.updater.add("accelerator", self._accelerator_task)
+        self.updater.add("watchdog", self._watchdog_task)
+        for binding in self.bindings:
+            self.updater.add(f"sensor {binding.name}",
+                             lambda stat, b=binding: self._sensor_task(b, stat))
+
+    def _diagnostics(self, summary: Any = None) -> DiagnosticArray:
+        """Run every diagnostic task now: the /diagnostics array, stamped with the node's clock.
+
+        Args:
+            summary: The burst-rate statistics the engine status reports (default: now's).
+        """
+        self._engine_rate = self._rate_summary() if summary is None else summary
+        # One status per backend the engine times ("backend:<name>", phases excluded).
+        backends = {k for k in self.runner._engine.stats().get("mean_s", {})
+                    if k.startswith("backend:") and "." not in k}
+        for name in self.updater.task_names:
+            if name.startswith("backend:") and name not in backends:
+                self.updater.remove_by_name(name)
+        for name in sorted(backends - set(self.updater.task_names)):
+            self.updater.add(name, lambda stat, n=name: self._backend_task(n, stat))
+        return self.updater.update()
+
+    def _engine_task(self, stat: Any) -> Any:
+        runner, summary = self.runner, self._engine_rate
         conn = runner.connectome
-        target = self._param("burst_rate_hz")
-        if self.burst_error:  # bursting ended: no rate to report
-            summary = dataclasses.replace(summary, achieved_rate_hz=0.0)
-        rate_text = f"{summary.achieved_rate_hz:.1f}/{target:.1f} Hz"
-        if self.burst_error:
-            level, text = messages.ERROR, f"bursting stopped: {self.burst_error}"
-        elif summary.achieved_rate_hz >= 0.95 * target:
-            level, text = messages.OK, rate_text
-        else:
-            level, text = messages.WARN, rate_text
-        out = [messages.status(
-            f"{self.get_name()}: engine", level, text,
-            {"burst": runner.burst, "neurons": conn.neuron_count, "synapses": conn.synapse_count,
-             "areas": len(conn.areas), "motor_area": runner.motor_area or "none",
-             "achieved_rate_hz": f"{summary.achieved_rate_hz:.1f}", "overruns": summary.overruns,
-             "period_error_p99_ms": f"{summary.period_error_p99_ms:.3f}"})]
-        mean = (runner._engine.stats().get("mean_s", {}))
-        for key, value in sorted(mean.items()):
-            if key.startswith("backend:") and "." not in key:
-                out.append(messages.status(f"{self.get_name()}: {key}", messages.OK,
-                                           f"{value * 1e3:.3f} ms/burst", {"mean_ms": value * 1e3}))
-        choice = runner.choice
+        achieved = 0.0 if self.burst_error else summary.achieved_rate_hz  # ended: no rate
+        engine_summary(stat, achieved_hz=achieved, target_hz=self._param("burst_rate_hz"),
+                       burst_error=self.burst_error)
+        return add_values(stat, {
+            "burst": runner.burst, "neurons": conn.neuron_count, "synapses": conn.synapse_count,
+            "areas": len(conn.areas), "motor_area": runner.motor_area or "none",
+            "achieved_rate_hz": f"{achieved:.1f}", "overruns": summary.overruns,
+            "period_error_p99_ms": f"{summary.period_error_p99_ms:.3f}"})
+
+    def _backend_task(self, name: str, stat: Any) -> Any:
+        mean_s = self.runner._engine.stats().get("mean_s", {}).get(name)
+        if mean_s is None:
+            stat.summary(messages.WARN, "no burst timing yet")
+            return stat
+        stat.summary(messages.OK, f"{mean_s * 1e3:.3f} ms/burst")
+        return add_values(stat, {"mean_ms": f"{mean_s * 1e3:.3f}"})
+
+    def _accelerator_task(self, stat: Any) -> Any:
+        choice = self.runner.choice
         fallback = degraded(choice)
-        out.append(messages.status(
-            f"{self.get_name()}: accelerator", messages.WARN if fallback else messages.OK,
-            choice.status, {"degraded_partitions": "; ".join(f"{k}: {v}" for k, v in
-                                                             fallback.items()) or "none"}))
-        for b in self.bindings:
-            c = self.counters[b.name]
-            area = runner.sensor_area(b.name)
-            out.append(messages.status(
-                f"{self.get_name()}: sensor {b.name}",
-                messages.WARN if c.dropped or c.not_provided or area is None else messages.OK,
-                c.last_error or ("ok" if area else "the brain has no area for this sensor"),
-                {"topic": b.topic, "type": b.kind, "area": area or "none",
-                 "received": c.received, "accepted": c.accepted, "dropped": c.dropped,
-                 "not_provided": c.not_provided}))
-        array = messages.diagnostics(out)
-        if stamp:
-            array.header.stamp = self.get_clock().now().to_msg()
-        return array
+        stat.summary(messages.WARN if fallback else messages.OK, choice.status)
+        return add_values(stat, {"degraded_partitions": "; ".join(
+            f"{k}: {v}" for k, v in fallback.items()) or "none"})
+
+    def _watchdog_task(self, stat: Any) -> Any:
+        watchdog = self.watchdog
+        guarded = self.pub_cmd is not None and watchdog is not None
+        return watchdog_summary(
+            stat, reasons=watchdog.peek() if guarded else None,
+            input_timeout_s=watchdog.input_timeout if watchdog else None,
+            burst_timeout_s=watchdog.burst_timeout if watchdog else None)
+
+    def _sensor_task(self, binding: SensorBinding, stat: Any) -> Any:
+        area = self.runner.sensor_area(binding.name)
+        return self.counters[binding.name].run(
+            stat, area=area, timeout_s=float(self._param("input_timeout_s")),
+            values={"topic": binding.topic, "type": binding.kind, "area": area or "none"})
 
     # -- services -----------------------------------------------------------------------
 

@@ -384,11 +384,12 @@ def test_every_shipped_genome_configures_with_the_shipped_config(
     diag = h.node._diagnostics(h.node.rate.summary())
     sensor = next(s for s in diag.status if s.name.endswith("sensor scan"))
     assert {kv.key: kv.value for kv in sensor.values}["area"] == (scan or "none")
-    assert (sensor.level == messages.WARN) == (scan is None)
     if scan is None:
-        assert "no area" in sensor.message
+        assert sensor.level == messages.WARN and "no area" in sensor.message
         with pytest.raises(KeyError):  # a sensor with no area is not awaited by the watchdog
             h.node.watchdog.input_received("scan")
+    else:  # bound, nothing published yet
+        assert sensor.level == messages.STALE and sensor.message == "never received"
 
 
 def test_feagi_resave_drives_like_the_shipped_brain(harness) -> None:
@@ -469,5 +470,7 @@ def test_imu_field_not_provided_is_counted_and_shown(harness) -> None:
     diag = h.node._diagnostics(h.node.rate.summary())
     gyro = next(s for s in diag.status if s.name.endswith("sensor gyro"))
     values = {kv.key: kv.value for kv in gyro.values}
-    assert int(values["not_provided"]) >= 1 and gyro.level == messages.WARN
+    assert int(values["not_provided"]) >= 1
+    # Nothing was ever injected: STALE (what the watchdog stops on), and why, not "ok".
+    assert gyro.level == messages.STALE and "no message injected yet" in gyro.message
     assert "REP 145" in gyro.message
