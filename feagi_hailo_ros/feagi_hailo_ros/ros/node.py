@@ -634,13 +634,15 @@ class HybridNode(LifecycleNode):
 
     def _publish_stats(self) -> None:
         runner, result = self.runner, self.last_result
-        if runner is None or result is None:
+        if runner is None:
             return
         summary = self._rate_summary()
-        stats = messages.burst_stats(result.burst, self._param("burst_rate_hz"), summary,
-                                     result.duration_s, result.timing, result.fired_total)
-        stats.header.stamp = self.get_clock().now().to_msg()
-        self.pub_stats.publish(stats)
+        if result is not None:
+            stats = messages.burst_stats(result.burst, self._param("burst_rate_hz"), summary,
+                                         result.duration_s, result.timing, result.fired_total)
+            stats.header.stamp = self.get_clock().now().to_msg()
+            self.pub_stats.publish(stats)
+        # Also before the first burst: a loop that never bursts is what /diagnostics must show.
         self.pub_diag.publish(self._diagnostics(summary))
 
     # -- diagnostics --------------------------------------------------------------------
