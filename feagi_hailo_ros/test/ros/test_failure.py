@@ -83,6 +83,8 @@ def test_failed_burst_stops_reports_error_and_takes_the_error_path(harness, spin
 
     assert spin_until(h.executor, lambda: engine_error())
     status = engine_error()[0]
+    stamped = [a.header.stamp.sec for a in diags if any(s is status for s in a.status)]
+    assert stamped and stamped[0] > 0  # the error path's array is stamped too
     assert "RuntimeError: device lost" in status.message
     assert {v.key: v.value for v in status.values}["achieved_rate_hz"] == "0.0"
     # The node can be configured again after the error path.

@@ -11,6 +11,7 @@ pytest.importorskip("feagi_hailo_msgs.msg", reason="feagi_hailo_msgs is not buil
 
 from builtin_interfaces.msg import Time  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
+from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
 from test_node import scan_with_obstacle  # noqa: E402
@@ -151,3 +152,17 @@ def test_every_status_is_named_after_the_node_and_a_brain_without_motors_has_not
     h.node._on_burst()
     backends = [s for s in h.node._diagnostics().status if ": backend:" in s.name]
     assert backends and all(s.level == OK and s.message.endswith("ms/burst") for s in backends)
+
+
+def test_burst_rate_window_restarts_at_activation(harness) -> None:
+    h = harness()
+    h.configure_and_activate()
+    for _ in range(2):
+        h.node._on_burst()
+    assert _values(_find(h.node._diagnostics(), "burst rate"))["Events since startup"] == "2"
+    assert h.node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+    assert h.node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+    h.node._burst_loop.stop()  # stepped by the test, as in the harness
+    # The inactive time is not averaged into the rate: the window starts again at activation.
+    values = _values(_find(h.node._diagnostics(), "burst rate"))
+    assert values["Events since startup"] == "0"
