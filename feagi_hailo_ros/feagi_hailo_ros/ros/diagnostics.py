@@ -326,16 +326,6 @@ class LifecycleUpdater:
             statuses.append(stat)
         return self._array(statuses)
 
-    def broadcast(self, level: bytes, message: str) -> DiagnosticArray:
-        """One status per task, all with ``level`` and ``message`` (e.g. at shutdown)."""
-        statuses = []
-        for name in self.task_names:
-            stat = self.toolkit.status_wrapper()
-            stat.name, stat.hardware_id = name, self.hardware_id
-            stat.summary(level, message)
-            statuses.append(stat)
-        return self._array(statuses)
-
     def _array(self, statuses: Iterable[Any]) -> DiagnosticArray:
         array = DiagnosticArray()
         array.header.stamp = self._stamp()

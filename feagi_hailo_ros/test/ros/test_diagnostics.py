@@ -197,10 +197,6 @@ def test_updater_names_stamps_and_defaults_like_diagnostic_updater() -> None:
     assert updater.update().status[0].name == "feagi_hailo: engine"
     assert updater.remove_by_name("forgetful") and not updater.remove_by_name("forgetful")
     assert updater.task_names == ["engine", "broken"]
-    shut = updater.broadcast(STALE, "shutting down")
-    assert [(s.name, s.level, s.message) for s in shut.status] == [
-        ("feagi_hailo: engine", STALE, "shutting down"), ("feagi_hailo: broken", STALE, "shutting down")]
-    assert shut.header.stamp.sec == 42
 
 
 def test_updater_takes_tasks_with_a_name_and_run() -> None:
