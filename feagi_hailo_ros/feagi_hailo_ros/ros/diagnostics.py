@@ -403,7 +403,7 @@ class SensorMonitor:
             self._recent.append(NOT_PROVIDED)
 
     def run(self, stat: Any, *, area: str | None, timeout_s: float,
-            values: Mapping[str, object] = ()) -> Any:
+            values: Mapping[str, object] | None = None) -> Any:
         """Fill ``stat`` with this sensor's status; returns it.
 
         Levels, merged (the highest wins, messages joined):
@@ -442,7 +442,7 @@ class SensorMonitor:
             if unused:
                 stat.mergeSummary(WARN, f"{unused} of the last {len(recent)} messages not "
                                         f"injected: {last_error}")
-        add_values(stat, values)
+        add_values(stat, values or {})
         add_values(stat, counts)
         add_values(stat, {"recent_not_injected": unused, "recent_window": len(recent),
                           "last_injected_age_s": "never" if age is None else f"{age:.3f}",

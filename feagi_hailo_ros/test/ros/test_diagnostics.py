@@ -401,8 +401,9 @@ def test_sensor_not_provided_and_unbound() -> None:
     stat = _sensor(monitor)
     assert stat.level == WARN and "REP 145" in stat.message
     assert _values(stat)["not_provided"] == "1"
-    stat = _sensor(monitor, area=None)
+    stat = monitor.run(_stat(), area=None, timeout_s=0.5)  # no extra values
     assert (stat.level, stat.message) == (WARN, "the brain has no area for this sensor")
+    assert "topic" not in _values(stat) and _values(stat)["accepted"] == "1"
 
 
 # -- engine and watchdog -------------------------------------------------------------------------
