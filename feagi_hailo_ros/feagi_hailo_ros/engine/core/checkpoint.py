@@ -8,6 +8,11 @@ the SHA-256 of the metadata and payload. Payload members: ``potentials`` (float3
 ``refractory_countdown`` (int32), ``fire_counts`` (int32), and the fired
 sets of past bursts, newest first, as ``history_index`` (int32, concatenated),
 ``history_psp`` (float32) and ``history_offsets`` (int64, length H + 1).
+A brain with plastic projections (DESIGN §4.7) adds what it learned, marked by
+``meta["learned"]``: ``learned_projections`` (int64[P], projection indices),
+``learned_offsets`` (int64[P + 1]), ``learned_pre``/``learned_post`` (int32, area-local,
+concatenated), ``learned_weight`` (float32 magnitudes) and ``fire_ledger`` (int64[n], the
+last burst each neuron fired). The payload hash covers them too.
 
 Files are written to a temporary name and renamed, so a crash mid-write
 leaves the previous checkpoint intact. Loading refuses, with
@@ -23,11 +28,13 @@ import json
 import os
 import zipfile
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from .connectome import POTENTIAL_DTYPE, Connectome
+from .plasticity import LearnedSynapses
 from .state import INDEX_DTYPE, EngineState
 
 FORMAT_NAME = "feagi_hailo_ros.engine.checkpoint"
@@ -41,6 +48,14 @@ _PAYLOAD = (
     "history_psp",
     "history_offsets",
 )
+_LEARNED = (
+    "learned_projections",
+    "learned_offsets",
+    "learned_pre",
+    "learned_post",
+    "learned_weight",
+    "fire_ledger",
+)
 _DTYPES = {
     "potentials": np.dtype(POTENTIAL_DTYPE),
     "refractory_countdown": np.dtype(np.int32),
@@ -48,6 +63,12 @@ _DTYPES = {
     "history_index": np.dtype(INDEX_DTYPE),
     "history_psp": np.dtype(POTENTIAL_DTYPE),
     "history_offsets": np.dtype(np.int64),
+    "learned_projections": np.dtype(np.int64),
+    "learned_offsets": np.dtype(np.int64),
+    "learned_pre": np.dtype(np.int32),
+    "learned_post": np.dtype(np.int32),
+    "learned_weight": np.dtype(np.float32),
+    "fire_ledger": np.dtype(np.int64),
 }
 
 
@@ -111,7 +132,7 @@ def _payload_hash(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:
     h = hashlib.sha256()
     fields = {k: v for k, v in meta.items() if k != "payload_sha256"}
     h.update(json.dumps(fields, sort_keys=True).encode())
-    for name in _PAYLOAD:
+    for name in _PAYLOAD + (_LEARNED if meta.get("learned") else ()):
         a = arrays[name]
         h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
         h.update(np.ascontiguousarray(a).tobytes())
@@ -126,8 +147,13 @@ def save_checkpoint(
     synapse_count: int,
     inhibition: str,
     seed: int,
+    learned: Mapping[int, LearnedSynapses] | None = None,
+    fire_ledger: np.ndarray | None = None,
 ) -> None:
     """Write ``state`` atomically to ``path`` (the name is used as given).
+
+    ``learned`` (plastic projection -> its synapses now) and ``fire_ledger`` (int64[n]) are
+    given together for a brain that learns (module docstring), else both ``None``.
 
     ``identity`` is :func:`connectome_identity` of the brain, ``synapse_count`` its synapse
     count, ``inhibition`` and ``seed`` the engine options the continuation depends on; all are
@@ -159,6 +185,24 @@ def save_checkpoint(
         "inhibition": inhibition,
         "seed": int(seed),
     }
+    if learned is not None:
+        if fire_ledger is None:
+            raise ValueError("learned synapses need the fire ledger too")
+        keys = sorted(learned)
+        offsets = np.zeros(len(keys) + 1, np.int64)
+        offsets[1:] = np.cumsum([learned[k].pre.size for k in keys])
+        arrays.update({
+            "learned_projections": np.asarray(keys, np.int64),
+            "learned_offsets": offsets,
+            "learned_pre": np.concatenate([np.asarray(learned[k].pre, np.int32) for k in keys]
+                                          + [np.zeros(0, np.int32)]),
+            "learned_post": np.concatenate([np.asarray(learned[k].post, np.int32) for k in keys]
+                                           + [np.zeros(0, np.int32)]),
+            "learned_weight": np.concatenate([np.asarray(learned[k].weight, np.float32)
+                                              for k in keys] + [np.zeros(0, np.float32)]),
+            "fire_ledger": np.asarray(fire_ledger, np.int64),
+        })
+        meta["learned"] = True
     meta["payload_sha256"] = _payload_hash(arrays, meta)
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -173,6 +217,27 @@ def save_checkpoint(
             tmp.unlink()
 
 
+def read_learned(path: str | os.PathLike[str]
+                 ) -> tuple[dict[int, LearnedSynapses], np.ndarray] | None:
+    """What a checkpoint says its brain learned: ``(synapses by projection, fire ledger)``, or
+    ``None`` when it holds nothing learned. Raises what :func:`read_checkpoint` raises, and
+    :class:`CheckpointCorruptError` for an inconsistent layout."""
+    meta, _, arrays = _read(path)
+    if not meta.get("learned"):
+        return None
+    off = arrays["learned_offsets"]
+    keys = arrays["learned_projections"]
+    n = arrays["learned_pre"].size
+    if (off.size != keys.size + 1 or off[0] != 0 or off[-1] != n or np.any(np.diff(off) < 0)
+            or arrays["learned_post"].size != n or arrays["learned_weight"].size != n):
+        raise CheckpointCorruptError(f"{path}: inconsistent learned-synapse layout")
+    synapses = {int(k): LearnedSynapses(arrays["learned_pre"][a:b].copy(),
+                                        arrays["learned_post"][a:b].copy(),
+                                        arrays["learned_weight"][a:b].copy())
+                for k, a, b in zip(keys, off[:-1], off[1:], strict=True)}
+    return synapses, arrays["fire_ledger"].copy()
+
+
 def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], EngineState]:
     """Read and integrity-check a checkpoint; no compatibility checks.
 
@@ -184,6 +249,12 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Engin
     types, payload hash mismatch, inconsistent history layout), and
     :class:`CheckpointMismatchError` for another format version.
     """
+    meta, state, _ = _read(path)
+    return meta, state
+
+
+def _read(path: str | os.PathLike[str]
+          ) -> tuple[dict[str, Any], EngineState, dict[str, np.ndarray]]:
     try:
         with np.load(path, allow_pickle=False) as z:
             members = set(z.files)
@@ -193,7 +264,12 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Engin
                     f"{path}: not an engine checkpoint (missing {sorted(missing)})"
                 )
             meta = json.loads(bytes(z["meta"]).decode())
-            arrays = {name: z[name] for name in _PAYLOAD}
+            names = _PAYLOAD
+            if isinstance(meta, dict) and meta.get("learned"):
+                if set(_LEARNED) - members:
+                    raise CheckpointCorruptError(f"{path}: learned synapses missing")
+                names = _PAYLOAD + _LEARNED
+            arrays = {name: z[name] for name in names}
     except FileNotFoundError:
         raise
     except CheckpointError:
@@ -208,6 +284,8 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Engin
             f"this engine reads version {FORMAT_VERSION}"
         )
     for name, dtype in _DTYPES.items():
+        if name not in arrays:
+            continue
         if arrays[name].dtype != dtype or arrays[name].ndim != 1:
             raise CheckpointCorruptError(f"{path}: member {name} has the wrong type")
     if _payload_hash(arrays, meta) != meta.get("payload_sha256"):
@@ -233,7 +311,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Engin
         burst=int(meta["burst"]),
         history=history,
     )
-    return meta, state
+    return meta, state, arrays
 
 
 def load_checkpoint(
