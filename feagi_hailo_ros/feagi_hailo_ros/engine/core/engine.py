@@ -563,9 +563,15 @@ class Engine:
             synapse_count=self.connectome.synapse_count,
             inhibition=self.inhibition,
             seed=self.seed,
-            learned=self.learned_synapses() if self._plasticity is not None else None,
-            fire_ledger=self._plasticity.ledger if self._plasticity is not None else None,
+            learned=self._learned_state(),
         )
+
+    def _learned_state(self) -> ckpt.Learned | None:
+        if self._plasticity is None or self._in_flight is None:
+            return None
+        uploaded, queue = self._in_flight.snapshot()
+        return ckpt.Learned(self.learned_synapses(), uploaded, queue,
+                            self._plasticity.ledger.copy())
 
     def load_checkpoint(self, path: str | os.PathLike[str]) -> None:
         """Restore a checkpoint of this brain; refuses corrupt or foreign files.
@@ -586,19 +592,25 @@ class Engine:
             seed=self.seed,
         )
         learned = ckpt.read_learned(path)
-        if self._plasticity is not None:
-            previous = (self._plasticity.synapses, self._plasticity.ledger.copy())
+        if self._plasticity is not None and self._in_flight is not None:
+            previous = self._learned_state()
+            assert previous is not None
             try:
-                if learned is None:
+                if learned is None:  # saved before plasticity was modelled: genome weights
                     self._plasticity.restore_genome_weights()
                     self._plasticity.clear_ledger()
+                    self._in_flight.replace(self._plasticity.synapses)
                 else:
-                    self._plasticity.set_state(*learned)
+                    for p, syn in [*learned.uploaded.items(),
+                                   *((p, syn) for _, p, syn in learned.queue)]:
+                        self._plasticity.check(p, syn)
+                    self._plasticity.set_state(learned.now, learned.ledger)
+                    self._in_flight.restore(learned.uploaded, learned.queue)
             except ValueError as e:
-                self._plasticity.set_state(*previous)
+                self._plasticity.set_state(previous.now, previous.ledger)
+                self._in_flight.restore(previous.uploaded, previous.queue)
                 raise ckpt.CheckpointCorruptError(f"{path}: learned synapses: {e}") from e
-            # Spikes in flight at the save take the saved weights (the file keeps no older ones).
-            self._learned_now()
+            self._upload_learned()
         self.backend.upload_state(state)
         self._clear_pending()
 

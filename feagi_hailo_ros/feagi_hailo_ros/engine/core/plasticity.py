@@ -126,23 +126,31 @@ class Plasticity:
         if ledger.shape != self._ledger.shape:
             raise ValueError(f"fire ledger of {ledger.size} neurons, brain has {self._ledger.size}")
         for p, s in synapses.items():
-            proj = self._connectome.projections[p]
-            n_src = self._connectome.areas[proj.src_area].neuron_count
-            n_dst = self._connectome.areas[proj.dst_area].neuron_count
-            if not (s.pre.shape == s.post.shape == s.weight.shape and s.pre.ndim == 1):
-                raise ValueError(f"projection {p}: learned synapse arrays differ in shape")
-            if s.pre.size and (s.pre.min() < 0 or s.pre.max() >= n_src
-                               or s.post.min() < 0 or s.post.max() >= n_dst):
-                raise ValueError(f"projection {p}: learned synapse outside its areas")
-            if s.pre.size < proj.synapse_count:
-                raise ValueError(f"projection {p}: fewer synapses than the genome builds")
-            if not np.all(np.isfinite(s.weight)) or np.any(s.weight < 0):
-                raise ValueError(f"projection {p}: learned weights must be finite and >= 0")
+            self.check(p, s)
         self.synapses = {p: LearnedSynapses(np.asarray(s.pre, np.int32).copy(),
                                             np.asarray(s.post, np.int32).copy(),
                                             np.asarray(s.weight, np.float32).copy())
                          for p, s in synapses.items()}
         self._ledger = ledger.copy()
+
+    def check(self, p: int, s: LearnedSynapses) -> None:
+        """Raise ``ValueError`` unless ``s`` can be projection ``p``'s synapses: a plastic
+        projection, equal-length 1-D arrays, indices inside its areas, at least the genome's
+        synapses, finite weights >= 0 (a backend indexes with them unchecked)."""
+        if p not in self.projections:
+            raise ValueError(f"projection {p} is not plastic in this brain")
+        proj = self._connectome.projections[p]
+        n_src = self._connectome.areas[proj.src_area].neuron_count
+        n_dst = self._connectome.areas[proj.dst_area].neuron_count
+        if not (s.pre.shape == s.post.shape == s.weight.shape and s.pre.ndim == 1):
+            raise ValueError(f"projection {p}: learned synapse arrays differ in shape")
+        if s.pre.size and (s.pre.min() < 0 or s.pre.max() >= n_src
+                           or s.post.min() < 0 or s.post.max() >= n_dst):
+            raise ValueError(f"projection {p}: learned synapse outside its areas")
+        if s.pre.size < proj.synapse_count:
+            raise ValueError(f"projection {p}: fewer synapses than the genome builds")
+        if not np.all(np.isfinite(s.weight)) or np.any(s.weight < 0):
+            raise ValueError(f"projection {p}: learned weights must be finite and >= 0")
 
     def signed_weights(self, p: int) -> np.ndarray:
         """Projection ``p``'s current signed weights (float32, one per synapse)."""
@@ -263,6 +271,22 @@ class InFlightWeights:
                 changed.append(p)
         self._queue = keep
         return changed, grown
+
+    def snapshot(self) -> tuple[dict[int, LearnedSynapses], list[tuple[int, int, LearnedSynapses]]]:
+        """``(uploaded, queue)`` as copies: what a checkpoint needs to continue exactly; the queue
+        holds ``(burst due, projection, synapses)``."""
+        return ({p: s.copy() for p, s in self.uploaded.items()},
+                [(at, p, s.copy()) for at, p, s in self._queue])
+
+    def restore(self, uploaded: dict[int, LearnedSynapses],
+                queue: list[tuple[int, int, LearnedSynapses]]) -> None:
+        """Inverse of :meth:`snapshot`. Raises ``ValueError`` for projections it does not know."""
+        unknown = (set(uploaded) ^ set(self._delays)) | ({p for _, p, _ in queue} - set(self._delays))
+        if unknown:
+            raise ValueError(f"in-flight weights for unknown projections {sorted(unknown)}")
+        self.uploaded = {p: s.copy() for p, s in uploaded.items()}
+        self._queue = sorted(((int(at), int(p), s.copy()) for at, p, s in queue),
+                             key=lambda e: e[0])
 
     def replace(self, synapses: dict[int, LearnedSynapses]) -> None:
         """Drop what is in flight; the backend holds ``synapses`` from now on (after a reset,
