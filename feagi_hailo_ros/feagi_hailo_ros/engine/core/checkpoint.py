@@ -31,8 +31,8 @@ import hashlib
 import json
 import os
 import zipfile
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np

@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from .connectome import Connectome, Projection
 
@@ -49,8 +50,9 @@ class LearnedSynapses:
     weight: np.ndarray
 
     def copy(self) -> LearnedSynapses:
-        """A deep copy (the arrays are copied)."""
-        return LearnedSynapses(self.pre.copy(), self.post.copy(), self.weight.copy())
+        """A copy whose weights are copied; ``pre``/``post`` are shared: they are never written
+        in place (growth makes new arrays), so sharing them is safe and saves a copy per burst."""
+        return LearnedSynapses(self.pre, self.post, self.weight.copy())
 
 
 @dataclass
@@ -189,24 +191,19 @@ class Plasticity:
             first = burst - rule.window + 1
             src = self._connectome.areas[proj.src_area]
             dst = self._connectome.areas[proj.dst_area]
-            src_on = self._ledger[src.neuron_slice] >= first
-            dst_on = self._ledger[dst.neuron_slice] >= first
             s = self.synapses[p]
             if rule.associative:
+                src_on = self._ledger[src.neuron_slice] >= first
+                dst_on = self._ledger[dst.neuron_slice] >= first
                 if self._associate(s, src_on, dst_on, np.float32(rule.ltp)):
                     update.grown.append(p)
                 elif src_on.any() and dst_on.any() and s.pre.size:
                     update.changed.append(p)
                 continue
-            a = src_on[s.pre]
-            b = dst_on[s.post]
-            both = a & b
-            one = a ^ b
-            if not (both.any() or one.any()):
-                continue
-            s.weight[both] += np.float32(rule.ltp)
-            s.weight[one] = np.maximum(s.weight[one] - np.float32(rule.ltd), np.float32(0.0))
-            update.changed.append(p)
+            if _stdp(s.pre, s.post, s.weight, self._ledger[src.neuron_slice],
+                     self._ledger[dst.neuron_slice], first, np.float32(rule.ltp),
+                     np.float32(rule.ltd)):
+                update.changed.append(p)
         return update
 
     @staticmethod
@@ -229,6 +226,29 @@ class Plasticity:
         s.post = np.concatenate([s.post, (new % n_dst).astype(np.int32)])
         s.weight = np.concatenate([s.weight, np.full(new.size, ltp, np.float32)])
         return True
+
+
+@njit(cache=True, nogil=True)
+def _stdp(pre, post, weight, src_last, dst_last, first, ltp, ltd):  # pragma: no cover (compiled)
+    """Plain STDP over one projection's synapses, in place; returns whether a weight was touched.
+
+    ``src_last``/``dst_last`` are the fire ledgers of the source and target areas (last burst
+    fired, area-local), ``first`` the window's first burst. Both fired -> ``+ltp``; exactly one
+    -> ``max(0, w - ltd)`` (float32, module docstring).
+    """
+    touched = False
+    zero = np.float32(0.0)
+    for k in range(pre.size):
+        a = src_last[pre[k]] >= first
+        b = dst_last[post[k]] >= first
+        if a and b:
+            weight[k] = np.float32(weight[k] + ltp)
+            touched = True
+        elif a or b:
+            w = np.float32(weight[k] - ltd)
+            weight[k] = w if w > zero else zero
+            touched = True
+    return touched
 
 
 class InFlightWeights:

@@ -16,7 +16,8 @@ below is ``crates/feagi-brain-development/src/connectome_manager.rs`` unless sai
   engine builds: ``projector``, ``block_to_block``, ``last_to_first``, ``first_to_last``,
   ``sweeper``, ``rotator_z``, ``bitmask_encoder/decoder_x/y/z``, the ``tile`` composite. It
   builds no synapses at load for ``episodic_memory``, ``memory_replay``, ``episodic_scan``,
-  ``associative_memory`` (plasticity grows those; the engine grows ``associative_memory``'s), nor for function or composite names it does not
+  ``associative_memory`` (plasticity grows those; the engine grows ``associative_memory``'s),
+  nor for function or composite names it does not
   know ("Function morphology X not yet implemented": ``reducer_x``, ``expander_x``,
   ``randomizer``, ``lateral_pairs_x``, ``projector_xy``, ...): those mappings build 0 synapses,
   with a note. ``centered_projector`` and ``transpose_xy/yz/xz`` are built by FEAGI with a
