@@ -48,10 +48,14 @@ def _print_inspection(info: dict[str, Any]) -> None:
         dims = "x".join(map(str, a["dims"]))
         tag = " (power)" if a["power"] else ""
         print(f"{a['cortical_id']:<14} {a['name'][:28]:<28} {dims:<14} {a['neurons']:>9}{tag}")
-    print(f"{'src':<14} {'dst':<14} {'morphology':<24} {'weight':>7} {'delay':>5} {'synapses':>10}")
+    print(f"{'src':<14} {'dst':<14} {'morphology':<24} {'weight':>7} {'delay':>5} {'synapses':>10}"
+          "  learning")
     for m in info["mappings"]:
+        rule = m.get("plasticity")
+        learning = (f"  {rule['kind']} +{rule['ltp']:g}/-{rule['ltd']:g} window {rule['window']}"
+                    if rule else "")
         print(f"{m['src']:<14} {m['dst']:<14} {m['morphology'][:24]:<24} {m['weight']:>7g} "
-              f"{m['delay']:>5} {m['synapses']:>10}")
+              f"{m['delay']:>5} {m['synapses']:>10}{learning}")
     for note in info["notes"]:
         print("note:", note)
 
@@ -146,6 +150,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--input-rate", type=float, default=0.0, metavar="P",
                    help="each burst, inject every input-area (IPU) neuron with probability P")
     p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument("--freeze", action="store_true",
+                   help="plastic mappings keep their genome weights (no learning, DESIGN §4.7)")
 
     p = sub.add_parser("placement", help="which projections go to the accelerator, and why")
     p.add_argument("genome")
@@ -211,7 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                      if args.input_rate else None)
             result = run_brain(connectome, args.bursts, seed=args.seed, schedule=schedule,
                                record=args.record, raster=args.raster is not None, drive=drive,
-                               progress=None if args.quiet else _progress)
+                               progress=None if args.quiet else _progress,
+                               learning=not args.freeze)
             if not args.quiet and result.summary["seconds"] > 1.0:
                 print(file=sys.stderr)  # end the progress line
             if args.raster is not None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from hypothesis import strategies as st
 
-from feagi_hailo_ros.engine.core.connectome import AreaSpec, Connectome, Projection
+from feagi_hailo_ros.engine.core.connectome import AreaSpec, Connectome, PlasticityRule, Projection
 
 
 def area(
@@ -85,8 +85,9 @@ def proj(
     weight: float = 1.0,
     delay: int = 1,
     weights: np.ndarray | None = None,
+    plasticity: PlasticityRule | None = None,
 ) -> Projection:
-    """A projection from explicit area-local synapse lists."""
+    """A projection from explicit area-local synapse lists (plastic when ``plasticity``)."""
     return Projection(
         index=index,
         src_area=src,
@@ -96,6 +97,8 @@ def proj(
         pre=np.asarray(pre, dtype=np.int64),
         post=np.asarray(post, dtype=np.int64),
         weights=None if weights is None else np.asarray(weights, dtype=np.float32),
+        plasticity=plasticity,
+        plastic=plasticity is not None,
     )
 
 

@@ -452,7 +452,7 @@ def placement_table(connectome: Connectome, placements: Sequence[Placement]) -> 
     Each row is a JSON-able dict with keys ``projection``, ``mapping`` (:func:`mapping_key`),
     ``src``, ``area`` (destination id), ``neurons`` (destination), ``synapses``, ``delay``,
     ``morphology``, ``backend``, ``layout``, ``max_fan_in``, ``weight_count``,
-    ``bytes_per_burst`` and ``reason``.
+    ``bytes_per_burst``, ``reason`` and ``plastic`` (the projection learns, DESIGN §4.7).
     """
     rows = []
     for pl in placements:
@@ -473,6 +473,7 @@ def placement_table(connectome: Connectome, placements: Sequence[Placement]) -> 
             "weight_count": pl.weight_count,
             "bytes_per_burst": pl.bytes_per_burst,
             "reason": pl.reason,
+            "plastic": p.plasticity is not None,
         })
     return rows
 
@@ -491,6 +492,14 @@ def format_placement_table(rows: Sequence[Mapping[str, Any]]) -> str:
                  f"{sum(r['synapses'] for r in acc):,} of {sum(r['synapses'] for r in rows):,} "
                  f"synapses, {sum(r['weight_count'] for r in acc):,} weights, "
                  f"{sum(r['bytes_per_burst'] for r in acc):,} bytes per burst")
+    plastic = [r for r in rows if r.get("plastic")]
+    if plastic:
+        # What learning costs: every burst reads each plastic synapse's two fire-ledger entries
+        # and may write its weight (engine/core/plasticity.py), on the CPU.
+        lines.append(f"{len(plastic)} plastic projection(s), {sum(r['synapses'] for r in plastic):,} "
+                     "synapses at load, learn on the CPU: each burst updates every plastic "
+                     "synapse (O(synapses)); associative_memory adds synapses as it learns. "
+                     "bench/bench_plasticity.py measures the cost against the same brain frozen")
     return "\n".join(lines)
 
 

@@ -39,9 +39,11 @@ FEATURE_PER_SYNAPSE_WEIGHTS = "per_synapse_weights"
 FEATURE_SUBTRACTIVE = "subtractive_inhibition"
 FEATURE_EXTERNAL_INPUT = "external_input"  # accepts integrator contributions
 FEATURE_STATE_TRANSFER = "state_transfer"  # download_state / upload_state (checkpoints)
+FEATURE_PLASTICITY = "plasticity"  # set_projection_weights between bursts (DESIGN §4.7)
 ALL_FEATURES = frozenset(
     {
         FEATURE_PER_SYNAPSE_WEIGHTS,
+        FEATURE_PLASTICITY,
         FEATURE_SUBTRACTIVE,
         FEATURE_EXTERNAL_INPUT,
         FEATURE_STATE_TRANSFER,
@@ -239,6 +241,28 @@ class Backend(abc.ABC):
         """Replace the dynamic state (inverse of ``download_state``)."""
         raise NotImplementedError(f"the {self.name!r} backend does not support state transfer")
 
+    def set_projection_weights(self, projection: int, signed_weights: np.ndarray) -> None:
+        """Replace the weights of one uploaded projection between bursts (plasticity).
+
+        ``signed_weights`` is float32, one per synapse in the projection's ``pre``/``post``
+        order, as :func:`spike_contribution` uses them; the synapses themselves do not change.
+        Backends with ``FEATURE_PLASTICITY`` implement it for projections whose ``plasticity``
+        is set. Raises ``KeyError`` for a projection uploaded without a rule, ``ValueError``
+        for a wrong length.
+        """
+        raise NotImplementedError(f"the {self.name!r} backend does not support {FEATURE_PLASTICITY}")
+
+    def replace_synapses(self, connectome: Connectome, exclude: Collection[int] = ()) -> None:
+        """Upload ``connectome``'s synapses (grown by plasticity) keeping the dynamic state.
+
+        The neurons must be those uploaded already. The default moves the state through
+        ``download_state``/``upload_state``; the fired history keeps its length when no delay
+        grew (plasticity grows delay-1 synapses only).
+        """
+        state = self.download_state()
+        self.upload_synapses(connectome, exclude)
+        self.upload_state(state)
+
 
 # -----------------------------------------------------------------------------
 # Definitions every backend shares (kept here so they are stated once)
@@ -255,6 +279,20 @@ def outdegree(connectome: Connectome) -> np.ndarray:
             np.asarray(proj.pre, dtype=np.int64), minlength=n_src
         )
     return deg
+
+
+def csr_slots(pre: np.ndarray) -> np.ndarray:
+    """Where each synapse lands when synapses listed in this order are sorted stably by source.
+
+    ``pre`` (int, one source id per synapse, as concatenated for one delay) -> int64 slot per
+    synapse: ``sorted[slots[k]]`` is synapse ``k``. Both backends sort this way (a stable
+    sort by source keeps connectome order within a source, DESIGN §4 rule 2), so plasticity
+    can write a projection's weights in place.
+    """
+    order = np.argsort(np.asarray(pre), kind="stable")
+    slots = np.empty(order.size, np.int64)
+    slots[order] = np.arange(order.size, dtype=np.int64)
+    return slots
 
 
 def psp_divisor(connectome: Connectome) -> np.ndarray:

@@ -8,6 +8,15 @@ the SHA-256 of the metadata and payload. Payload members: ``potentials`` (float3
 ``refractory_countdown`` (int32), ``fire_counts`` (int32), and the fired
 sets of past bursts, newest first, as ``history_index`` (int32, concatenated),
 ``history_psp`` (float32) and ``history_offsets`` (int64, length H + 1).
+A brain with plastic projections (DESIGN §4.7) adds what it learned, marked by
+``meta["learned"]``: sets of synapses, set ``k`` being projection ``learned_projections[k]``
+(int64) in role ``learned_roles[k]`` (int64: -2 = as learned now, -1 = as the backend holds
+them, b >= 0 = learned, due at the backend before burst b: spikes in flight carry the weights of
+their firing burst), ``learned_offsets`` (int64[K + 1]) into ``learned_pre``/``learned_post``
+(int32, area-local) and ``learned_weight`` (float32 magnitudes); and ``fire_ledger`` (int64[n],
+the last burst each neuron fired). The payload hash covers them too. ``kept_potential``
+(uint8[n], present when ``meta["kept"]``) marks ``mp_acc = false`` neurons whose V a forced fire
+kept (``EngineState.kept_potential``).
 
 Files are written to a temporary name and renamed, so a crash mid-write
 leaves the previous checkpoint intact. Loading refuses, with
@@ -22,12 +31,14 @@ import hashlib
 import json
 import os
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .connectome import POTENTIAL_DTYPE, Connectome
+from .plasticity import LearnedSynapses
 from .state import INDEX_DTYPE, EngineState
 
 FORMAT_NAME = "feagi_hailo_ros.engine.checkpoint"
@@ -41,6 +52,19 @@ _PAYLOAD = (
     "history_psp",
     "history_offsets",
 )
+#: Roles of a learned synapse set in a checkpoint (module docstring); b >= 0 means "due at b".
+ROLE_NOW = -2
+ROLE_UPLOADED = -1
+
+_LEARNED = (
+    "learned_projections",
+    "learned_roles",
+    "learned_offsets",
+    "learned_pre",
+    "learned_post",
+    "learned_weight",
+    "fire_ledger",
+)
 _DTYPES = {
     "potentials": np.dtype(POTENTIAL_DTYPE),
     "refractory_countdown": np.dtype(np.int32),
@@ -48,6 +72,14 @@ _DTYPES = {
     "history_index": np.dtype(INDEX_DTYPE),
     "history_psp": np.dtype(POTENTIAL_DTYPE),
     "history_offsets": np.dtype(np.int64),
+    "learned_projections": np.dtype(np.int64),
+    "learned_roles": np.dtype(np.int64),
+    "learned_offsets": np.dtype(np.int64),
+    "learned_pre": np.dtype(np.int32),
+    "learned_post": np.dtype(np.int32),
+    "learned_weight": np.dtype(np.float32),
+    "fire_ledger": np.dtype(np.int64),
+    "kept_potential": np.dtype(np.uint8),
 }
 
 
@@ -106,12 +138,18 @@ def connectome_identity(connectome: Connectome) -> str:
     return h.hexdigest()
 
 
+def _members(meta: dict[str, Any]) -> tuple[str, ...]:
+    """Payload members a checkpoint with this metadata holds."""
+    return (_PAYLOAD + (_LEARNED if meta.get("learned") else ())
+            + (("kept_potential",) if meta.get("kept") else ()))
+
+
 def _payload_hash(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:
     """SHA-256 over the metadata (less the hash itself) and every payload array."""
     h = hashlib.sha256()
     fields = {k: v for k, v in meta.items() if k != "payload_sha256"}
     h.update(json.dumps(fields, sort_keys=True).encode())
-    for name in _PAYLOAD:
+    for name in _members(meta):
         a = arrays[name]
         h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
         h.update(np.ascontiguousarray(a).tobytes())
@@ -126,8 +164,12 @@ def save_checkpoint(
     synapse_count: int,
     inhibition: str,
     seed: int,
+    learned: Learned | None = None,
 ) -> None:
     """Write ``state`` atomically to ``path`` (the name is used as given).
+
+    ``learned`` is what a brain with plastic projections learned (:class:`Learned`), else
+    ``None``.
 
     ``identity`` is :func:`connectome_identity` of the brain, ``synapse_count`` its synapse
     count, ``inhibition`` and ``seed`` the engine options the continuation depends on; all are
@@ -159,6 +201,26 @@ def save_checkpoint(
         "inhibition": inhibition,
         "seed": int(seed),
     }
+    if learned is not None:
+        sets = learned.sets()
+        offsets = np.zeros(len(sets) + 1, np.int64)
+        offsets[1:] = np.cumsum([syn.pre.size for _, _, syn in sets])
+        arrays.update({
+            "learned_projections": np.asarray([p for p, _, _ in sets], np.int64),
+            "learned_roles": np.asarray([r for _, r, _ in sets], np.int64),
+            "learned_offsets": offsets,
+            "learned_pre": np.concatenate([np.asarray(x.pre, np.int32) for _, _, x in sets]
+                                          + [np.zeros(0, np.int32)]),
+            "learned_post": np.concatenate([np.asarray(x.post, np.int32) for _, _, x in sets]
+                                           + [np.zeros(0, np.int32)]),
+            "learned_weight": np.concatenate([np.asarray(x.weight, np.float32) for _, _, x in sets]
+                                             + [np.zeros(0, np.float32)]),
+            "fire_ledger": np.asarray(learned.ledger, np.int64),
+        })
+        meta["learned"] = True
+    if state.kept_potential is not None and np.any(state.kept_potential):
+        arrays["kept_potential"] = np.asarray(state.kept_potential, bool).astype(np.uint8)
+        meta["kept"] = True
     meta["payload_sha256"] = _payload_hash(arrays, meta)
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -173,6 +235,53 @@ def save_checkpoint(
             tmp.unlink()
 
 
+@dataclass
+class Learned:
+    """What a brain with plastic projections learned, as a checkpoint keeps it: the synapses
+    ``now`` (by projection), as the backend holds them (``uploaded``), the snapshots still in
+    flight (``queue``: burst due, projection, synapses) and the fire ledger (int64[n])."""
+
+    now: dict[int, LearnedSynapses]
+    uploaded: dict[int, LearnedSynapses]
+    queue: list[tuple[int, int, LearnedSynapses]]
+    ledger: np.ndarray
+
+    def sets(self) -> list[tuple[int, int, LearnedSynapses]]:
+        """Every synapse set as ``(projection, role, synapses)`` (roles: module docstring)."""
+        return ([(p, ROLE_NOW, s) for p, s in sorted(self.now.items())]
+                + [(p, ROLE_UPLOADED, s) for p, s in sorted(self.uploaded.items())]
+                + [(p, at, s) for at, p, s in self.queue])
+
+
+def read_learned(path: str | os.PathLike[str]) -> Learned | None:
+    """What a checkpoint says its brain learned, or ``None`` when it holds nothing learned.
+
+    Raises what :func:`read_checkpoint` raises, and :class:`CheckpointCorruptError` for an
+    inconsistent layout."""
+    meta, _, arrays = _read(path)
+    if not meta.get("learned"):
+        return None
+    off = arrays["learned_offsets"]
+    keys = arrays["learned_projections"]
+    roles = arrays["learned_roles"]
+    n = arrays["learned_pre"].size
+    if (off.size != keys.size + 1 or roles.size != keys.size or off[0] != 0 or off[-1] != n
+            or np.any(np.diff(off) < 0) or np.any(roles < ROLE_NOW)
+            or arrays["learned_post"].size != n or arrays["learned_weight"].size != n):
+        raise CheckpointCorruptError(f"{path}: inconsistent learned-synapse layout")
+    learned = Learned({}, {}, [], arrays["fire_ledger"].copy())
+    for k, role, a, b in zip(keys.tolist(), roles.tolist(), off[:-1], off[1:], strict=True):
+        syn = LearnedSynapses(arrays["learned_pre"][a:b].copy(), arrays["learned_post"][a:b].copy(),
+                              arrays["learned_weight"][a:b].copy())
+        if role == ROLE_NOW:
+            learned.now[k] = syn
+        elif role == ROLE_UPLOADED:
+            learned.uploaded[k] = syn
+        else:
+            learned.queue.append((role, k, syn))
+    return learned
+
+
 def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], EngineState]:
     """Read and integrity-check a checkpoint; no compatibility checks.
 
@@ -184,6 +293,12 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Engin
     types, payload hash mismatch, inconsistent history layout), and
     :class:`CheckpointMismatchError` for another format version.
     """
+    meta, state, _ = _read(path)
+    return meta, state
+
+
+def _read(path: str | os.PathLike[str]
+          ) -> tuple[dict[str, Any], EngineState, dict[str, np.ndarray]]:
     try:
         with np.load(path, allow_pickle=False) as z:
             members = set(z.files)
@@ -193,7 +308,11 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Engin
                     f"{path}: not an engine checkpoint (missing {sorted(missing)})"
                 )
             meta = json.loads(bytes(z["meta"]).decode())
-            arrays = {name: z[name] for name in _PAYLOAD}
+            names = _members(meta) if isinstance(meta, dict) else _PAYLOAD
+            if set(names) - members:
+                raise CheckpointCorruptError(f"{path}: members {sorted(set(names) - members)} "
+                                             "missing")
+            arrays = {name: z[name] for name in names}
     except FileNotFoundError:
         raise
     except CheckpointError:
@@ -208,6 +327,8 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Engin
             f"this engine reads version {FORMAT_VERSION}"
         )
     for name, dtype in _DTYPES.items():
+        if name not in arrays:
+            continue
         if arrays[name].dtype != dtype or arrays[name].ndim != 1:
             raise CheckpointCorruptError(f"{path}: member {name} has the wrong type")
     if _payload_hash(arrays, meta) != meta.get("payload_sha256"):
@@ -232,8 +353,9 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Engin
         fire_counts=arrays["fire_counts"],
         burst=int(meta["burst"]),
         history=history,
+        kept_potential=arrays["kept_potential"].astype(bool) if "kept_potential" in arrays else None,
     )
-    return meta, state
+    return meta, state, arrays
 
 
 def load_checkpoint(

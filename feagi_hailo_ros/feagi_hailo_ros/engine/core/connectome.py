@@ -133,6 +133,29 @@ class AreaSpec:
 
 
 @dataclass(frozen=True)
+class PlasticityRule:
+    """How a plastic mapping learns (DESIGN §4.7, recording ``feagi_ref/plastic/stdp``).
+
+    ``ltp`` and ``ltd`` are FEAGI's per-update steps Δ+ and Δ− (weight units, floats >= 0, already
+    ``min(255, trunc(plasticity_constant) * trunc(ltp_multiplier))`` and the same with
+    ``ltd_multiplier``, negative products as 0); ``window`` is ``plasticity_window`` in bursts
+    (>= 1). ``associative`` marks FEAGI's ``associative_memory`` morphology: it starts without
+    synapses, grows them between co-active neurons and never depresses.
+    """
+
+    ltp: float
+    ltd: float
+    window: int
+    associative: bool = False
+
+    def __post_init__(self) -> None:
+        if self.window < 1:
+            raise ValueError(f"plasticity window must be >= 1 burst, got {self.window}")
+        if not (self.ltp >= 0 and self.ltd >= 0):
+            raise ValueError(f"plasticity steps must be >= 0, got ltp={self.ltp}, ltd={self.ltd}")
+
+
+@dataclass(frozen=True)
 class Projection:
     """All synapses one mapping rule creates between two areas.
 
@@ -161,6 +184,9 @@ class Projection:
     #: per-synapse weights (e.g. the random benchmark network) is CPU-only,
     #: since it is not a 0/1 adjacency.
     weights: np.ndarray | None = None
+    #: How the projection learns (``None``: static). A projection with a rule runs on the CPU
+    #: (its weights change every burst); ``plastic`` is FEAGI's flag as the genome gave it.
+    plasticity: PlasticityRule | None = None
 
     @property
     def synapse_count(self) -> int:

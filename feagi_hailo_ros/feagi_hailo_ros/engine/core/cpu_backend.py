@@ -23,6 +23,7 @@ from .backend import (
     BurstInput,
     check_burst_input,
     check_external,
+    csr_slots,
     forced_psp,
     projection_signed_weight,
     psp_divisor,
@@ -165,6 +166,7 @@ class CpuBackend(Backend):
         self.v_burst = np.full(n, -1, dtype=np.int32)
         self.until = np.full(n, -1, dtype=np.int32)
         self.count = np.zeros(n, dtype=np.int32)
+        self.v_kept = np.zeros(n, dtype=np.uint8)
         self._burst = 0
         self._history = deque(
             (empty_spikes() for _ in range(self._history_length)), maxlen=self._history_length
@@ -180,7 +182,7 @@ class CpuBackend(Backend):
         """
         return (
             self.area_of, self.theta, self.v, self.v_burst, self.until, self.count, self.acc,
-            self.bits, self.fired_flag, self.out_idx, self.out_psp,
+            self.bits, self.fired_flag, self.out_idx, self.out_psp, self.v_kept,
         )  # fmt: skip
 
     def upload_synapses(self, connectome: Connectome, exclude: Collection[int] = ()) -> None:
@@ -204,9 +206,13 @@ class CpuBackend(Backend):
             if p not in exclude:
                 by_delay.setdefault(int(proj.delay), []).append(p)
         self._csr = []
+        #: plastic projection -> (index into _csr, CSR slot of each of its synapses)
+        self._plastic_slots: dict[int, tuple[int, np.ndarray]] = {}
         for d in sorted(by_delay):
             pre, post, sw = [], [], []
+            offsets = {}
             for p in by_delay[d]:
+                offsets[p] = sum(a.size for a in pre)
                 proj = connectome.projections[p]
                 src = connectome.areas[proj.src_area]
                 dst = connectome.areas[proj.dst_area]
@@ -222,6 +228,13 @@ class CpuBackend(Backend):
             post_a = np.concatenate(post)
             sw_a = np.concatenate(sw)
             del pre, post, sw
+            plastic = [p for p in by_delay[d] if connectome.projections[p].plasticity is not None]
+            if plastic:
+                # kernels.build_csr is a stable counting sort by source: the same slots.
+                slots = csr_slots(pre_a)
+                for p in plastic:
+                    size = connectome.projections[p].synapse_count
+                    self._plastic_slots[p] = (len(self._csr), slots[offsets[p]:offsets[p] + size])
             ptr_dtype = np.int32 if pre_a.size < 2**31 else np.int64
             indptr = np.zeros(self._n + 1, dtype=ptr_dtype)
             syn = np.empty((pre_a.size, 2), dtype=np.int32)
@@ -236,6 +249,14 @@ class CpuBackend(Backend):
         # checkpoints carry.
         self._history_length = max(max_delay, 1)
         self._alloc_state()
+
+    def set_projection_weights(self, projection: int, signed_weights: np.ndarray) -> None:
+        """Write a plastic projection's weights into its CSR slots (see ``Backend``)."""
+        csr_index, slots = self._plastic_slots[projection]
+        w = np.asarray(signed_weights, np.float32)
+        if w.shape != slots.shape:
+            raise ValueError(f"projection {projection}: {w.size} weights for {slots.size} synapses")
+        self._csr[csr_index][3][slots, 1] = w
 
     # -- running ---------------------------------------------------------------
 
@@ -428,7 +449,8 @@ class CpuBackend(Backend):
         s = self._burst
         mp_acc = self._per_neuron(self.area_params["mp_acc"])
         written_last = self.v_burst.astype(np.int64) + self._epoch == s - 1
-        v = np.where(mp_acc | written_last, self.v, np.float32(0.0)).astype(POTENTIAL_DTYPE)
+        kept = self.v_kept.astype(bool)
+        v = np.where(mp_acc | written_last | kept, self.v, np.float32(0.0)).astype(POTENTIAL_DTYPE)
         countdown = np.maximum(self.until.astype(np.int64) + self._epoch - s + 1, 0)
         countdown = countdown.astype(np.int32)
         cfc = self._per_neuron(self.area_params["cfc"])
@@ -450,6 +472,7 @@ class CpuBackend(Backend):
             fire_counts=snap.fire_counts,
             burst=self._burst,
             history=[(i.copy(), p.copy()) for i, p in hist],
+            kept_potential=self.v_kept.astype(bool),
         )
 
     def upload_state(self, state: EngineState) -> None:
@@ -471,6 +494,8 @@ class CpuBackend(Backend):
         # Last blocked burst s-1+c, relative to the epoch s.
         self.until = np.where(c > 0, c - 1, -1).astype(np.int32)
         self.count = np.asarray(state.fire_counts, dtype=np.int32).copy()
+        self.v_kept = (np.zeros(self._n, np.uint8) if state.kept_potential is None
+                       else np.asarray(state.kept_potential, bool).astype(np.uint8))
         self._burst = s
         self._history = deque(
             ((np.asarray(i, INDEX_DTYPE).copy(), np.asarray(p, POTENTIAL_DTYPE).copy())

@@ -13,6 +13,7 @@ follow ``connectome.py`` (x-major, z innermost, then neuron within voxel).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -24,6 +25,7 @@ from . import checkpoint as ckpt
 from .backend import (
     FEATURE_EXTERNAL_INPUT,
     FEATURE_PER_SYNAPSE_WEIGHTS,
+    FEATURE_PLASTICITY,
     FEATURE_STATE_TRANSFER,
     FORCED_POTENTIAL,
     Backend,
@@ -35,6 +37,7 @@ from .backend import (
 )
 from .connectome import AreaSpec, Connectome
 from .integrator import Counts, Integrator, group_spikes, integrability
+from .plasticity import InFlightWeights, LearnedSynapses, Plasticity, projection_sign
 from .state import NeuronSnapshot
 
 BackendFactory = Callable[..., Backend]
@@ -71,6 +74,11 @@ class Engine:
     one integrator object are prepared together and integrated in one call
     per burst. The spikes are identical with or without integrators (the
     seam is exact); only where the arithmetic happens changes.
+
+    Projections with a ``plasticity`` rule learn after every burst (DESIGN §4.7,
+    :mod:`.plasticity`) while :attr:`learning` is true (the default, as in FEAGI); set it false
+    to run a trained brain frozen. They always run on the backend (an integrator assigned to
+    one is refused). Learned weights and grown synapses live in checkpoints.
     """
 
     def __init__(
@@ -81,8 +89,12 @@ class Engine:
         integrators: Mapping[int, Integrator] | None = None,
         inhibition: str = "clamped",
         seed: int = 0,
+        learning: bool = True,
     ) -> None:
+        #: The brain as built from the genome (plastic projections at their genome weights).
         self.connectome = connectome
+        #: Whether plastic projections learn after each burst (no effect on a static brain).
+        self.learning = bool(learning)
         if isinstance(backend, str):
             if backend not in BACKENDS:
                 raise ValueError(f"unknown backend {backend!r}; known: {sorted(BACKENDS)}")
@@ -105,6 +117,15 @@ class Engine:
                 raise ValueError(why)
         if self._assign:
             backend.require(FEATURE_EXTERNAL_INPUT)
+        self._plasticity: Plasticity | None = None
+        self._in_flight: InFlightWeights | None = None
+        if any(p.plasticity is not None for p in connectome.projections):
+            backend.require(FEATURE_PLASTICITY)
+            backend.require(FEATURE_PER_SYNAPSE_WEIGHTS)  # grown synapses are uploaded as such
+            self._plasticity = Plasticity(connectome)
+            self._in_flight = InFlightWeights(
+                self._plasticity.synapses,
+                {p: int(connectome.projections[p].delay) for p in self._plasticity.projections})
 
         backend.upload_neurons(connectome)
         backend.upload_synapses(connectome, exclude=set(self._assign))
@@ -291,7 +312,11 @@ class Engine:
         self._clear_pending()
         t1 = time.perf_counter()
         try:
+            if self._in_flight is not None:
+                self._apply_due_weights()
             fired = self.backend.process_burst(inp)
+            if self._plasticity is not None:
+                self._learn()
         finally:
             if collect is not None and not collected:
                 # The burst failed before the backend collected: drain the accelerator so
@@ -310,6 +335,67 @@ class Engine:
             self.timing_totals[k] = self.timing_totals.get(k, 0.0) + v
         self.bursts_timed += 1
         return fired
+
+    def _learn(self) -> None:
+        """Plasticity after the burst just run (its fired set includes forced fires)."""
+        assert self._plasticity is not None and self._in_flight is not None
+        t = self.backend.burst - 1
+        update = self._plasticity.observe(t, self.backend.last_fired(), self.learning)
+        changed = list(dict.fromkeys(update.changed + update.grown))
+        self._in_flight.schedule(t, changed, self._plasticity.synapses)
+
+    def _apply_due_weights(self) -> None:
+        """Before a burst: give the backend the weights its deliveries were fired with."""
+        assert self._in_flight is not None
+        changed, grown = self._in_flight.due(self.backend.burst)
+        if grown:
+            self._upload_learned()
+            return
+        for p in changed:
+            self.backend.set_projection_weights(p, self._signed(p))
+
+    def _signed(self, p: int) -> np.ndarray:
+        assert self._in_flight is not None
+        return self._in_flight.uploaded[p].weight * projection_sign(self.connectome.projections[p])
+
+    def _running_connectome(self) -> Connectome:
+        """The genome's connectome with every plastic projection's synapses as uploaded."""
+        if self._in_flight is None:
+            return self.connectome
+        projections = list(self.connectome.projections)
+        for p, s in self._in_flight.uploaded.items():
+            projections[p] = dataclasses.replace(projections[p], pre=s.pre, post=s.post,
+                                                 weights=self._signed(p))
+        return dataclasses.replace(self.connectome, projections=projections)
+
+    def _upload_learned(self) -> None:
+        """Give the backend every plastic projection's uploaded synapses, keeping the state."""
+        running = self._running_connectome()
+        self.backend.replace_synapses(running, exclude=set(self._assign))
+        if self._div is not None:
+            # Grown synapses raise their sources' outdegree, which the PSP divisor uses.
+            self._div = psp_divisor(running)
+
+    def _learned_now(self) -> None:
+        """The backend takes the learned synapses as they are now (nothing in flight)."""
+        assert self._plasticity is not None and self._in_flight is not None
+        self._in_flight.replace(self._plasticity.synapses)
+        self._upload_learned()
+
+    def learned_synapses(self) -> dict[int, LearnedSynapses]:
+        """Every plastic projection's synapses and weights now (copies), keyed by projection
+        index; empty for a static brain. Weights are magnitudes (float32); the sign is the
+        projection's."""
+        if self._plasticity is None:
+            return {}
+        return {p: s.copy() for p, s in self._plasticity.synapses.items()}
+
+    def restore_genome_weights(self) -> None:
+        """Plastic projections back to the genome's synapses and weights; the neuron state and
+        the fire ledger are kept."""
+        if self._plasticity is not None:
+            self._plasticity.restore_genome_weights()
+            self._learned_now()
 
     def _integrate(self, timing: dict[str, float]
                    ) -> tuple[Callable[[], list[ExternalInput]] | None, list[tuple[int, int]]]:
@@ -446,8 +532,15 @@ class Engine:
     # -- lifecycle ---------------------------------------------------------------
 
     def reset(self) -> None:
-        """Back to burst 0 at rest; pending inputs and timing are dropped."""
+        """Back to burst 0 at rest; pending inputs and timing are dropped.
+
+        Learned weights and grown synapses are kept (a reset is a fresh start of the dynamics,
+        not of what the brain learned); :meth:`restore_genome_weights` drops them.
+        """
         self.backend.reset()
+        if self._plasticity is not None:
+            self._plasticity.clear_ledger()
+            self._learned_now()  # no spike is in flight after a reset
         self._clear_pending()
         self.last_timing = {}
         self.timing_totals = {}
@@ -470,11 +563,21 @@ class Engine:
             synapse_count=self.connectome.synapse_count,
             inhibition=self.inhibition,
             seed=self.seed,
+            learned=self._learned_state(),
         )
+
+    def _learned_state(self) -> ckpt.Learned | None:
+        if self._plasticity is None or self._in_flight is None:
+            return None
+        uploaded, queue = self._in_flight.snapshot()
+        return ckpt.Learned(self.learned_synapses(), uploaded, queue,
+                            self._plasticity.ledger.copy())
 
     def load_checkpoint(self, path: str | os.PathLike[str]) -> None:
         """Restore a checkpoint of this brain; refuses corrupt or foreign files.
 
+        Learned weights and grown synapses come back with it; a checkpoint without them (saved
+        by a version without plasticity) restores the genome's weights.
         Raises ``CheckpointCorruptError`` or ``CheckpointMismatchError`` (both
         ``CheckpointError``) and leaves the running state untouched then.
         """
@@ -488,6 +591,26 @@ class Engine:
             inhibition=self.inhibition,
             seed=self.seed,
         )
+        learned = ckpt.read_learned(path)
+        if self._plasticity is not None and self._in_flight is not None:
+            previous = self._learned_state()
+            assert previous is not None
+            try:
+                if learned is None:  # saved before plasticity was modelled: genome weights
+                    self._plasticity.restore_genome_weights()
+                    self._plasticity.clear_ledger()
+                    self._in_flight.replace(self._plasticity.synapses)
+                else:
+                    for p, syn in [*learned.uploaded.items(),
+                                   *((p, syn) for _, p, syn in learned.queue)]:
+                        self._plasticity.check(p, syn)
+                    self._plasticity.set_state(learned.now, learned.ledger)
+                    self._in_flight.restore(learned.uploaded, learned.queue)
+            except ValueError as e:
+                self._plasticity.set_state(previous.now, previous.ledger)
+                self._in_flight.restore(previous.uploaded, previous.queue)
+                raise ckpt.CheckpointCorruptError(f"{path}: learned synapses: {e}") from e
+            self._upload_learned()
         self.backend.upload_state(state)
         self._clear_pending()
 

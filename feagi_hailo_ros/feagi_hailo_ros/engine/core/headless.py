@@ -111,15 +111,19 @@ class RunResult:
 def run_brain(connectome: Connectome, bursts: int, *, seed: int = 0,
               schedule: Schedule | None = None, record: Path | None = None,
               raster: bool = False, drive: PoissonDrive | None = None,
-              progress: Callable[[int, float], None] | None = None) -> RunResult:
+              progress: Callable[[int, float], None] | None = None,
+              learning: bool = True) -> RunResult:
     """Run ``bursts`` bursts on the CPU backend.
 
     Each burst applies ``drive`` and the ``schedule`` entries of that burst; ``record`` gets one
     JSON line per burst: ``{"burst": b, "fired": {id: [[x, y, z], ...]}}``.
     ``progress(bursts_done, bursts_per_second)`` is called about once a second. The summary
-    has bursts, seconds, bursts_per_second, fired_total, neurons and synapses.
+    has bursts, seconds, bursts_per_second, fired_total, neurons and synapses, and for a brain
+    with plastic mappings ``learning`` (``learning=False`` runs it frozen) and
+    ``plastic_synapses`` (their count at the end: ``associative_memory`` grows them) and
+    ``plastic_weight_sum`` (their weights summed at the end, to see that learning happened).
     """
-    engine = Engine(connectome, "cpu", seed=seed)
+    engine = Engine(connectome, "cpu", seed=seed, learning=learning)
     schedule = schedule or {}
     labels = raster_labels(connectome)
     rows: dict[str, list[tuple[int, np.ndarray]]] = {label: [] for label in labels} if raster else {}
@@ -155,6 +159,7 @@ def run_brain(connectome: Connectome, bursts: int, *, seed: int = 0,
             if progress is not None and now - last_report > 1.0:
                 last_report = now
                 progress(b + 1, (b + 1) / (now - t0))
+        learned = engine.learned_synapses()
     finally:
         if out is not None:
             out.close()
@@ -164,4 +169,9 @@ def run_brain(connectome: Connectome, bursts: int, *, seed: int = 0,
                "bursts_per_second": round(bursts / elapsed, 1) if elapsed else None,
                "fired_total": int(fired_total), "neurons": connectome.neuron_count,
                "synapses": connectome.synapse_count}
+    if learned:
+        summary["learning"] = bool(learning)
+        summary["plastic_synapses"] = sum(int(s.pre.size) for s in learned.values())
+        summary["plastic_weight_sum"] = round(sum(float(s.weight.sum(dtype=np.float64))
+                                                  for s in learned.values()), 6)
     return RunResult(summary, rows)

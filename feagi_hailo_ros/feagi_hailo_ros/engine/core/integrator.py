@@ -120,18 +120,29 @@ def integrability(connectome: Connectome) -> list[str | None]:
     (areas A -> B, delay d) qualifies when it has no per-synapse weights, A is not ``mp_psp``
     (the PSP changes with every spike), all of p's source neurons divide their PSP alike
     (``psp_uniform``, or one out-degree), and every other projection A -> B with delay d that
-    reaches one of p's target neurons gives the same contribution.
+    reaches one of p's target neurons gives the same contribution. A plastic projection never
+    qualifies (its weights change every burst, DESIGN §4.7), nor does any projection of a
+    non-``psp_uniform`` source area that grows ``associative_memory`` synapses (its out-degree,
+    hence its PSP divisor, changes as the brain learns).
     """
     from .backend import projection_signed_weight, psp_divisor
 
     div = psp_divisor(connectome)
+    growing = {p.src_area for p in connectome.projections
+               if p.plasticity is not None and p.plasticity.associative}
     coef: list[float | None] = []
     why: list[str | None] = []
     for proj in connectome.projections:
         src = connectome.areas[proj.src_area]
         reason = None
         c = None
-        if proj.weights is not None:
+        if proj.plasticity is not None:
+            kind = "associative_memory" if proj.plasticity.associative else "STDP"
+            reason = f"plastic ({kind}): its weights change every burst, so it stays on the CPU"
+        elif not src.psp_uniform and proj.src_area in growing:
+            reason = (f"source {src.cortical_id} grows associative_memory synapses, so its PSP "
+                      "divisor (out-degree) changes as the brain learns")
+        elif proj.weights is not None:
             reason = "per-synapse weights (not a 0/1 adjacency)"
         elif src.mp_psp:
             reason = f"source {src.cortical_id} is mp_psp: every spike carries its own potential"

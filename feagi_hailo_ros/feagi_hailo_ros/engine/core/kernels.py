@@ -436,7 +436,9 @@ class NeuronArrays(NamedTuple):
     * ``acc`` float32[n]: input accumulator, zeroed as consumed;
     * ``bits`` uint64[ceil(n / 64)]: candidate bitset, cleared as walked;
     * ``fired_flag`` uint8[n]: scratch, all 0 between bursts;
-    * ``out_idx`` int32[n], ``out_psp`` float32[n]: the burst's spikes (ids, PSPs).
+    * ``out_idx`` int32[n], ``out_psp`` float32[n]: the burst's spikes (ids, PSPs);
+    * ``v_kept`` uint8[n]: 1 for an ``mp_acc = false`` neuron whose V survives into its next
+      processing because a forced fire followed its input (DESIGN §4.7, last item).
     """
 
     area_of: np.ndarray
@@ -450,6 +452,7 @@ class NeuronArrays(NamedTuple):
     fired_flag: np.ndarray
     out_idx: np.ndarray
     out_psp: np.ndarray
+    v_kept: np.ndarray
 
 
 @njit(cache=True, nogil=True)
@@ -468,7 +471,7 @@ def _walk(w_lo, w_hi, out_base, t, t_abs, range_start, range_stop, range_value, 
     # Numba reference-count the array per neuron (~3x slower).
     bits, acc, v, v_burst = nrn.bits, nrn.acc, nrn.v, nrn.v_burst
     until, count, theta, area_of = nrn.until, nrn.count, nrn.theta, nrn.area_of
-    fired_flag, out_idx, out_psp = nrn.fired_flag, nrn.out_idx, nrn.out_psp
+    fired_flag, out_idx, out_psp, v_kept = nrn.fired_flag, nrn.out_idx, nrn.out_psp, nrn.v_kept
     # The current area's parameters are locals too, reloaded only when the
     # area changes (areas are contiguous neuron ranges, so rarely): reading
     # the record for every neuron measured ~7 % slower on the standard
@@ -526,6 +529,10 @@ def _walk(w_lo, w_hi, out_base, t, t_abs, range_start, range_stop, range_value, 
                 a_snooze, a_leak, a_linear = ar.snooze, ar.leak, ar.leak_linear
             if a_mp_acc:
                 vv = v[i]
+            elif v_kept[i]:
+                vv = v[i]  # its last input was followed by a forced fire: no reset (§4.7)
+                v_kept[i] = 0
+                v_burst[i] = t32
             else:
                 vv = np.float32(0.0)  # rule 1, lazily
                 v_burst[i] = t32
@@ -583,7 +590,7 @@ def _force_and_clear(t, n_fired, force_idx, force_psp, nrn, areas):
     the new total. Each forced neuron's area record is read here directly:
     forced neurons are few, unlike the walk's candidates.
     """
-    until, area_of = nrn.until, nrn.area_of
+    until, area_of, v_burst, v_kept = nrn.until, nrn.area_of, nrn.v_burst, nrn.v_kept
     fired_flag, out_idx, out_psp = nrn.fired_flag, nrn.out_idx, nrn.out_psp
     t32 = np.int32(t)
     for k in range(force_idx.size):
@@ -592,6 +599,10 @@ def _force_and_clear(t, n_fired, force_idx, force_psp, nrn, areas):
             continue
         fired_flag[i] = 1
         ar = areas[area_of[i]]
+        if not ar.mp_acc and v_burst[i] == t32:
+            # Input this burst, then a forced fire: the next burst does not reset V (FEAGI's
+            # engine counts the forced fire as a fire; DESIGN §4.7, recording stdp).
+            v_kept[i] = 1
         if t32 <= until[i]:
             until[i] += 1  # a forced burst does not tick the countdown
         out_idx[n_fired] = i

@@ -20,6 +20,7 @@ from .backend import (
     Backend,
     BurstInput,
     check_burst_input,
+    csr_slots,
     forced_psp,
     projection_signed_weight,
 )
@@ -105,6 +106,7 @@ class ReferenceBackend(Backend):
     def upload_synapses(self, connectome: Connectome, exclude: Collection[int] = ()) -> None:
         deg = np.zeros(self.n, np.int64)
         parts: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+        members: dict[int, list[int]] = {}
         self.max_delay = 1
         excluded = set(exclude)
         for p, proj in enumerate(connectome.projections):
@@ -121,21 +123,38 @@ class ReferenceBackend(Backend):
             else:
                 w = np.asarray(proj.weights, np.float32)
             parts.setdefault(int(proj.delay), []).append((pre, post, w))
+            members.setdefault(int(proj.delay), []).append(p)
         self.by_delay = {}
+        self._plastic_slots: dict[int, tuple[int, np.ndarray]] = {}
         for d, ps in parts.items():
             pre, post, w = (np.concatenate([p[k] for p in ps]) for k in range(3))
             order = np.argsort(pre, kind="stable")  # by source; connectome order within one
             self.by_delay[d] = (pre[order], post[order], w[order])
+            slots = csr_slots(pre)
+            start = 0
+            for p, part in zip(members[d], ps, strict=True):
+                if connectome.projections[p].plasticity is not None:
+                    self._plastic_slots[p] = (d, slots[start:start + part[0].size])
+                start += part[0].size
         uniform = np.ones(self.n, bool)
         for area in connectome.areas:
             uniform[area.neuron_slice] = area.psp_uniform
         self.div = np.where(uniform, 1.0, np.maximum(deg, 1).astype(np.float64))
         self.reset()
 
+    def set_projection_weights(self, projection: int, signed_weights: np.ndarray) -> None:
+        """Write a plastic projection's weights into the sorted synapse table (see ``Backend``)."""
+        d, slots = self._plastic_slots[projection]
+        w = np.asarray(signed_weights, np.float32)
+        if w.shape != slots.shape:
+            raise ValueError(f"projection {projection}: {w.size} weights for {slots.size} synapses")
+        self.by_delay[d][2][slots] = w
+
     def reset(self) -> None:
         self.v = np.zeros(self.n, POTENTIAL_DTYPE)
         self.countdown = np.zeros(self.n, np.int64)
         self.count = np.zeros(self.n, np.int64)
+        self.kept = np.zeros(self.n, bool)
         self._burst = 0
         #: burst index -> (fired mask, psp per neuron)
         self.spikes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -157,7 +176,9 @@ class ReferenceBackend(Backend):
         n = self.n
         # Rule 1: no charge accumulation -> start the burst from zero.
         v = self.v.copy()
-        v[~self.mp_acc] = 0
+        # ... except after an input followed by a forced fire, which FEAGI counts as a fire
+        # (DESIGN §4.7, last item; recording stdp).
+        v[~self.mp_acc & ~self.kept] = 0
         # Rule 2: inputs, summed one by one in float32 in the canonical order (kernels.py).
         total = np.zeros(n, np.float32)
         cand = np.zeros(n, bool)
@@ -238,6 +259,7 @@ class ReferenceBackend(Backend):
         fpsp[np.asarray(inp.force_index, np.int64)] = forced_psp(inp)
         psp_out[extra] = _psp_of(fpsp[extra], self.mp_psp[extra], self.psp[extra])
         self.v = v
+        self.kept[proc] = (forced & ~fire & ~self.mp_acc)[proc]
         self.spikes[t] = (fire | forced, psp_out)
         self.spikes.pop(t - self.max_delay, None)
         self._burst = t + 1
@@ -272,6 +294,7 @@ class ReferenceBackend(Backend):
             fire_counts=snap.fire_counts,
             burst=self._burst,
             history=[self._sparse(self._burst - d) for d in range(1, self.max_delay + 1)],
+            kept_potential=self.kept.copy(),
         )
 
     def upload_state(self, state: EngineState) -> None:
@@ -279,6 +302,8 @@ class ReferenceBackend(Backend):
         self.v = np.asarray(state.potentials, POTENTIAL_DTYPE).copy()
         self.countdown = np.asarray(state.refractory_countdown, np.int64).copy()
         self.count = np.asarray(state.fire_counts, np.int64).copy()
+        self.kept = (np.zeros(self.n, bool) if state.kept_potential is None
+                     else np.asarray(state.kept_potential, bool).copy())
         self._burst = int(state.burst)
         self.spikes = {}
         for k, (idx, psp) in enumerate(state.history):

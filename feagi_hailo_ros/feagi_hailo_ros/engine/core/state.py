@@ -45,7 +45,10 @@ class EngineState:
 
     ``potentials`` float32, ``refractory_countdown`` and ``fire_counts`` int32, each of shape
     ``(neuron_count,)``; ``history`` a list of ``(int32 indices, float32 psp)`` pairs of equal
-    length, newest burst first. Nothing is checked on construction: see :meth:`validate`.
+    length, newest burst first; ``kept_potential`` (bool, ``(neuron_count,)``, or ``None`` for
+    none) marks ``mp_acc = false`` neurons whose V is not reset before their next input because
+    a forced fire followed their last input (DESIGN §4.7). Nothing is checked on construction:
+    see :meth:`validate`.
     """
 
     potentials: np.ndarray
@@ -53,6 +56,7 @@ class EngineState:
     fire_counts: np.ndarray
     burst: int = 0
     history: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    kept_potential: np.ndarray | None = None
 
     @classmethod
     def zeros(cls, neuron_count: int, history_length: int) -> EngineState:
@@ -86,6 +90,9 @@ class EngineState:
             arr = getattr(self, name)
             if arr.shape != (neuron_count,):
                 raise ValueError(f"{name} has shape {arr.shape}, expected ({neuron_count},)")
+        if self.kept_potential is not None and self.kept_potential.shape != (neuron_count,):
+            raise ValueError(f"kept_potential has shape {self.kept_potential.shape}, expected "
+                             f"({neuron_count},)")
         if self.burst < 0:
             raise ValueError(f"burst must be >= 0, got {self.burst}")
         if len(self.history) != history_length:
@@ -108,6 +115,7 @@ class EngineState:
             fire_counts=self.fire_counts.copy(),
             burst=self.burst,
             history=[(i.copy(), p.copy()) for i, p in self.history],
+            kept_potential=None if self.kept_potential is None else self.kept_potential.copy(),
         )
 
 

@@ -130,7 +130,11 @@ def inspect_brain(connectome: Connectome, genome: Genome | None) -> dict[str, An
     mappings = [{"index": p.index, "src": connectome.areas[p.src_area].cortical_id,
                  "dst": connectome.areas[p.dst_area].cortical_id, "morphology": p.morphology,
                  "weight": p.weight, "delay": p.delay, "synapses": p.synapse_count,
-                 "plastic": p.plastic}
+                 "plastic": p.plastic,
+                 **({"plasticity": {"kind": "associative_memory" if p.plasticity.associative
+                                    else "stdp", "ltp": p.plasticity.ltp,
+                                    "ltd": p.plasticity.ltd, "window": p.plasticity.window}}
+                    if p.plasticity is not None else {})}
                 for p in connectome.projections]
     return {
         "neurons": connectome.neuron_count,

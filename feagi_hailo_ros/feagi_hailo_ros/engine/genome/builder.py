@@ -16,7 +16,8 @@ below is ``crates/feagi-brain-development/src/connectome_manager.rs`` unless sai
   engine builds: ``projector``, ``block_to_block``, ``last_to_first``, ``first_to_last``,
   ``sweeper``, ``rotator_z``, ``bitmask_encoder/decoder_x/y/z``, the ``tile`` composite. It
   builds no synapses at load for ``episodic_memory``, ``memory_replay``, ``episodic_scan``,
-  ``associative_memory`` (plasticity-driven), nor for function or composite names it does not
+  ``associative_memory`` (plasticity grows those; the engine grows ``associative_memory``'s),
+  nor for function or composite names it does not
   know ("Function morphology X not yet implemented": ``reducer_x``, ``expander_x``,
   ``randomizer``, ``lateral_pairs_x``, ``projector_xy``, ...): those mappings build 0 synapses,
   with a note. ``centered_projector`` and ``transpose_xy/yz/xz`` are built by FEAGI with a
@@ -41,8 +42,9 @@ below is ``crates/feagi-brain-development/src/connectome_manager.rs`` unless sai
 * Plasticity: a plastic rule (``plasticity_flag``, or any ``associative_memory`` rule) with
   ``plasticity_window`` missing or below 1 makes FEAGI log "plasticity_window must be > 0" and
   build **no** synapse from that source area (measured: ``feagi_v3/plasticity_window_0``); the
-  builder does the same, with a note. Other plastic mappings are loaded with static weights and
-  one note each (plasticity is not modelled).
+  builder does the same, with a note. Other plastic mappings carry their learning rule
+  (:func:`plasticity_rule`, ``Projection.plasticity``) and the engine runs it (DESIGN §4.7);
+  ``associative_memory`` mappings start with no synapse and grow them as the brain runs.
 * Nothing is silent: every mapping that builds 0 synapses, every value read differently
   from how it is written, everything skipped is one line in ``Connectome.notes``.
 
@@ -65,7 +67,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core.connectome import AreaSpec, Connectome, Projection
+from ..core.connectome import AreaSpec, Connectome, PlasticityRule, Projection
 from .errors import (
     BrainTooLargeError,
     EmptyBrainError,
@@ -168,6 +170,32 @@ def _is_plastic(rule: MappingRule) -> bool:
     return rule.plasticity or rule.morphology_id == "associative_memory"
 
 
+#: Why a mapping of a source area FEAGI blocks (a refused plasticity window) builds nothing.
+_BLOCKED = "its source area builds no synapse (plasticity_window)"
+
+#: FEAGI stores Δ+ and Δ− as one byte each (feagi-npu ``delta_plus_u8``), so larger steps saturate.
+PLASTICITY_STEP_MAX = 255
+
+
+def plasticity_rule(rule: MappingRule) -> PlasticityRule | None:
+    """The learning rule of a plastic ``rule`` (DESIGN §4.7), or ``None`` for a static one.
+
+    ``Δ+ = min(255, trunc(plasticity_constant) * trunc(ltp_multiplier))``, negative as 0, the same
+    for Δ− with ``ltd_multiplier``; ``window`` = ``plasticity_window`` (bursts). Returns ``None``
+    also for a window FEAGI refuses (``_window_problem``: no synapse is built then).
+    """
+    if not _is_plastic(rule) or _window_problem(rule):
+        return None
+
+    def step(multiplier: float) -> float:
+        product = math.trunc(rule.plasticity_constant) * math.trunc(multiplier)
+        return float(min(PLASTICITY_STEP_MAX, max(0, product)))
+
+    return PlasticityRule(ltp=step(rule.ltp_multiplier), ltd=step(rule.ltd_multiplier),
+                          window=int(rule.plasticity_window or 0),
+                          associative=rule.morphology_id == "associative_memory")
+
+
 def _window_problem(rule: MappingRule) -> str:
     """FEAGI's refusal of a plastic rule's window (register_stdp_mapping_for_rule), or ""."""
     if not _is_plastic(rule):
@@ -250,12 +278,9 @@ def _plan(genome: Genome, strict: bool, add_core_areas: bool = True) -> _Plan:
                 issue(err)
                 continue
             if area.cortical_id in blocked:
-                terms, reason = [], "its source area builds no synapse (plasticity_window)"
-            elif reason:
+                terms, reason = [], _BLOCKED
+            elif reason and rule.morphology_id != "associative_memory":
                 notes.append(f"{rule.path}: {label} builds 0 synapses: {reason}")
-            if _is_plastic(rule) and area.cortical_id not in blocked:
-                notes.append(f"{rule.path}: {label} asks for plasticity; loaded with static "
-                             "weights (plasticity is not modelled)")
             if morphology.type == "vectors" and tuple(rule.morphology_scalar) != (1, 1, 1):
                 notes.append(f"{rule.path}: {label}: morphology_scalar "
                              f"{list(rule.morphology_scalar)} ignored, as FEAGI's engine "
@@ -293,6 +318,9 @@ def _terms(morphology: Morphology, rule: MappingRule, src: AreaGenes, dst: AreaG
     if morphology.type == "patterns":
         return pattern_terms(morphology.patterns, src.dims, dst.dims), ""
     if morphology.type == "functions":
+        if mid == "associative_memory":
+            # Learned, not built: the engine grows its synapses (DESIGN §4.7); no note needed.
+            return [], "plasticity grows it"
         if mid in _PLASTICITY_FUNCTIONS:
             return [], (f"FEAGI's {mid!r} creates no synapses at load (plasticity grows them at "
                         "run time; not modelled)")
@@ -424,17 +452,22 @@ def build_connectome(
                          "morphology falls inside the destination, or synapse attractivity "
                          "dropped every candidate)")
         m = float(rule.psc_multiplier)
+        learning = plasticity_rule(rule) if planned.empty_reason != _BLOCKED else None
+        associative = learning is not None and learning.associative
         projections.append(Projection(
             index=len(projections),
             src_area=index_of[planned.src.cortical_id],
             dst_area=index_of[planned.dst.cortical_id],
-            weight=m if m != 0 else 0.0,
-            delay=rule.delay,
+            # An associative mapping's synapses are grown with weight Δ+ (its own weights), the
+            # sign of the multiplier, and delay 1 whatever the rule says (DESIGN §4.7).
+            weight=(-1.0 if m < 0 else 1.0) if associative else (m if m != 0 else 0.0),
+            delay=1 if associative else rule.delay,
             pre=pre,
             post=post,
             morphology=rule.morphology_id,
             rule_index=rule.index,
             plastic=_is_plastic(rule),
+            plasticity=learning,
         ))
 
     power = next((index_of[a.cortical_id] for a in plan.areas if a.is_power), None)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.connectome import AreaSpec, Connectome, Projection
+from ..core.connectome import AreaSpec, Connectome, PlasticityRule, Projection
 from .errors import ConnectomeFileError
 
 FORMAT = "feagi-hailo-connectome"
@@ -47,6 +47,8 @@ def _meta(connectome: Connectome) -> dict[str, Any]:
     for p in connectome.projections:
         d = {k: getattr(p, k) for k in _PROJECTION_SCALARS}
         d["has_weights"] = p.weights is not None
+        if p.plasticity is not None:
+            d["plasticity"] = dataclasses.asdict(p.plasticity)
         projections.append(d)
     return {"areas": areas, "projections": projections, "power_area": connectome.power_area,
             "notes": list(connectome.notes)}
@@ -185,8 +187,12 @@ def _rebuild(meta: dict[str, Any], arrays: dict[str, np.ndarray], checksum: str)
     for i, d in enumerate(meta["projections"]):
         d = dict(d)
         has_weights = d.pop("has_weights")
+        # Files written before plasticity was modelled have no rule: their projections load
+        # static, as they ran then.
+        rule = d.pop("plasticity", None)
         projections.append(Projection(pre=arrays[f"pre_{i}"], post=arrays[f"post_{i}"],
                                       weights=arrays[f"weights_{i}"] if has_weights else None,
+                                      plasticity=PlasticityRule(**rule) if rule else None,
                                       **d))
     return Connectome(areas=areas, projections=projections, power_area=meta["power_area"],
                       source_checksum=checksum, notes=list(meta["notes"]))

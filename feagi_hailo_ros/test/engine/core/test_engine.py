@@ -15,10 +15,11 @@ from feagi_hailo_ros.engine.core.backend import (
     ALL_FEATURES,
     FEATURE_EXTERNAL_INPUT,
     FEATURE_PER_SYNAPSE_WEIGHTS,
+    FEATURE_PLASTICITY,
     FEATURE_STATE_TRANSFER,
     FEATURE_SUBTRACTIVE,
 )
-from feagi_hailo_ros.engine.core.connectome import Connectome
+from feagi_hailo_ros.engine.core.connectome import Connectome, PlasticityRule
 from feagi_hailo_ros.engine.core.cpu_backend import CpuBackend
 from feagi_hailo_ros.engine.core.engine import BACKENDS, Engine, register_backend
 from feagi_hailo_ros.engine.core.integrator import Integrator, integrability
@@ -158,11 +159,16 @@ def test_missing_capabilities_raise_not_implemented():
     weighted = brain([area()], [proj(0, 0, 0, [0], [0], weights=np.array([2.0]))])
     with pytest.raises(NotImplementedError, match="minimal.*per_synapse_weights"):
         Engine(weighted, Minimal())
+    plastic = brain([area()], [proj(0, 0, 0, [0], [0],
+                                    plasticity=PlasticityRule(ltp=1, ltd=1, window=1))])
+    with pytest.raises(NotImplementedError, match="minimal.*plasticity"):
+        Engine(plastic, Minimal())
     e = Engine(c, Minimal())
     with pytest.raises(NotImplementedError, match="minimal.*state_transfer"):
         e.save_checkpoint("/nonexistent/never-written.npz")
     assert ALL_FEATURES == {FEATURE_EXTERNAL_INPUT, FEATURE_PER_SYNAPSE_WEIGHTS,
-                            FEATURE_STATE_TRANSFER, FEATURE_SUBTRACTIVE}  # fmt: skip
+                            FEATURE_STATE_TRANSFER, FEATURE_SUBTRACTIVE,
+                            FEATURE_PLASTICITY}  # fmt: skip
 
 
 def test_bad_inhibition_mode():

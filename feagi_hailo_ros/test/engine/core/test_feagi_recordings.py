@@ -9,6 +9,10 @@ rounded to at most 6 decimals: in ``min_fsum`` it reads 1.0 for the float32 sum 
 engine found below a threshold of 1.0 (the neuron did not fire). So our float32 potential, rounded
 to 6 decimals, must equal FEAGI's number; everything else is exact.
 
+Plastic cases (``stdp``, from ``shared/feagi_ref/plastic``) add ``CASE.feagi_weights.jsonl``: every
+incoming synapse of the watched areas after each burst's plasticity update; ours must be the same
+synapses with the same weights, in every burst (DESIGN §4.7).
+
 New recordings drop in: any ``CASE.genome.json`` with ``CASE.schedule.json``, ``CASE.feagi.jsonl``
 and ``CASE.feagi_state.jsonl`` beside it is a case; ``FEAGI_REF_DIRS`` (``os.pathsep``-separated)
 adds folders.
@@ -71,13 +75,16 @@ def _fired_voxels(engine: Engine, area) -> list[list[int]]:
 def test_every_recording_is_found():
     names = {c.name.removesuffix(".genome.json") for c in CASES}
     assert {"min_force", "min_fsum", "min_vscalar", "min_psp300", "min_mult300", "min_pspfrac",
-            "min_mppsp", "min_mpforce", "min_snooze"} <= names
+            "min_mppsp", "min_mpforce", "min_snooze", "stdp"} <= names
+    # The plastic case's weights are compared, not only its spikes and states.
+    assert _weights_of(DATA / "stdp.genome.json")
 
 
 @pytest.mark.parametrize("backend", ["cpu", "reference"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name.removesuffix(".genome.json"))
 def test_engine_matches_feagi_in_every_burst(case: Path, backend: str):
     connectome, schedule, fired, states = _load(case)
+    weights = _weights_of(case)
     engine = Engine(connectome, backend)
     # Every area FEAGI recorded must be one of ours (a mis-decoded id would otherwise go
     # unnoticed until that area fires here).
@@ -100,6 +107,42 @@ def test_engine_matches_feagi_in_every_burst(case: Path, backend: str):
             assert _fired_voxels(engine, a) == want, f"burst {b}, area {a.name}"
         if states:
             _check_state(engine, connectome, states[b], b)
+        if weights:
+            _check_weights(engine, connectome, weights[b], b)
+
+
+def _weights_of(case: Path) -> list[dict]:
+    path = case.parent / case.name.replace(".genome.json", ".feagi_weights.jsonl")
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+
+
+def _synapse_table(engine: Engine, connectome: Connectome, dst_ids: set[str]) -> dict:
+    """(src id, src voxel, dst id, dst voxel) -> weight magnitude of every synapse into dst_ids."""
+    learned = engine.learned_synapses()
+    table: dict[tuple, float] = {}
+    for proj in connectome.projections:
+        src, dst = connectome.areas[proj.src_area], connectome.areas[proj.dst_area]
+        if dst.cortical_id not in dst_ids:
+            continue
+        if proj.index in learned:
+            s = learned[proj.index]
+            pre, post, w = s.pre, s.post, s.weight
+        else:
+            pre, post = proj.pre, proj.post
+            w = np.full(proj.synapse_count, abs(np.float32(proj.weight)), np.float32)
+        for a, b, x in zip(src.voxel_of(pre).tolist(), dst.voxel_of(post).tolist(), w.tolist(),
+                           strict=True):
+            key = (src.cortical_id, *a, dst.cortical_id, *b)
+            assert key not in table, f"duplicate synapse {key}"
+            table[key] = x
+    return table
+
+
+def _check_weights(engine: Engine, connectome: Connectome, line: dict, burst: int) -> None:
+    assert line["burst"] == burst
+    want = {tuple(row[:8]): float(row[8]) for row in line["synapses"]}
+    dst_ids = {key[4] for key in want}
+    assert _synapse_table(engine, connectome, dst_ids) == want, f"burst {burst}: weights"
 
 
 def _check_state(engine: Engine, connectome: Connectome, state: dict, burst: int) -> None:

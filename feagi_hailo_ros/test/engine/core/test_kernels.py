@@ -163,7 +163,7 @@ def test_dynamics_takes_a_named_or_a_plain_tuple():
         nrn = wrap(np.zeros(n, np.uint16), np.zeros(n, np.float32), v, np.full(n, -1, np.int32),
                    np.full(n, -1, np.int32), np.zeros(n, np.int32), np.zeros(n, np.float32),
                    np.zeros(2, np.uint64), np.zeros(n, np.uint8), np.empty(n, np.int32),
-                   np.empty(n, np.float32))  # fmt: skip
+                   np.empty(n, np.float32), np.zeros(n, np.uint8))  # fmt: skip
         table = area_table(brain([area(dims=(n, 1, 1), threshold=2.0, leak=0.5)]).areas)
         starts, stops = np.array([0, 40], np.int64), np.array([30, 70], np.int64)
         kernels.mark_ranges(starts, stops, nrn[7])

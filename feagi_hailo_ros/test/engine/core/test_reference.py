@@ -55,6 +55,7 @@ class Literal:
         self.V = [F32(0)] * n
         self.countdown = [0] * n
         self.count = [0] * n
+        self.reset_next: set[int] = set()
         self.fired: dict[int, dict[int, float]] = {}  # burst -> {neuron: psp}
         self.p = [None] * n  # area params per neuron
         for a in c.areas:
@@ -87,8 +88,8 @@ class Literal:
 
     def burst(self, t, inj, force, ranges=()):
         n = self.c.neuron_count
-        for i in range(n):  # rule 1
-            if not self.p[i][0].mp_acc:
+        for i in range(n):  # rule 1, as DESIGN §4.7 refines it: only after input and no fire
+            if not self.p[i][0].mp_acc and i in self.reset_next:
                 self.V[i] = F32(0)
         total = [F32(0)] * n  # rule 2: one float32 addition per contribution, in order
         cand = [False] * n
@@ -157,6 +158,8 @@ class Literal:
             if i not in out:
                 out[i] = 100.0 if self.p[i][0].mp_psp else float(F32(self.p[i][0].psp))
         self.fired[t] = out
+        # A forced fire counts as a fire: its V is not reset before the next burst (§4.7).
+        self.reset_next = {i for i in range(n) if cand[i] and i not in out}
         return sorted(out)
 
 

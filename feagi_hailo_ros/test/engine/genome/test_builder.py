@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from genome_factory import flat_area, genome_v2, genome_v3, rule, v3_id
 
+from feagi_hailo_ros.engine.core.connectome import PlasticityRule
 from feagi_hailo_ros.engine.genome.builder import build_connectome, estimate_memory
 from feagi_hailo_ros.engine.genome.errors import (
     BrainTooLargeError,
@@ -203,15 +204,28 @@ def plastic_rule(morphology="block_to_block", window=None):
     return r if window is None else [*r, window]
 
 
-def test_plastic_mapping_loads_static_with_one_note_and_no_warning():
+def test_plastic_mapping_carries_its_rule_and_no_warning():
     g = two_areas((2, 1, 1), (2, 1, 1), [plastic_rule(window=5)])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # notes, never Python warnings
         c = build_connectome(g)
     (p,) = c.projections
     assert p.plastic and p.synapse_count == 2
-    (note,) = [n for n in c.notes if "plasticity" in n]
-    assert "c__src -> c__dst rule 0" in note and "static weights" in note
+    assert p.plasticity == PlasticityRule(ltp=1.0, ltd=1.0, window=5)
+    assert not [n for n in c.notes if "plasticity" in n]
+
+
+@pytest.mark.parametrize(("constant", "ltp", "ltd", "want"), [
+    (1, 3, 1, (3.0, 1.0)),          # recording stdp, P -> Q
+    (5, 1, 10, (5.0, 50.0)),        # recording stdp, U -> V
+    (5, 100, 60, (255.0, 255.0)),   # one byte in FEAGI: saturates at 255
+    (2.9, 3.7, 1.99, (6.0, 2.0)),   # each factor truncated before the product
+    (-2, 3, -1, (0.0, 2.0)),        # a negative product counts as 0
+])
+def test_plasticity_steps_as_feagi_computes_them(constant, ltp, ltd, want):
+    r = ["block_to_block", [1, 1, 1], 1, True, constant, ltp, ltd, 1]
+    (p,) = build_connectome(two_areas((2, 1, 1), (2, 1, 1), [r])).projections
+    assert (p.plasticity.ltp, p.plasticity.ltd) == want
 
 
 @pytest.mark.parametrize("window", [None, 0, 0.5])
@@ -235,8 +249,11 @@ def test_plastic_rule_without_a_window_stops_its_source_area_as_feagi_does(windo
 def test_associative_memory_rules_are_plastic_and_build_nothing_at_load():
     g = two_areas((2, 1, 1), (2, 1, 1), [{"morphology_id": "associative_memory",
                                           "plasticity_window": 3}])
-    (p,) = build_connectome(g).projections
+    c = build_connectome(g)
+    (p,) = c.projections
     assert p.plastic and p.synapse_count == 0
+    assert p.plasticity is not None and p.plasticity.associative and p.delay == 1
+    assert not c.notes  # grown by the engine: nothing was left out
 
 
 # ------------------------------------------------------------ strict / non-strict

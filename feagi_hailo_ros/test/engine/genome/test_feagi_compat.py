@@ -226,7 +226,8 @@ def test_area_lookup_refuses_ambiguous_keys_and_lists_candidates():
 # --------------------------------------------------- FEAGI's own synapse lists
 
 
-@pytest.mark.parametrize("case", sorted(p.name.split(".")[0] for p in FEAGI_REF.glob("*.genome.json")))
+@pytest.mark.parametrize("case", sorted(p.name.split(".")[0]
+                                        for p in FEAGI_REF.glob("*.feagi_synapses.json")))
 def test_synapses_match_feagis_synapse_list(case):
     c = build_connectome(FEAGI_REF / f"{case}.genome.json")
     ours = set()
