@@ -153,8 +153,9 @@ class BrainRunner:
     def __init__(self, connectome: Connectome, *, seed: int = 0, inhibition: str = "clamped",
                  motor_area: str = AUTO, drive: DiffDriveSettings | None = None,
                  sensors: Sequence[AreaRequest] = (),
-                 accelerator: AcceleratorConfig | None = None) -> None:
+                 accelerator: AcceleratorConfig | None = None, learning: bool = True) -> None:
         self.seed = seed
+        self._learning = bool(learning)
         self.accelerator = accelerator or AcceleratorConfig()
         self.inhibition = inhibition
         self.drive = drive or DiffDriveSettings()
@@ -192,9 +193,33 @@ class BrainRunner:
         engine.inject(first, potentials=0.0)
         engine.step()
         engine.reset()
+        engine.restore_genome_weights()  # the warm-up burst must not have taught it anything
+        engine.learning = self._learning
         return choice
 
     # -- brain --------------------------------------------------------------------------
+
+    @property
+    def learning(self) -> bool:
+        """Whether plastic mappings learn (DESIGN §4.7); applies to a brain swapped in later too."""
+        return self._learning
+
+    @learning.setter
+    def learning(self, value: bool) -> None:
+        self._learning = bool(value)
+        with self._engine_lock:
+            self._engine.learning = self._learning
+
+    def learning_summary(self) -> dict[str, object]:
+        """What the running brain learned so far: plastic projections, their synapse count now
+        and their weights summed (``{}`` for a brain without plastic mappings)."""
+        learned = self._engine.learned_synapses()
+        if not learned:
+            return {}
+        return {"learning": self._learning, "plastic_projections": len(learned),
+                "plastic_synapses": sum(int(s.pre.size) for s in learned.values()),
+                "plastic_weight_sum": round(sum(float(s.weight.sum(dtype=np.float64))
+                                                for s in learned.values()), 3)}
 
     @property
     def connectome(self) -> Connectome:
@@ -363,7 +388,8 @@ class BrainRunner:
     # -- between bursts -------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Clear the dynamic state and queued input; keep the brain."""
+        """Clear the dynamic state and queued input; keep the brain, with what it learned
+        (learned weights and grown synapses stay: ``Engine.reset``)."""
         with self._queue_lock:
             self._queued = []
             self._latched = {}

@@ -203,6 +203,8 @@ class HybridNode(LifecycleNode):
                                         max=float(values["burst_rate_hz"]))
             if "stats_rate_hz" in values and getattr(self, "_stats_timer", None) is not None:
                 self._make_stats_timer(float(values["stats_rate_hz"]))
+            if "learning" in values:
+                self.runner.learning = bool(values["learning"])
             if "input_timeout_s" in values and self.watchdog is not None:
                 self.watchdog.input_timeout = float(values["input_timeout_s"]) or None
                 self.runner.hold_s = float(values["input_timeout_s"]) or 0.5
@@ -240,7 +242,8 @@ class HybridNode(LifecycleNode):
                 connectome, seed=self._param("seed"), inhibition=self._param("inhibition"),
                 motor_area=self._param("motor_area"),
                 drive=DiffDriveSettings(**{k: self._param(k) for k in _DRIVE_PARAMS}),
-                sensors=[self._area_request(n) for n in names], accelerator=accelerator)
+                sensors=[self._area_request(n) for n in names], accelerator=accelerator,
+                learning=self._param("learning"))
             # ``binding.area`` is the area at configure; an upload may give the sensor another
             # area of the new brain, so the sensor callback asks the runner.
             self.bindings = [self._sensor_binding(n, self.runner.sensor_area(n) or UNBOUND)
@@ -695,7 +698,9 @@ class HybridNode(LifecycleNode):
             "burst": runner.burst, "neurons": conn.neuron_count, "synapses": conn.synapse_count,
             "areas": len(conn.areas), "motor_area": runner.motor_area or "none",
             "achieved_rate_hz": f"{achieved:.1f}", "overruns": summary.overruns,
-            "period_error_p99_ms": f"{summary.period_error_p99_ms:.3f}"})
+            "period_error_p99_ms": f"{summary.period_error_p99_ms:.3f}",
+            # Watching learning (DESIGN §4.7): present only for a brain with plastic mappings.
+            **runner.learning_summary()})
 
     def _backend_task(self, name: str, stat: Any) -> Any:
         mean_s = self.runner._engine.stats().get("mean_s", {}).get(name)

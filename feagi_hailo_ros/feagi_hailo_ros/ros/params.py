@@ -142,6 +142,9 @@ PARAMS: tuple[ParamSpec, ...] = (
               "partition continues exactly on the CPU, diagnostics warn) or raise (bursting stops).",
               choices_from=hailo_error_policies),
     # -- timing -----------------------------------------------------------------------------
+    ParamSpec("learning", True, "Plastic mappings (STDP, associative_memory) learn after every burst, "
+              "as in FEAGI (DESIGN §4.7); false runs a trained brain frozen. Learned weights live "
+              "in ~/save_state checkpoints and survive ~/reset.", live=True),
     ParamSpec("burst_rate_hz", 100.0, "Bursts per second while active.", (1.0, 2000.0), live=True),
     ParamSpec("stats_rate_hz", 1.0, "Rate of ~/burst_stats and /diagnostics.", (0.1, 50.0), live=True),
     ParamSpec("firing_decimation", 1, "Publish ~/firing every N bursts.", (1, 10000), live=True),
