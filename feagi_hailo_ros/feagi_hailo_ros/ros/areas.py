@@ -263,10 +263,10 @@ def _bind_output(connectome: Connectome, req: OutputAreaRequest) -> AreaSpec:
     parameter = f"outputs.{req.output}.area"
     area = find_area(connectome, req.key, role, parameter)
     if area is None:
-        outputs = [a for a in connectome.areas if io_type(a) == role.io]
+        opu = [a for a in connectome.areas if io_type(a) == role.io]
         raise AreaBindingError(
             f"{parameter}: the brain has no {role.what} area ({role.describe()}; OPU areas: "
-            f"{_listing(outputs)}); set {parameter} to the area that drives these joints")
+            f"{_listing(opu)}); set {parameter} to the area that drives these joints")
     if area.dims[0] < req.columns:
         raise AreaBindingError(
             f"{parameter}: {describe_area(area)} is {area.dims[0]} columns wide, the output "
@@ -312,9 +312,9 @@ def resolve_areas(connectome: Connectome, sensors: Sequence[AreaRequest],
             if motor_key == AUTO:
                 notes.append(f"motor_area: {describe_area(area)}, found by type and name")
         else:
-            outputs = [a for a in connectome.areas if io_type(a) == "OPU"]
+            opu = [a for a in connectome.areas if io_type(a) == "OPU"]
             warnings.append(f"motor_area: the brain has no motor area ({MOTOR.describe()}; OPU "
-                         f"areas: {_listing(outputs)}): cmd_vel is not published")
+                         f"areas: {_listing(opu)}): cmd_vel is not published")
     joint_areas: dict[str, str] = {}
     for req in outputs:
         area = _bind_output(connectome, req)
