@@ -118,6 +118,13 @@ def test_joint_outputs_publish_the_decoded_motor_firing(harness, spin_until) -> 
     assert h.cmd and h.cmd[-1].linear.x > 0  # the twist output still drives cmd_vel
 
 
+def test_twist_output_publishes_on_its_topic(harness) -> None:
+    h = harness([Parameter("outputs.cmd_vel.topic", value="base/cmd_vel")])
+    assert h.node.trigger_configure() == SUCCESS
+    assert h.node.pub_cmd.topic_name == "/base/cmd_vel"
+    assert h.node.joint_outputs == []
+
+
 @pytest.mark.parametrize(("changes", "why"), [
     ({"outputs.arm.joint_safe": [0.0, 0.25, 25.0, 0.75]}, "joint_safe"),
     ({"outputs.arm.topic": "cmd_vel"}, "both publish"),
