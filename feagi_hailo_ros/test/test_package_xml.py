@@ -16,7 +16,8 @@ REPO = Path(__file__).resolve().parents[2]
     [
         ("feagi_hailo_ros", "ament_python",
          {"rclpy", "lifecycle_msgs", "std_msgs", "std_srvs", "sensor_msgs", "geometry_msgs",
-          "nav_msgs", "diagnostic_msgs", "trajectory_msgs", "feagi_hailo_msgs", "python3-numpy", "python3-numba",
+          "nav_msgs", "diagnostic_msgs", "trajectory_msgs", "feagi_hailo_msgs", "python3-numpy",
+          "python3-numba",
           "launch", "launch_ros", "ament_index_python"}),
         ("feagi_hailo_msgs", "ament_cmake", {"std_msgs", "rosidl_default_runtime"}),
     ],

@@ -8,8 +8,9 @@ two bursts, never inside one. Building a new brain (the slow part of an upload) 
 without the lock, so the running brain keeps bursting meanwhile.
 
 Each brain gets its own :class:`~.areas.BoundAreas` (which area each sensor feeds, which one
-drives cmd_vel, which one each joint output decodes), resolved from the same requests when it is loaded, so a binding left to
-"find by type and name" follows an uploaded brain whose ids differ.
+drives cmd_vel, which one each joint output decodes), resolved from the same requests when it
+is loaded, so a binding left to "find by type and name" follows an uploaded brain whose ids
+differ.
 """
 
 from __future__ import annotations
