@@ -390,7 +390,8 @@ class HybridNode(LifecycleNode):
 
         No burst can follow (this is the burst thread), so the stop commands (zero Twist,
         joints by stop_mode) are the last ones; the lifecycle transition must not run here
-        (rclpy's state machine is served by the executor), so a guard condition wakes :meth:`_on_burst_failed` there.
+        (rclpy's state machine is served by the executor), so a guard condition wakes
+        :meth:`_on_burst_failed` there.
         """
         self.burst_error = f"{type(exc).__name__}: {exc}"
         self.get_logger().error(f"bursting stopped: {self.burst_error}")
