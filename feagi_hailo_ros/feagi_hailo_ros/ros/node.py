@@ -666,12 +666,13 @@ class HybridNode(LifecycleNode):
             ack_timeout_s: Seconds to wait, in all, for subscribers' acknowledgements (0: no
                 wait).
         """
-        stops = self._stop_commands()
-        if not stops or not self.context.ok():
+        if not self.context.ok():
             return
         sent = []
+        # Under _cmd_lock: a hold command is the last one published, not one a burst is
+        # about to replace.
         with self._cmd_lock:
-            for name, pub, msg in stops:
+            for name, pub, msg in self._stop_commands():
                 try:
                     pub.publish(msg)
                     sent.append(pub)
