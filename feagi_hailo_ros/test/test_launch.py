@@ -59,11 +59,12 @@ def test_launch_names_an_installed_executable_package_and_config() -> None:
 
 
 def test_config_holds_only_declared_parameters_with_valid_values() -> None:
-    from feagi_hailo_ros.ros.params import BY_NAME, SENSOR_PARAMS, check_value
+    from feagi_hailo_ros.ros.params import BY_NAME, OUTPUT_PARAMS, SENSOR_PARAMS, check_value
 
     config = yaml.safe_load((PKG / "config" / "hybrid.yaml").read_text())
     params = config["/**/feagi_hailo"]["ros__parameters"]
     sensors = params.pop("sensors")
+    outputs = params.pop("outputs")
     for name, value in params.items():
         assert name in BY_NAME, f"config sets undeclared parameter {name}"
         assert check_value(BY_NAME[name], value) is None
@@ -74,6 +75,12 @@ def test_config_holds_only_declared_parameters_with_valid_values() -> None:
         assert set(binding) <= set(sensor_specs)
         for key, value in binding.items():
             assert check_value(sensor_specs[key], value) is None
+    assert set(outputs) == set(params["output_names"])
+    output_specs = {s.name: s for s in OUTPUT_PARAMS}
+    for binding in outputs.values():
+        assert set(binding) <= set(output_specs)
+        for key, value in binding.items():
+            assert check_value(output_specs[key], value) is None
 
 
 def test_launch_description_actions() -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..engine.core.connectome import AreaSpec, Connectome
 
@@ -74,6 +74,16 @@ ORIENTATION = AreaRole("orientation", "IPU", ("gyq",), ("orientation",))
 SERVO_POSITION = AreaRole("servo position", "IPU", ("svm",), ("servo", "joint"))
 #: The area ``motor_area`` finds: FEAGI's motor output (``omot…``, ``o__mot``).
 MOTOR = AreaRole("motor", "OPU", ("mot",), ("motor",))
+#: The area a joint output with an empty ``area`` finds: FEAGI's positional servo output
+#: (feagi-core ``motor_cortical_units`` PositionalServo, unit ``pse``).
+SERVO = AreaRole("servo", "OPU", ("pse",), ("servo", "joint"))
+
+#: Joint output type (``outputs.OUTPUT_TYPES``) -> the role its empty ``area`` finds. The
+#: ``twist`` type reads ``motor_area`` (:data:`MOTOR`) instead.
+OUTPUT_ROLES: dict[str, AreaRole] = {
+    "joint_positions": SERVO,
+    "joint_trajectory": SERVO,
+}
 
 #: Binding type (``bindings.SENSOR_TYPES``) -> the role its empty ``area`` finds; None: the
 #: type feeds any area, so its area must be named (``area_input``).
@@ -202,6 +212,23 @@ class AreaRequest:
 
 
 @dataclass(frozen=True)
+class OutputAreaRequest:
+    """One joint output's area, as configured.
+
+    Attributes:
+        output: The output's name (an entry of ``output_names``).
+        kind: Output type, a key of :data:`OUTPUT_ROLES`.
+        key: ``outputs.<name>.area``: a cortical id or name, or :data:`AUTO`.
+        columns: Columns the area needs (one per joint).
+    """
+
+    output: str
+    kind: str
+    key: str = AUTO
+    columns: int = 1
+
+
+@dataclass(frozen=True)
 class BoundAreas:
     """The areas one brain gives the node's bindings (see :func:`resolve_areas`).
 
@@ -211,40 +238,69 @@ class BoundAreas:
         motor: Cortical id of the motor area decoded to cmd_vel; None: no cmd_vel.
         notes: One line per area found by type and name, for the log.
         warnings: One line per binding left without an area, saying why, for the log.
+        outputs: Joint output name -> cortical id of its area (every joint output is bound).
     """
 
     sensors: Mapping[str, str | None]
     motor: str | None
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    outputs: Mapping[str, str] = field(default_factory=dict)
 
-    def shape(self) -> tuple[frozenset[str], bool]:
-        """Which sensors are bound and whether a motor is: what an upload must keep."""
-        return frozenset(n for n, a in self.sensors.items() if a is not None), self.motor is not None
+    def shape(self) -> tuple[frozenset[str], bool, frozenset[str]]:
+        """Which sensors are bound, whether a motor is, which joint outputs are: what an
+        upload must keep."""
+        return (frozenset(n for n, a in self.sensors.items() if a is not None),
+                self.motor is not None, frozenset(self.outputs))
+
+
+def _bind_output(connectome: Connectome, req: OutputAreaRequest) -> AreaSpec:
+    """The area of a joint output; AreaBindingError unless found and wide enough."""
+    if req.kind not in OUTPUT_ROLES:
+        raise AreaBindingError(f"outputs.{req.output}.type: {req.kind!r} has no joint area; "
+                               f"joint types: {', '.join(OUTPUT_ROLES)}")
+    role = OUTPUT_ROLES[req.kind]
+    parameter = f"outputs.{req.output}.area"
+    area = find_area(connectome, req.key, role, parameter)
+    if area is None:
+        opu = [a for a in connectome.areas if io_type(a) == role.io]
+        raise AreaBindingError(
+            f"{parameter}: the brain has no {role.what} area ({role.describe()}; OPU areas: "
+            f"{_listing(opu)}); set {parameter} to the area that drives these joints")
+    if area.dims[0] < req.columns:
+        raise AreaBindingError(
+            f"{parameter}: {describe_area(area)} is {area.dims[0]} columns wide, the output "
+            f"has {req.columns} joints (one column each)")
+    return area
 
 
 def resolve_areas(connectome: Connectome, sensors: Sequence[AreaRequest],
-                  motor_key: str = AUTO) -> BoundAreas:
-    """Bind every sensor and the motor decoder to an area of ``connectome``.
+                  motor_key: str = AUTO,
+                  outputs: Sequence[OutputAreaRequest] = ()) -> BoundAreas:
+    """Bind every sensor, the motor decoder and every joint output to an area of ``connectome``.
 
     Explicit keys must name an area. An empty key finds the area by type and name
-    (:data:`SENSOR_ROLES`, :data:`MOTOR`); several matches are an error. An empty
-    ``motor_key`` that finds no motor area leaves cmd_vel off (a brain without motor output,
-    such as a vision brain, runs and publishes firing). A sensor whose empty key finds no area
-    is an error when a motor area is bound, because the brain would then drive the robot
-    without that sensor; otherwise the sensor is left unbound.
+    (:data:`SENSOR_ROLES`, :data:`MOTOR`, :data:`OUTPUT_ROLES`); several matches are an
+    error. An empty ``motor_key`` that finds no motor area leaves cmd_vel off (a brain without
+    motor output, such as a vision brain, runs and publishes firing). A joint output must find
+    an area at least one column per joint wide (it was configured on purpose). A sensor whose
+    empty key finds no area is an error when a motor area or a joint output is bound, because
+    the brain would then move the robot without that sensor; otherwise the sensor is left
+    unbound.
 
     Args:
         connectome: The brain.
         sensors: The sensor bindings' requests, in ``sensor_names`` order.
         motor_key: ``motor_area``: a cortical id or name, :data:`AUTO`, or :data:`OFF`.
+        outputs: The joint outputs' requests, in ``output_names`` order.
 
     Returns:
         The :class:`BoundAreas`.
 
     Raises:
         AreaBindingError: an unknown binding type, an explicit key naming no area, an
-            ambiguous match, or a sensor without an area while a motor area is bound.
+            ambiguous match, a joint output without an area wide enough, or a sensor without
+            an area while a motor area or a joint output is bound.
     """
     notes: list[str] = []
     warnings: list[str] = []
@@ -256,9 +312,17 @@ def resolve_areas(connectome: Connectome, sensors: Sequence[AreaRequest],
             if motor_key == AUTO:
                 notes.append(f"motor_area: {describe_area(area)}, found by type and name")
         else:
-            outputs = [a for a in connectome.areas if io_type(a) == "OPU"]
+            opu = [a for a in connectome.areas if io_type(a) == "OPU"]
             warnings.append(f"motor_area: the brain has no motor area ({MOTOR.describe()}; OPU "
-                         f"areas: {_listing(outputs)}): cmd_vel is not published")
+                         f"areas: {_listing(opu)}): cmd_vel is not published")
+    joint_areas: dict[str, str] = {}
+    for req in outputs:
+        area = _bind_output(connectome, req)
+        joint_areas[req.output] = area.cortical_id
+        if req.key == AUTO:
+            notes.append(f"outputs.{req.output}.area: {describe_area(area)}, found by type and name")
+    drives = [f"cmd_vel from {motor}"] if motor is not None else []
+    drives += [f"output {name} from {area}" for name, area in joint_areas.items()]
     bound: dict[str, str | None] = {}
     for req in sensors:
         if req.kind not in SENSOR_ROLES:
@@ -275,10 +339,10 @@ def resolve_areas(connectome: Connectome, sensors: Sequence[AreaRequest],
         inputs = [a for a in connectome.areas if io_type(a) == role.io]
         why = (f"{parameter}: the brain has no {role.what} area ({role.describe()}; "
                f"{role.io} areas: {_listing(inputs)})")
-        if motor is not None:
+        if drives:
             raise AreaBindingError(
-                f"{why}, but it drives cmd_vel from {motor}: set {parameter} to the area this "
+                f"{why}, but it drives {' and '.join(drives)}: set {parameter} to the area this "
                 f"sensor feeds, or remove {req.sensor} from sensor_names")
         bound[req.sensor] = None
         warnings.append(f"{why}: {req.sensor} feeds nothing")
-    return BoundAreas(bound, motor, tuple(notes), tuple(warnings))
+    return BoundAreas(bound, motor, tuple(notes), tuple(warnings), joint_areas)

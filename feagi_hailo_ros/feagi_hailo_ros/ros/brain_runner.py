@@ -8,8 +8,9 @@ two bursts, never inside one. Building a new brain (the slow part of an upload) 
 without the lock, so the running brain keeps bursting meanwhile.
 
 Each brain gets its own :class:`~.areas.BoundAreas` (which area each sensor feeds, which one
-drives cmd_vel), resolved from the same requests when it is loaded, so a binding left to
-"find by type and name" follows an uploaded brain whose ids differ.
+drives cmd_vel, which one each joint output decodes), resolved from the same requests when it
+is loaded, so a binding left to "find by type and name" follows an uploaded brain whose ids
+differ.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from ..engine.genome.connectome_file import load_connectome
 from ..engine.genome.parser import load_genome
 from .accelerators import AcceleratorConfig, EngineChoice, make_engine
 from .areas import AUTO, AreaBindingError, AreaRequest, BoundAreas, resolve_areas
-from .decoders import DiffDriveSettings, motor_voxels_to_twist
+from .decoders import DiffDriveSettings, MotorReading, motor_voxels_to_twist
+from .outputs import OutputBinding
 
 
 class BrainLoadError(ValueError):
@@ -90,10 +92,12 @@ def build_brain(source: BrainSource, *, seed: int = 0, strict: bool = True,
 
 
 def bind_areas(connectome: Connectome, sensors: Sequence[AreaRequest],
-               motor_area: str) -> BoundAreas:
-    """:func:`~.areas.resolve_areas`, its errors as :class:`BrainLoadError`."""
+               motor_area: str, outputs: Sequence[OutputBinding] = ()) -> BoundAreas:
+    """:func:`~.areas.resolve_areas` (the joint outputs of ``outputs``), its errors as
+    :class:`BrainLoadError`."""
     try:
-        return resolve_areas(connectome, sensors, motor_area)
+        return resolve_areas(connectome, sensors, motor_area,
+                             [o.area_request() for o in outputs if o.commands_joints])
     except AreaBindingError as exc:
         raise BrainLoadError(str(exc)) from exc
 
@@ -129,6 +133,9 @@ class BurstResult:
     timing: dict[str, float] = field(default_factory=dict)
     #: (linear.x, angular.z) decoded from the motor area; None without a motor area.
     twist: tuple[float, float] | None = None
+    #: Joint output name -> its decoded positions (``OutputBinding.decode``; NaN and
+    #: ``active`` False where the joint's column did not fire).
+    joints: dict[str, MotorReading] = field(default_factory=dict)
     swapped: bool = False
 
 
@@ -143,17 +150,20 @@ class BrainRunner:
         drive: Differential-drive decoding settings.
         sensors: The sensor bindings' area requests (``areas.AreaRequest``).
         accelerator: Where placement may put projections.
+        outputs: The node's output bindings; the joint outputs among them are decoded every
+            burst (``BurstResult.joints``), the twist is ``motor_area``'s.
 
     Raises:
-        BrainLoadError: an area a binding names is missing or ambiguous
-            (``areas.resolve_areas``).
+        BrainLoadError: an area a binding names is missing or ambiguous, or a joint output's
+            area is missing or too narrow (``areas.resolve_areas``).
         ValueError, RuntimeError: the engine or accelerator refused the brain.
     """
 
     def __init__(self, connectome: Connectome, *, seed: int = 0, inhibition: str = "clamped",
                  motor_area: str = AUTO, drive: DiffDriveSettings | None = None,
                  sensors: Sequence[AreaRequest] = (),
-                 accelerator: AcceleratorConfig | None = None, learning: bool = True) -> None:
+                 accelerator: AcceleratorConfig | None = None,
+                 outputs: Sequence[OutputBinding] = (), learning: bool = True) -> None:
         self.seed = seed
         self._learning = bool(learning)
         self.accelerator = accelerator or AcceleratorConfig()
@@ -161,8 +171,10 @@ class BrainRunner:
         self.drive = drive or DiffDriveSettings()
         self.sensor_requests = tuple(sensors)
         self.motor_request = motor_area
+        #: The joint outputs, decoded every burst.
+        self.joint_outputs = tuple(o for o in outputs if o.commands_joints)
         #: The running brain's areas for the bindings.
-        self.areas = bind_areas(connectome, self.sensor_requests, motor_area)
+        self.areas = bind_areas(connectome, self.sensor_requests, motor_area, self.joint_outputs)
         #: The running engine with its placement report.
         self.choice = self._make_engine(connectome)
         self._engine_lock = threading.Lock()
@@ -256,7 +268,8 @@ class BrainRunner:
             BrainLoadError: a binding's area is missing or ambiguous, the bindings differ from
                 the running brain's, or the engine refused the brain.
         """
-        areas = bind_areas(connectome, self.sensor_requests, self.motor_request)
+        areas = bind_areas(connectome, self.sensor_requests, self.motor_request,
+                           self.joint_outputs)
         if areas.shape() != self.areas.shape():
             raise BrainLoadError(
                 f"the new brain binds {_shape_text(areas)}, the running one {_shape_text(self.areas)}; "
@@ -372,9 +385,14 @@ class BrainRunner:
                 area = engine.connectome.area(self.areas.motor)
                 voxels = area.voxel_of(fired[area.cortical_id])
                 twist = motor_voxels_to_twist(voxels, area.dims, self.drive)
+            joints = {}
+            for out in self.joint_outputs:
+                area = engine.connectome.area(self.areas.outputs[out.name])
+                joints[out.name] = out.decode(area.voxel_of(fired[area.cortical_id]), area.dims)
             return BurstResult(burst=engine.burst, fired_total=int(fired_total), fired=fired,
                                duration_s=time.perf_counter() - t0,
-                               timing=dict(engine.last_timing), twist=twist, swapped=swapped)
+                               timing=dict(engine.last_timing), twist=twist, joints=joints,
+                               swapped=swapped)
 
     @staticmethod
     def _fired_by_area(engine: Engine) -> dict[str, np.ndarray]:
@@ -421,6 +439,7 @@ class BrainRunner:
 
 
 def _shape_text(areas: BoundAreas) -> str:
-    sensors, motor = areas.shape()
+    sensors, motor, joints = areas.shape()
     return (f"sensors {', '.join(sorted(sensors)) or 'none'} and "
-            f"{'a motor area' if motor else 'no motor area'}")
+            f"{'a motor area' if motor else 'no motor area'}"
+            + (f" and joint outputs {', '.join(sorted(joints))}" if joints else ""))

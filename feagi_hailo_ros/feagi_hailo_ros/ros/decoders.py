@@ -86,9 +86,9 @@ def _lobe(channel: np.ndarray, z: np.ndarray, n: int, dz: int) -> tuple[np.ndarr
     return np.where(count > 0, mag, 0.0), count
 
 
-# The three decoders below are not reached by the node yet: they are wired up by the
-# motor-outputs work (motor areas as joint commands, FEAGI's servo decoding; DESIGN §7).
-# decode_signed_percentages is also what motor_voxels_to_twist uses for cmd_vel.
+# The node reaches these through its output bindings (outputs.py, DESIGN §7): joint outputs
+# decode with decode_servo_positions (on decode_percentages), the twist output with
+# motor_voxels_to_twist (on decode_signed_percentages).
 
 
 def decode_signed_percentages(

@@ -12,11 +12,14 @@ from collections.abc import Mapping
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus
 from sensor_msgs.msg import PointCloud2, PointField
+from std_msgs.msg import Float64MultiArray
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from feagi_hailo_msgs.msg import AreaFiring, BurstStats, FiringEvents
 
 from ..engine.core.connectome import Connectome
 from .burst_clock import RateSummary
+from .outputs import OutputBinding
 
 #: PointCloud2 layout: x, y, z (float32, metres = voxels + area offset), area (uint16
 #: index into the brain's area list), intensity (float32, fired neurons in the voxel).
@@ -123,3 +126,32 @@ def burst_stats(burst: int, target_hz: float, rate: RateSummary, duration_s: flo
 #: Diagnostic levels (the statuses themselves are built in ``diagnostics.py``).
 OK, WARN, ERROR, STALE = (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR,
                           DiagnosticStatus.STALE)
+
+
+def joint_command(binding: OutputBinding,
+                  positions: np.ndarray) -> Float64MultiArray | JointTrajectory:
+    """A joint command as the output's message type.
+
+    Args:
+        binding: A joint output.
+        positions: float ``(joints,)`` in ``joints`` order.
+
+    Returns:
+        ``joint_positions``: Float64MultiArray with ``data = positions`` (no layout, as
+        forward_command_controller expects a flat array). ``joint_trajectory``:
+        JointTrajectory with ``joint_names = joints``, one point with ``positions`` and
+        ``time_from_start = time_from_start_s``, header stamp zero (start on receipt).
+
+    Raises:
+        ValueError: ``binding`` is not a joint output or ``positions`` has another length.
+    """
+    values = [float(v) for v in np.asarray(positions, dtype=np.float64).reshape(-1)]
+    if not binding.commands_joints or len(values) != len(binding.joints):
+        raise ValueError(f"output {binding.name!r}: {len(values)} positions for "
+                         f"{len(binding.joints)} joints of a {binding.kind} output")
+    if binding.kind == "joint_positions":
+        return Float64MultiArray(data=values)
+    point = JointTrajectoryPoint(positions=values)
+    point.time_from_start.sec, point.time_from_start.nanosec = divmod(
+        round(binding.time_from_start_s * 1e9), 1_000_000_000)
+    return JointTrajectory(joint_names=list(binding.joints), points=[point])

@@ -15,7 +15,11 @@ the node with a ``MultiThreadedExecutor``: sensor subscriptions share a reentran
 group, services and the statistics timer a mutually exclusive one, so sensors and services are
 served while a burst runs and a slow upload never delays a burst.
 
-Failure: a burst that raises ends the burst thread, which sends a zero Twist and hands the
+Motor outputs (``outputs.py``): the ``twist`` output publishes ``cmd_vel``; joint outputs
+publish Float64MultiArray or JointTrajectory. Every stop sends each output's stop command
+(:meth:`HybridNode._publish_stop`: zero Twist, joints held or at their safe values).
+
+Failure: a burst that raises ends the burst thread, which sends the stop commands and hands the
 failure to the executor (a guard condition in the lifecycle services' callback group); there
 the node publishes an ERROR on ``/diagnostics`` with the reason and takes the lifecycle error
 path (``on_deactivate`` returns ERROR → ``on_error`` releases everything → unconfigured).
@@ -59,7 +63,7 @@ from ..engine.core.checkpoint import CheckpointError
 from ..engine.genome.brains import DEFAULT_BRAIN
 from . import messages
 from .accelerators import HAILO, AcceleratorConfig, degraded
-from .areas import AreaRequest, BoundAreas
+from .areas import OFF, AreaRequest, BoundAreas
 from .bindings import SENSOR_TYPES, UNBOUND, SensorBinding, binding_from_params, encode_message, stamp_age
 from .brain_runner import BrainLoadError, BrainRunner, BrainSource, build_brain
 from .burst_clock import BurstLoop, RateMeter
@@ -75,7 +79,15 @@ from .diagnostics import (
     watchdog_summary,
 )
 from .encoders import FieldNotProvided, SensorInputError
-from .params import BY_NAME, PARAMS, SENSOR_PARAMS, ParamSpec, check_value
+from .outputs import (
+    OUTPUT_TYPES,
+    JointCommand,
+    OutputBinding,
+    check_outputs,
+    motor_key,
+    output_binding_from_params,
+)
+from .params import BY_NAME, OUTPUT_PARAMS, PARAMS, SENSOR_PARAMS, ParamSpec, check_value
 from .stop import spin_until_stopped
 
 #: Default node name (README, launch file and parameter files use it).
@@ -100,6 +112,8 @@ def _message_class(type_name: str) -> type:
 
 #: Binding type -> message class to subscribe, from the one list of types (bindings.py).
 _MSG_TYPES = {kind: _message_class(type_name) for kind, (type_name, _) in SENSOR_TYPES.items()}
+#: Output type -> message class to publish, from the one list of types (outputs.py).
+_OUTPUT_MSG_TYPES = {kind: _message_class(type_name) for kind, (type_name, _) in OUTPUT_TYPES.items()}
 #: Parameters that become DiffDriveSettings fields of the same name.
 _DRIVE_PARAMS = ("left_channel", "right_channel", "max_wheel_speed", "wheel_separation",
                  "linear_gain", "angular_gain", "max_linear", "max_angular")
@@ -138,6 +152,10 @@ class HybridNode(LifecycleNode):
             for spec in SENSOR_PARAMS:
                 self.declare_parameter(f"sensors.{name}.{spec.name}", spec.default,
                                        _descriptor(spec, True))
+        for name in self._param("output_names"):
+            for spec in OUTPUT_PARAMS:
+                self.declare_parameter(f"outputs.{name}.{spec.name}", spec.default,
+                                       _descriptor(spec, True))
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.runner: BrainRunner | None = None
         self.bindings: list[SensorBinding] = []
@@ -156,7 +174,12 @@ class HybridNode(LifecycleNode):
         self.latencies: deque[float] = deque(maxlen=10_000)
         self._unconsumed: dict[str, float] = {}
         self.watchdog: Watchdog | None = None
+        #: The output bindings, in ``output_names`` order (made at configure).
+        self.outputs: list[OutputBinding] = []
+        #: Publisher of the twist output (cmd_vel); None without one or without a motor area.
         self.pub_cmd: Any = None
+        #: Joint outputs: (binding, publisher, what it commanded), made at configure.
+        self.joint_outputs: list[tuple[OutputBinding, Any, JointCommand]] = []
         self._publishers_made: list[Any] = []
         self._subscriptions_made: list[Any] = []
         self._services_made: list[Any] = []
@@ -217,6 +240,13 @@ class HybridNode(LifecycleNode):
     def _sensor_binding(self, name: str, area: str) -> SensorBinding:
         return binding_from_params(name, area, lambda key: self._param(f"sensors.{name}.{key}"))
 
+    def _output_bindings(self) -> list[OutputBinding]:
+        """The ``outputs.<name>.*`` bindings, checked one by one and together (ValueError)."""
+        outputs = [output_binding_from_params(n, lambda key, n=n: self._param(f"outputs.{n}.{key}"))
+                   for n in self._param("output_names")]
+        check_outputs(outputs)
+        return outputs
+
     # -- lifecycle ----------------------------------------------------------------------
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -230,6 +260,7 @@ class HybridNode(LifecycleNode):
         self.burst_error = ""
         try:
             names = self._param("sensor_names")
+            self.outputs = self._output_bindings()
             accelerator = self._accelerator_config()
             source = (BrainSource(connectome_path=self._param("connectome"))
                       if self._param("connectome")
@@ -240,10 +271,10 @@ class HybridNode(LifecycleNode):
                                      legacy_leak=self._param("legacy_leak"))
             self.runner = BrainRunner(
                 connectome, seed=self._param("seed"), inhibition=self._param("inhibition"),
-                motor_area=self._param("motor_area"),
+                motor_area=motor_key(self.outputs, self._param("motor_area"), OFF),
                 drive=DiffDriveSettings(**{k: self._param(k) for k in _DRIVE_PARAMS}),
                 sensors=[self._area_request(n) for n in names], accelerator=accelerator,
-                learning=self._param("learning"))
+                outputs=self.outputs, learning=self._param("learning"))
             # ``binding.area`` is the area at configure; an upload may give the sensor another
             # area of the new brain, so the sensor callback asks the runner.
             self.bindings = [self._sensor_binding(n, self.runner.sensor_area(n) or UNBOUND)
@@ -295,13 +326,19 @@ class HybridNode(LifecycleNode):
         self.pub_cloud = self.create_lifecycle_publisher(PointCloud2, "~/firing_cloud", 2)
         self.pub_stats = self.create_lifecycle_publisher(BurstStats, "~/burst_stats", 10)
         self.pub_diag = self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.pub_cmd = (self.create_lifecycle_publisher(Twist, "cmd_vel", 10)
-                        if self.runner.areas.motor is not None else None)
+        twist = next((o for o in self.outputs if o.kind == "twist"), None)
+        self.pub_cmd = (self.create_lifecycle_publisher(Twist, twist.topic, 10)
+                        if twist is not None and self.runner.areas.motor is not None else None)
+        self.joint_outputs = [
+            (out, self.create_lifecycle_publisher(_OUTPUT_MSG_TYPES[out.kind], out.topic, 10),
+             JointCommand(out))
+            for out in self.outputs if out.commands_joints]
         self.counters = {b.name: SensorMonitor(self._ros_seconds) for b in self.bindings}
         self._make_diagnostics()
         self._publishers_made = [self.pub_firing, self.pub_cloud, self.pub_stats, self.pub_diag]
         if self.pub_cmd is not None:
             self._publishers_made.append(self.pub_cmd)
+        self._publishers_made += [pub for _, pub, _ in self.joint_outputs]
         for binding in self.bindings:
             self._subscriptions_made.append(self.create_subscription(
                 _MSG_TYPES[binding.kind], binding.topic,
@@ -353,9 +390,10 @@ class HybridNode(LifecycleNode):
     def _on_burst_error(self, exc: BaseException) -> None:
         """Burst thread, which ends after this: stop motion, hand the failure to the executor.
 
-        No burst can follow (this is the burst thread), so the zero Twist is the last
-        command; the lifecycle transition must not run here (rclpy's state machine is served
-        by the executor), so a guard condition wakes :meth:`_on_burst_failed` there.
+        No burst can follow (this is the burst thread), so the stop commands (zero Twist,
+        joints by stop_mode) are the last ones; the lifecycle transition must not run here
+        (rclpy's state machine is served by the executor), so a guard condition wakes
+        :meth:`_on_burst_failed` there.
         """
         self.burst_error = f"{type(exc).__name__}: {exc}"
         self.get_logger().error(f"bursting stopped: {self.burst_error}")
@@ -405,7 +443,8 @@ class HybridNode(LifecycleNode):
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Pause bursting, publish zero velocity first; all state is kept. SUCCESS → inactive.
+        """Pause bursting, send the stop commands first (zero velocity, joints by stop_mode);
+        all state is kept. SUCCESS → inactive.
 
         ERROR (→ ``on_error`` → unconfigured) when bursting stopped with an exception
         (:meth:`_on_burst_failed` takes this path): the brain may be in any state.
@@ -436,13 +475,14 @@ class HybridNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def stop_motion(self, ack_timeout_s: float = STOP_ACK_TIMEOUT_S) -> None:
-        """Stop bursting, then send a zero Twist on ``cmd_vel`` if the node was publishing.
+        """Stop bursting, then send every motor output its stop command if the node was
+        publishing: a zero Twist on ``cmd_vel``, each joint output's ``stop_mode`` command.
 
         The order is the safety rule: the burst thread is stopped (joined) first, so no
-        burst can publish a command after the zero one; the zero goes out only while
-        ``cmd_vel`` is active and the context valid, and waits up to ``ack_timeout_s``
-        seconds for reliable subscribers to acknowledge it, so releasing the publisher
-        right after cannot lose it. Safe to call repeatedly and from any thread but the
+        burst can publish a command after the stop one; the stop commands go out only while
+        their publishers are active and the context valid, and wait up to ``ack_timeout_s``
+        seconds in all for reliable subscribers to acknowledge them, so releasing the
+        publishers right after cannot lose them. Safe to call repeatedly and from any thread but the
         burst thread.
 
         Args:
@@ -490,6 +530,7 @@ class HybridNode(LifecycleNode):
             self.destroy_service(srv)
         self._publishers_made, self._subscriptions_made, self._services_made = [], [], []
         self.pub_cmd = None
+        self.joint_outputs = []
         self.watchdog = None
         if self.runner is not None:
             self.runner.close()
@@ -562,19 +603,18 @@ class HybridNode(LifecycleNode):
             observer(result)
         self.watchdog.burst_completed()
         now = self.get_clock().now().to_msg()
-        if self.pub_cmd is not None and result.twist is not None:
+        if self._drives():
             status = self.watchdog.check()
             if status.stop:
                 if status.newly_tripped:
-                    self.get_logger().warning("watchdog: zero cmd_vel: " + "; ".join(status.reasons))
+                    self.get_logger().warning("watchdog: stop motor outputs: "
+                                              + "; ".join(status.reasons))
                 self._publish_stop()
             else:
-                twist = Twist()
-                twist.linear.x, twist.angular.z = result.twist
                 with self._cmd_lock:
-                    if not self._active:  # a stop began during this burst: its zero stands
+                    if not self._active:  # a stop began during this burst: its command stands
                         return
-                    self.pub_cmd.publish(twist)
+                    self._publish_commands(result)
                 published = time.perf_counter()
                 self.latencies.extend(published - t for t in consumed)
         if result.burst % self._param("firing_decimation") == 0:
@@ -591,38 +631,81 @@ class HybridNode(LifecycleNode):
             cloud.header.frame_id = self._param("frame_id")
             self.pub_cloud.publish(cloud)
 
+    def _drives(self) -> bool:
+        """Whether any motor output publishes (cmd_vel or a joint output)."""
+        return self.pub_cmd is not None or bool(self.joint_outputs)
+
+    def _publish_commands(self, result: Any) -> None:
+        """Publish one burst's command on every motor output (``_cmd_lock`` held)."""
+        if self.pub_cmd is not None and result.twist is not None:
+            twist = Twist()
+            twist.linear.x, twist.angular.z = result.twist
+            self.pub_cmd.publish(twist)
+        for out, pub, command in self.joint_outputs:
+            positions = command.update(result.joints[out.name])
+            pub.publish(messages.joint_command(out, positions))
+
+    def _stop_commands(self) -> list[tuple[str, Any, Any]]:
+        """Every active motor output's stop command: (output, publisher, message)."""
+        stops: list[tuple[str, Any, Any]] = []
+        if self.pub_cmd is not None:
+            stops.append(("cmd_vel", self.pub_cmd, Twist()))
+        for out, pub, command in self.joint_outputs:
+            positions = command.stop_positions()
+            if positions is not None:  # hold with nothing commanded yet: nothing to hold
+                stops.append((out.name, pub, messages.joint_command(out, positions)))
+        return [stop for stop in stops if stop[1].is_activated]
+
     def _publish_stop(self, ack_timeout_s: float = 0.0) -> None:
-        """Publish a zero Twist if ``cmd_vel`` is active and the context valid; never raises.
+        """Send every motor output its stop command while the context is valid; never raises.
+
+        The zero Twist on ``cmd_vel`` and, per joint output, its ``stop_mode`` command
+        (``JointCommand.stop_positions``). All are published before any acknowledgement
+        is awaited, so a slow subscriber of one output delays no other output's stop.
 
         Args:
-            ack_timeout_s: Seconds to wait for subscribers' acknowledgements (0: no wait).
+            ack_timeout_s: Seconds to wait, in all, for subscribers' acknowledgements (0: no
+                wait).
         """
-        pub = self.pub_cmd
-        if pub is None or not pub.is_activated or not self.context.ok():
+        if not self.context.ok():
             return
-        try:
-            with self._cmd_lock:
-                pub.publish(Twist())
-            if ack_timeout_s > 0:
-                pub.wait_for_all_acked(Duration(nanoseconds=int(ack_timeout_s * 1e9)))
-        except (_rclpy.RCLError, InvalidHandle) as exc:
-            # The context went away between the check and the publish (a signal handler
-            # of another library): nothing more can be sent.
-            self.get_logger().warning(f"zero cmd_vel not sent: {exc}")
+        sent = []
+        # Under _cmd_lock: a hold command is the last one published, not one a burst is
+        # about to replace.
+        with self._cmd_lock:
+            for name, pub, msg in self._stop_commands():
+                try:
+                    pub.publish(msg)
+                    sent.append(pub)
+                except (_rclpy.RCLError, InvalidHandle) as exc:
+                    # The context went away between the check and the publish (a signal
+                    # handler of another library): this one cannot be sent; try the others.
+                    self.get_logger().warning(f"stop command of {name} not sent: {exc}")
+        if ack_timeout_s <= 0:
+            return
+        deadline = time.monotonic() + ack_timeout_s
+        for pub in sent:
+            left = max(0.0, deadline - time.monotonic())
+            try:
+                pub.wait_for_all_acked(Duration(nanoseconds=int(left * 1e9)))
+            except (_rclpy.RCLError, InvalidHandle) as exc:
+                self.get_logger().warning(f"stop command not acknowledged: {exc}")
 
     def _on_watchdog(self) -> None:
-        """Watchdog thread: bursting stalled or failed → zero cmd_vel (the burst cannot).
+        """Watchdog thread: bursting stalled or failed → every motor output's stop command
+        (the burst cannot send it).
 
-        Takes no lock a service or a burst holds for long (only ``_cmd_lock`` around one
-        publish): stop_motion joins this thread before any handle is released.
+        Takes no lock a service or a burst holds for long (only ``_cmd_lock`` around the
+        publishes): stop_motion joins this thread before any handle is released.
         """
-        watchdog, pub = self.watchdog, self.pub_cmd
-        if watchdog is None or pub is None:
+        watchdog = self.watchdog
+        if watchdog is None or not self._drives():
             return
         status = watchdog.check()
         if status.stop and any(r.startswith("no burst") for r in status.reasons):
             if status.newly_tripped:
-                self.get_logger().warning("watchdog: zero cmd_vel: " + "; ".join(status.reasons))
+                self.get_logger().warning("watchdog: stop motor outputs: "
+                                          + "; ".join(status.reasons))
             self._publish_stop()
 
     def _on_stats(self) -> None:
@@ -865,7 +948,8 @@ def main(args: list[str] | None = None) -> int:
     """Entry point of the `hybrid_node` executable (also ``python -m feagi_hailo_ros.ros.node``).
 
     SIGINT and SIGTERM request a safe stop (``stop.spin_until_stopped``): bursting stops, a
-    zero Twist goes out on ``cmd_vel`` while the context is still valid, the executor stops,
+    zero Twist goes out on ``cmd_vel`` and each joint output's stop command on its topic
+    while the context is still valid, the executor stops,
     the node takes the lifecycle ``shutdown`` transition from whatever primary state it is
     in, and the context is shut down last.
 

@@ -62,6 +62,22 @@ def parameter_accelerators() -> tuple[str, ...]:
 
 
 @functools.cache
+def output_types() -> tuple[str, ...]:
+    """Values of ``outputs.<name>.type``: the keys of ``ros.outputs.OUTPUT_TYPES``."""
+    from .outputs import OUTPUT_TYPES
+
+    return tuple(OUTPUT_TYPES)
+
+
+@functools.cache
+def stop_modes() -> tuple[str, ...]:
+    """Values of ``outputs.<name>.stop_mode``: ``ros.outputs.STOP_MODES``."""
+    from .outputs import STOP_MODES
+
+    return STOP_MODES
+
+
+@functools.cache
 def sensor_types() -> tuple[str, ...]:
     """Values of ``sensors.<name>.type``: the keys of ``ros.bindings.SENSOR_TYPES``."""
     from .bindings import SENSOR_TYPES
@@ -156,13 +172,17 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("sensor_names", ["scan"], "Sensor bindings; each name N reads the sensors.N.* "
               "parameters below."),
     ParamSpec("input_timeout_s", 0.5, "A sensor reading is re-injected every burst for this long "
-              "(seconds) or until the next one; the watchdog zeroes cmd_vel when a sensor is silent "
-              "for this long (0: no watchdog, 0.5 s hold).", (0.0, 60.0), live=True),
+              "(seconds) or until the next one; the watchdog stops every motor output (zero cmd_vel, "
+              "joints by stop_mode) when a sensor is silent for this long (0: no watchdog, 0.5 s "
+              "hold).", (0.0, 60.0), live=True),
     # -- motors -----------------------------------------------------------------------------
-    ParamSpec("motor_area", "", "Motor area decoded to cmd_vel (FEAGI's signed-percentage motor "
-              "layout): a cortical id or name; empty = the brain's motor output, found by FEAGI "
-              "type and name (OPU, unit mot or a name with \"motor\"; several: configure fails "
-              "listing them; none: cmd_vel is not published); none = no cmd_vel."),
+    ParamSpec("output_names", ["cmd_vel"], "Motor output bindings; each name N reads the "
+              "outputs.N.* parameters below (at most one of type twist)."),
+    ParamSpec("motor_area", "", "Motor area the twist output decodes to cmd_vel unless its "
+              "outputs.<name>.area names one (FEAGI's signed-percentage motor layout): a cortical "
+              "id or name; empty = the brain's motor output, found by FEAGI type and name (OPU, "
+              "unit mot or a name with \"motor\"; several: configure fails listing them; none: "
+              "cmd_vel is not published); none = no cmd_vel."),
     ParamSpec("left_channel", 0, "Motor channel of the left wheel (area columns 2c, 2c+1).", (0, 63)),
     ParamSpec("right_channel", 1, "Motor channel of the right wheel.", (0, 63)),
     ParamSpec("max_wheel_speed", 0.3, "Wheel speed (m/s) at 100 % motor activity.", (0.01, 10.0),
@@ -203,6 +223,35 @@ SENSOR_PARAMS: tuple[ParamSpec, ...] = (
 
 #: Prefix of the per-sensor parameters as README.md writes them.
 SENSOR_PREFIX = "sensors.<name>."
+
+#: Per-output parameters, declared for each name in ``output_names`` (``outputs.py``).
+OUTPUT_PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("type", "twist", "Output type: which message is published and how the area is "
+              "decoded (README: output types).", choices_from=output_types),
+    ParamSpec("topic", "cmd_vel", "Topic to publish on (relative names follow the namespace); "
+              "each output needs its own."),
+    ParamSpec("area", "", "Motor area decoded: a cortical id or name. Empty: twist reads "
+              "motor_area; a joint type finds FEAGI's positional servo output by type and name "
+              "(output types table), and configure fails when none or several match."),
+    ParamSpec("joints", [], "Joint types (required): joint names, one area column each in this "
+              "order (string array)."),
+    ParamSpec("joint_lower", [], "Joint types (required): lower limit of each joint in its unit "
+              "(rad or m), the position of the weakest firing (double array, one per joint)."),
+    ParamSpec("joint_upper", [], "Joint types (required): upper limit of each joint, > its lower "
+              "limit, the position of the strongest firing, z = 0 (double array, one per joint)."),
+    ParamSpec("joint_safe", [], "Joint types (required): each joint's command before the brain "
+              "first commands it and, with stop_mode safe, on every stop; inside its limits "
+              "(double array, one per joint)."),
+    ParamSpec("stop_mode", "hold", "Joint types: what every stop (deactivate, watchdog, "
+              "shutdown, Ctrl-C, a failed burst) sends: hold repeats the last command (nothing "
+              "if none was sent); safe sends joint_safe (e.g. 0 for velocity controllers).",
+              choices_from=stop_modes),
+    ParamSpec("time_from_start_s", 0.1, "joint_trajectory: time_from_start of the point (s).",
+              (0.001, 60.0)),
+)
+
+#: Prefix of the per-output parameters as README.md writes them.
+OUTPUT_PREFIX = "outputs.<name>."
 
 
 def check_value(spec: ParamSpec, value: Any) -> str | None:
@@ -272,9 +321,25 @@ def sensor_types_table() -> str:
     return "\n".join(lines)
 
 
+def output_types_table() -> str:
+    """The README.md table of output types: type, message, what is published
+    (``OUTPUT_TYPES``) and which area an empty ``area`` finds (``areas.OUTPUT_ROLES``)."""
+    from .areas import OUTPUT_ROLES
+    from .outputs import OUTPUT_TYPES
+
+    lines = ["| type | message | what is published | empty `area` finds |",
+             "| --- | --- | --- | --- |"]
+    for kind, (msg, what) in OUTPUT_TYPES.items():
+        role = OUTPUT_ROLES.get(kind)
+        finds = role.describe() if role is not None else "`motor_area`"
+        lines.append(f"| `{kind}` | `{msg}` | {what} | {finds} |")
+    return "\n".join(lines)
+
+
 def readme_tables() -> list[str]:
     """Every README.md table generated from this module, in README order."""
-    return [markdown_table(PARAMS), markdown_table(SENSOR_PARAMS, SENSOR_PREFIX), sensor_types_table()]
+    return [markdown_table(PARAMS), markdown_table(SENSOR_PARAMS, SENSOR_PREFIX), sensor_types_table(),
+            markdown_table(OUTPUT_PARAMS, OUTPUT_PREFIX), output_types_table()]
 
 
 if __name__ == "__main__":

@@ -358,10 +358,11 @@ FEAGI_RESAVE = (Path(__file__).resolve().parents[1] / "data" / "genomes" / "feag
 
 
 def shipped_config(**changes: object) -> list[Parameter]:
-    """config/hybrid.yaml as parameter overrides (sensors flattened), with ``changes``."""
+    """config/hybrid.yaml as parameter overrides (sensors and outputs flattened), with ``changes``."""
     params = yaml.safe_load(CONFIG.read_text())["/**/feagi_hailo"]["ros__parameters"]
-    for name, values in params.pop("sensors").items():
-        params.update({f"sensors.{name}.{key}": value for key, value in values.items()})
+    for group in ("sensors", "outputs"):
+        for name, values in params.pop(group).items():
+            params.update({f"{group}.{name}.{key}": value for key, value in values.items()})
     params.update(changes)
     return [Parameter(name, value=value) for name, value in params.items()]
 

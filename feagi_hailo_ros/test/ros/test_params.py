@@ -7,14 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from feagi_hailo_ros.ros.params import BY_NAME, PARAMS, SENSOR_PARAMS, check_value, readme_tables
+from feagi_hailo_ros.ros.params import (
+    BY_NAME,
+    OUTPUT_PARAMS,
+    PARAMS,
+    SENSOR_PARAMS,
+    check_value,
+    readme_tables,
+)
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 def test_names_are_unique_and_defaults_valid() -> None:
     assert len(BY_NAME) == len(PARAMS)
-    for spec in (*PARAMS, *SENSOR_PARAMS):
+    for spec in (*PARAMS, *SENSOR_PARAMS, *OUTPUT_PARAMS):
         assert spec.description, spec.name
         assert check_value(spec, spec.default) is None, spec.name
 
@@ -37,6 +44,8 @@ def test_readme_documents_every_parameter() -> None:
     missing = [p.name for p in PARAMS if f"`{p.name}`" not in text]
     missing += [f"sensors.<name>.{p.name}" for p in SENSOR_PARAMS
                 if f"`sensors.<name>.{p.name}`" not in text]
+    missing += [f"outputs.<name>.{p.name}" for p in OUTPUT_PARAMS
+                if f"`outputs.<name>.{p.name}`" not in text]
     assert not missing, f"README.md does not document: {missing}"
 
 
@@ -54,6 +63,7 @@ def _defining_constants() -> dict[str, tuple[str, ...]]:
     from feagi_hailo_ros.engine.genome.builder import LEGACY_LEAK_MODES
     from feagi_hailo_ros.ros.accelerators import PARAMETER_ACCELERATORS
     from feagi_hailo_ros.ros.bindings import SENSOR_TYPES
+    from feagi_hailo_ros.ros.outputs import OUTPUT_TYPES, STOP_MODES
 
     return {
         "inhibition": tuple(INHIBITION_MODES),
@@ -62,11 +72,14 @@ def _defining_constants() -> dict[str, tuple[str, ...]]:
         "accelerator": PARAMETER_ACCELERATORS,
         "sensors.<name>.type": tuple(SENSOR_TYPES),
         "legacy_leak": tuple(LEGACY_LEAK_MODES),
+        "outputs.<name>.type": tuple(OUTPUT_TYPES),
+        "outputs.<name>.stop_mode": STOP_MODES,
     }
 
 
 def test_choices_are_read_from_their_defining_constants() -> None:
-    specs = {p.name: p for p in PARAMS} | {f"sensors.<name>.{p.name}": p for p in SENSOR_PARAMS}
+    specs = ({p.name: p for p in PARAMS} | {f"sensors.<name>.{p.name}": p for p in SENSOR_PARAMS}
+             | {f"outputs.<name>.{p.name}": p for p in OUTPUT_PARAMS})
     constants = _defining_constants()
     # A new choice parameter must be added to _defining_constants, not written out as strings.
     assert {name for name, spec in specs.items() if spec.choices} == set(constants)
@@ -94,5 +107,17 @@ def test_node_subscribes_the_message_each_sensor_type_names() -> None:
     assert set(_MSG_TYPES) == set(SENSOR_TYPES)
     for kind, (type_name, _) in SENSOR_TYPES.items():
         cls = _MSG_TYPES[kind]
+        package, _, name = type_name.split("/")
+        assert (cls.__module__.split(".")[0], cls.__name__) == (package, name), kind
+
+
+def test_node_publishes_the_message_each_output_type_names() -> None:
+    pytest.importorskip("rclpy", reason="rclpy is not installed in this environment")
+    from feagi_hailo_ros.ros.node import _OUTPUT_MSG_TYPES
+    from feagi_hailo_ros.ros.outputs import OUTPUT_TYPES
+
+    assert set(_OUTPUT_MSG_TYPES) == set(OUTPUT_TYPES)
+    for kind, (type_name, _) in OUTPUT_TYPES.items():
+        cls = _OUTPUT_MSG_TYPES[kind]
         package, _, name = type_name.split("/")
         assert (cls.__module__.split(".")[0], cls.__name__) == (package, name), kind
