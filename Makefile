@@ -48,7 +48,7 @@ $(PKG_STAMP): $(DEPS_STAMP) feagi_hailo_ros/setup.py feagi_hailo_ros/setup.cfg
 
 .PHONY: msgs
 msgs: $(DEPS_STAMP)
-	$(PY) tools/build_interfaces.py --build-dir build/$(ROS_DISTRO)/feagi_hailo_msgs
+	$(PY) tools/build_interfaces.py --build-base build/$(ROS_DISTRO)
 
 run: setup
 	$(TEST_ENV) ROS_DOMAIN_ID=$$(( $$$$ % 90 + 10 )) $(PY) -m feagi_hailo_ros.ros.demo \

@@ -1,7 +1,16 @@
 #!/usr/bin/env python3
-"""Build feagi_hailo_msgs with plain CMake into a Python venv that holds the ROS 2 wheels.
+"""Build the interface packages with plain CMake into a Python venv that holds the ROS 2 wheels.
 
 Run it with the venv's own interpreter: ``.venv/bin/python tools/build_interfaces.py``.
+
+Packages: ``feagi_hailo_msgs`` always; the ``tf2_msgs`` stand-in of ``tools/standins/``
+(``TFMessage`` only, wire-identical) only when no real ``tf2_msgs`` is importable. tf2_msgs is
+not on PyPI, but the simulated robot and the firing cloud publish ``/tf`` and ``/tf_static``,
+and a node can only publish a type whose Python and C type support exist in its process. A
+real tf2_msgs (a sourced ROS install, or a wheel) always wins: the stand-in is then neither
+built nor rebuilt, and one already in the venv is shadowed by the sourced install's
+PYTHONPATH. An installed stand-in is recognised by the marker in its description
+(``STANDIN_MARK``), which a real package.xml installed over it would not carry.
 
 Two steps:
 
@@ -10,10 +19,10 @@ Two steps:
    include directories, so any interface package depending on ``std_msgs`` fails
    to compile its Python extension until those paths point at this venv's own
    (DESIGN §3). The rewrite is idempotent and touches only paths that do not exist.
-2. Configure, build and install the interface package into the venv prefix, so
+2. Configure, build and install each interface package into the venv prefix, so
    ``import feagi_hailo_msgs.msg`` works without sourcing anything.
 
-A stamp holding a hash of the interface sources and of this script makes a
+A stamp per package holding a hash of its sources and of this script makes a
 second run a no-op.
 """
 
@@ -21,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
@@ -31,6 +41,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "feagi_hailo_msgs"
+TF2_MSGS_STANDIN = REPO / "tools" / "standins" / "tf2_msgs"
+#: In the stand-in's package.xml description, so an installed stand-in can be told from a real one.
+STANDIN_MARK = "feagi_hailo_ros stand-in"
 _INCLUDE_RE = re.compile(r'(INTERFACE_INCLUDE_DIRECTORIES\s+")([^"]*)(")')
 
 
@@ -68,17 +81,34 @@ def repair_generator_py_targets(prefix: Path) -> int:
     return changed
 
 
-def _sources_digest() -> str:
+def tf2_msgs_origin(prefix: Path) -> str:
+    """Which tf2_msgs this interpreter imports: ``"real"``, ``"standin"`` or ``"absent"``.
+
+    ``"standin"`` only when the module found lies under ``prefix`` and the package.xml installed
+    there carries :data:`STANDIN_MARK`; any other importable tf2_msgs (a sourced ROS install,
+    a wheel) is ``"real"``, and this script then leaves it alone.
+    """
+    spec = importlib.util.find_spec("tf2_msgs")
+    if spec is None:
+        return "absent"
+    origin = Path(spec.origin or next(iter(spec.submodule_search_locations or []), ""))
+    manifest = prefix / "share" / "tf2_msgs" / "package.xml"
+    ours = (origin.resolve().is_relative_to(prefix.resolve()) and manifest.is_file()
+            and STANDIN_MARK in manifest.read_text())
+    return "standin" if ours else "real"
+
+
+def _sources_digest(package: Path) -> str:
     h = hashlib.sha256()
-    for path in sorted(PACKAGE.rglob("*")):
+    for path in sorted(package.rglob("*")):
         if path.is_file():
-            h.update(str(path.relative_to(PACKAGE)).encode())
+            h.update(str(path.relative_to(package)).encode())
             h.update(path.read_bytes())
     h.update(Path(__file__).read_bytes())
     return h.hexdigest()
 
 
-def build(prefix: Path, build_dir: Path, jobs: int) -> None:
+def build(package: Path, prefix: Path, build_dir: Path, jobs: int) -> None:
     python = str(prefix / "bin" / "python3")
     env = dict(os.environ)
     # The venv's bin first, so CMake's find_program sees the rosidl CLI and the venv python.
@@ -87,8 +117,9 @@ def build(prefix: Path, build_dir: Path, jobs: int) -> None:
     cmake = shutil.which("cmake")
     if cmake is None:
         raise SystemExit("cmake not found: install it (Debian: apt-get install cmake)")
+    name = package.name
     configure = [
-        cmake, "-S", str(PACKAGE), "-B", str(build_dir),
+        cmake, "-S", str(package), "-B", str(build_dir),
         f"-DCMAKE_PREFIX_PATH={prefix}", f"-DCMAKE_INSTALL_PREFIX={prefix}",
         f"-DPython3_EXECUTABLE={python}", "-DBUILD_TESTING=OFF", "-DCMAKE_BUILD_TYPE=Release",
     ]
@@ -100,7 +131,7 @@ def build(prefix: Path, build_dir: Path, jobs: int) -> None:
         for step, cmd in (("configure", configure),
                           ("build", [cmake, "--build", str(build_dir), "-j", str(jobs)]),
                           ("install", [cmake, "--install", str(build_dir)])):
-            print(f"feagi_hailo_msgs: {step}", flush=True)
+            print(f"{name}: {step}", flush=True)
             log.write("+ " + " ".join(cmd) + "\n")
             log.flush()
             result = subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -108,28 +139,49 @@ def build(prefix: Path, build_dir: Path, jobs: int) -> None:
                 log.close()
                 tail = log_path.read_text().splitlines()[-40:]
                 print("\n".join(tail), file=sys.stderr)
-                raise SystemExit(f"feagi_hailo_msgs: {step} failed (exit {result.returncode}); "
+                raise SystemExit(f"{name}: {step} failed (exit {result.returncode}); "
                                  f"full log: {log_path}")
+
+
+def packages_to_build(prefix: Path) -> list[Path]:
+    """Source directories of the interface packages this venv needs, in build order."""
+    packages = [PACKAGE]
+    origin = tf2_msgs_origin(prefix)
+    if origin == "real":
+        print("tf2_msgs: a real one is importable; the stand-in is not built")
+    else:
+        packages.append(TF2_MSGS_STANDIN)
+    return packages
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--build-dir", type=Path, default=REPO / "build" / "feagi_hailo_msgs")
+    parser.add_argument("--build-base", type=Path, default=REPO / "build",
+                        help="each package builds in BUILD_BASE/<package> (CMake log: build.log)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--force", action="store_true", help="rebuild even if the stamp is current")
+    parser.add_argument("--force", action="store_true", help="rebuild even if the stamps are current")
+    parser.add_argument("--packages-select", nargs="+", metavar="NAME",
+                        help="build only these of the packages this venv needs (as colcon's option)")
     args = parser.parse_args(argv)
 
     prefix = _venv_prefix()
-    stamp = prefix / ".feagi_hailo_msgs.stamp"
-    digest = _sources_digest()
-    if not args.force and stamp.exists() and stamp.read_text().strip() == digest:
-        print("feagi_hailo_msgs: up to date")
-        return 0
-    fixed = repair_generator_py_targets(prefix)
-    print(f"repaired include directories in {fixed} exported CMake file(s)")
-    build(prefix, args.build_dir, args.jobs)
-    stamp.write_text(digest + "\n")
-    print("feagi_hailo_msgs: built and installed into", prefix)
+    repaired = False
+    for package in packages_to_build(prefix):
+        name = package.name
+        if args.packages_select and name not in args.packages_select:
+            continue
+        stamp = prefix / f".{name}.stamp"
+        digest = _sources_digest(package)
+        if not args.force and stamp.exists() and stamp.read_text().strip() == digest:
+            print(f"{name}: up to date")
+            continue
+        if not repaired:
+            fixed = repair_generator_py_targets(prefix)
+            print(f"repaired include directories in {fixed} exported CMake file(s)")
+            repaired = True
+        build(package, prefix, args.build_base / name, args.jobs)
+        stamp.write_text(digest + "\n")
+        print(f"{name}: built and installed into", prefix)
     return 0
 
 

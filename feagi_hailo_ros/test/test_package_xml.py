@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
     [
         ("feagi_hailo_ros", "ament_python",
          {"rclpy", "lifecycle_msgs", "std_msgs", "std_srvs", "sensor_msgs", "geometry_msgs",
-          "nav_msgs", "diagnostic_msgs", "trajectory_msgs", "feagi_hailo_msgs", "python3-numpy",
+          "nav_msgs", "diagnostic_msgs", "trajectory_msgs", "tf2_msgs", "feagi_hailo_msgs", "python3-numpy",
           "python3-numba",
           "launch", "launch_ros", "ament_index_python"}),
         ("feagi_hailo_msgs", "ament_cmake", {"std_msgs", "rosidl_default_runtime"}),
@@ -67,6 +67,9 @@ IMPORTS = {
     "diagnostic_msgs": ("diagnostic-msgs", "diagnostic_msgs", False),
     "trajectory_msgs": ("trajectory-msgs", "trajectory_msgs", False),
     "feagi_hailo_msgs": (None, "feagi_hailo_msgs", False),  # built from this workspace
+    # Not on PyPI: a real install's, else the stand-in that tools/build_interfaces.py builds.
+    "tf2_msgs": (None, "tf2_msgs", False),
+    "tf2_ros": (None, "tf2_ros_py", False),  # apt ROS only; ros/frames.py falls back to rclpy
     "launch": (None, "launch", False),  # not on PyPI (DESIGN §3); apt ROS has it
     "launch_ros": (None, "launch_ros", False),
 }

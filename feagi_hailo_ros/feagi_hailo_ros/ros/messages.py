@@ -55,16 +55,19 @@ def firing_events(connectome: Connectome, fired: Mapping[str, np.ndarray], burst
     return out
 
 
-def firing_cloud_points(connectome: Connectome, fired: Mapping[str, np.ndarray]) -> np.ndarray:
+def firing_cloud_points(connectome: Connectome, fired: Mapping[str, np.ndarray],
+                        scale: float = 1.0) -> np.ndarray:
     """The fired voxels of one burst in cortical coordinates, for the firing cloud.
 
     Args:
         connectome: The running brain.
         fired: Cortical id -> int ``(k,)`` area-local indices of the neurons that fired.
+        scale: Metres per voxel (the ``cloud_scale`` parameter; TF carries no scale, so the
+            points themselves are scaled).
 
     Returns:
-        :data:`CLOUD_DTYPE` ``(m,)``, one point per fired voxel: position = area position +
-        voxel (one unit per voxel), ``area`` = the area's index, ``intensity`` = how many of the
+        :data:`CLOUD_DTYPE` ``(m,)``, one point per fired voxel: position = (area position +
+        voxel) * ``scale`` metres, ``area`` = the area's index, ``intensity`` = how many of the
         voxel's neurons fired.
     """
     parts = []
@@ -75,7 +78,7 @@ def firing_cloud_points(connectome: Connectome, fired: Mapping[str, np.ndarray])
         vox, counts = np.unique(area.voxel_of(idx), axis=0, return_counts=True)
         pts = np.zeros(len(vox), CLOUD_DTYPE)
         pos = np.asarray(area.position, dtype=np.float32)
-        pts["x"], pts["y"], pts["z"] = (vox + pos).T.astype(np.float32)
+        pts["x"], pts["y"], pts["z"] = ((vox + pos) * scale).T.astype(np.float32)
         pts["area"] = area.index
         pts["intensity"] = counts
         parts.append(pts)

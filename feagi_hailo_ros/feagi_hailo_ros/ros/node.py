@@ -61,7 +61,7 @@ from feagi_hailo_msgs.srv import Checkpoint, Upload
 
 from ..engine.core.checkpoint import CheckpointError
 from ..engine.genome.brains import DEFAULT_BRAIN
-from . import messages
+from . import frames, messages
 from .accelerators import HAILO, AcceleratorConfig, degraded
 from .areas import OFF, AreaRequest, BoundAreas
 from .bindings import SENSOR_TYPES, UNBOUND, SensorBinding, binding_from_params, encode_message, stamp_age
@@ -195,6 +195,8 @@ class HybridNode(LifecycleNode):
         # destroying.
         self._cmd_lock = threading.Lock()
         self._release_lock = threading.RLock()
+        self.cloud_tf: frames.TfBroadcaster | None = None
+        self._publish_cloud_frame()
 
     # -- parameters ---------------------------------------------------------------------
 
@@ -232,6 +234,23 @@ class HybridNode(LifecycleNode):
                 self.watchdog.input_timeout = float(values["input_timeout_s"]) or None
                 self.runner.hold_s = float(values["input_timeout_s"]) or 0.5
         return SetParametersResult(successful=True)
+
+    def _publish_cloud_frame(self) -> None:
+        """``/tf_static``: ``cloud_parent_frame → frame_id`` when a parent is set (README: frames).
+
+        Once, at construction: the parameters are read-only and a static transform stays valid
+        for the node's life, whatever its lifecycle state. Invalid frames are logged as an
+        error and no transform is sent (the cloud is still published in ``frame_id``).
+        """
+        try:
+            frame = frames.cloud_frame(self._param)
+        except ValueError as exc:
+            self.get_logger().error(f"no transform for ~/firing_cloud: {exc}")
+            return
+        if frame is None:
+            return
+        self.cloud_tf = frames.TfBroadcaster(self, static=True)
+        self.cloud_tf.send([frame.to_msg(self.get_clock().now().to_msg())])
 
     def _area_request(self, name: str) -> AreaRequest:
         return AreaRequest(name, self._param(f"sensors.{name}.type"),
@@ -626,7 +645,8 @@ class HybridNode(LifecycleNode):
         cloud_rate = self._param("cloud_rate_hz")
         if cloud_rate > 0 and start - self._last_cloud >= 1.0 / cloud_rate:
             self._last_cloud = start
-            cloud = messages.point_cloud(messages.firing_cloud_points(runner.connectome, result.fired))
+            cloud = messages.point_cloud(messages.firing_cloud_points(
+                runner.connectome, result.fired, self._param("cloud_scale")))
             cloud.header.stamp = now
             cloud.header.frame_id = self._param("frame_id")
             self.pub_cloud.publish(cloud)

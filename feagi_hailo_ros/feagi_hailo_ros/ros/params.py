@@ -167,7 +167,22 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("firing_coordinates", True, "Fill voxel coordinates in ~/firing.", live=True),
     ParamSpec("cloud_rate_hz", 5.0, "Rate of ~/firing_cloud (PointCloud2 for RViz); 0 disables.",
               (0.0, 60.0), live=True),
-    ParamSpec("frame_id", "feagi_brain", "frame_id of ~/firing_cloud: one metre per voxel."),
+    ParamSpec("frame_id", "feagi_brain", "TF frame of the brain's cortical coordinates: "
+              "header.frame_id of ~/firing_cloud and ~/firing (README: frames)."),
+    ParamSpec("cloud_scale", 1.0, "Metres per voxel in ~/firing_cloud (e.g. 0.02 draws a "
+              "100-voxel brain 2 m wide beside a robot in RViz).", (1e-4, 100.0), live=True),
+    ParamSpec("cloud_parent_frame", "", "When set (e.g. base_link or odom), a static transform "
+              "cloud_parent_frame → frame_id goes out on /tf_static (tf2's static QoS) at node "
+              "start, placing the cloud at cloud_x/y/z, cloud_roll/pitch/yaw; empty: none."),
+    ParamSpec("cloud_x", 0.0, "x of frame_id's origin in cloud_parent_frame (m).", (-1000.0, 1000.0)),
+    ParamSpec("cloud_y", 0.0, "y of frame_id's origin in cloud_parent_frame (m).", (-1000.0, 1000.0)),
+    ParamSpec("cloud_z", 0.0, "z of frame_id's origin in cloud_parent_frame (m).", (-1000.0, 1000.0)),
+    ParamSpec("cloud_roll", 0.0, "Roll of frame_id in cloud_parent_frame (rad, about x, applied "
+              "first; fixed axes as static_transform_publisher).", (-math.pi, math.pi)),
+    ParamSpec("cloud_pitch", 0.0, "Pitch of frame_id in cloud_parent_frame (rad, about y).",
+              (-math.pi, math.pi)),
+    ParamSpec("cloud_yaw", 0.0, "Yaw of frame_id in cloud_parent_frame (rad, about z, applied "
+              "last).", (-math.pi, math.pi)),
     # -- sensors ----------------------------------------------------------------------------
     ParamSpec("sensor_names", ["scan"], "Sensor bindings; each name N reads the sensors.N.* "
               "parameters below."),

@@ -6,6 +6,10 @@ and remaps work. Physics runs in fixed steps of ``1 / sim_rate_hz`` seconds of *
 time per timer tick, so a run is deterministic whatever the machine's load; stamps come from
 the node clock (``use_sim_time`` works). The ``odom`` frame coincides with the room frame.
 
+Frames (REP 105): ``odom → base_link`` on ``/tf`` with every ``odom`` message (same stamp, same
+pose), and ``base_link → laser`` once on ``/tf_static`` (``frames.TfBroadcaster``: tf2_ros's
+broadcasters or the same topics and QoS); the LaserScan's ``frame_id`` is the laser frame.
+
 Written against the API Humble, Jazzy and Kilted share (no ``with rclpy.init()``, no timer
 ``autostart``). Entry point: :func:`main` (console script ``sim_robot``).
 """
@@ -35,6 +39,7 @@ from rclpy.qos import qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import LaserScan
 
+from . import frames
 from .run_report import render_run_png
 from .sim_world import LidarSpec, Pose2D, SimWorld, default_room
 from .stop import spin_until_stopped
@@ -63,6 +68,12 @@ def _int_param(description: str, lo: int, hi: int, read_only: bool = True) -> Pa
 def _str_param(description: str, read_only: bool = True) -> ParameterDescriptor:
     return ParameterDescriptor(
         type=ParameterType.PARAMETER_STRING, description=description, read_only=read_only
+    )
+
+
+def _bool_param(description: str) -> ParameterDescriptor:
+    return ParameterDescriptor(
+        type=ParameterType.PARAMETER_BOOL, description=description, read_only=True
     )
 
 
@@ -100,9 +111,18 @@ PARAMETERS: dict[str, tuple[object, ParameterDescriptor]] = {
             read_only=False,
         ),
     ),
-    "odom_frame": ("odom", _str_param("frame_id of odometry (coincides with the room).")),
-    "base_frame": ("base_link", _str_param("child_frame_id of odometry.")),
-    "scan_frame": ("base_scan", _str_param("frame_id of the LaserScan.")),
+    "odom_frame": ("odom", _str_param(
+        "REP 105 odom frame: odom's header.frame_id, parent of base_frame on /tf (coincides "
+        "with the room).")),
+    "base_frame": ("base_link", _str_param(
+        "REP 105 base frame: odom's child_frame_id, parent of laser_frame.")),
+    "laser_frame": ("laser", _str_param("frame_id of the LaserScan, child of base_frame.")),
+    "laser_z": (0.1, _float_param(
+        "Height of the scan plane above base_frame in the static transform (m); the planar "
+        "world casts the rays from the robot centre, so only RViz sees it.", 0.0, 2.0)),
+    "publish_tf": (True, _bool_param(
+        "Publish odom → base_link on /tf and base_link → laser on /tf_static (false: another "
+        "node owns them, e.g. robot_localization and robot_state_publisher).")),
     "path_png": ("", _str_param("If set, main() writes the room + path PNG here on exit.")),
 }
 
@@ -115,13 +135,37 @@ class SimRobotNode(Node):
     Args:
         node_name: Node name.
         **kwargs: Passed to ``rclpy.node.Node`` (e.g. ``parameter_overrides``, ``context``).
+
+    Raises:
+        ValueError: parameters that make no valid world or TF tree (a frame id that tf2
+            refuses, two frames with one name, a start pose inside an obstacle); the node's
+            handles are released first.
     """
 
     def __init__(self, node_name: str = "sim_robot", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
         for name, (default, descriptor) in PARAMETERS.items():
             self.declare_parameter(name, default, descriptor)
+        try:
+            self._setup()
+        except ValueError:
+            self.destroy_node()
+            raise
+
+    def _setup(self) -> None:
         p = self._param
+        # Checked before anything is made: a bad frame id would give RViz and tf2 a tree they
+        # refuse, and nothing here would say so.
+        names = ("odom_frame", "base_frame", "laser_frame")
+        for name in names:
+            why = frames.check_frame_id(p(name), name)
+            if why:
+                raise ValueError(why)
+        if len({p(name) for name in names}) < len(names):
+            raise ValueError("odom_frame, base_frame and laser_frame must be three different "
+                             f"frames, got {', '.join(repr(p(name)) for name in names)}")
+        self._laser = frames.StaticFrame(p("base_frame"), p("laser_frame"), (0.0, 0.0, p("laser_z")))
+        self._odom_tf = frames.StaticFrame(p("odom_frame"), p("base_frame"))
         lidar = LidarSpec(
             n_beams=p("n_beams"),
             fov=math.radians(p("scan_fov_deg")),
@@ -148,6 +192,12 @@ class SimRobotNode(Node):
 
         self._scan_pub = self.create_publisher(LaserScan, "scan", qos_profile_sensor_data)
         self._odom_pub = self.create_publisher(Odometry, "odom", 10)
+        self._tf: frames.TfBroadcaster | None = None
+        self._tf_static: frames.TfBroadcaster | None = None
+        if p("publish_tf"):
+            self._tf = frames.TfBroadcaster(self)
+            self._tf_static = frames.TfBroadcaster(self, static=True)
+            self._tf_static.send([self._laser.to_msg(self.get_clock().now().to_msg())])
         self.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, 10)
         self.create_timer(self._dt, self._on_physics)
         self.create_timer(self._scan_period, self._publish_scan)
@@ -216,7 +266,7 @@ class SimRobotNode(Node):
         spec = self.world.lidar
         msg = LaserScan()
         msg.header.stamp = self.get_clock().now().to_msg()
-        msg.header.frame_id = self._param("scan_frame")
+        msg.header.frame_id = self._laser.child
         msg.angle_min = spec.angle_min
         msg.angle_max = spec.angle_max
         msg.angle_increment = spec.angle_increment
@@ -228,15 +278,18 @@ class SimRobotNode(Node):
         self._scan_pub.publish(msg)
 
     def _publish_odom(self) -> None:
+        """``odom`` and, with ``publish_tf``, ``odom → base_link`` on /tf: one stamp, one pose."""
         pose = self.world.pose
+        stamp = self.get_clock().now().to_msg()
+        orientation = frames.quaternion_from_yaw(pose.yaw)
         msg = Odometry()
-        msg.header.stamp = self.get_clock().now().to_msg()
-        msg.header.frame_id = self._param("odom_frame")
-        msg.child_frame_id = self._param("base_frame")
+        msg.header.stamp = stamp
+        msg.header.frame_id = self._odom_tf.parent
+        msg.child_frame_id = self._odom_tf.child
         msg.pose.pose.position.x = pose.x
         msg.pose.pose.position.y = pose.y
-        msg.pose.pose.orientation.z = math.sin(pose.yaw / 2.0)
-        msg.pose.pose.orientation.w = math.cos(pose.yaw / 2.0)
+        o = msg.pose.pose.orientation
+        o.x, o.y, o.z, o.w = orientation
         msg.twist.twist.linear.x = self.world.linear_velocity
         msg.twist.twist.angular.z = self.world.angular_velocity
         # Perfect odometry, but say so with a small positive variance rather than zeros,
@@ -248,6 +301,9 @@ class SimRobotNode(Node):
             msg.pose.covariance[i] = 1e6  # z, roll, pitch: not estimated (planar robot)
             msg.twist.covariance[i] = 1e6
         self._odom_pub.publish(msg)
+        if self._tf is not None:
+            self._tf.send([frames.transform_stamped(self._odom_tf.parent, self._odom_tf.child,
+                                                    stamp, (pose.x, pose.y, 0.0), orientation)])
 
     def save_path_png(self, out: str | Path) -> Path:
         """Write a PNG of the room and the path driven so far to ``out``; return its path."""
@@ -273,10 +329,16 @@ def main(args: list[str] | None = None) -> int:
         args: ROS command-line arguments (default ``sys.argv``).
 
     Returns:
-        0 after a requested stop; 1 when an exception escaped a callback (it is logged).
+        0 after a requested stop; 1 when an exception escaped a callback (it is logged); 2
+        when the parameters are invalid (the reason goes to stderr).
     """
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    node = SimRobotNode()
+    try:
+        node = SimRobotNode()
+    except ValueError as exc:  # bad parameters: say which, no traceback
+        print(f"sim_robot: {exc}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
     executor = SingleThreadedExecutor()
     executor.add_node(node)
 

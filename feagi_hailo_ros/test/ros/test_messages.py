@@ -53,6 +53,15 @@ def test_point_cloud_layout_and_values() -> None:
     assert messages.point_cloud(messages.firing_cloud_points(CONN, {})).width == 0
 
 
+def test_point_cloud_scale_is_metres_per_voxel() -> None:
+    fired = {"a": np.array([5]), "b": np.array([2, 3])}
+    unit, scaled = (messages.firing_cloud_points(CONN, fired, scale=s) for s in (1.0, 0.05))
+    assert (scaled[1]["x"], scaled[1]["y"], scaled[1]["z"]) == pytest.approx((0.55, 1.0, 1.5))
+    for axis in "xyz":
+        np.testing.assert_allclose(scaled[axis], unit[axis] * 0.05, rtol=1e-6)
+    np.testing.assert_array_equal(scaled[["area", "intensity"]], unit[["area", "intensity"]])
+
+
 def test_burst_stats_splits_backends() -> None:
     rate = RateSummary(99.0, 0.1, 0.9, 2, 100)
     stats = messages.burst_stats(100, 100.0, rate, 0.002,
