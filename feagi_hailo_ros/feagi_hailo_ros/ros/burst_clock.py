@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,16 +121,25 @@ class BurstLoop:
         on_error: Called with the exception that ended the loop, on the loop's thread.
         name: Name of the thread.
         max_lag_s: Lag beyond which (and beyond one period) the schedule restarts.
+        clock: Monotonic seconds the deadlines are kept on (default ``time.perf_counter``).
+        wait: ``wait(seconds)`` sleeps until the next deadline (default: waiting on the stop
+            event, so :meth:`stop` wakes it). Tests pass a fake clock and a ``wait`` that
+            advances it, so the schedule is checked without wall time.
     """
 
-    def __init__(self, callback, rate_hz: float, *, on_error=None, name: str = "feagi_burst",
-                 max_lag_s: float = 0.02) -> None:
+    def __init__(self, callback: Callable[[], object], rate_hz: float, *,
+                 on_error: Callable[[BaseException], object] | None = None,
+                 name: str = "feagi_burst", max_lag_s: float = 0.02,
+                 clock: Callable[[], float] = time.perf_counter,
+                 wait: Callable[[float], object] | None = None) -> None:
         self.max_lag_s = max_lag_s
         self._callback = callback
         self._on_error = on_error
         self._name = name
         self._period = 1.0 / float(rate_hz)
         self._stop = threading.Event()
+        self._clock = clock
+        self._wait = wait if wait is not None else self._stop.wait
         self._thread: threading.Thread | None = None
         #: The exception that ended the loop, if one did (cleared by start()).
         self.error: BaseException | None = None
@@ -154,7 +164,7 @@ class BurstLoop:
             return
         self._stop.clear()
         self.error = None
-        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread = threading.Thread(target=self.run, name=self._name, daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -164,13 +174,15 @@ class BurstLoop:
             self._thread.join(timeout)
         self._thread = None
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """The loop itself, on the calling thread, until :meth:`stop` or an exception in the
+        callback (:meth:`start` runs it on the loop's own thread)."""
         # The first burst comes one period after start, like a timer's.
-        deadline = time.perf_counter() + self._period
+        deadline = self._clock() + self._period
         while not self._stop.is_set():
-            now = time.perf_counter()
+            now = self._clock()
             if now < deadline:
-                self._stop.wait(deadline - now)
+                self._wait(deadline - now)
                 continue
             try:
                 self._callback()
@@ -179,6 +191,10 @@ class BurstLoop:
                 if self._on_error is not None:
                     self._on_error(exc)
                 return
+            # Catch up: the next deadline is one period after this one, even if that is
+            # already past (a short stall is made good by back-to-back bursts) ...
             deadline += self._period
-            if time.perf_counter() - deadline > max(self._period, self.max_lag_s):
-                deadline = time.perf_counter()
+            # ... unless the loop is so far behind that catching up would be a storm of
+            # bursts: then the schedule restarts from now.
+            if self._clock() - deadline > max(self._period, self.max_lag_s):
+                deadline = self._clock()

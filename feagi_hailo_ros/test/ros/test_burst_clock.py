@@ -84,3 +84,55 @@ def test_rate_falls_to_zero_once_bursts_stop() -> None:
     stopped = meter.summary(0.36, stall_s=0.25)
     assert stopped.achieved_rate_hz == 0.0 and stopped.bursts == 11
     assert RateMeter(100.0).summary(5.0, stall_s=0.25).achieved_rate_hz == 0.0
+
+
+class FakeTime:
+    """A clock for BurstLoop: ``wait`` advances it; a callback may advance it to stall."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def wait(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def run_schedule(stalls: dict[int, float], calls: int, rate_hz: float = 100.0) -> list[float]:
+    """Run a BurstLoop on a fake clock for ``calls`` calls; call ``k`` (0-based) takes
+    ``stalls.get(k, 0)`` seconds. Returns the fake time of every call."""
+    from feagi_hailo_ros.ros.burst_clock import BurstLoop
+
+    t = FakeTime()
+    times: list[float] = []
+
+    def burst() -> None:
+        times.append(t.now)
+        t.now += stalls.get(len(times) - 1, 0.0)
+        if len(times) == calls:
+            loop.stop()
+
+    loop = BurstLoop(burst, rate_hz, clock=t.clock, wait=t.wait, max_lag_s=0.02)
+    loop.run()
+    return times
+
+
+def test_burst_loop_keeps_absolute_deadlines() -> None:
+    # A burst that takes part of its period does not move the deadlines after it.
+    times = run_schedule({1: 0.004}, 5)
+    assert times == pytest.approx([0.01, 0.02, 0.03, 0.04, 0.05])
+
+
+def test_burst_loop_catches_up_a_short_stall() -> None:
+    # Call 2 stalls 15 ms (1.5 periods, within max_lag_s 20 ms): the missed deadline at
+    # 0.04 is made good at once, back to back, and the schedule goes on at 0.05, 0.06.
+    times = run_schedule({2: 0.015}, 6)
+    assert times == pytest.approx([0.01, 0.02, 0.03, 0.045, 0.05, 0.06])
+
+
+def test_burst_loop_restarts_after_a_long_stall() -> None:
+    # Call 2 stalls 100 ms (10 periods > max_lag_s): no storm of 10 catch-up bursts; the
+    # schedule restarts from the end of the stall.
+    times = run_schedule({2: 0.1}, 6)
+    assert times == pytest.approx([0.01, 0.02, 0.03, 0.13, 0.14, 0.15])

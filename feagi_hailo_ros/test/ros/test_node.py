@@ -91,6 +91,30 @@ def scan_with_obstacle(stamp: object, left: bool) -> LaserScan:
     return msg
 
 
+def publish_until_accepted(h: Harness, msg: object, sensor: str = "scan", tries: int = 5) -> int:
+    """Publish ``msg`` on ``h.scan_pub`` until the node accepted one more ``sensor`` reading;
+    returns how many sends it took.
+
+    Sensor QoS is best effort, so a message can be lost (the first one after discovery, on a
+    busy machine) and is sent again. Every send gets a new stamp: the message is new, and a
+    resend that kept the first send's stamp arrived 2 s old (the wait between sends), which
+    the node rightly dropped as stale (max_age_s 0.5 s). That was the "late delivery" for
+    which this comparison once ran without the staleness check: the delay was the test's own
+    resend, not DDS (commit b0c120e turned the check off; fc7e649 had added the resend).
+    Reproduced by skipping the first send with the old loop: every resend was dropped with
+    "stale: stamp 2.037 s old > max_age_s 0.5"; with a new stamp per send the first resend
+    is accepted.
+    """
+    counters = h.node.counters[sensor]
+    want = counters.accepted + 1
+    for attempt in range(1, tries + 1):
+        msg.header.stamp = h.node.get_clock().now().to_msg()
+        h.scan_pub.publish(msg)
+        if h.spin_until(h.executor, timeout=2.0, predicate=lambda: counters.accepted >= want):
+            return attempt
+    raise AssertionError(f"{sensor}: not accepted after {tries} sends: {counters.last_error!r}")
+
+
 def test_configure_activate_deactivate_cleanup_shutdown(harness) -> None:
     h = harness()
     h.configure_and_activate(pause=False)
@@ -165,10 +189,7 @@ def test_binding_to_missing_area_fails_configure(harness) -> None:
 
 @pytest.mark.parametrize("left", [True, False])
 def test_scan_in_gives_engine_firing_and_cmd_vel(harness, left: bool) -> None:
-    # Staleness is off here: this test compares the encode → engine → publish path with the
-    # engine, and a loaded machine can deliver a scan later than max_age_s (the stale drop
-    # itself is tested in test_malformed_and_stale_scans_are_dropped_not_fatal).
-    h = harness([Parameter("sensors.scan.max_age_s", value=0.0)])
+    h = harness()  # with the staleness check (max_age_s 0.5 s) on: see publish_until_accepted
     h.configure_and_activate()
     # The same brain, stepped by hand with the same input, is the expected output.
     reference = BrainRunner(build_brain(BrainSource(genome_path=str(
@@ -181,15 +202,8 @@ def test_scan_in_gives_engine_firing_and_cmd_vel(harness, left: bool) -> None:
     h.node.runner.hold_s = reference.hold_s = 3600.0  # the reading is held for the whole test
     for burst in range(12):
         if burst in (0, 4):
-            msg = scan_with_obstacle(h.node.get_clock().now().to_msg(), left)
-            accepted = h.node.counters["scan"].accepted + 1
-            # Sensor QoS is best effort: a lost message is sent again (the latch keeps one).
-            for _ in range(5):
-                h.scan_pub.publish(msg)
-                if h.spin_until(h.executor, timeout=2.0,
-                                predicate=lambda n=accepted: h.node.counters["scan"].accepted >= n):
-                    break
-            assert h.node.counters["scan"].accepted >= accepted, h.node.counters["scan"].last_error
+            msg = scan_with_obstacle(None, left)
+            publish_until_accepted(h, msg)
             voxels, pots = encode_message(binding, msg, reference.area_dims("i__pro"))
             reference.latch("scan", "i__pro", voxels, pots)
         want_msgs = (len(h.firing) + 1, len(h.cmd) + 1)
@@ -396,20 +410,15 @@ def test_every_shipped_genome_configures_with_the_shipped_config(
 def test_feagi_resave_drives_like_the_shipped_brain(harness) -> None:
     # The brain FEAGI re-saved (new ids, core areas added), bound by the shipped config, turns
     # away from an obstacle exactly as the shipped v2 brain stepped by hand does.
-    h = harness(shipped_config(genome=str(FEAGI_RESAVE)) + [Parameter("sensors.scan.max_age_s",
-                                                                       value=0.0)])
+    h = harness(shipped_config(genome=str(FEAGI_RESAVE)))
     h.configure_and_activate()
     h.node.watchdog.burst_timeout = None
     h.node.watchdog.input_timeout = None
     reference = BrainRunner(build_brain(BrainSource(genome_path="obstacle_avoidance")),
                             motor_area="o__mot")
     h.node.runner.hold_s = reference.hold_s = 3600.0
-    msg = scan_with_obstacle(h.node.get_clock().now().to_msg(), True)
-    for _ in range(5):
-        h.scan_pub.publish(msg)
-        if h.spin_until(h.executor, lambda: h.node.counters["scan"].accepted >= 1, timeout=2.0):
-            break
-    assert h.node.counters["scan"].accepted >= 1, h.node.counters["scan"].last_error
+    msg = scan_with_obstacle(None, True)
+    publish_until_accepted(h, msg)
     binding = SensorBinding("scan", "scan", "laser_scan", "i__pro", range_max=1.0)
     reference.latch("scan", "i__pro", *encode_message(binding, msg, reference.area_dims("i__pro")))
     for _ in range(8):

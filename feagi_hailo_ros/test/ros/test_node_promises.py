@@ -1,0 +1,156 @@
+"""README promises of the node that once had no test that failed when they broke (issue 11,
+"Unproven promises"): the node in-process over DDS like test_node.py, bursts stepped by the
+test, the watchdog on a fake clock, engines spied on. No wall-clock rate is assumed."""
+
+from __future__ import annotations
+
+import pytest
+
+rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed in this environment")
+pytest.importorskip("feagi_hailo_msgs.msg", reason="feagi_hailo_msgs is not built (make setup)")
+
+from geometry_msgs.msg import Twist  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from test_node import FEAGI_RESAVE, SUCCESS, scan_with_obstacle  # noqa: E402
+
+from feagi_hailo_msgs.msg import AreaInput  # noqa: E402
+from feagi_hailo_msgs.srv import Upload  # noqa: E402
+from feagi_hailo_ros.ros.decoders import Watchdog  # noqa: E402
+from feagi_hailo_ros.ros.params import PARAMS  # noqa: E402
+
+
+def spy_close(monkeypatch, engine) -> list[int]:
+    """Count calls of ``engine.close`` (the real close still runs)."""
+    calls: list[int] = []
+    original = engine.close
+    monkeypatch.setattr(engine, "close", lambda: calls.append(1) or original())
+    return calls
+
+
+def test_every_ranged_parameter_descriptor_carries_its_range_in_its_type(harness) -> None:
+    # rqt_reconfigure draws a slider from floating_point_range / integer_range: a float
+    # parameter needs the float one (README, Parameters).
+    node = harness().node
+    ranged = [s for s in PARAMS if s.limits is not None]
+    assert any(isinstance(s.default, float) for s in ranged)
+    assert any(isinstance(s.default, int) for s in ranged)
+    for spec in ranged:
+        desc = node.describe_parameter(spec.name)
+        lo, hi = spec.limits
+        if isinstance(spec.default, float):
+            assert not desc.integer_range, spec.name
+            [r] = desc.floating_point_range
+            assert (r.from_value, r.to_value) == (float(lo), float(hi)), spec.name
+        else:
+            assert not desc.floating_point_range, spec.name
+            [r] = desc.integer_range
+            assert (r.from_value, r.to_value) == (int(lo), int(hi)), spec.name
+
+
+def test_input_timeout_sets_hold_and_watchdog_at_configure_and_live(harness) -> None:
+    h = harness([Parameter("input_timeout_s", value=2.0)])
+    assert h.node.trigger_configure() == SUCCESS
+    assert (h.node.runner.hold_s, h.node.watchdog.input_timeout) == (2.0, 2.0)
+    assert h.node.set_parameters([Parameter("input_timeout_s", value=3.0)])[0].successful
+    assert (h.node.runner.hold_s, h.node.watchdog.input_timeout) == (3.0, 3.0)
+    # 0: no input watchdog, readings held 0.5 s (README, Parameters).
+    assert h.node.set_parameters([Parameter("input_timeout_s", value=0.0)])[0].successful
+    assert (h.node.runner.hold_s, h.node.watchdog.input_timeout) == (0.5, None)
+
+
+def test_firing_is_published_every_firing_decimation_bursts(harness) -> None:
+    h = harness()
+    h.configure_and_activate()
+    assert h.node.set_parameters([Parameter("firing_decimation", value=3)])[0].successful
+    for _ in range(7):
+        h.node._on_burst()
+    assert h.spin_until(h.executor, lambda: len(h.firing) >= 2)
+    h.spin_until(h.executor, lambda: False, timeout=0.3)  # anything more would arrive now
+    assert [m.burst for m in h.firing] == [3, 6]
+
+
+def test_area_input_is_injected_once_not_held(harness, monkeypatch) -> None:
+    h = harness([Parameter("sensor_names", value=["scan", "raw"]),
+                 Parameter("sensors.raw.type", value="area_input"),
+                 Parameter("sensors.raw.topic", value="raw_in"),
+                 Parameter("sensors.raw.area", value="i__pro")])
+    h.configure_and_activate()
+    h.node.runner.hold_s = 3600.0  # a held reading would be injected in every burst below
+    engine = h.node.runner.choice.engine
+    injected: list[str] = []
+    original = engine.inject
+    monkeypatch.setattr(engine, "inject",
+                        lambda area, **kw: injected.append(area) or original(area, **kw))
+    raw = next(b for b in h.node.bindings if b.name == "raw")
+    h.node._on_sensor(raw, AreaInput(x=[0], y=[0], z=[0], potentials=[5.0]))
+    assert h.node.counters["raw"].accepted == 1, h.node.counters["raw"].last_error
+    h.node._on_burst()
+    assert injected == ["i__pro"]
+    h.node._on_burst()
+    h.node._on_burst()
+    assert injected == ["i__pro"], "an area_input message was injected more than once"
+
+
+def test_watchdog_zeroes_cmd_vel_in_a_burst_when_input_goes_stale(harness) -> None:
+    h = harness()
+    h.configure_and_activate()
+    h.node._watchdog_loop.stop()  # only the burst path is under test here
+    now = [100.0]
+    h.node.watchdog = Watchdog(lambda: now[0], input_timeout=0.5, burst_timeout=None,
+                               required_inputs=["scan"])
+    h.node.watchdog.input_received("scan")
+    h.node._on_burst()  # the motor area fires from the second burst on
+    assert h.spin_until(h.executor, lambda: len(h.cmd) == 1)
+    sent: list[tuple[tuple[float, float], Twist]] = []
+    for t in (100.2, 100.4, 100.6, 100.8):  # the scan goes stale after 100.5
+        now[0] = t
+        want = len(h.cmd) + 1
+        h.node._on_burst()
+        assert h.spin_until(h.executor, lambda n=want: len(h.cmd) >= n)
+        sent.append((h.node.last_result.twist, h.cmd[-1]))
+    # The brain drives (obstacle_avoidance moves forward without input) ...
+    for twist, cmd in sent:
+        assert twist[0] > 0
+    # ... which cmd_vel carries while the scan is fresh, and a zero Twist once it is stale.
+    assert [cmd.linear.x > 0 for _, cmd in sent[:2]] == [True, True]
+    assert [cmd for _, cmd in sent[2:]] == [Twist(), Twist()]
+
+
+def test_a_stale_stamp_just_over_max_age_is_dropped(harness) -> None:
+    # max_age_s 0.5 (the default): a stamp 1 s old is dropped, so a threshold even a few
+    # seconds looser than max_age_s fails here (delivery only adds age).
+    h = harness()
+    h.configure_and_activate()
+    stamp = h.node.get_clock().now() - rclpy.duration.Duration(seconds=1.0)
+    msg = scan_with_obstacle(stamp.to_msg(), True)
+    counters = h.node.counters["scan"]
+
+    def sent() -> bool:  # best effort: publish until the node saw one
+        h.scan_pub.publish(msg)
+        return counters.received > 0
+
+    assert h.spin_until(h.executor, sent)
+    assert counters.accepted == 0 and counters.dropped == counters.received
+    assert "stale: stamp 1.0" in counters.last_error
+
+
+def test_an_upload_while_inactive_is_applied_at_once(harness, monkeypatch) -> None:
+    h = harness()
+    assert h.node.trigger_configure() == SUCCESS  # inactive: no burst will apply the swap
+    old = h.node.runner.connectome
+    closed = spy_close(monkeypatch, h.node.runner.choice.engine)
+    ok = h.call(Upload, "/feagi_hailo/upload", genome_path=str(FEAGI_RESAVE))
+    assert ok.success, ok.message
+    assert h.node.runner.connectome is not old and h.node.runner.burst == 0
+    assert h.node.runner.sensor_area("scan") == "aXBybwEAAAA="
+    assert closed == [1], "the replaced engine was not closed"
+
+
+def test_cleanup_closes_the_engine(harness, monkeypatch) -> None:
+    h = harness()
+    h.configure_and_activate()
+    closed = spy_close(monkeypatch, h.node.runner.choice.engine)
+    assert h.node.trigger_deactivate() == SUCCESS
+    assert closed == []
+    assert h.node.trigger_cleanup() == SUCCESS
+    assert closed == [1]
