@@ -189,14 +189,20 @@ def test_a_checkpoint_continues_learning_exactly(tmp_path, backend, cut):
                 np.testing.assert_array_equal(second.learned_synapses()[p].weight, s.weight)
 
 
-def test_learned_weights_differ_from_the_genome_after_the_recording():
-    # Guards the test above: learning did happen in the stretch it compares.
+def _stdp_engine(bursts: int) -> tuple[Connectome, Engine]:
+    """The stdp brain after ``bursts`` bursts of the recording's schedule."""
     c, _ = load_brain(STDP)
     e = Engine(c)
     by_burst = _stdp_schedule(c)
-    for b in range(64):
+    for b in range(bursts):
         _drive(e, by_burst, b)
         e.step()
+    return c, e
+
+
+def test_learned_weights_differ_from_the_genome_after_the_recording():
+    # Guards the test above: learning did happen in the stretch it compares.
+    c, e = _stdp_engine(64)
     changed = [p for p, s in e.learned_synapses().items()
                if not np.array_equal(s.weight, np.abs(np.full(s.weight.size, c.projections[p].weight,
                                                               np.float32)))]
@@ -245,12 +251,7 @@ def test_reset_keeps_what_was_learned_and_restore_brings_the_genome_back():
 
 
 def test_a_checkpoint_from_before_plasticity_restores_genome_weights(tmp_path):
-    c, _ = load_brain(STDP)
-    e = Engine(c)
-    by_burst = _stdp_schedule(c)
-    for b in range(6):
-        _drive(e, by_burst, b)
-        e.step()
+    c, e = _stdp_engine(6)
     static = Engine(dataclasses.replace(c, projections=[
         dataclasses.replace(p, plasticity=None) for p in c.projections]))
     static.save_checkpoint(tmp_path / "old.npz")  # no learned members, same brain identity
