@@ -26,6 +26,7 @@ class FakeEngine:
         self.burst = 0
         self.closed = 0
         self.last_timing: dict[str, float] = {}
+        self.learning = True  # a static brain: nothing to learn, as Engine without plastic rules
         self._injected: list[tuple[str, object]] = []
         #: Per burst: the (area, voxels) injected before it.
         self.bursts: list[list[tuple[str, object]]] = []
@@ -44,6 +45,12 @@ class FakeEngine:
 
     def reset(self) -> None:
         self.burst, self._injected, self.bursts = 0, [], []
+
+    def restore_genome_weights(self) -> None:
+        """A static brain has no learned weights to restore."""
+
+    def learned_synapses(self) -> dict:
+        return {}
 
     def close(self) -> None:
         self.closed += 1
