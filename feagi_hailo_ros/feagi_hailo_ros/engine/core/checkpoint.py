@@ -16,7 +16,9 @@ their firing burst), ``learned_offsets`` (int64[K + 1]) into ``learned_pre``/``l
 (int32, area-local) and ``learned_weight`` (float32 magnitudes); and ``fire_ledger`` (int64[n],
 the last burst each neuron fired). The payload hash covers them too. ``kept_potential``
 (uint8[n], present when ``meta["kept"]``) marks ``mp_acc = false`` neurons whose V a forced fire
-kept (``EngineState.kept_potential``).
+kept (``EngineState.kept_potential``). ``memory_state`` (UTF-8 JSON as uint8, present when
+``meta["memory"]``) is the memory areas' state (``memory.MemoryAreas.state`` plus the memory
+neurons to fire next burst, ``fire_next``).
 
 Files are written to a temporary name and renamed, so a crash mid-write
 leaves the previous checkpoint intact. Loading refuses, with
@@ -80,6 +82,7 @@ _DTYPES = {
     "learned_weight": np.dtype(np.float32),
     "fire_ledger": np.dtype(np.int64),
     "kept_potential": np.dtype(np.uint8),
+    "memory_state": np.dtype(np.uint8),
 }
 
 
@@ -141,7 +144,8 @@ def connectome_identity(connectome: Connectome) -> str:
 def _members(meta: dict[str, Any]) -> tuple[str, ...]:
     """Payload members a checkpoint with this metadata holds."""
     return (_PAYLOAD + (_LEARNED if meta.get("learned") else ())
-            + (("kept_potential",) if meta.get("kept") else ()))
+            + (("kept_potential",) if meta.get("kept") else ())
+            + (("memory_state",) if meta.get("memory") else ()))
 
 
 def _payload_hash(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:
@@ -165,11 +169,12 @@ def save_checkpoint(
     inhibition: str,
     seed: int,
     learned: Learned | None = None,
+    memory: dict[str, Any] | None = None,
 ) -> None:
     """Write ``state`` atomically to ``path`` (the name is used as given).
 
     ``learned`` is what a brain with plastic projections learned (:class:`Learned`), else
-    ``None``.
+    ``None``; ``memory`` the memory areas' JSON-able state, else ``None``.
 
     ``identity`` is :func:`connectome_identity` of the brain, ``synapse_count`` its synapse
     count, ``inhibition`` and ``seed`` the engine options the continuation depends on; all are
@@ -218,6 +223,9 @@ def save_checkpoint(
             "fire_ledger": np.asarray(learned.ledger, np.int64),
         })
         meta["learned"] = True
+    if memory is not None:
+        arrays["memory_state"] = np.frombuffer(json.dumps(memory).encode(), np.uint8)
+        meta["memory"] = True
     if state.kept_potential is not None and np.any(state.kept_potential):
         arrays["kept_potential"] = np.asarray(state.kept_potential, bool).astype(np.uint8)
         meta["kept"] = True
@@ -251,6 +259,21 @@ class Learned:
         return ([(p, ROLE_NOW, s) for p, s in sorted(self.now.items())]
                 + [(p, ROLE_UPLOADED, s) for p, s in sorted(self.uploaded.items())]
                 + [(p, at, s) for at, p, s in self.queue])
+
+
+def read_memory(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The memory areas' state a checkpoint holds, or ``None``. Raises what
+    :func:`read_checkpoint` raises, and :class:`CheckpointCorruptError` for unreadable JSON."""
+    meta, _, arrays = _read(path)
+    if not meta.get("memory"):
+        return None
+    try:
+        memory = json.loads(bytes(arrays["memory_state"]).decode())
+    except (UnicodeDecodeError, ValueError) as e:
+        raise CheckpointCorruptError(f"{path}: unreadable memory state ({e})") from e
+    if not isinstance(memory, dict):
+        raise CheckpointCorruptError(f"{path}: memory state is not an object")
+    return memory
 
 
 def read_learned(path: str | os.PathLike[str]) -> Learned | None:

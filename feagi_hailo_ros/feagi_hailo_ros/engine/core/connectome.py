@@ -194,11 +194,34 @@ class Projection:
         return int(self.pre.size)
 
 
+@dataclass(frozen=True)
+class MemoryArea:
+    """A FEAGI memory area (DESIGN §4.7): its neurons are grown at run time, one per distinct
+    window of upstream firing.
+
+    ``area`` indexes :attr:`Connectome.areas`; that area holds a pool of ``capacity`` neurons
+    in its voxel (0, 0, 0) (``dims`` (1, 1, 1), ``neurons_per_voxel`` = capacity), of which the
+    engine uses as many as are alive. ``depth`` is the window in bursts (``tmpdpt``),
+    ``lifespan`` a new neuron's lifespan (``mem_ls``), ``growth`` what a reactivation adds
+    (``mem_gr``, truncated), ``longterm`` the lifespan at which a neuron becomes long-term
+    (``mem__t``); ``upstream`` the indices of the non-memory areas mapped into it, ascending.
+    """
+
+    area: int
+    depth: int
+    lifespan: int
+    growth: int
+    longterm: int
+    upstream: tuple[int, ...]
+    capacity: int
+
+
 @dataclass
 class Connectome:
     """Areas plus projections; the unit a backend uploads and runs.
 
     ``power_area`` is the index of FEAGI's power area (fired every burst) or ``None``;
+    ``memory_areas`` FEAGI's memory areas (:class:`MemoryArea`);
     ``source_checksum`` the :attr:`Genome.checksum <feagi_hailo_ros.engine.genome.model.Genome>`
     it was built from (``""`` when not built from a genome); ``notes`` what the importer
     skipped, clamped or ignored.
@@ -209,6 +232,8 @@ class Connectome:
     power_area: int | None = None
     source_checksum: str = ""
     notes: list[str] = field(default_factory=list)
+    #: FEAGI memory areas (DESIGN §4.7), whose neurons the engine grows at run time.
+    memory_areas: list[MemoryArea] = field(default_factory=list)
 
     @property
     def neuron_count(self) -> int:

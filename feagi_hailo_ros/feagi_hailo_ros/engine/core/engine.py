@@ -37,6 +37,7 @@ from .backend import (
 )
 from .connectome import AreaSpec, Connectome
 from .integrator import Counts, Integrator, group_spikes, integrability
+from .memory import MEMORY_FIRE_POTENTIAL, MemoryAreas, MemoryEvents
 from .plasticity import InFlightWeights, LearnedSynapses, Plasticity, projection_sign
 from .state import NeuronSnapshot
 
@@ -119,6 +120,13 @@ class Engine:
             backend.require(FEATURE_EXTERNAL_INPUT)
         self._plasticity: Plasticity | None = None
         self._in_flight: InFlightWeights | None = None
+        #: Memory areas (DESIGN §4.7); empty (falsy) for a brain without any.
+        self._memory = MemoryAreas(connectome)
+        self._memory_fire = np.zeros(0, np.int64)
+        #: What the memory areas did in the last burst (``None`` before any).
+        self.last_memory_events: MemoryEvents | None = None
+        if self._memory:
+            backend.require(FEATURE_STATE_TRANSFER)  # a dead memory neuron's state is cleared
         if any(p.plasticity is not None for p in connectome.projections):
             backend.require(FEATURE_PLASTICITY)
             backend.require(FEATURE_PER_SYNAPSE_WEIGHTS)  # grown synapses are uploaded as such
@@ -297,6 +305,11 @@ class Engine:
         force = self._force + ([self._power] if self._power.size else [])
         force_psp = self._force_psp + (
             [np.full(self._power.size, FORCED_POTENTIAL, np.float32)] if self._power.size else [])
+        if self._memory_fire.size:  # memory neurons detected last burst (DESIGN §4.7)
+            force = [*force, self._memory_fire]
+            force_psp = [*force_psp, np.full(self._memory_fire.size, MEMORY_FIRE_POTENTIAL,
+                                             np.float32)]
+            self._memory_fire = np.zeros(0, np.int64)
         inp = BurstInput(
             inject_index=np.concatenate(self._inj_idx) if self._inj_idx else np.zeros(0, np.int64),
             inject_value=(
@@ -315,7 +328,7 @@ class Engine:
             if self._in_flight is not None:
                 self._apply_due_weights()
             fired = self.backend.process_burst(inp)
-            if self._plasticity is not None:
+            if self._plasticity is not None or self._memory:
                 self._learn()
         finally:
             if collect is not None and not collected:
@@ -337,12 +350,35 @@ class Engine:
         return fired
 
     def _learn(self) -> None:
-        """Plasticity after the burst just run (its fired set includes forced fires)."""
-        assert self._plasticity is not None and self._in_flight is not None
+        """Memory areas, then plasticity, after the burst just run (its fired set includes
+        forced fires). Frozen (``learning`` false), memory areas neither store nor forget."""
         t = self.backend.burst - 1
-        update = self._plasticity.observe(t, self.backend.last_fired(), self.learning)
-        changed = list(dict.fromkeys(update.changed + update.grown))
+        fired = self.backend.last_fired()
+        removed: list[int] = []
+        if self._memory and self.learning:
+            ev = self._memory.observe(t, fired)
+            self.last_memory_events = ev
+            self._memory_fire = np.asarray(ev.detected, np.int64)
+            if ev.deleted:
+                self._clear_neurons(np.asarray(ev.deleted, np.int64))
+                if self._plasticity is not None:
+                    removed = self._plasticity.forget(np.asarray(ev.deleted, np.int64))
+        if self._plasticity is None or self._in_flight is None:
+            return
+        update = self._plasticity.observe(t, fired, self.learning)
+        changed = list(dict.fromkeys(removed + update.changed + update.grown))
         self._in_flight.schedule(t, changed, self._plasticity.synapses)
+
+    def _clear_neurons(self, neurons: np.ndarray) -> None:
+        """Dead memory neurons back to rest (V 0, no countdown, no count), so a slot reused by a
+        new memory neuron starts as FEAGI registers one (membrane potential 0)."""
+        state = self.backend.download_state()
+        state.potentials[neurons] = 0
+        state.refractory_countdown[neurons] = 0
+        state.fire_counts[neurons] = 0
+        if state.kept_potential is not None:
+            state.kept_potential[neurons] = False
+        self.backend.upload_state(state)
 
     def _apply_due_weights(self) -> None:
         """Before a burst: give the backend the weights its deliveries were fired with."""
@@ -389,6 +425,16 @@ class Engine:
         if self._plasticity is None:
             return {}
         return {p: s.copy() for p, s in self._plasticity.synapses.items()}
+
+    def memory_summary(self) -> list[dict[str, Any]]:
+        """Per memory area: alive and long-term memory neurons, capacity, creations refused
+        for a full pool (``MemoryAreas.summary``); empty without memory areas."""
+        return self._memory.summary()
+
+    def memory_neurons(self, area: AreaKey) -> dict[int, dict[str, int | bool]]:
+        """The living memory neurons of a memory area: FEAGI id (from 50,000,000) ->
+        area-local ``neuron``, ``lifespan``, ``long_term``. ``KeyError`` for another area."""
+        return self._memory.neurons(self.connectome.area(area).index)
 
     def restore_genome_weights(self) -> None:
         """Plastic projections back to the genome's synapses and weights; the neuron state and
@@ -538,6 +584,8 @@ class Engine:
         not of what the brain learned); :meth:`restore_genome_weights` drops them.
         """
         self.backend.reset()
+        self._memory.clear_windows()
+        self._memory_fire = np.zeros(0, np.int64)
         if self._plasticity is not None:
             self._plasticity.clear_ledger()
             self._learned_now()  # no spike is in flight after a reset
@@ -564,6 +612,8 @@ class Engine:
             inhibition=self.inhibition,
             seed=self.seed,
             learned=self._learned_state(),
+            memory={**self._memory.state(), "fire_next": self._memory_fire.tolist()}
+            if self._memory else None,
         )
 
     def _learned_state(self) -> ckpt.Learned | None:
@@ -592,6 +642,19 @@ class Engine:
             seed=self.seed,
         )
         learned = ckpt.read_learned(path)
+        memory = ckpt.read_memory(path) if self._memory else None
+        fresh = MemoryAreas(self.connectome)
+        if memory is not None:
+            try:
+                fresh.set_state(memory)
+                fire_next = np.asarray(memory.get("fire_next", []), np.int64)
+                if fire_next.size and (fire_next.min() < 0
+                                       or fire_next.max() >= self.connectome.neuron_count):
+                    raise ValueError("fire_next names a neuron outside the brain")
+            except (ValueError, TypeError) as e:
+                raise ckpt.CheckpointCorruptError(f"{path}: {e}") from e
+        else:
+            fire_next = np.zeros(0, np.int64)
         if self._plasticity is not None and self._in_flight is not None:
             previous = self._learned_state()
             assert previous is not None
@@ -612,6 +675,7 @@ class Engine:
                 raise ckpt.CheckpointCorruptError(f"{path}: learned synapses: {e}") from e
             self._upload_learned()
         self.backend.upload_state(state)
+        self._memory, self._memory_fire = fresh, fire_next
         self._clear_pending()
 
     def close(self) -> None:

@@ -169,6 +169,27 @@ class Plasticity:
                           plastic=proj.plastic, weights=self.signed_weights(p),
                           plasticity=proj.plasticity)
 
+    def forget(self, neurons: np.ndarray) -> list[int]:
+        """Delete neurons' synapses from every plastic projection and clear their fire history
+        (dead memory neurons, DESIGN §4.7). ``neurons`` are global ids. Returns the projections
+        that lost synapses (their structure changed)."""
+        neurons = np.asarray(neurons, np.int64)
+        if not neurons.size:
+            return []
+        self._ledger[neurons] = NEVER_FIRED
+        changed = []
+        for p in self.projections:
+            proj = self._connectome.projections[p]
+            src = self._connectome.areas[proj.src_area]
+            dst = self._connectome.areas[proj.dst_area]
+            s = self.synapses[p]
+            gone = (np.isin(s.pre.astype(np.int64) + src.first_neuron, neurons)
+                    | np.isin(s.post.astype(np.int64) + dst.first_neuron, neurons))
+            if gone.any():
+                self.synapses[p] = LearnedSynapses(s.pre[~gone], s.post[~gone], s.weight[~gone])
+                changed.append(p)
+        return changed
+
     # -- learning ----------------------------------------------------------------------------
 
     def observe(self, burst: int, fired: np.ndarray, learn: bool = True) -> PlasticityUpdate:

@@ -8,8 +8,10 @@ below is ``crates/feagi-brain-development/src/connectome_manager.rs`` unless sai
   ``___pleas``, ``___fear_``, ``___hope_``, 1x1x1; FEAGI's ``ensure_core_cortical_areas``).
   Areas are ordered by FEAGI id (:attr:`~.model.AreaGenes.feagi_id`), so a v2 genome and
   FEAGI's re-save of it number their neurons alike. The power area fires every burst.
-  Memory areas are not built (FEAGI grows their neurons at run time from plasticity, which is
-  another issue): skipped with a note, never refused.
+  Memory areas (DESIGN §4.7) are built as a pool of ``memory_capacity`` neurons in voxel
+  (0, 0, 0) that the engine grows into at run time (:class:`~..core.connectome.MemoryArea`);
+  mappings into them name their upstream areas and build no synapse, mappings out of them build
+  synapses only as ``associative_memory`` grows them (as in FEAGI).
 * The morphology gives (source voxel, destination voxel) pairs (:mod:`.morphology`).
   ``vectors`` ignore ``morphology_scalar`` (FEAGI calls them with scalar 1, measured in
   ``feagi_ref/min_vscalar``); a scalar other than 1 gets a note. Function morphologies FEAGI's
@@ -63,11 +65,11 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..core.connectome import AreaSpec, Connectome, PlasticityRule, Projection
+from ..core.connectome import AreaSpec, Connectome, MemoryArea, PlasticityRule, Projection
 from .errors import (
     BrainTooLargeError,
     EmptyBrainError,
@@ -144,6 +146,13 @@ class _Plan:
     areas: list[AreaGenes]
     mappings: list[_PlannedMapping]
     notes: list[str] = field(default_factory=list)
+    #: memory area id -> ids of the non-memory areas mapped into it (its upstream areas)
+    upstream: dict[str, set[str]] = field(default_factory=dict)
+
+
+#: Memory neurons a memory area can hold at once by default (its pool; DESIGN §4.7). FEAGI's
+#: pool is global and large; a robot's memory areas are small, and a full pool is reported.
+DEFAULT_MEMORY_CAPACITY = 256
 
 
 def _core_area(template) -> AreaGenes:
@@ -209,7 +218,8 @@ def _window_problem(rule: MappingRule) -> str:
     return ""
 
 
-def _plan(genome: Genome, strict: bool, add_core_areas: bool = True) -> _Plan:
+def _plan(genome: Genome, strict: bool, add_core_areas: bool = True,
+          memory_capacity: int = DEFAULT_MEMORY_CAPACITY) -> _Plan:
     """Resolve areas, destinations and morphologies; nothing large is allocated here."""
     notes = list(genome.notes)
 
@@ -220,15 +230,17 @@ def _plan(genome: Genome, strict: bool, add_core_areas: bool = True) -> _Plan:
 
     resolve = _id_resolver(genome)
     kept: list[AreaGenes] = []
-    dropped: set[str] = set()
+    memory: set[str] = set()
     for area in genome.areas:
         if area.is_memory:
-            # Never a refusal: FEAGI loads the genome and grows memory neurons at run time.
-            dropped.add(area.cortical_id)
-            notes.append(f"{area.path}: memory area {area.cortical_id!r} ({area.name}) not "
-                         "built: FEAGI grows its neurons from plasticity at run time, which is "
-                         "not modelled; mappings to and from it are left out")
-            continue
+            # FEAGI grows a memory area's neurons at run time, all in voxel (0, 0, 0); here they
+            # come from a fixed pool there (DESIGN §4.7).
+            memory.add(area.cortical_id)
+            notes.append(f"{area.path}: memory area {area.cortical_id!r} ({area.name}): its "
+                         f"neurons grow at run time, from a pool of {memory_capacity} in voxel "
+                         "(0, 0, 0) (memory_capacity); replay into a twin area (made by FEAGI's "
+                         "REST API, not by genomes) is not modelled")
+            area = replace(area, dims=(1, 1, 1), neurons_per_voxel=memory_capacity)
         kept.append(area)
     if add_core_areas:
         present = {a.feagi_id for a in genome.areas}
@@ -254,6 +266,7 @@ def _plan(genome: Genome, strict: bool, add_core_areas: bool = True) -> _Plan:
                      f"({area.name}): none built here either")
 
     mappings: list[_PlannedMapping] = []
+    upstream: dict[str, set[str]] = {}
     for area in kept:
         # Sorted so that the projection order depends on the genome's content,
         # not on the key order of the JSON file.
@@ -264,8 +277,16 @@ def _plan(genome: Genome, strict: bool, add_core_areas: bool = True) -> _Plan:
                 issue(UnknownAreaError(f"{label}: destination area {rule.dst!r} is not in the "
                                        "blueprint", rule.path))
                 continue
-            if dst.cortical_id in dropped:
-                notes.append(f"{rule.path}: {label} left out: its destination is a memory area")
+            associative = rule.morphology_id == "associative_memory"
+            if dst.cortical_id in memory and not associative:
+                # FEAGI registers the source as an upstream area of the memory area (its
+                # firing makes the windows the memory area stores); no synapse is built.
+                if area.cortical_id not in memory:
+                    upstream.setdefault(dst.cortical_id, set()).add(area.cortical_id)
+                continue
+            if area.cortical_id in memory and not associative:
+                notes.append(f"{rule.path}: {label} builds 0 synapses: memory neurons reach other "
+                             "areas only through associative_memory (DESIGN §4.7)")
                 continue
             morphology = genome.morphologies.get(rule.morphology_id)
             if morphology is None:
@@ -289,7 +310,7 @@ def _plan(genome: Genome, strict: bool, add_core_areas: bool = True) -> _Plan:
             synapses = pairs * area.neurons_per_voxel * dst.neurons_per_voxel
             mappings.append(_PlannedMapping(rule, area, dst, morphology, terms, pairs, synapses,
                                             reason))
-    return _Plan(kept, mappings, notes)
+    return _Plan(kept, mappings, notes, {m: upstream.get(m, set()) for m in memory})
 
 
 def _id_resolver(genome: Genome) -> Callable[[str], AreaGenes | None]:
@@ -381,6 +402,7 @@ def build_connectome(
     memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES,
     legacy_leak: str = "feagi",
     add_core_areas: bool = True,
+    memory_capacity: int = DEFAULT_MEMORY_CAPACITY,
 ) -> Connectome:
     """Build the connectome of a genome (or of a path / JSON text / dict, loaded first).
 
@@ -393,6 +415,8 @@ def build_connectome(
     ``"linear"`` (every area marked ``leak_linear``: the old Python FEAGI's leak of ``leak``
     units per burst towards 0, for genomes written for it). ``add_core_areas`` adds FEAGI's
     core areas a genome lacks, as FEAGI does (``False`` builds the genome's areas only).
+    ``memory_capacity`` is how many memory neurons each memory area can hold at once (its pool,
+    :class:`~feagi_hailo_ros.engine.core.connectome.MemoryArea`).
 
     Returns a :class:`~feagi_hailo_ros.engine.core.connectome.Connectome`: areas ordered by
     FEAGI id (skipped areas left out), one projection per mapping rule built (0-synapse ones
@@ -417,7 +441,9 @@ def build_connectome(
                          f"{legacy_leak!r}")
     if not isinstance(genome, Genome):
         genome = load_genome(genome)
-    plan = _plan(genome, strict, add_core_areas)
+    if not 1 <= memory_capacity <= MAX_AREA_NEURONS:
+        raise ValueError(f"memory_capacity must be 1..{MAX_AREA_NEURONS}, got {memory_capacity}")
+    plan = _plan(genome, strict, add_core_areas, memory_capacity)
     _refuse_empty(plan)
     estimate = _estimate(plan)
     if estimate > memory_limit_bytes:
@@ -471,8 +497,18 @@ def build_connectome(
         ))
 
     power = next((index_of[a.cortical_id] for a in plan.areas if a.is_power), None)
+    memory_areas = [
+        MemoryArea(area=index_of[a.cortical_id], depth=a.memory_depth, lifespan=a.memory_lifespan,
+                   growth=a.memory_growth, longterm=a.memory_longterm,
+                   upstream=tuple(sorted(index_of[u] for u in plan.upstream[a.cortical_id])),
+                   capacity=a.neurons_per_voxel)
+        for a in plan.areas if a.cortical_id in plan.upstream]
+    for m in memory_areas:
+        if not m.upstream:
+            notes.append(f"memory area {areas[m.area].cortical_id!r} ({areas[m.area].name}) has no "
+                         "upstream area mapped into it: it never stores anything")
     return Connectome(areas=areas, projections=projections, power_area=power,
-                      source_checksum=genome.checksum, notes=notes)
+                      source_checksum=genome.checksum, notes=notes, memory_areas=memory_areas)
 
 
 def _refuse_empty(plan: _Plan) -> None:
@@ -480,12 +516,11 @@ def _refuse_empty(plan: _Plan) -> None:
 
     Such a brain has nothing to burst: every consumer of a connectome (an engine warming its
     kernels on the first area, the node binding sensors) would fail on it later and less
-    clearly. Areas are counted after memory areas are left out and core areas added, so a
-    genome of memory areas only, with ``add_core_areas=False``, is refused too.
+    clearly. Areas are counted after core areas are added.
     """
     if not plan.areas:
-        raise EmptyBrainError("the genome builds no cortical area (an empty blueprint, or only "
-                              "memory areas, which are not built)", "blueprint")
+        raise EmptyBrainError("the genome builds no cortical area (an empty blueprint)",
+                              "blueprint")
     if sum(a.neuron_count for a in plan.areas) == 0:
         raise EmptyBrainError(f"the genome's {len(plan.areas)} area(s) hold no neuron",
                               "blueprint")

@@ -147,6 +147,13 @@ class AreaGenes:
     #: ``nx-snooze`` / ``snooze_length``: extra bursts of refractoriness when a fire reaches the
     #: consecutive-fire limit (recording min_snooze).
     snooze: int = 0
+    #: Memory genes (DESIGN §4.7), read for every area, used for memory areas: ``tmpdpt`` window
+    #: depth in bursts, ``mem_ls`` initial lifespan, ``mem_gr`` growth per reactivation,
+    #: ``mem__t`` long-term threshold.
+    memory_depth: int = 1
+    memory_lifespan: int = 9
+    memory_growth: int = 1
+    memory_longterm: int = 100
 
     @property
     def is_power(self) -> bool:

@@ -47,7 +47,9 @@ firing_threshold_increment (0), ``fthlim`` firing_threshold_limit (0 = none),
 ``refrac`` refractory_period (0), ``leak_c`` leak_coefficient (0), ``c_fr_c``
 consecutive_fire_cnt_max (0 = none), ``snooze`` snooze_length (0), ``excite`` neuron_excitability (100),
 ``mp_acc`` mp_charge_accumulation (false), ``mp_psp`` mp_driven_psp (false),
-``memory`` is_mem_type (false). Defaults follow feagi/feagi ``genome_processor.py``
+``memory`` is_mem_type (false), and the memory genes (DESIGN §4.7) ``tmpdpt``
+temporal_depth (1), ``mem_ls`` init_lifespan (9), ``mem_gr`` lifespan_growth_rate (1),
+``mem__t`` longterm_mem_threshold (100). Defaults follow feagi/feagi ``genome_processor.py``
 ``genome_1_template`` and feagi-core's ``converter_flat_full.rs`` /
 ``CorticalAreaExt`` accessors; where they disagree (``mp_acc``: true in the Python
 template, false in feagi-core) feagi-core wins, because DESIGN §4 reproduces
@@ -57,8 +59,7 @@ feagi-core's engine. Power area defaults (``pspuni`` true) are feagi-core's
 Genes FEAGI parses but does not use in the burst engine are read and ignored:
 ``leak_v`` (leak variability), ``de_gen`` (degeneration), ``pstcrm`` (PSP max),
 and the presentation/memory-bookkeeping genes ``gd_vis``,
-``2dcorx``/``2dcory``, ``__rand``, ``mem__t``, ``mem_gr``, ``mem_ls``, ``tmpdpt``,
-``mplrn``, ``mnwin``, ``scnsk``, ``devcnt``, ``twinrf``, ``hmlk``. Any other gene
+``2dcorx``/``2dcory``, ``__rand``, ``mplrn``, ``mnwin``, ``scnsk``, ``devcnt``, ``twinrf``, ``hmlk``. Any other gene
 name is ignored with a note in :attr:`Genome.notes`.
 
 Values are checked strictly: NaN/inf, a float where FEAGI stores an integer
@@ -155,10 +156,15 @@ _GENES: dict[str, tuple[str, Any]] = {
     "mp_acc": ("bool", False),
     "mp_psp": ("bool", False),
     "memory": ("bool", False),
+    # Memory areas (DESIGN §4.7; defaults: feagi-evolutionary extract_memory_properties).
+    "tmpdpt": ("int", 1),
+    "mem_ls": ("int", 9),
+    "mem_gr": ("float", 1.0),  # an f32 in FEAGI, truncated where it is added
+    "mem__t": ("int", 100),
 }
 _IGNORED_GENES = frozenset({
     "leak_v", "de_gen", "pstcrm", "gd_vis", "2dcorx", "2dcory", "__rand",
-    "mem__t", "mem_gr", "mem_ls", "tmpdpt", "mplrn", "mnwin", "scnsk", "devcnt", "twinrf",
+    "mplrn", "mnwin", "scnsk", "devcnt", "twinrf",
     "hmlk",
 })
 # Long (hierarchical) names -> gene code.
@@ -173,12 +179,13 @@ _LONG_NAMES = {
     "leak_coefficient": "leak_c", "consecutive_fire_cnt_max": "c_fr_c",
     "neuron_excitability": "excite", "mp_charge_accumulation": "mp_acc",
     "mp_driven_psp": "mp_psp", "is_mem_type": "memory", "snooze_length": "snooze",
+    "temporal_depth": "tmpdpt", "init_lifespan": "mem_ls", "lifespan_growth_rate": "mem_gr",
+    "longterm_mem_threshold": "mem__t",
 }
 _LONG_IGNORED = frozenset({
     "leak_variability", "degeneration", "postsynaptic_current_max",
     "visualization", "2d_coordinate", "coordinates_2d", "location_generation_type",
-    "longterm_mem_threshold", "lifespan_growth_rate", "init_lifespan", "cortical_type",
-    "temporal_depth", "mp_learning_enabled", "min_window_activity", "scan_skip_density",
+    "cortical_type", "mp_learning_enabled", "min_window_activity", "scan_skip_density",
     "dev_count", "memory_twin_of", "rate_modulated_leak", "plasticity_constant",
     "burst_engine_activation", "properties", "cortical_id", "firing_threshold_increment",
     "visualization_voxel_granularity", "parent_region_id", "sub_group",
@@ -585,6 +592,10 @@ def _parse_area(cid: str, genes: dict[str, tuple[Any, str]], path: str, schema: 
         mp_psp=get("mp_psp"),
         snooze=int(get("snooze", minimum=0.0, maximum=float(UINT16_MAX))),
         is_memory_flag=memory,
+        memory_depth=get("tmpdpt", minimum=1, maximum=UINT16_MAX),
+        memory_lifespan=get("mem_ls", minimum=1, maximum=INT32_MAX),
+        memory_growth=int(get("mem_gr", minimum=0.0, maximum=float(INT32_MAX))),
+        memory_longterm=get("mem__t", minimum=1, maximum=INT32_MAX),
         mappings=rules,
         path=path,
     )

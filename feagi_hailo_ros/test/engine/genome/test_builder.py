@@ -305,12 +305,32 @@ def test_morphologies_feagi_builds_nothing_for_give_empty_mappings_with_a_note(
 
 @pytest.mark.parametrize("genes", [{"dst_genes": {"_group": "MEMORY"}},
                                    {"src_genes": {"memory": True}}])
-def test_memory_areas_never_make_a_genome_unreadable(genes):
+def test_memory_areas_are_built_as_pools_and_their_mappings_as_feagi_builds_them(genes):
+    # Into a memory area: the source becomes an upstream area, no synapse. Out of it: nothing
+    # but associative_memory (DESIGN §4.7).
     g = two_areas((1, 1, 1), (1, 1, 1), [rule("projector")], **genes)
     for strict in (True, False):
-        c = build_connectome(g, strict=strict)
-        assert c.projections == [] and len([a for a in c.areas if a.group != "CORE"]) == 1
-        assert any("memory area" in n and "not built" in n for n in c.notes)
+        c = build_connectome(g, strict=strict, memory_capacity=8)
+        assert c.projections == []
+        (m,) = c.memory_areas
+        area = c.areas[m.area]
+        assert area.dims == (1, 1, 1) and area.neurons_per_voxel == m.capacity == 8
+        assert (m.depth, m.lifespan, m.growth, m.longterm) == (1, 9, 1, 100)  # FEAGI's defaults
+        if "dst_genes" in genes:
+            assert m.upstream == (c.area("c__src").index,)
+        else:
+            assert m.upstream == ()
+            assert any("memory neurons reach other areas only through associative_memory" in n
+                       for n in c.notes)
+        assert any("memory area" in n and "pool of 8" in n for n in c.notes)
+
+
+def test_memory_genes_are_read():
+    g = two_areas((1, 1, 1), (1, 1, 1), [rule("projector")],
+                  dst_genes={"memory": True, "tmpdpt": 3, "mem_ls": 5, "mem_gr": 2.0,
+                             "mem__t": 12})
+    (m,) = build_connectome(g).memory_areas
+    assert (m.depth, m.lifespan, m.growth, m.longterm) == (3, 5, 2, 12)
 
 
 def test_lenient_build_keeps_the_supported_parts():

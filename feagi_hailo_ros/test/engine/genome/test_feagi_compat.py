@@ -67,13 +67,16 @@ def test_unused_untyped_placeholder_morphology_is_accepted():
     assert c.synapse_count == 1 and c.notes == []  # the power area -> motor block_to_block
 
 
-def test_memory_area_never_makes_a_genome_unreadable():
+def test_memory_area_is_built():
+    # shared/cases/04: a memory area (group MEMORY) with nothing mapped into it.
     for strict in (True, False):
         c = build_connectome(CASES / "04_memory_area.json", strict=strict)
-        assert "M5Fmem" not in {a.cortical_id for a in c.areas}
+        (m,) = c.memory_areas
+        assert c.areas[m.area].cortical_id == "M5Fmem" and m.upstream == ()
         assert c.synapse_count == 1
-        (note,) = c.notes
-        assert "memory area 'M5Fmem'" in note and "not built" in note
+        pool, idle = c.notes
+        assert "memory area 'M5Fmem'" in pool and "pool of" in pool
+        assert "no upstream area" in idle
 
 
 def test_core_reducer_x_builds_what_feagi_builds():

@@ -67,9 +67,12 @@ def test_a_genome_without_areas_is_refused_by_the_builder() -> None:
     empty = genome_v2()
     with pytest.raises(EmptyBrainError, match="no cortical area"):
         build_connectome(empty, add_core_areas=False)
-    memory_only = genome_v2(flat_area("m__mem", memory=True))
-    with pytest.raises(EmptyBrainError):
-        build_connectome(memory_only, add_core_areas=False)
+    # A memory area is built now (a pool of memory neurons, DESIGN §4.7): not empty, but the
+    # note says it can never store anything.
+    memory_only = build_connectome(genome_v2(flat_area("m__mem", memory=True)),
+                                   add_core_areas=False)
+    assert memory_only.neuron_count > 0
+    assert any("never stores anything" in n for n in memory_only.notes)
     assert issubclass(EmptyBrainError, GenomeError)
     # FEAGI's core areas make an empty blueprint a (tiny) brain, as FEAGI does.
     assert build_connectome(empty).neuron_count > 0
