@@ -56,6 +56,10 @@ def _print_inspection(info: dict[str, Any]) -> None:
                     if rule else "")
         print(f"{m['src']:<14} {m['dst']:<14} {m['morphology'][:24]:<24} {m['weight']:>7g} "
               f"{m['delay']:>5} {m['synapses']:>10}{learning}")
+    for m in info.get("memory_areas", []):
+        print(f"memory area {m['area']}: pool of {m['capacity']} neurons, window {m['depth']} "
+              f"burst(s), lifespan {m['lifespan']} (+{m['growth']} per reactivation, long-term at "
+              f"{m['longterm']}), upstream {', '.join(m['upstream']) or 'none'}")
     for note in info["notes"]:
         print("note:", note)
 
@@ -93,6 +97,7 @@ def placement_report(connectome: Connectome, rules: PlacementRules) -> dict[str,
     except ValueError as exc:  # a rule naming an area or mapping the brain lacks
         raise UsageError(str(exc)) from exc
     return {
+        "notes": list(connectome.notes),
         "genome_checksum": connectome.source_checksum,
         "placements": placement_table(connectome, placements),
         "partitions": [as_dict(p) for p in plan_partitions(connectome, placements)],
@@ -149,6 +154,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--input-rate", type=float, default=0.0, metavar="P",
                    help="each burst, inject every input-area (IPU) neuron with probability P")
+    p.add_argument("--lenient", action="store_true",
+                   help="skip what cannot be built (listed as notes) instead of refusing")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.add_argument("--freeze", action="store_true",
                    help="plastic mappings keep their genome weights (no learning, DESIGN §4.7)")
@@ -210,7 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_rate(args.input_rate)  # before the (maybe long) build
             _check_output_file(args.record, "--record")
             _check_output_file(args.raster, "--raster")
-            connectome, _ = load_brain(args.genome, seed=args.seed, legacy_leak=args.legacy_leak)
+            connectome, _ = load_brain(args.genome, seed=args.seed, legacy_leak=args.legacy_leak,
+                                       strict=not args.lenient)
             schedule = (load_schedule(args.stimulate, connectome, args.bursts)
                         if args.stimulate else None)
             drive = (PoissonDrive(connectome, args.input_rate, seed=args.seed)
@@ -241,6 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"partition {part['name']}: {part['layout']}, input "
                           f"{tuple(part['input_shape'])}, {len(part['outputs'])} output(s), "
                           f"{part['weight_count']:,} weights")
+                for note in report["notes"]:
+                    print("note:", note)
             return 0
         if args.command == "export":
             check_rate(args.input_rate)
@@ -249,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             summary = export_brain(connectome, args.out, arch=args.arch, rules=rules,
                                    calib_bursts=args.calib_bursts, input_rate=args.input_rate,
                                    seed=args.seed, quiet=args.quiet)
-            print(json.dumps(summary))
+            print(json.dumps({**summary, "notes": list(connectome.notes)}))
             return 0
     except BrokenPipeError:  # e.g. `feagi-hailo inspect x --json | head`: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -310,6 +310,8 @@ class HybridNode(LifecycleNode):
             f"built in {time.perf_counter() - t0:.2f} s; engine: {self.runner.choice.status}")
         if self.runner.choice.placement_rows:
             self.get_logger().info("placement:\n" + self.runner.choice.placement_text)
+        for note in self.runner.connectome.notes:  # what the build skipped or read differently
+            self.get_logger().info(f"brain: {note}")
         self._log_areas(self.runner.areas)
         self._create_interfaces()
         return TransitionCallbackReturn.SUCCESS
@@ -897,6 +899,8 @@ class HybridNode(LifecycleNode):
         response.synapse_count = connectome.synapse_count
         response.placement_summary = prepared.placement_text
         self.get_logger().info(response.message)
+        for note in connectome.notes:
+            self.get_logger().info(f"brain: {note}")
         self._log_areas(prepared.areas)
         return response
 

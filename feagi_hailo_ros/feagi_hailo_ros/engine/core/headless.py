@@ -121,7 +121,9 @@ def run_brain(connectome: Connectome, bursts: int, *, seed: int = 0,
     has bursts, seconds, bursts_per_second, fired_total, neurons and synapses, and for a brain
     with plastic mappings ``learning`` (``learning=False`` runs it frozen) and
     ``plastic_synapses`` (their count at the end: ``associative_memory`` grows them) and
-    ``plastic_weight_sum`` (their weights summed at the end, to see that learning happened).
+    ``plastic_weight_sum`` (their weights summed at the end, to see that learning happened);
+    with memory areas, ``memory_areas`` (``Engine.memory_summary`` at the end); ``notes``, the
+    connectome's notes (what its build skipped or read differently), when there are any.
     """
     engine = Engine(connectome, "cpu", seed=seed, learning=learning)
     schedule = schedule or {}
@@ -160,6 +162,7 @@ def run_brain(connectome: Connectome, bursts: int, *, seed: int = 0,
                 last_report = now
                 progress(b + 1, (b + 1) / (now - t0))
         learned = engine.learned_synapses()
+        memory = engine.memory_summary()
     finally:
         if out is not None:
             out.close()
@@ -169,6 +172,10 @@ def run_brain(connectome: Connectome, bursts: int, *, seed: int = 0,
                "bursts_per_second": round(bursts / elapsed, 1) if elapsed else None,
                "fired_total": int(fired_total), "neurons": connectome.neuron_count,
                "synapses": connectome.synapse_count}
+    if memory:
+        summary["memory_areas"] = memory
+    if connectome.notes:
+        summary["notes"] = list(connectome.notes)  # what the build skipped or read differently
     if learned:
         summary["learning"] = bool(learning)
         summary["plastic_synapses"] = sum(int(s.pre.size) for s in learned.values())

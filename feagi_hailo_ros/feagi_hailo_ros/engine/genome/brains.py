@@ -143,5 +143,10 @@ def inspect_brain(connectome: Connectome, genome: Genome | None) -> dict[str, An
         "checksum": connectome.source_checksum,
         "areas": areas,
         "mappings": mappings,
+        "memory_areas": [{"area": connectome.areas[m.area].cortical_id, "capacity": m.capacity,
+                          "depth": m.depth, "lifespan": m.lifespan, "growth": m.growth,
+                          "longterm": m.longterm,
+                          "upstream": [connectome.areas[u].cortical_id for u in m.upstream]}
+                         for m in connectome.memory_areas],
         "notes": list(connectome.notes),
     }

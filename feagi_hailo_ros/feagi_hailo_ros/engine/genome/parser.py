@@ -59,8 +59,8 @@ feagi-core's engine. Power area defaults (``pspuni`` true) are feagi-core's
 Genes FEAGI parses but does not use in the burst engine are read and ignored:
 ``leak_v`` (leak variability), ``de_gen`` (degeneration), ``pstcrm`` (PSP max),
 and the presentation/memory-bookkeeping genes ``gd_vis``,
-``2dcorx``/``2dcory``, ``__rand``, ``mplrn``, ``mnwin``, ``scnsk``, ``devcnt``, ``twinrf``, ``hmlk``. Any other gene
-name is ignored with a note in :attr:`Genome.notes`.
+``2dcorx``/``2dcory``, ``__rand``, ``mplrn``, ``mnwin``, ``scnsk``, ``devcnt``, ``twinrf``,
+``hmlk``. Any other gene name is ignored with a note in :attr:`Genome.notes`.
 
 Values are checked strictly: NaN/inf, a float where FEAGI stores an integer
 (1.5 neurons per voxel), a non-bool flag, a non-positive dimension, a
