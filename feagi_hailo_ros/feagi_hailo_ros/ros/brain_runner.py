@@ -224,14 +224,22 @@ class BrainRunner:
 
     def learning_summary(self) -> dict[str, object]:
         """What the running brain learned so far: plastic projections, their synapse count now
-        and their weights summed (``{}`` for a brain without plastic mappings)."""
+        and their weights summed, and per memory area its memory neurons (alive, long-term,
+        pool size, creations refused); ``{}`` for a brain with neither."""
         learned = self._engine.learned_synapses()
-        if not learned:
-            return {}
-        return {"learning": self._learning, "plastic_projections": len(learned),
-                "plastic_synapses": sum(int(s.pre.size) for s in learned.values()),
-                "plastic_weight_sum": round(sum(float(s.weight.sum(dtype=np.float64))
-                                                for s in learned.values()), 3)}
+        memory = self._engine.memory_summary()
+        out: dict[str, object] = {}
+        if learned or memory:
+            out["learning"] = self._learning
+        if learned:
+            out.update(plastic_projections=len(learned),
+                       plastic_synapses=sum(int(s.pre.size) for s in learned.values()),
+                       plastic_weight_sum=round(sum(float(s.weight.sum(dtype=np.float64))
+                                                    for s in learned.values()), 3))
+        for m in memory:
+            out[f"memory {m['area']}"] = (f"{m['alive']} alive ({m['long_term']} long-term) of "
+                                          f"{m['capacity']}; {m['pool_full']} refused (pool full)")
+        return out
 
     @property
     def connectome(self) -> Connectome:
@@ -407,7 +415,7 @@ class BrainRunner:
 
     def reset(self) -> None:
         """Clear the dynamic state and queued input; keep the brain, with what it learned
-        (learned weights and grown synapses stay: ``Engine.reset``)."""
+        (learned weights, grown synapses and memory neurons stay: ``Engine.reset``)."""
         with self._queue_lock:
             self._queued = []
             self._latched = {}

@@ -86,3 +86,10 @@ def test_the_compile_warm_up_burst_teaches_nothing():
     c = dataclasses.replace(c, power_area=c.area("st_P").index)
     runner = BrainRunner(c)
     assert weights(runner) == GENOME
+
+
+def test_memory_areas_show_in_the_learning_summary():
+    cases = Path(__file__).resolve().parents[1] / "data" / "genomes" / "cases"
+    runner = BrainRunner(load_brain(cases / "04_memory_area.json")[0])
+    assert runner.learning_summary() == {
+        "learning": True, "memory M5Fmem": "0 alive (0 long-term) of 256; 0 refused (pool full)"}

@@ -580,8 +580,9 @@ class Engine:
     def reset(self) -> None:
         """Back to burst 0 at rest; pending inputs and timing are dropped.
 
-        Learned weights and grown synapses are kept (a reset is a fresh start of the dynamics,
-        not of what the brain learned); :meth:`restore_genome_weights` drops them.
+        Learned weights, grown synapses and memory neurons are kept (a reset is a fresh start of
+        the dynamics, not of what the brain learned); :meth:`restore_genome_weights` drops the
+        weights and synapses.
         """
         self.backend.reset()
         self._memory.clear_windows()
