@@ -11,6 +11,7 @@ themselves are the encoders' (FEAGI's). No rclpy here.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -138,6 +139,23 @@ def _number_list(value: Any, what: str) -> tuple[float, ...]:
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
         raise ValueError(f"{what} must be a list of numbers, got {value!r}")
     return tuple(float(v) for v in value)
+
+
+#: A sensor or output name: one ROS parameter-name token (``sensors.<name>.type``).
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+def check_binding_names(names: Sequence[str], what: str) -> None:
+    """Raise ``ValueError`` unless every name in ``names`` (the ``sensor_names`` or
+    ``output_names`` parameter, named by ``what``) is a parameter-name token (a letter, then
+    letters, digits, ``_``) and none repeats: ``sensors.<name>.*`` must be a valid name."""
+    for name in names:
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"{what}: {name!r} is not a name (a letter, then letters, digits or "
+                             "_); it becomes part of parameter names")
+    repeated = sorted({n for n in names if list(names).count(n) > 1})
+    if repeated:
+        raise ValueError(f"{what}: {', '.join(repeated)} listed twice")
 
 
 def binding_from_params(name: str, area: str, get: Callable[[str], Any]) -> SensorBinding:

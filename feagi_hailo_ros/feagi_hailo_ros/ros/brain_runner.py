@@ -25,7 +25,7 @@ import numpy as np
 from ..engine.core.connectome import Connectome
 from ..engine.core.engine import Engine
 from ..engine.genome.brains import CONNECTOME, load_brain, resolve_brain
-from ..engine.genome.builder import build_connectome
+from ..engine.genome.builder import DEFAULT_MEMORY_CAPACITY, build_connectome
 from ..engine.genome.connectome_file import load_connectome
 from ..engine.genome.parser import load_genome
 from .accelerators import AcceleratorConfig, EngineChoice, make_engine
@@ -63,14 +63,16 @@ class BrainSource:
 
 
 def build_brain(source: BrainSource, *, seed: int = 0, strict: bool = True,
-                legacy_leak: str = "feagi") -> Connectome:
+                legacy_leak: str = "feagi", memory_capacity: int = DEFAULT_MEMORY_CAPACITY
+                ) -> Connectome:
     """Load and build a connectome; every failure becomes :class:`BrainLoadError`.
 
     ``genome_path`` is a brain name with the same rules as the CLI and the ``genome``
     parameter (``engine/genome/brains.py``): a genome or connectome file, or a shipped name.
     ``genome_json`` is always JSON text, never a path: it goes to the genome module's guarded
     decoder as bytes (``parser.load_genome``: size and nesting-depth limits).
-    ``legacy_leak`` is the builder's option (``genome.builder.LEGACY_LEAK_MODES``).
+    ``legacy_leak`` is the builder's option (``genome.builder.LEGACY_LEAK_MODES``), and so is
+    ``memory_capacity`` (memory neurons per memory area).
 
     Raises:
         BrainLoadError: for every failure, whatever its type (a request must not be able to
@@ -81,9 +83,10 @@ def build_brain(source: BrainSource, *, seed: int = 0, strict: bool = True,
             return load_connectome(resolve_brain(source.connectome_path, expect=CONNECTOME).path)
         if source.genome_path:
             return load_brain(source.genome_path, seed=seed, strict=strict,
-                              legacy_leak=legacy_leak)[0]
+                              legacy_leak=legacy_leak, memory_capacity=memory_capacity)[0]
         genome = load_genome(source.genome_json.encode("utf-8", errors="surrogatepass"))
-        return build_connectome(genome, strict=strict, seed=seed, legacy_leak=legacy_leak)
+        return build_connectome(genome, strict=strict, seed=seed, legacy_leak=legacy_leak,
+                                memory_capacity=memory_capacity)
     except Exception as exc:
         # GenomeError, ConnectomeFileError and BrainNameError are ValueErrors whose text names
         # the key path or what was looked for; anything else (a RecursionError, a MemoryError)

@@ -64,7 +64,15 @@ from ..engine.genome.brains import DEFAULT_BRAIN
 from . import frames, messages
 from .accelerators import HAILO, AcceleratorConfig, degraded
 from .areas import OFF, AreaRequest, BoundAreas
-from .bindings import SENSOR_TYPES, UNBOUND, SensorBinding, binding_from_params, encode_message, stamp_age
+from .bindings import (
+    SENSOR_TYPES,
+    UNBOUND,
+    SensorBinding,
+    binding_from_params,
+    check_binding_names,
+    encode_message,
+    stamp_age,
+)
 from .brain_runner import BrainLoadError, BrainRunner, BrainSource, build_brain
 from .burst_clock import BurstLoop, RateMeter
 from .decoders import DiffDriveSettings, Watchdog, burst_timeout_for_rate
@@ -279,6 +287,8 @@ class HybridNode(LifecycleNode):
         self.burst_error = ""
         try:
             names = self._param("sensor_names")
+            check_binding_names(names, "sensor_names")
+            check_binding_names(self._param("output_names"), "output_names")
             self.outputs = self._output_bindings()
             accelerator = self._accelerator_config()
             source = (BrainSource(connectome_path=self._param("connectome"))
@@ -287,7 +297,8 @@ class HybridNode(LifecycleNode):
             t0 = time.perf_counter()
             connectome = build_brain(source, seed=self._param("seed"),
                                      strict=self._param("strict_genome"),
-                                     legacy_leak=self._param("legacy_leak"))
+                                     legacy_leak=self._param("legacy_leak"),
+                                     memory_capacity=self._param("memory_capacity"))
             self.runner = BrainRunner(
                 connectome, seed=self._param("seed"), inhibition=self._param("inhibition"),
                 motor_area=motor_key(self.outputs, self._param("motor_area"), OFF),
@@ -884,7 +895,8 @@ class HybridNode(LifecycleNode):
                                  connectome_path=request.connectome_path)
             connectome = build_brain(source, seed=self._param("seed"),
                                      strict=self._param("strict_genome"),
-                                     legacy_leak=self._param("legacy_leak"))
+                                     legacy_leak=self._param("legacy_leak"),
+                                     memory_capacity=self._param("memory_capacity"))
             prepared = runner.prepare_swap(connectome)
             runner.swap(prepared)
         except BrainLoadError as exc:

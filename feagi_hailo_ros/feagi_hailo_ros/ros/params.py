@@ -158,6 +158,9 @@ PARAMS: tuple[ParamSpec, ...] = (
               "partition continues exactly on the CPU, diagnostics warn) or raise (bursting stops).",
               choices_from=hailo_error_policies),
     # -- timing -----------------------------------------------------------------------------
+    ParamSpec("memory_capacity", 256, "Memory neurons each FEAGI memory area can hold at once (its "
+              "pool, DESIGN §4.7); a full pool stores no new window and says so in /diagnostics.",
+              (1, 1_000_000)),
     ParamSpec("learning", True, "Plastic mappings (STDP, associative_memory) learn after every burst, "
               "as in FEAGI (DESIGN §4.7); false runs a trained brain frozen. Learned weights live "
               "in ~/save_state checkpoints and survive ~/reset.", live=True),

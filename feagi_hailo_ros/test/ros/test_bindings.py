@@ -228,3 +228,12 @@ def test_depth_image_codes_up_to_the_binding_range_max() -> None:
     msg.encoding = "yuv422"
     with pytest.raises(SensorInputError, match="unsupported image encoding 'yuv422'"):
         encode_message(near, msg, (2, 2, 10))
+
+
+@pytest.mark.parametrize("names", [[""], ["scan", "scan"], ["a.b"], ["1st"], ["with space"]])
+def test_binding_names_must_be_parameter_name_tokens(names):
+    from feagi_hailo_ros.ros.bindings import check_binding_names
+
+    with pytest.raises(ValueError, match="sensor_names"):
+        check_binding_names(names, "sensor_names")
+    check_binding_names(["scan", "front_camera", "imu2"], "sensor_names")

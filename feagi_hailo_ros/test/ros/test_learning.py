@@ -67,8 +67,8 @@ def test_reset_keeps_and_checkpoints_restore_what_was_learned(tmp_path):
 
 def test_learning_parameter_is_live_and_learning_shows_in_diagnostics(harness):
     pytest.importorskip("rclpy")
-    h = harness([Parameter("genome", value=str(STDP)), Parameter("sensor_names", value=[""]),
-                 Parameter("output_names", value=[""])])
+    # The stdp brain has no motor area: the default scan sensor stays unbound.
+    h = harness([Parameter("genome", value=str(STDP))])
     h.configure_and_activate()
     assert h.node.runner.learning
     assert h.node.set_parameters([Parameter("learning", value=False)])[0].successful
@@ -93,3 +93,13 @@ def test_memory_areas_show_in_the_learning_summary():
     runner = BrainRunner(load_brain(cases / "04_memory_area.json")[0])
     assert runner.learning_summary() == {
         "learning": True, "memory M5Fmem": "0 alive (0 long-term) of 256; 0 refused (pool full)"}
+
+
+def test_memory_capacity_parameter_sizes_the_pool(harness):
+    cases = Path(__file__).resolve().parents[1] / "data" / "genomes" / "cases"
+    # Case 04 drives a motor area but has no input area: no motor output, so the scan sensor
+    # may stay unbound.
+    h = harness([Parameter("genome", value=str(cases / "04_memory_area.json")),
+                 Parameter("motor_area", value="none"), Parameter("memory_capacity", value=7)])
+    h.configure_and_activate()
+    assert h.node.runner._engine.memory_summary()[0]["capacity"] == 7

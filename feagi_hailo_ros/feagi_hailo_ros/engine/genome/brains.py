@@ -24,7 +24,7 @@ from typing import Any
 
 from ...genomes import available_genomes, example_genome_path
 from ..core.connectome import Connectome
-from .builder import build_connectome, estimate_memory
+from .builder import DEFAULT_MEMORY_CAPACITY, build_connectome, estimate_memory
 from .connectome_file import load_connectome
 from .parser import Genome, load_genome
 
@@ -102,20 +102,23 @@ def resolve_brain(name: str | os.PathLike[str], *, expect: str | None = None) ->
 
 
 def load_brain(name: str | os.PathLike[str], *, seed: int = 0, strict: bool = True,
-               legacy_leak: str = "feagi") -> tuple[Connectome, Genome | None]:
+               legacy_leak: str = "feagi",
+               memory_capacity: int = DEFAULT_MEMORY_CAPACITY) -> tuple[Connectome, Genome | None]:
     """The connectome a brain name stands for, and its genome (None for a saved connectome).
 
     ``seed`` drives the builder's synapse sampling; ``strict=False`` skips unsupported
     morphologies instead of refusing the genome; ``legacy_leak`` is passed to
     :func:`~.builder.build_connectome` (``"feagi"`` or ``"linear"``; a saved connectome keeps
-    what it was built with). Raises :class:`BrainNameError`, ``GenomeError`` (with the key path),
+    what it was built with), and so is ``memory_capacity`` (memory neurons per memory area).
+    Raises :class:`BrainNameError`, ``GenomeError`` (with the key path),
     ``ConnectomeFileError``, or ``ValueError`` for a bad ``legacy_leak``.
     """
     ref = resolve_brain(name)
     if ref.kind == CONNECTOME:
         return load_connectome(ref.path), None
     genome = load_genome(ref.path)
-    return build_connectome(genome, strict=strict, seed=seed, legacy_leak=legacy_leak), genome
+    return build_connectome(genome, strict=strict, seed=seed, legacy_leak=legacy_leak,
+                            memory_capacity=memory_capacity), genome
 
 
 def inspect_brain(connectome: Connectome, genome: Genome | None) -> dict[str, Any]:
