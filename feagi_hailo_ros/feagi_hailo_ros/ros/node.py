@@ -284,7 +284,8 @@ class HybridNode(LifecycleNode):
             hailo_manifest=self._param("hailo_manifest"),
             hailo_library=self._param("hailo_library"),
             hailo_required=self._param("hailo_required"),
-            hailo_on_error=self._param("hailo_on_error"))
+            hailo_on_error=self._param("hailo_on_error"),
+            hailo_wait_timeout_s=self._param("hailo_wait_timeout_s"))
 
     def _create_interfaces(self) -> None:
         self._sensor_group = ReentrantCallbackGroup()
