@@ -13,10 +13,12 @@ there why not an rclpy timer), and so does the watchdog (its own thread at
 ``WATCHDOG_RATE_HZ``, so no service, timer or busy executor can delay a zero command). Spin
 the node with a ``MultiThreadedExecutor``: sensor subscriptions share a reentrant callback
 group, services and the statistics timer a mutually exclusive one, so sensors and services are
-served while a burst runs and a slow upload never delays a burst.
+served while a burst runs and a slow upload never delays a burst. The lifecycle query
+services (``get_state``, ...) have a reentrant group of their own, so they answer while a
+transition (a slow first configure) holds ``change_state``'s group (lifecycle_queries.py).
 
 Failure: a burst that raises ends the burst thread, which sends a zero Twist and hands the
-failure to the executor (a guard condition in the lifecycle services' callback group); there
+failure to the executor (a guard condition in ``change_state``'s callback group); there
 the node publishes an ERROR on ``/diagnostics`` with the reason and takes the lifecycle error
 path (``on_deactivate`` returns ERROR → ``on_error`` releases everything → unconfigured).
 """
@@ -65,6 +67,7 @@ from .bindings import SENSOR_TYPES, UNBOUND, SensorBinding, binding_from_params,
 from .brain_runner import BrainLoadError, BrainRunner, BrainSource, build_brain
 from .burst_clock import BurstLoop, RateMeter
 from .decoders import DiffDriveSettings, Watchdog, burst_timeout_for_rate
+from .lifecycle_queries import serve_queries_apart
 from .encoders import FieldNotProvided, SensorInputError
 from .params import BY_NAME, PARAMS, SENSOR_PARAMS, ParamSpec, check_value
 from .stop import spin_until_stopped
@@ -141,6 +144,8 @@ class HybridNode(LifecycleNode):
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
+        # `ros2 lifecycle get` answers during a long configure (lifecycle_queries.py).
+        self._lifecycle_query_group = serve_queries_apart(self)
         for spec in PARAMS:
             self.declare_parameter(spec.name, spec.default, _descriptor(spec, not spec.live))
         for name in self._param("sensor_names"):
