@@ -139,3 +139,17 @@ def test_get_state_answers_while_a_slow_configure_runs(ros_context, spin_until,
         executor.shutdown()
         driver.node.destroy_node()
         node.destroy_node()
+
+
+def test_query_services_missing_is_a_clear_error(ros_context) -> None:
+    from rclpy.lifecycle import LifecycleNode
+
+    from feagi_hailo_ros.ros.lifecycle_queries import serve_queries_apart
+
+    bare = LifecycleNode("no_lifecycle_services", context=ros_context,
+                         enable_communication_interface=False)
+    try:
+        with pytest.raises(RuntimeError, match="_service_get_state"):
+            serve_queries_apart(bare)
+    finally:
+        bare.destroy_node()
