@@ -67,8 +67,8 @@ from .bindings import SENSOR_TYPES, UNBOUND, SensorBinding, binding_from_params,
 from .brain_runner import BrainLoadError, BrainRunner, BrainSource, build_brain
 from .burst_clock import BurstLoop, RateMeter
 from .decoders import DiffDriveSettings, Watchdog, burst_timeout_for_rate
-from .lifecycle_queries import serve_queries_apart
 from .encoders import FieldNotProvided, SensorInputError
+from .lifecycle_queries import serve_queries_apart
 from .params import BY_NAME, PARAMS, SENSOR_PARAMS, ParamSpec, check_value
 from .stop import spin_until_stopped
 

@@ -109,8 +109,7 @@ def test_watchdog_zeroes_cmd_vel_in_a_burst_when_input_goes_stale(harness) -> No
         assert h.spin_until(h.executor, lambda n=want: len(h.cmd) >= n)
         sent.append((h.node.last_result.twist, h.cmd[-1]))
     # The brain drives (obstacle_avoidance moves forward without input) ...
-    for twist, cmd in sent:
-        assert twist[0] > 0
+    assert all(twist[0] > 0 for twist, _ in sent)
     # ... which cmd_vel carries while the scan is fresh, and a zero Twist once it is stale.
     assert [cmd.linear.x > 0 for _, cmd in sent[:2]] == [True, True]
     assert [cmd for _, cmd in sent[2:]] == [Twist(), Twist()]
