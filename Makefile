@@ -30,7 +30,7 @@ ifeq ($(wildcard $(REQS)),)
 $(error unknown ROS_DISTRO '$(ROS_DISTRO)': expected jazzy or kilted)
 endif
 
-setup: $(PKG_STAMP) msgs
+setup: $(PKG_STAMP) msgs numba-cache
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 10) <= v <= (3, 13) else "the ROS 2 wheels need CPython 3.10-3.13, $(PYTHON) is %d.%d" % v)'
@@ -45,6 +45,12 @@ $(DEPS_STAMP): $(VENV)/bin/python $(REQS) requirements/common.txt
 $(PKG_STAMP): $(DEPS_STAMP) feagi_hailo_ros/setup.py feagi_hailo_ros/setup.cfg
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e feagi_hailo_ros
 	@touch $@
+
+# The engine's Numba kernels compiled into their cache now, not in the node's first configure
+# (tools/warm_numba_cache.py; with the cache already warm this takes about a second).
+.PHONY: numba-cache
+numba-cache: $(PKG_STAMP)
+	$(PY) tools/warm_numba_cache.py
 
 .PHONY: msgs
 msgs: $(DEPS_STAMP)

@@ -50,6 +50,8 @@ class AcceleratorConfig:
     hailo_required: bool = False
     #: "fallback": a partition that fails mid-run continues on the CPU, exactly; "raise".
     hailo_on_error: str = "fallback"
+    #: Longest a burst waits for the device (s); on expiry hailo_on_error applies.
+    hailo_wait_timeout_s: float = 2.0
 
     def __post_init__(self) -> None:
         if self.accelerator not in ACCELERATORS:
@@ -108,7 +110,8 @@ def make_engine(connectome: Connectome, config: AcceleratorConfig, *, seed: int 
 
     manifest = Path(config.hailo_manifest)
     integ = HailoIntegrator(manifest, lib_path=config.hailo_library or None,
-                            on_error=config.hailo_on_error, required=config.hailo_required)
+                            on_error=config.hailo_on_error, required=config.hailo_required,
+                            wait_timeout_s=config.hailo_wait_timeout_s)
     projections = integ.projections_in_manifest(connectome)
     engine = Engine(connectome, "cpu", integrators={p: integ for p in projections},
                     seed=seed, inhibition=inhibition)

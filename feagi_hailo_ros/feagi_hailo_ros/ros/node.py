@@ -13,14 +13,16 @@ there why not an rclpy timer), and so does the watchdog (its own thread at
 ``WATCHDOG_RATE_HZ``, so no service, timer or busy executor can delay a zero command). Spin
 the node with a ``MultiThreadedExecutor``: sensor subscriptions share a reentrant callback
 group, services and the statistics timer a mutually exclusive one, so sensors and services are
-served while a burst runs and a slow upload never delays a burst.
+served while a burst runs and a slow upload never delays a burst. The lifecycle query
+services (``get_state``, ...) have a reentrant group of their own, so they answer while a
+transition (a slow first configure) holds ``change_state``'s group (lifecycle_queries.py).
 
 Motor outputs (``outputs.py``): the ``twist`` output publishes ``cmd_vel``; joint outputs
 publish Float64MultiArray or JointTrajectory. Every stop sends each output's stop command
 (:meth:`HybridNode._publish_stop`: zero Twist, joints held or at their safe values).
 
 Failure: a burst that raises ends the burst thread, which sends the stop commands and hands the
-failure to the executor (a guard condition in the lifecycle services' callback group); there
+failure to the executor (a guard condition in ``change_state``'s callback group); there
 the node publishes an ERROR on ``/diagnostics`` with the reason and takes the lifecycle error
 path (``on_deactivate`` returns ERROR → ``on_error`` releases everything → unconfigured).
 """
@@ -87,6 +89,7 @@ from .diagnostics import (
     watchdog_summary,
 )
 from .encoders import FieldNotProvided, SensorInputError
+from .lifecycle_queries import serve_queries_apart
 from .outputs import (
     OUTPUT_TYPES,
     JointCommand,
@@ -154,6 +157,8 @@ class HybridNode(LifecycleNode):
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
+        # `ros2 lifecycle get` answers during a long configure (lifecycle_queries.py).
+        self._lifecycle_query_group = serve_queries_apart(self)
         for spec in PARAMS:
             self.declare_parameter(spec.name, spec.default, _descriptor(spec, not spec.live))
         for name in self._param("sensor_names"):
@@ -349,7 +354,8 @@ class HybridNode(LifecycleNode):
             hailo_manifest=self._param("hailo_manifest"),
             hailo_library=self._param("hailo_library"),
             hailo_required=self._param("hailo_required"),
-            hailo_on_error=self._param("hailo_on_error"))
+            hailo_on_error=self._param("hailo_on_error"),
+            hailo_wait_timeout_s=self._param("hailo_wait_timeout_s"))
 
     def _create_interfaces(self) -> None:
         self._sensor_group = ReentrantCallbackGroup()

@@ -157,6 +157,10 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("hailo_on_error", "fallback", "A HailoRT error while running: fallback (that "
               "partition continues exactly on the CPU, diagnostics warn) or raise (bursting stops).",
               choices_from=hailo_error_policies),
+    ParamSpec("hailo_wait_timeout_s", 2.0, "Longest a burst waits for the Hailo device (s); "
+              "a device that has not answered by then fails that burst's partitions and "
+              "hailo_on_error applies (fallback: exact CPU path from that burst on; raise: "
+              "bursting stops, the node takes its error path).", (0.01, 60.0)),
     # -- timing -----------------------------------------------------------------------------
     ParamSpec("memory_capacity", 256, "Memory neurons each FEAGI memory area can hold at once (its "
               "pool, DESIGN §4.7); a full pool stores no new window and says so in /diagnostics.",

@@ -95,3 +95,61 @@ def test_only_valid_transitions_are_offered(node_and_driver) -> None:
     assert Transition.TRANSITION_ACTIVATE in offered
     assert Transition.TRANSITION_CONFIGURE not in offered
     assert node.runner.burst == 0
+
+
+def test_get_state_answers_while_a_slow_configure_runs(ros_context, spin_until,
+                                                       monkeypatch) -> None:
+    # A configure that takes long (a first Numba compile, a big genome) must not make the
+    # node look dead: `ros2 lifecycle get` answers "configuring" meanwhile. The brain builder
+    # is held until the answer came (an event, not a sleep), then released.
+    import threading
+
+    from rclpy.executors import MultiThreadedExecutor
+
+    from feagi_hailo_ros.ros import node as node_module
+
+    entered, release = threading.Event(), threading.Event()
+    real_build = node_module.build_brain
+
+    def slow_build(*args, **kwargs):
+        entered.set()
+        release.wait(30.0)
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(node_module, "build_brain", slow_build)
+    executor = MultiThreadedExecutor(num_threads=3, context=ros_context)  # as hybrid_node spins
+    node = HybridNode(context=ros_context)
+    executor.add_node(node)
+    driver = LifecycleDriver(ros_context, executor, "/feagi_hailo", spin_until)
+    try:
+        configure = driver.change.call_async(ChangeState.Request(
+            transition=Transition(id=Transition.TRANSITION_CONFIGURE)))
+        assert spin_until(executor, entered.is_set), "configure never started"
+        query = driver.get.call_async(GetState.Request())
+        assert spin_until(executor, query.done, timeout=10.0), \
+            "get_state did not answer while configure ran"
+        assert query.result().current_state.id == State.TRANSITION_STATE_CONFIGURING
+        assert not configure.done()
+        release.set()
+        assert spin_until(executor, configure.done, timeout=60.0)
+        assert configure.result().success
+        assert driver.state() == State.PRIMARY_STATE_INACTIVE
+    finally:
+        release.set()
+        executor.shutdown()
+        driver.node.destroy_node()
+        node.destroy_node()
+
+
+def test_query_services_missing_is_a_clear_error(ros_context) -> None:
+    from rclpy.lifecycle import LifecycleNode
+
+    from feagi_hailo_ros.ros.lifecycle_queries import serve_queries_apart
+
+    bare = LifecycleNode("no_lifecycle_services", context=ros_context,
+                         enable_communication_interface=False)
+    try:
+        with pytest.raises(RuntimeError, match="_service_get_state"):
+            serve_queries_apart(bare)
+    finally:
+        bare.destroy_node()

@@ -109,8 +109,7 @@ def test_watchdog_zeroes_cmd_vel_in_a_burst_when_input_goes_stale(harness) -> No
         assert h.spin_until(h.executor, lambda n=want: len(h.cmd) >= n)
         sent.append((h.node.last_result.twist, h.cmd[-1]))
     # The brain drives (obstacle_avoidance moves forward without input) ...
-    for twist, _cmd in sent:
-        assert twist[0] > 0
+    assert all(twist[0] > 0 for twist, _ in sent)
     # ... which cmd_vel carries while the scan is fresh, and a zero Twist once it is stale.
     assert [cmd.linear.x > 0 for _, cmd in sent[:2]] == [True, True]
     assert [cmd for _, cmd in sent[2:]] == [Twist(), Twist()]
@@ -154,3 +153,27 @@ def test_cleanup_closes_the_engine(harness, monkeypatch) -> None:
     assert closed == []
     assert h.node.trigger_cleanup() == SUCCESS
     assert closed == [1]
+
+
+def test_hailo_wait_timeout_and_policy_reach_the_integrator(harness, monkeypatch) -> None:
+    from feagi_hailo_ros.engine.accel import hailo_integrator
+    from feagi_hailo_ros.ros.accelerators import make_engine
+    from feagi_hailo_ros.ros.brain_runner import BrainSource, build_brain
+
+    class Made(Exception):
+        """Stops make_engine once the integrator's arguments are known."""
+
+    seen: dict[str, object] = {}
+
+    def fake_integrator(manifest, **kwargs):
+        seen.update(kwargs)
+        raise Made
+
+    monkeypatch.setattr(hailo_integrator, "HailoIntegrator", fake_integrator)
+    h = harness([Parameter("use_hailo", value=True), Parameter("hailo_manifest", value="/m.json"),
+                 Parameter("hailo_wait_timeout_s", value=0.3),
+                 Parameter("hailo_on_error", value="raise")])
+    with pytest.raises(Made):
+        make_engine(build_brain(BrainSource(genome_path="obstacle_avoidance")),
+                    h.node._accelerator_config())
+    assert (seen["wait_timeout_s"], seen["on_error"]) == (0.3, "raise")

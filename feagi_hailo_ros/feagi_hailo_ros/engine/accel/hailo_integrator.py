@@ -33,6 +33,11 @@ Failure policy:
   partition -> reason. With ``on_error="raise"`` the error propagates after the other partitions
   of the burst were drained, and the integrator refuses further bursts until ``prepare`` runs
   again (the ROS node goes to its error state).
+* **No answer** (``collect`` waited ``wait_timeout_s`` for the I/O thread, which is still
+  blocked inside HailoRT): :class:`~.hailo_io.HailoWaitTimeout` fails every partition of that
+  burst, and the same ``on_error`` policy applies (fallback: their counts come from the CPU
+  path for this burst and every later one; raise: the error propagates, the integrator stops).
+  Their vstreams are released by the I/O thread once it returns, never under it.
 
 What overlaps (see hailo_io.py for the schedules):
 
@@ -83,6 +88,7 @@ from .hailo_io import (
     ExchangeJob,
     ExchangeResult,
     FramePlan,
+    HailoWaitTimeout,
     PartitionStreams,
     exchange_sync,
     plan_frames,
@@ -134,6 +140,9 @@ class HailoIntegrator(Integrator):
     ``prepare``. ``queue_size``/``timeout_ms`` configure every vstream: the synchronous schedule
     writes at most ``queue_size`` frames of a partition ahead of its reads, and a device that
     does not answer within ``timeout_ms`` counts as a failure of that partition.
+    ``wait_timeout_s`` bounds how long ``collect`` waits for the I/O thread (None: no bound);
+    on expiry the burst's partitions fail with :class:`~.hailo_io.HailoWaitTimeout` and
+    ``on_error`` applies. ``ValueError`` for a ``wait_timeout_s`` that is not positive.
     """
 
     name = "hailo"
@@ -149,9 +158,13 @@ class HailoIntegrator(Integrator):
         base_dir: str | os.PathLike[str] | None = None,
         queue_size: int = 4,
         timeout_ms: int = 2000,
+        wait_timeout_s: float | None = 2.0,
     ) -> None:
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+        if wait_timeout_s is not None and not wait_timeout_s > 0:
+            raise ValueError(f"wait_timeout_s must be positive or None, got {wait_timeout_s!r}")
+        self.wait_timeout_s = wait_timeout_s
         if isinstance(manifest, Manifest):
             self.manifest = manifest
             self.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
@@ -352,13 +365,29 @@ class HailoIntegrator(Integrator):
         cpu_counts = self._run_cpu(handle.cpu)  # while the I/O thread still works
         t_wait = time.perf_counter()
         try:
-            result = handle.job.wait() if handle.job is not None else ExchangeResult()
+            result = (handle.job.wait(self.wait_timeout_s) if handle.job is not None
+                      else ExchangeResult())
+        except HailoWaitTimeout as exc:
+            result = self._timed_out(handle.job, exc)  # the policy decides, in _finish
         except BaseException as exc:
             self._broken = exc
             raise
         self._totals["wait"] += time.perf_counter() - t_wait
         return self._finish(handle.spikes, result, cpu_counts,
                             handle.host_s + time.perf_counter() - t0)
+
+    def _timed_out(self, job: ExchangeJob, exc: HailoWaitTimeout) -> ExchangeResult:
+        """Every partition of ``job`` failed with ``exc``; take their vstreams out of service.
+
+        The I/O thread is still inside HailoRT with those vstreams, so closing them here could
+        pull them from under it: they are closed on that thread once it returns
+        (``AsyncExchange.after_jobs``), and ``_abandon`` finds them already gone.
+        """
+        stuck = [self._streams.pop(p.streams.name) for p in job.plans
+                 if p.streams.name in self._streams]
+        if stuck and self._async is not None:
+            self._async.after_jobs(lambda: _close_all(stuck))
+        return ExchangeResult(failed={p.streams.name: exc for p in job.plans})
 
     def _run_cpu(self, cpu: Mapping[str, Mapping[int, np.ndarray]]) -> dict[int, np.ndarray]:
         """Exact counts on the CPU path for the partitions in ``cpu`` (timed as cpu_fallback)."""
@@ -460,8 +489,12 @@ class HailoIntegrator(Integrator):
         first: Exception | None = None
         self._prepared = False
         if self._async is not None:
-            self._async.close()  # finishes an uncollected job first: no vstream is in use after
+            # Finishes an uncollected job first: no vstream is in use after.
+            ended = self._async.close(self.wait_timeout_s)
             self._async = None
+            if not ended:
+                self._leave_to_blocked_thread()
+                return
         self._pending = None
         resources: list[Any] = [*reversed(list(self._streams.values())), *reversed(self._groups),
                                 *reversed(self._hefs)]
@@ -475,6 +508,22 @@ class HailoIntegrator(Integrator):
                 first = first or exc
         if first is not None:
             raise first
+
+    def _leave_to_blocked_thread(self) -> None:
+        """close() while the I/O thread stays blocked inside HailoRT (a device that stopped
+        answering): release the vstreams it cannot be using, leave the network groups, HEFs
+        and vdevice to the binding's finalizers (releasing a device under a blocked call could
+        crash the process), and say so."""
+        pending = self._pending
+        busy = ({p.streams.name for p in pending.job.plans}
+                if pending is not None and pending.job is not None else set())
+        idle = [st for name, st in self._streams.items() if name not in busy]
+        self._streams, self._pending = {}, None
+        self._groups, self._hefs, self._vdevice = [], [], None
+        _close_all(idle)
+        warnings.warn("Hailo integrator closed while its I/O thread is still blocked in HailoRT; "
+                      "the device is released when that call returns or the process exits",
+                      RuntimeWarning, stacklevel=3)
 
     def __enter__(self) -> HailoIntegrator:
         return self
@@ -490,3 +539,12 @@ class HailoIntegrator(Integrator):
                 exchange.close()
             except Exception:
                 pass
+
+
+def _close_all(streams: Sequence[PartitionStreams]) -> None:
+    """Close every one of ``streams``; errors are dropped (called where no one can act on them)."""
+    for st in streams:
+        try:
+            st.close()
+        except Exception:  # noqa: BLE001 - see the docstring
+            pass

@@ -209,6 +209,15 @@ def exchange_sync(plans: Sequence[FramePlan], window: int,
     return res
 
 
+class HailoWaitTimeout(TimeoutError):
+    """The I/O thread did not finish a burst's exchange within the integrator's wait timeout.
+
+    The device (or its driver) stopped answering without a HailoRT error, e.g. a read that
+    never returns. The integrator treats it as a failure of every partition of that exchange
+    and applies its ``on_error`` policy (hailo_integrator.py).
+    """
+
+
 class ExchangeJob:
     """One asynchronous exchange; ``wait`` returns its result once the I/O thread is done."""
 
@@ -219,10 +228,16 @@ class ExchangeJob:
         self.done = threading.Event()
 
     def wait(self, timeout: float | None = None) -> ExchangeResult:
-        """Block until the I/O thread finished this job (``TimeoutError`` after ``timeout``
-        seconds); return its result or raise the error the exchange raised."""
+        """Block until the I/O thread finished this job; return its result or raise the error
+        the exchange raised.
+
+        Raises:
+            HailoWaitTimeout: not finished within ``timeout`` seconds (None: no limit).
+        """
         if not self.done.wait(timeout):
-            raise TimeoutError("the Hailo exchange did not finish in time")
+            names = ", ".join(p.streams.name for p in self.plans)
+            raise HailoWaitTimeout(f"the Hailo exchange of partition(s) {names} did not finish "
+                                   f"within {timeout} s")
         if self.error is not None:
             raise self.error
         assert self.result is not None
@@ -242,7 +257,7 @@ class AsyncExchange:
 
     def __init__(self, window: int) -> None:
         self.window = window
-        self._q: queue.SimpleQueue[ExchangeJob | None] = queue.SimpleQueue()
+        self._q: queue.SimpleQueue[ExchangeJob | Callable[[], object] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="hailo-io", daemon=True)
         self._thread.start()
 
@@ -252,13 +267,27 @@ class AsyncExchange:
         self._q.put(job)
         return job
 
-    def close(self) -> None:
-        """Finish the queued jobs, then stop the thread."""
+    def after_jobs(self, task: Callable[[], object]) -> None:
+        """Run ``task`` on the I/O thread once the jobs queued so far are done (e.g. release
+        the vstreams of a job that timed out: only the thread using them may close them).
+        An exception of ``task`` is dropped: there is no caller left to tell."""
+        self._q.put(task)
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Finish the queued jobs, then stop the thread; wait at most ``timeout`` seconds
+        (None: no limit). Returns whether the thread ended (False: it is blocked in a job)."""
         self._q.put(None)
-        self._thread.join()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def _loop(self) -> None:
         while (job := self._q.get()) is not None:
+            if not isinstance(job, ExchangeJob):
+                try:
+                    job()
+                except Exception:  # noqa: BLE001 - see after_jobs
+                    pass
+                continue
             try:
                 job.result = exchange_sync(job.plans, self.window)
             except BaseException as exc:  # a bug or a closed vstream: wait() re-raises it
@@ -279,6 +308,7 @@ __all__ = [
     "ExchangeResult",
     "FramePlan",
     "HailoResultError",
+    "HailoWaitTimeout",
     "PARTITION_ERRORS",
     "PartitionStreams",
     "exchange_sync",

@@ -604,3 +604,103 @@ def test_duplicate_synapses_are_not_exported(tmp_path) -> None:
               [Projection(0, 0, 1, 1.0, 1, np.array([0, 0]), np.array([1, 1]))])
     with pytest.raises(ValueError, match="duplicate"):
         export(tmp_path, c, [0])
+
+
+# -- a device that never answers -----------------------------------------------------------------
+
+
+@pytest.fixture
+def hung_reads(monkeypatch) -> Iterator[Callable[[], None]]:
+    """Every vstream read blocks until the returned ``answer()`` is called (a device that
+    stopped answering without an error), or for 20 s at most: then it answers normally, so
+    code that waited without a bound fails the test's assertions instead of hanging it."""
+    import threading
+
+    answered = threading.Event()
+    original = PartitionStreams.read
+
+    def read(self, i):
+        answered.wait(20.0)
+        return original(self, i)
+
+    monkeypatch.setattr(PartitionStreams, "read", read)
+    yield answered.set
+    answered.set()
+
+
+def io_thread_done(integ: HailoIntegrator) -> bool:
+    """Wait until the integrator's I/O thread ran everything queued so far (True) or 10 s."""
+    import threading
+
+    flushed = threading.Event()
+    integ._async.after_jobs(flushed.set)
+    return flushed.wait(10.0)
+
+
+def test_a_device_that_never_answers_falls_back_after_the_wait_timeout(
+        obstacle, hailo, standin, tmp_path, rng, hung_reads) -> None:
+    from feagi_hailo_ros.engine.accel.hailo_io import HailoWaitTimeout
+
+    ref = NumpyIntegrator()
+    ref.prepare(obstacle, OBSTACLE_ON_HAILO)
+    integ = hailo(export(tmp_path, obstacle, OBSTACLE_ON_HAILO), wait_timeout_s=0.2)
+    integ.prepare(obstacle, OBSTACLE_ON_HAILO)
+    req = _requests(obstacle, OBSTACLE_ON_HAILO, rng, 1, True)
+    with pytest.warns(HailoFallbackWarning, match="HailoWaitTimeout"):
+        got = integ.collect(integ.submit(req))  # returns: the wait is bounded
+    want = ref.integrate(req)
+    assert got.keys() == want.keys()
+    for p in want:  # this burst's counts are exact all the same (the CPU path)
+        np.testing.assert_array_equal(got[p], want[p])
+    assert sorted(integ.degraded) == ["part0", "part1", "part2"]
+    assert all("did not finish within 0.2 s" in why for why in integ.degraded.values())
+    assert isinstance(HailoWaitTimeout("x"), TimeoutError)
+    req = _requests(obstacle, OBSTACLE_ON_HAILO, rng, 1, True)
+    got = integ.collect(integ.submit(req))  # the next burst runs on the CPU path at once
+    for p, y in ref.integrate(req).items():
+        np.testing.assert_array_equal(got[p], y)
+    hung_reads()  # the device answers late: the I/O thread releases the vstreams it held
+    assert io_thread_done(integ)
+    integ.close()
+    assert standin.live() == 0
+
+
+def test_a_device_that_never_answers_raises_with_the_raise_policy(
+        obstacle, hailo, standin, tmp_path, rng, hung_reads) -> None:
+    from feagi_hailo_ros.engine.accel.hailo_io import HailoWaitTimeout
+
+    integ = hailo(export(tmp_path, obstacle, OBSTACLE_ON_HAILO), wait_timeout_s=0.2,
+                  on_error="raise")
+    engine = hailo_engine(obstacle, integ, OBSTACLE_ON_HAILO)
+    engine.force_fire("c__obr")
+    with pytest.raises(HailoWaitTimeout, match="did not finish within 0.2 s"):
+        for _ in range(5):
+            engine.force_fire("c__obr")
+            engine.step()
+    with pytest.raises(RuntimeError, match="prepare"):  # stopped: no half-run burst goes on
+        engine.force_fire("c__obr")
+        engine.step()
+        engine.step()
+    hung_reads()
+    assert io_thread_done(integ)
+    engine.close()
+    assert standin.live() == 0
+
+
+def test_close_does_not_hang_on_a_blocked_io_thread(obstacle, hailo, standin, tmp_path, rng,
+                                                    hung_reads) -> None:
+    integ = hailo(export(tmp_path, obstacle, OBSTACLE_ON_HAILO), wait_timeout_s=0.2)
+    integ.prepare(obstacle, OBSTACLE_ON_HAILO)
+    integ.submit(_requests(obstacle, OBSTACLE_ON_HAILO, rng, 1, True))  # never collected
+    io_thread = integ._async._thread
+    with pytest.warns(RuntimeWarning, match="still blocked"):
+        integ.close()  # returns after wait_timeout_s instead of joining forever
+    hung_reads()
+    io_thread.join(10.0)  # it finishes the job; the binding's finalizers release the rest
+
+
+def test_wait_timeout_must_be_positive(obstacle, tmp_path) -> None:
+    manifest = export(tmp_path, obstacle, OBSTACLE_ON_HAILO)
+    for bad in (0.0, -1.0):
+        with pytest.raises(ValueError, match="wait_timeout_s"):
+            HailoIntegrator(manifest, wait_timeout_s=bad)
