@@ -22,6 +22,24 @@ from rclpy.executors import Executor, ExternalShutdownException
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+def wait_for_callbacks(executor: Executor, timeout_s: float = 5.0) -> None:
+    """Wait until no callback of ``executor`` is running (at most ``timeout_s`` seconds).
+
+    rclpy 7.1's ``Executor.shutdown()`` marks the executor shut down *before* it tests that mark
+    to decide whether to wait for outstanding work, so it never waits; a MultiThreadedExecutor's
+    pool can still be running a callback (a timer publishing, a service) when spinning returns.
+    Releasing the node then pulls its handles from under that callback and rclpy raises
+    ``InvalidHandle`` ("destruction was requested"). This waits on the executor's work tracker and
+    its thread pool (rclpy's private ``_work_tracker`` and ``_executor``; absent ones are skipped).
+    """
+    tracker = getattr(executor, "_work_tracker", None)
+    if tracker is not None:
+        tracker.wait(timeout_s)
+    pool = getattr(executor, "_executor", None)
+    if pool is not None and hasattr(pool, "shutdown"):
+        pool.shutdown(wait=True)
+
+
 def spin_until_stopped(executor: Executor, stop: Callable[[], None],
                        release: Callable[[], None],
                        signals: Iterable[int] = STOP_SIGNALS,
@@ -29,8 +47,8 @@ def spin_until_stopped(executor: Executor, stop: Callable[[], None],
     """Spin ``executor`` on a thread until a signal in ``signals`` arrives or spinning ends.
 
     Order on the way out (every path: signal, context shut down elsewhere, an exception out
-    of a callback): ``stop()`` → ``executor.shutdown()`` and the spin thread joined →
-    ``release()``. Signal handlers are installed for the duration and the previous ones put
+    of a callback): ``stop()`` → ``executor.shutdown()``, the spin thread joined and every
+    running callback finished (:func:`wait_for_callbacks`) → ``release()``. Signal handlers are installed for the duration and the previous ones put
     back; a second signal during the stop is absorbed (no ``KeyboardInterrupt`` traceback).
     Must be called from the main thread (Python delivers signals there).
 
@@ -77,6 +95,7 @@ def spin_until_stopped(executor: Executor, stop: Callable[[], None],
         finally:
             executor.shutdown()
             spinner.join()
+            wait_for_callbacks(executor)
             release()
     finally:
         for sig, handler in previous.items():

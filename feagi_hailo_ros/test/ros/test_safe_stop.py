@@ -299,3 +299,41 @@ def test_a_burst_running_when_a_stop_begins_publishes_no_command(recorder) -> No
     node._active = True
     node._on_burst()
     assert published == []
+
+
+def test_release_waits_for_a_callback_still_running_on_the_pool(ros_context) -> None:
+    # rclpy 7.1's Executor.shutdown() does not wait for running callbacks: a timer callback
+    # still publishing when the node is released made rclpy raise InvalidHandle. A stop
+    # requested while a slow callback runs must release only after it finished.
+    import os
+    import signal as signals
+    import threading
+    import time as clock
+
+    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.node import Node
+
+    from feagi_hailo_ros.ros.stop import spin_until_stopped
+
+    node = Node("slow_callback", context=ros_context)
+    started, finished = threading.Event(), threading.Event()
+    seen_at_release: list[bool] = []
+
+    def slow() -> None:
+        if started.is_set():
+            return
+        started.set()
+        os.kill(os.getpid(), signals.SIGUSR1)  # request the stop while this callback runs
+        clock.sleep(0.5)
+        finished.set()
+
+    node.create_timer(0.01, slow)
+    executor = MultiThreadedExecutor(num_threads=2, context=ros_context)
+    executor.add_node(node)
+
+    def release() -> None:
+        seen_at_release.append(finished.is_set())
+        node.destroy_node()
+
+    assert spin_until_stopped(executor, lambda: None, release, signals=(signals.SIGUSR1,)) == 0
+    assert started.is_set() and seen_at_release == [True]
