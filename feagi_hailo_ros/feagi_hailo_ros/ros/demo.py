@@ -28,6 +28,7 @@ from rclpy.signals import SignalHandlerOptions
 from .node import HybridNode
 from .run_report import render_run_png
 from .sim_robot_node import SimRobotNode
+from .stop import wait_for_callbacks
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -91,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         for spinner in spinners:
             if spinner.is_alive():
                 spinner.join(timeout=5.0)
+        wait_for_callbacks(executor)  # shutdown() alone does not wait for them (stop.py)
     try:
         brain.trigger_configure()
         if brain.runner is None:
