@@ -48,7 +48,8 @@ def spin_until_stopped(executor: Executor, stop: Callable[[], None],
 
     Order on the way out (every path: signal, context shut down elsewhere, an exception
     out of a callback): ``stop()`` → ``executor.shutdown()``, the spin thread joined and
-    every running callback finished (:func:`wait_for_callbacks`) → ``release()``. Signal handlers are installed for the duration and the previous ones put
+    every running callback finished (:func:`wait_for_callbacks`) → ``release()``. Signal
+    handlers are installed for the duration and the previous ones put
     back; a second signal during the stop is absorbed (no ``KeyboardInterrupt`` traceback).
     Must be called from the main thread (Python delivers signals there).
 
