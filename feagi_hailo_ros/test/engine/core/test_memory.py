@@ -202,3 +202,19 @@ def test_a_reused_slot_starts_at_rest(backend):
     assert sum(g["deleted"] for g in got) == 1
     run(e, {0: [(A, 1)]}, 1)  # a new window: the freed slot 0 is reused
     assert len(e.memory_neurons(M)) == 1 and e.potentials(M)[0] == 0.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_window_after_unfreezing_holds_the_frozen_bursts_not_older_ones(backend):
+    # Depth 2: (A1, A1) is stored at t1; learning is off for t2..t4 (nothing fires) and on again
+    # at t5, when A1 fires. The window at t5 is (t4, t5) = (nothing, A1), a new pattern, as in a
+    # brain that never froze; a window that skipped the frozen bursts would be (t1, t5) =
+    # (A1, A1) and reactivate the neuron of a pattern the brain did not see.
+    frozen = Engine(memory_brain(depth=2, lifespan=50, longterm=100), backend)
+    run(frozen, {0: [(A, 1)], 1: [(A, 1)]}, 2)
+    frozen.learning = False
+    run(frozen, {}, 3)
+    frozen.learning = True
+    got = run(frozen, {0: [(A, 1)]}, 1)
+    assert (got[0]["created"], got[0]["reactivated"], got[0]["alive"]) == (1, 0, 2)
+    assert frozen._memory.state()["pools"][0]["window"] == [[[]], [[1]]]  # A1: global id 1
