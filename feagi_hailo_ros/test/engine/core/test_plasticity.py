@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from strategies import Drive, area, assert_same_run, brain, connectomes, proj
 
 from feagi_hailo_ros.cli import main
+from feagi_hailo_ros.engine.accel.numpy_integrator import NumpyIntegrator
 from feagi_hailo_ros.engine.core import checkpoint as ckpt
 from feagi_hailo_ros.engine.core.connectome import Connectome, PlasticityRule
 from feagi_hailo_ros.engine.core.engine import Engine
@@ -292,8 +293,6 @@ def test_a_static_projection_sharing_targets_with_associative_growth_stays_on_th
     # carry other contributions, so the float32 sum of the static one depends on the event
     # order as soon as it grew. An integrator for the static one must be refused; had it run,
     # B's potential drifts from the CPU's (900000.9 vs 900000.94 at burst 3).
-    from feagi_hailo_ros.engine.accel.numpy_integrator import NumpyIntegrator
-
     def make() -> Connectome:
         a = area(0, (3, 1, 1), first=0, threshold=1e9, psp=1.0)
         b = area(1, (1, 1, 1), first=3, threshold=1e30, mp_acc=True)
