@@ -203,12 +203,14 @@ class BrainRunner:
         engine = choice.engine
         # Numba compiles a kernel variant the first time each input path is used; do it
         # now, not in the middle of a live burst where it would stall the loop for seconds.
+        # Frozen, the warm-up burst teaches nothing: no weight changes, no memory neuron (the
+        # reset keeps what was learned and stored).
+        engine.learning = False
         first = connectome.areas[0].cortical_id
         engine.inject(first, indices=np.zeros(1, np.int64), potentials=0.0)
         engine.inject(first, potentials=0.0)
         engine.step()
         engine.reset()
-        engine.restore_genome_weights()  # the warm-up burst must not have taught it anything
         engine.learning = self._learning
         return choice
 

@@ -88,6 +88,19 @@ def test_the_compile_warm_up_burst_teaches_nothing():
     assert weights(runner) == GENOME
 
 
+def test_the_compile_warm_up_burst_stores_no_memory():
+    # The power area (fired in every burst, so in the warm-up burst too) is the memory area's
+    # upstream area: the warm-up must not leave a memory neuron nor use up a FEAGI id.
+    cases = Path(__file__).resolve().parents[1] / "data" / "genomes" / "cases"
+    c, _ = load_brain(cases / "04_memory_area.json")
+    (m,) = c.memory_areas
+    c.memory_areas = [dataclasses.replace(m, upstream=(c.power_area,))]
+    runner = BrainRunner(c, motor_area="none")
+    assert runner._engine.memory_neurons(m.area) == {}
+    runner.step()
+    assert list(runner._engine.memory_neurons(m.area)) == [50_000_000]  # the first id
+
+
 def test_memory_areas_show_in_the_learning_summary():
     cases = Path(__file__).resolve().parents[1] / "data" / "genomes" / "cases"
     runner = BrainRunner(load_brain(cases / "04_memory_area.json")[0])

@@ -452,7 +452,9 @@ def placement_table(connectome: Connectome, placements: Sequence[Placement]) -> 
     Each row is a JSON-able dict with keys ``projection``, ``mapping`` (:func:`mapping_key`),
     ``src``, ``area`` (destination id), ``neurons`` (destination), ``synapses``, ``delay``,
     ``morphology``, ``backend``, ``layout``, ``max_fan_in``, ``weight_count``,
-    ``bytes_per_burst``, ``reason`` and ``plastic`` (the projection learns, DESIGN §4.7).
+    ``bytes_per_burst``, ``reason``, ``plastic`` (the projection learns, DESIGN §4.7) and
+    ``max_synapses`` (the most synapses it can have: source x target neurons for an
+    ``associative_memory`` projection, which grows them; else ``synapses``).
     """
     rows = []
     for pl in placements:
@@ -474,6 +476,9 @@ def placement_table(connectome: Connectome, placements: Sequence[Placement]) -> 
             "bytes_per_burst": pl.bytes_per_burst,
             "reason": pl.reason,
             "plastic": p.plasticity is not None,
+            # associative_memory grows at most one synapse per (source, target) pair.
+            "max_synapses": src.neuron_count * dst.neuron_count
+            if p.plasticity is not None and p.plasticity.associative else p.synapse_count,
         })
     return rows
 
@@ -496,8 +501,11 @@ def format_placement_table(rows: Sequence[Mapping[str, Any]]) -> str:
     if plastic:
         # What learning costs: every burst reads each plastic synapse's two fire-ledger entries
         # and may write its weight (engine/core/plasticity.py), on the CPU.
-        lines.append(f"{len(plastic)} plastic projection(s), {sum(r['synapses'] for r in plastic):,} "
-                     "synapses at load, learn on the CPU: each burst updates every plastic "
+        at_load = sum(r["synapses"] for r in plastic)
+        most = sum(r.get("max_synapses", r["synapses"]) for r in plastic)
+        grows = f", up to {most:,} as associative_memory grows them" if most > at_load else ""
+        lines.append(f"{len(plastic)} plastic projection(s), {at_load:,} synapses at load{grows}, "
+                     "learn on the CPU: each burst updates every plastic "
                      "synapse (O(synapses)); associative_memory adds synapses as it learns. "
                      "bench/bench_plasticity.py measures the cost against the same brain frozen")
     return "\n".join(lines)

@@ -355,7 +355,9 @@ class Engine:
         t = self.backend.burst - 1
         fired = self.backend.last_fired()
         removed: list[int] = []
-        if self._memory and self.learning:
+        if self._memory and not self.learning:
+            self._memory.observe(t, fired, learn=False)  # windows only: neither store nor forget
+        elif self._memory:
             ev = self._memory.observe(t, fired)
             self.last_memory_events = ev
             self._memory_fire = np.asarray(ev.detected, np.int64)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .connectome import Connectome
+from .connectome import Connectome, Projection
 
 #: ``{projection index: X}``: ``X`` is ``(G, n_src)`` uint8 0/1, rows are independent spike vectors.
 SpikeRequests = Mapping[int, np.ndarray]
@@ -123,7 +123,8 @@ def integrability(connectome: Connectome) -> list[str | None]:
     reaches one of p's target neurons gives the same contribution. A plastic projection never
     qualifies (its weights change every burst, DESIGN §4.7), nor does any projection of a
     non-``psp_uniform`` source area that grows ``associative_memory`` synapses (its out-degree,
-    hence its PSP divisor, changes as the brain learns).
+    hence its PSP divisor, changes as the brain learns). An ``associative_memory`` projection
+    counts as reaching every neuron of its target area (it can grow onto any of them).
     """
     from .backend import projection_signed_weight, psp_divisor
 
@@ -162,7 +163,11 @@ def integrability(connectome: Connectome) -> list[str | None]:
     for members in bundles.values():
         if len(members) < 2:
             continue
-        posts = {i: set(np.asarray(connectome.projections[i].post, np.int64).tolist())
+        # An associative_memory projection has no synapse at load but may grow one onto any
+        # neuron of its target area, so it counts as reaching all of them.
+        posts = {i: set(range(connectome.areas[connectome.projections[i].dst_area].neuron_count))
+                 if _grows(connectome.projections[i])
+                 else set(np.asarray(connectome.projections[i].post, np.int64).tolist())
                  for i in members}
         for a_i, i in enumerate(members):
             for j in members[a_i + 1:]:
@@ -174,6 +179,11 @@ def integrability(connectome: Connectome) -> list[str | None]:
                             "with the same delay but carry different contributions, so the "
                             "float32 sum depends on the event order")
     return [f"projection {i}: {r}; keep it on the CPU" if r else None for i, r in enumerate(why)]
+
+
+def _grows(proj: Projection) -> bool:
+    """Whether ``proj`` grows synapses as the brain learns (``associative_memory``)."""
+    return proj.plasticity is not None and proj.plasticity.associative
 
 
 def group_spikes(

@@ -82,9 +82,13 @@ class MemoryAreas:
     def __bool__(self) -> bool:
         return bool(self._pools)
 
-    def observe(self, burst: int, fired: np.ndarray) -> MemoryEvents:
-        """Run rules 1-3 for burst ``burst`` whose fired set (global ids, any order) is
-        ``fired``; returns what happened."""
+    def observe(self, burst: int, fired: np.ndarray, learn: bool = True) -> MemoryEvents:
+        """Record burst ``burst``'s fired set (global ids, any order) in every window and, when
+        ``learn``, run rules 1-3; returns what happened (nothing when not ``learn``).
+
+        The windows are kept up to date even when ``learn`` is false, so a brain unfrozen
+        later compares the bursts it really saw, not a window with the frozen bursts cut out.
+        """
         fired = np.sort(np.asarray(fired, np.int64))
         ev = MemoryEvents()
         for pool in self._pools:
@@ -95,6 +99,8 @@ class MemoryAreas:
                 lo, hi = np.searchsorted(fired, [a.first_neuron, a.first_neuron + a.neuron_count])
                 frame.append(tuple(int(i) for i in fired[lo:hi]))
             pool.window.append(tuple(frame))
+            if not learn:
+                continue
             # 1. long-term conversion, before anything ages.
             conv = pool.alive & ~pool.longterm & (pool.lifespan >= spec.longterm)
             pool.longterm |= conv

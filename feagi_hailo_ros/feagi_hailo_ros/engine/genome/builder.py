@@ -283,6 +283,10 @@ def _plan(genome: Genome, strict: bool, add_core_areas: bool = True,
                 # firing makes the windows the memory area stores); no synapse is built.
                 if area.cortical_id not in memory:
                     upstream.setdefault(dst.cortical_id, set()).add(area.cortical_id)
+                else:
+                    notes.append(f"{rule.path}: {label} builds 0 synapses and no upstream area "
+                                 "(a memory area mapped into a memory area: a memory area stores "
+                                 "windows of non-memory areas only)")
                 continue
             if area.cortical_id in memory and not associative:
                 notes.append(f"{rule.path}: {label} builds 0 synapses: memory neurons reach other "

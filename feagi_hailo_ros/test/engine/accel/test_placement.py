@@ -26,7 +26,7 @@ from feagi_hailo_ros.engine.accel.placement import (
     plan_partitions,
     readable_id,
 )
-from feagi_hailo_ros.engine.core.connectome import Connectome
+from feagi_hailo_ros.engine.core.connectome import Connectome, PlasticityRule
 from feagi_hailo_ros.engine.genome.brains import load_brain
 
 ALL_ON = PlacementRules(min_synapses=0, min_dst_neurons=0, keep_sensory_motor_on_cpu=False)
@@ -332,3 +332,16 @@ def test_placement_table_and_engine_helper(obstacle):
     engine = accelerated_engine(obstacle, integ, placements)
     assert sorted(engine._assign) == [pl.projection for pl in placements if pl.backend == ACCELERATOR]
     assert all(i is integ for i in engine._assign.values())
+
+
+def test_the_placement_summary_says_how_far_associative_memory_can_grow():
+    # A (30 neurons) -> B (40 neurons) associative_memory starts with 0 synapses and can grow
+    # one per (source, target) pair: 1,200. "0 synapses at load" alone hides that cost (a
+    # 100x100 -> 100x100 mapping grows towards 10^8 synapses, gigabytes, with no warning).
+    rule = PlasticityRule(ltp=1.0, ltd=0.0, window=1, associative=True)
+    c = brain([area(0, (30, 1, 1)), area(1, (40, 1, 1), first=30)],
+              [proj(0, 0, 1, [], [], plasticity=rule)])
+    rows = placement_table(c, place(c, PlacementRules()))
+    assert rows[0]["max_synapses"] == 1200
+    text = format_placement_table(rows)
+    assert "0 synapses at load, up to 1,200 as associative_memory grows them" in text

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from strategies import area, brain, proj
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import Drive, area, brain, chain, connectomes, proj
 
 from feagi_hailo_ros.cli import main
 from feagi_hailo_ros.engine.core import checkpoint as ckpt
@@ -202,3 +204,70 @@ def test_a_reused_slot_starts_at_rest(backend):
     assert sum(g["deleted"] for g in got) == 1
     run(e, {0: [(A, 1)]}, 1)  # a new window: the freed slot 0 is reused
     assert len(e.memory_neurons(M)) == 1 and e.potentials(M)[0] == 0.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_window_after_unfreezing_holds_the_frozen_bursts_not_older_ones(backend):
+    # Depth 2: (A1, A1) is stored at t1; learning is off for t2..t4 (nothing fires) and on again
+    # at t5, when A1 fires. The window at t5 is (t4, t5) = (nothing, A1), a new pattern, as in a
+    # brain that never froze; a window that skipped the frozen bursts would be (t1, t5) =
+    # (A1, A1) and reactivate the neuron of a pattern the brain did not see.
+    frozen = Engine(memory_brain(depth=2, lifespan=50, longterm=100), backend)
+    run(frozen, {0: [(A, 1)], 1: [(A, 1)]}, 2)
+    frozen.learning = False
+    run(frozen, {}, 3)
+    frozen.learning = True
+    got = run(frozen, {0: [(A, 1)]}, 1)
+    assert (got[0]["created"], got[0]["reactivated"], got[0]["alive"]) == (1, 0, 2)
+    assert frozen._memory.state()["pools"][0]["window"] == [[[]], [[1]]]  # A1: global id 1
+
+
+@st.composite
+def memory_brains(draw: st.DrawFn) -> Connectome:
+    """A random brain plus one memory area fed by some of its areas, read out and written into
+    by associative_memory, some other projections plastic (STDP)."""
+    c = draw(connectomes(max_areas=3, max_projections=4))
+    n, cap = len(c.areas), draw(st.integers(1, 6))
+    m = area(n, (1, 1, 1), npv=cap, threshold=draw(st.sampled_from([1.0, 1e6])),
+             psp=draw(st.sampled_from([1.0, 2.5])), mp_acc=draw(st.booleans()),
+             uniform=draw(st.booleans()))
+    projections = list(c.projections)
+    for i, p in enumerate(projections):
+        if p.weights is None and draw(st.booleans()):
+            projections[i] = proj(i, p.src_area, p.dst_area, p.pre, p.post, weight=p.weight,
+                                  delay=p.delay, plasticity=PlasticityRule(
+                                      ltp=2.0, ltd=1.0, window=1 + i % 3))
+    pairs = [(n, d) for d in sorted(draw(st.sets(st.integers(0, n), max_size=3)))]
+    pairs += [(s, n) for s in sorted(draw(st.sets(st.integers(0, n - 1), max_size=2)))]
+    for src, dst in pairs:
+        rule = PlasticityRule(ltp=draw(st.sampled_from([1.0, 2.0, 3.0])), ltd=0.0,
+                              window=draw(st.integers(1, 3)), associative=True)
+        projections.append(proj(len(projections), src, dst, [], [], plasticity=rule))
+    out = Connectome(areas=chain([*c.areas, m]), projections=projections,
+                     power_area=c.power_area)
+    out.memory_areas = [MemoryArea(
+        area=n, depth=draw(st.integers(1, 3)), lifespan=draw(st.integers(1, 5)),
+        growth=draw(st.integers(0, 3)), longterm=draw(st.integers(1, 8)),
+        upstream=tuple(sorted(draw(st.sets(st.integers(0, n - 1), min_size=1)))),
+        capacity=cap)]
+    return out
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(c=memory_brains(), seed=st.integers(0, 2**31), freeze=st.integers(-1, 30))
+def test_both_backends_agree_on_random_memory_brains_frozen_for_a_while(c, seed, freeze):
+    cpu, ref = Engine(c, "cpu"), Engine(c, "reference")
+    drive = Drive(seed, force_rate=0.2)
+    for b in range(40):
+        if b in (freeze, freeze + 5):
+            cpu.learning = ref.learning = b != freeze
+        drive.apply([cpu, ref], c)
+        assert cpu.step() == ref.step(), b
+        np.testing.assert_array_equal(cpu.fired_global(), ref.fired_global(), err_msg=str(b))
+        np.testing.assert_array_equal(cpu.neuron_state().potentials,
+                                      ref.neuron_state().potentials, err_msg=str(b))
+        assert cpu.memory_summary() == ref.memory_summary()
+        for p, s in cpu.learned_synapses().items():
+            r = ref.learned_synapses()[p]
+            np.testing.assert_array_equal(s.pre, r.pre)
+            np.testing.assert_array_equal(s.weight, r.weight, err_msg=f"burst {b}, proj {p}")

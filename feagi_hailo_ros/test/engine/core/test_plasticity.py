@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from strategies import Drive, area, assert_same_run, brain, connectomes, proj
 
 from feagi_hailo_ros.cli import main
+from feagi_hailo_ros.engine.accel.numpy_integrator import NumpyIntegrator
 from feagi_hailo_ros.engine.core import checkpoint as ckpt
 from feagi_hailo_ros.engine.core.connectome import Connectome, PlasticityRule
 from feagi_hailo_ros.engine.core.engine import Engine
@@ -284,6 +285,25 @@ def test_plastic_projections_stay_on_the_cpu_with_the_reason():
                        "stays on the CPU; keep it on the CPU" for p in range(3)]
     assoc = associative_brain()
     assert "plastic (associative_memory)" in integrability(assoc)[0]
+
+
+def test_a_static_projection_sharing_targets_with_associative_growth_stays_on_the_cpu():
+    # A -> B static (0.1 per spike) and A -> B associative_memory, both delay 1: the
+    # associative mapping has no synapse at load but grows onto every B neuron, and its spikes
+    # carry other contributions, so the float32 sum of the static one depends on the event
+    # order as soon as it grew. An integrator for the static one must be refused; had it run,
+    # B's potential drifts from the CPU's (900000.9 vs 900000.94 at burst 3).
+    def make() -> Connectome:
+        a = area(0, (3, 1, 1), first=0, threshold=1e9, psp=1.0)
+        b = area(1, (1, 1, 1), first=3, threshold=1e30, mp_acc=True)
+        rule = PlasticityRule(ltp=100000.0, ltd=0.0, window=1, associative=True)
+        return brain([a, b], [proj(0, 0, 1, [0, 1, 2], [0, 0, 0], weight=0.1),
+                              proj(1, 0, 1, [], [], plasticity=rule)])
+
+    reasons = integrability(make())
+    assert reasons[0] is not None and "same neurons" in reasons[0]
+    with pytest.raises(ValueError, match="same neurons"):
+        Engine(make(), "cpu", integrators={0: NumpyIntegrator()})
 
 
 def test_a_saved_connectome_keeps_its_learning_rules(tmp_path):

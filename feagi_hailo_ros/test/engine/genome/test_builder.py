@@ -325,6 +325,19 @@ def test_memory_areas_are_built_as_pools_and_their_mappings_as_feagi_builds_them
         assert any("memory area" in n and "pool of 8" in n for n in c.notes)
 
 
+def test_a_memory_area_mapped_into_a_memory_area_is_a_note_not_a_silent_drop():
+    # Neither a synapse nor an upstream area comes of it (upstream areas are non-memory areas),
+    # which the notes must say ("nothing is silent"), for a memory area mapped into itself too.
+    g = genome_v2(flat_area("c__src", memory=True, dstmap={"c__dst": [rule("projector")],
+                                                           "c__src": [rule("projector")]}),
+                  flat_area("c__dst", memory=True))
+    c = build_connectome(g)
+    assert c.projections == [] and [m.upstream for m in c.memory_areas] == [(), ()]
+    skipped = [n for n in c.notes if "memory area mapped into a memory area" in n]
+    assert len(skipped) == 2 and any("c__src -> c__dst" in n for n in skipped)
+    assert any("c__src -> c__src" in n for n in skipped)
+
+
 def test_memory_genes_are_read():
     g = two_areas((1, 1, 1), (1, 1, 1), [rule("projector")],
                   dst_genes={"memory": True, "tmpdpt": 3, "mem_ls": 5, "mem_gr": 2.0,
