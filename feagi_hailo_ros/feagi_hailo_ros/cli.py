@@ -19,6 +19,7 @@ parses arguments and prints; the work is done by the engine packages.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -88,19 +89,22 @@ def _rules(path: Path | None) -> PlacementRules:
 
 
 def placement_report(connectome: Connectome, rules: PlacementRules) -> dict[str, Any]:
-    """Placement of every projection and the partitions it makes (JSON-able)."""
+    """Placement of every projection and the partitions it makes (JSON-able); with the
+    ``pipeline`` rule, ``delay_changes`` lists every delay it changed (else it is empty)."""
     from .engine.accel.manifest import as_dict
-    from .engine.accel.placement import place, placement_table, plan_partitions
+    from .engine.accel.placement import pipelined_brain, place, placement_table, plan_partitions
 
     try:
         placements = place(connectome, rules)
+        running, changes = pipelined_brain(connectome, placements, rules)
     except ValueError as exc:  # a rule naming an area or mapping the brain lacks
         raise UsageError(str(exc)) from exc
     return {
         "notes": list(connectome.notes),
         "genome_checksum": connectome.source_checksum,
-        "placements": placement_table(connectome, placements),
-        "partitions": [as_dict(p) for p in plan_partitions(connectome, placements)],
+        "placements": placement_table(running, placements, changes),
+        "partitions": [as_dict(p) for p in plan_partitions(running, placements)],
+        "delay_changes": [dataclasses.asdict(ch) for ch in changes],
     }
 
 
@@ -110,14 +114,19 @@ def export_brain(connectome: Connectome, out: Path, *, arch: str, rules: Placeme
     model scripts, ``manifest.json``, ``COMPILE.md``); returns a JSON-able summary. Raises
     :class:`UsageError` for what the exporter refuses."""
     from .engine.accel.onnx_export import ExportError, export
+    from .engine.accel.placement import pipelined_brain, place
 
     def progress(msg: str) -> None:
         if not quiet:
             print(f"export: {msg}", file=sys.stderr, flush=True)
 
     try:
-        manifest = export(connectome, out, arch=arch, rules=rules, calib_bursts=calib_bursts,
-                          input_rate=input_rate, seed=seed, progress=progress)
+        # With the pipeline rule the partitions are those of the brain that runs (delay 2).
+        placements = place(connectome, rules)
+        running, _ = pipelined_brain(connectome, placements, rules)
+        manifest = export(running, out, arch=arch, placements=placements,
+                          calib_bursts=calib_bursts, input_rate=input_rate, seed=seed,
+                          progress=progress)
     except (ExportError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
     return {"out": str(out), "arch": arch, "partitions": [p.name for p in manifest.partitions],

@@ -18,6 +18,7 @@ from ..engine.accel.placement import (
     accelerated_engine,
     accelerator_projections,
     format_placement_table,
+    pipelined_brain,
     place,
     placement_table,
 )
@@ -84,6 +85,12 @@ def make_engine(connectome: Connectome, config: AcceleratorConfig, *, seed: int 
     """Build the engine ``config`` asks for; errors are ValueError/RuntimeError with a reason."""
     rules = (PlacementRules.load(config.placement_config) if config.placement_config
              else PlacementRules())
+    if config.accelerator != "none":
+        # The pipeline rule gives accelerator projections of delay 1 delay 2: the brain that
+        # runs (and its placement table) is that one.
+        connectome, changes = pipelined_brain(connectome, place(connectome, rules), rules)
+    else:
+        changes = []
     if config.accelerator == "none":
         placements = place(connectome, rules)
         rows = placement_table(connectome, placements)
@@ -101,7 +108,7 @@ def make_engine(connectome: Connectome, config: AcceleratorConfig, *, seed: int 
         engine = accelerated_engine(connectome, integ, placements, seed=seed,
                                     inhibition=inhibition)
         n = len(accelerator_projections(placements))
-        return EngineChoice(engine, placement_table(connectome, placements),
+        return EngineChoice(engine, placement_table(connectome, placements, changes),
                             f"onnxruntime ({', '.join(config.onnx_providers)}): {n} projections",
                             integ)
     if config.accelerator != HAILO:  # AcceleratorConfig checked the name: a missing branch
@@ -119,7 +126,7 @@ def make_engine(connectome: Connectome, config: AcceleratorConfig, *, seed: int 
               if integ.available else f"hailo unavailable, exact CPU fallback: {integ.unavailable_reason}")
     # The manifest, not the rules, decides what runs on the device (the HEFs were compiled
     # from it); the table says so.
-    rows = placement_table(connectome, place(connectome, rules))
+    rows = placement_table(connectome, place(connectome, rules), changes)
     on_device = set(projections) if integ.available else set()
     for row in rows:
         if row["projection"] in on_device:

@@ -17,6 +17,14 @@ Rules (a YAML/JSON mapping, every key optional; see :class:`PlacementRules`)::
     accelerator_areas: [c_v2__]
     overrides:                     # "<src>-><dst>#<rule index>": cpu | accelerator
       "c_v1__->c_v1__#0": accelerator
+    pipeline: false                # true: accelerator projections of delay 1 get delay 2
+
+``pipeline: true`` changes the brain, as NengoLoihi does on Loihi: every projection placed on the
+accelerator with delay 1 gets delay 2, so the engine can submit its spikes a burst ahead and the
+device works in parallel with the CPU for a whole burst (``core/pipeline.py``). The run is then
+exactly the CPU engine's run of that changed brain (:func:`pipelined_brain`), not of the genome;
+``feagi-hailo placement`` lists every delay it changed. Projections of delay >= 2 are pipelined
+without changing anything, whatever this rule says.
 
 Precedence, first match wins: a projection the integrator seam cannot take (per-synapse
 weights), without synapses, or whose fan-in no 16-bit output holds, is CPU whatever the
@@ -29,6 +37,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import json
 import re
@@ -94,14 +103,17 @@ class PlacementRules:
     accelerator_areas: tuple[str, ...] = ()
     #: ``"<src>-><dst>#<rule index>"`` -> ``"cpu"`` | ``"accelerator"``.
     overrides: Mapping[str, str] = field(default_factory=dict)
+    #: Give accelerator projections of delay 1 one more burst of delay (:func:`pipelined_brain`).
+    pipeline: bool = False
 
     def __post_init__(self) -> None:
         for name in ("min_synapses", "min_dst_neurons", "max_weights"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"placement rule {name} must be an integer >= 0, got {value!r}")
-        if not isinstance(self.keep_sensory_motor_on_cpu, bool):
-            raise ValueError("placement rule keep_sensory_motor_on_cpu must be true or false")
+        for name in ("keep_sensory_motor_on_cpu", "pipeline"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"placement rule {name} must be true or false")
         for name in ("cpu_areas", "accelerator_areas"):
             value = getattr(self, name)
             if isinstance(value, str) or not all(isinstance(v, str) for v in value):
@@ -443,19 +455,72 @@ def adjacency_digest(connectome: Connectome, projection: int) -> str:
     return h.hexdigest()
 
 
+# -- pipelining -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DelayChange:
+    """A delay :func:`pipelined_brain` changed: projection index, its mapping key
+    (:func:`mapping_key`), and its delay in the genome and in the brain that runs."""
+
+    projection: int
+    mapping: str
+    genome_delay: int
+    delay: int
+
+
+def pipelined_brain(connectome: Connectome, placements: Sequence[Placement],
+                    rules: PlacementRules | None = None) -> tuple[Connectome, list[DelayChange]]:
+    """The brain that runs under ``rules.pipeline``, and every delay that differs from the genome.
+
+    Without ``pipeline`` (or with no accelerator projection of delay 1): ``connectome`` itself and
+    no change. With it: a copy whose accelerator projections of delay 1 have delay 2 (one burst
+    later, as NengoLoihi adds on Loihi); everything else, projection indices included, is the
+    same, so ``placements`` still apply. The result is exact: an engine of the copy, with or
+    without integrators, gives the CPU engine's spikes for the copy.
+
+    Raises ``ValueError`` when a changed projection can no longer go to an integrator (it now
+    shares its areas and delay 2 with another projection carrying a different contribution to
+    the same neurons, ``core.integrator.integrability``); keep one of them on the CPU then.
+    """
+    if rules is None or not rules.pipeline:
+        return connectome, []
+    changes = [DelayChange(pl.projection, mapping_key(connectome, pl.projection),
+                           int(connectome.projections[pl.projection].delay),
+                           int(connectome.projections[pl.projection].delay) + 1)
+               for pl in placements
+               if pl.backend == ACCELERATOR and connectome.projections[pl.projection].delay == 1]
+    if not changes:
+        return connectome, []
+    projections = list(connectome.projections)
+    for ch in changes:
+        projections[ch.projection] = dataclasses.replace(projections[ch.projection], delay=ch.delay)
+    changed = dataclasses.replace(connectome, projections=projections)
+    reasons = integrability(changed)
+    for ch in changes:
+        if reasons[ch.projection]:
+            raise ValueError(f"pipeline: {ch.mapping} at delay {ch.delay}: {reasons[ch.projection]}")
+    return changed, changes
+
+
 # -- reporting -----------------------------------------------------------------------------
 
 
-def placement_table(connectome: Connectome, placements: Sequence[Placement]) -> list[dict[str, Any]]:
+def placement_table(connectome: Connectome, placements: Sequence[Placement],
+                    changes: Sequence[DelayChange] = ()) -> list[dict[str, Any]]:
     """One row per placement: areas, sizes, backend, reason, weights, bytes per burst.
 
     Each row is a JSON-able dict with keys ``projection``, ``mapping`` (:func:`mapping_key`),
     ``src``, ``area`` (destination id), ``neurons`` (destination), ``synapses``, ``delay``,
     ``morphology``, ``backend``, ``layout``, ``max_fan_in``, ``weight_count``,
-    ``bytes_per_burst``, ``reason``, ``plastic`` (the projection learns, DESIGN §4.7) and
+    ``bytes_per_burst``, ``reason``, ``plastic`` (the projection learns, DESIGN §4.7),
     ``max_synapses`` (the most synapses it can have: source x target neurons for an
-    ``associative_memory`` projection, which grows them; else ``synapses``).
+    ``associative_memory`` projection, which grows them; else ``synapses``) and
+    ``genome_delay`` (the genome's delay; differs from ``delay`` where ``changes`` from
+    :func:`pipelined_brain` say so, and the reason then says so too). ``connectome`` is the
+    brain that runs (the pipelined one when pipelining).
     """
+    changed = {ch.projection: ch for ch in changes}
     rows = []
     for pl in placements:
         p = connectome.projections[pl.projection]
@@ -474,11 +539,15 @@ def placement_table(connectome: Connectome, placements: Sequence[Placement]) -> 
             "max_fan_in": pl.max_fan_in,
             "weight_count": pl.weight_count,
             "bytes_per_burst": pl.bytes_per_burst,
-            "reason": pl.reason,
+            "reason": pl.reason + (
+                f"; pipelined: delay {changed[pl.projection].genome_delay} -> {p.delay}"
+                if pl.projection in changed else ""),
             "plastic": p.plasticity is not None,
             # associative_memory grows at most one synapse per (source, target) pair.
             "max_synapses": src.neuron_count * dst.neuron_count
             if p.plasticity is not None and p.plasticity.associative else p.synapse_count,
+            "genome_delay": (changed[pl.projection].genome_delay if pl.projection in changed
+                             else p.delay),
         })
     return rows
 
@@ -497,6 +566,10 @@ def format_placement_table(rows: Sequence[Mapping[str, Any]]) -> str:
                  f"{sum(r['synapses'] for r in acc):,} of {sum(r['synapses'] for r in rows):,} "
                  f"synapses, {sum(r['weight_count'] for r in acc):,} weights, "
                  f"{sum(r['bytes_per_burst'] for r in acc):,} bytes per burst")
+    changed = [r for r in rows if r.get("genome_delay", r["delay"]) != r["delay"]]
+    for r in changed:
+        lines.append(f"pipeline: {r['mapping']} delay {r['genome_delay']} -> {r['delay']} "
+                     "(one burst later than the genome, so the accelerator works a burst ahead)")
     plastic = [r for r in rows if r.get("plastic")]
     if plastic:
         # What learning costs: every burst reads each plastic synapse's two fire-ledger entries

@@ -38,6 +38,7 @@ from .backend import (
 from .connectome import AreaSpec, Connectome
 from .integrator import Counts, Integrator, group_spikes, integrability
 from .memory import MEMORY_FIRE_POTENTIAL, MemoryAreas, MemoryEvents
+from .pipeline import Lane, Submission
 from .plasticity import InFlightWeights, LearnedSynapses, Plasticity, projection_sign
 from .state import NeuronSnapshot
 
@@ -74,7 +75,9 @@ class Engine:
     ``integrators`` maps projection index -> integrator; all projections of
     one integrator object are prepared together and integrated in one call
     per burst. The spikes are identical with or without integrators (the
-    seam is exact); only where the arithmetic happens changes.
+    seam is exact); only where the arithmetic happens changes. With ``pipelined`` (the
+    default) projections of delay >= 2 are submitted a burst ahead so the device works in
+    parallel with the CPU for a whole burst (:mod:`.pipeline`); the spikes do not change.
 
     Projections with a ``plasticity`` rule learn after every burst (DESIGN §4.7,
     :mod:`.plasticity`) while :attr:`learning` is true (the default, as in FEAGI); set it false
@@ -91,6 +94,7 @@ class Engine:
         inhibition: str = "clamped",
         seed: int = 0,
         learning: bool = True,
+        pipelined: bool = True,
     ) -> None:
         #: The brain as built from the genome (plastic projections at their genome weights).
         self.connectome = connectome
@@ -149,6 +153,11 @@ class Engine:
                 self._integrators.append((integ, [p]))
         for integ, projs in self._integrators:
             integ.prepare(connectome, list(projs))
+        #: Whether delay >= 2 projections are submitted a burst ahead (see :mod:`.pipeline`).
+        self.pipelined = bool(pipelined)
+        delays = {p: int(connectome.projections[p].delay) for p in self._assign}
+        self._lanes = [Lane(integ, projs, delays, ahead=self.pipelined)
+                       for integ, projs in self._integrators]
         self._div = psp_divisor(connectome) if self._assign else None
 
         pa = connectome.power_area
@@ -294,12 +303,11 @@ class Engine:
     def _step_once(self) -> int:
         t0 = time.perf_counter()
         timing: dict[str, float] = {}
-        collect, positions = self._integrate(timing)
-        collected: list[bool] = []
-
-        def late_external() -> list[ExternalInput]:
-            collected.append(True)
-            return collect()
+        try:
+            collect, positions = self._integrate(timing)
+        except BaseException:
+            self._drain()
+            raise
 
         ranges, range_values = self._merged_ranges()
         force = self._force + ([self._power] if self._power.size else [])
@@ -319,7 +327,7 @@ class Engine:
             inject_range_values=range_values,
             force_index=np.concatenate(force) if force else np.zeros(0, np.int64),
             force_psp=np.concatenate(force_psp) if force_psp else np.zeros(0, np.float32),
-            late_external=late_external if collect is not None else None,
+            late_external=collect,
             late_positions=positions,
         )
         self._clear_pending()
@@ -330,14 +338,13 @@ class Engine:
             fired = self.backend.process_burst(inp)
             if self._plasticity is not None or self._memory:
                 self._learn()
-        finally:
-            if collect is not None and not collected:
-                # The burst failed before the backend collected: drain the accelerator so
-                # its next burst does not read this one's frames. The first error wins.
-                try:
-                    collect()
-                except Exception:  # noqa: BLE001
-                    pass
+            if self._lanes:  # bursts whose collector did not run (nothing was due)
+                self._submit_ahead(timing, self.backend.burst)
+        except BaseException:
+            # Drain every accelerator so its next burst does not read this one's frames, and
+            # resubmit from the spikes at the next burst. The first error wins.
+            self._drain()
+            raise
         t2 = time.perf_counter()
         timing[f"backend:{self.backend.name}"] = t2 - t1
         for k, v in self.backend.last_timing.items():
@@ -445,52 +452,99 @@ class Engine:
             self._plasticity.restore_genome_weights()
             self._learned_now()
 
+    def _submit(self, lane: Lane, projs: list[int], target: int,
+                timing: dict[str, float]) -> None:
+        """Submit ``projs``' spikes for burst ``target`` to ``lane``'s integrator (if any fired).
+
+        Makes room first when the integrator holds as many submissions as it accepts: the
+        oldest is collected now and its counts kept for its burst.
+        """
+        t0 = time.perf_counter()
+        requests, coefs = self._requests(projs, target)
+        if requests:
+            while lane.busy() >= lane.slots:
+                oldest = next(s for s in lane.queue if s.counts is None)
+                t1 = time.perf_counter()
+                oldest.counts = lane.integ.collect(oldest.handle)
+                oldest.seconds += time.perf_counter() - t1
+            t1 = time.perf_counter()
+            handle = lane.integ.submit(requests)
+            lane.queue.append(Submission(target, handle, requests, coefs,
+                                         time.perf_counter() - t1))
+        key = f"integrator:{lane.integ.name}"
+        timing[key] = timing.get(key, 0.0) + time.perf_counter() - t0
+
+    def _submit_ahead(self, timing: dict[str, float], target: int) -> None:
+        """Submit the ahead (delay >= 2) work of burst ``target`` to every lane not done yet."""
+        for lane in self._lanes:
+            if lane.ahead and lane.ahead_through < target:
+                self._submit(lane, lane.ahead, target, timing)
+                lane.ahead_through = target
+
+    def _drain(self) -> None:
+        """Drop every submission in flight (see :meth:`Lane.drain`)."""
+        for lane in self._lanes:
+            lane.drain(self.backend.burst)
+
     def _integrate(self, timing: dict[str, float]
                    ) -> tuple[Callable[[], list[ExternalInput]] | None, list[tuple[int, int]]]:
-        """Submit this burst's spikes to every integrator; return a collector for their counts.
+        """Make sure this burst's integrator work is submitted; return a collector for it.
 
-        The backend calls the collector after propagating the CPU's own synapses and before the
-        neuron update, so an asynchronous integrator (Hailo) works while the CPU propagates.
-        Returns ``(None, [])`` when no integrator has spikes this burst, else the collector and the
-        ``(delay, src_start)`` positions of what it returns.
+        Ahead work (delay >= 2) was normally submitted during the previous burst; it is
+        submitted now when it was not (the first burst, after a reset or a failure). Direct work
+        (delay 1) is submitted now. The backend calls the collector after propagating the CPU's
+        own synapses and before the neuron update, so an asynchronous integrator (Hailo) works
+        while the CPU propagates; the collector then submits the next burst's ahead work, so the
+        device computes it while the CPU finishes this burst (:mod:`.pipeline`).
+        Returns ``(None, [])`` when no integrator has work for this burst, else the collector
+        and the ``(delay, src_start)`` positions of what it returns.
         """
-        pending: list[tuple[Integrator, Any, dict[int, np.ndarray], dict[int, np.ndarray], float]] = []
-        for integ, projs in self._integrators:
-            t0 = time.perf_counter()
-            requests, coefs = self._requests(projs)
-            if requests:
-                pending.append((integ, integ.submit(requests), requests, coefs,
-                                time.perf_counter() - t0))
-            else:  # nothing fired towards it: still timed, so every integrator has a key
-                key = f"integrator:{integ.name}"
-                timing[key] = timing.get(key, 0.0) + time.perf_counter() - t0
-        if not pending:
+        t = self.backend.burst
+        self._submit_ahead(timing, t)
+        for lane in self._lanes:
+            if lane.direct:
+                self._submit(lane, lane.direct, t, timing)
+        due_now = [(lane, s) for lane in self._lanes for s in lane.queue if s.target == t]
+        if not due_now:
             return None, []
         conn = self.connectome
         positions = sorted({(int(conn.projections[p].delay),
                              conn.areas[conn.projections[p].src_area].first_neuron)
-                            for _, _, requests, _, _ in pending for p in requests})
+                            for _, s in due_now for p in s.requests})
 
         def collect() -> list[ExternalInput]:
             late: list[ExternalInput] = []
-            for integ, handle, requests, coefs, submit_s in pending:
-                t0 = time.perf_counter()
-                late += self._scale(integ, integ.collect(handle), requests, coefs)
-                key = f"integrator:{integ.name}"
-                timing[key] = timing.get(key, 0.0) + submit_s + time.perf_counter() - t0
+            for lane in self._lanes:
+                key = f"integrator:{lane.integ.name}"
+                for s in lane.due(t):
+                    t0 = time.perf_counter()
+                    counts = s.counts if s.counts is not None else lane.integ.collect(s.handle)
+                    late += self._scale(lane.integ, counts, s.requests, s.coefs)
+                    timing[key] = timing.get(key, 0.0) + s.seconds + time.perf_counter() - t0
+            # The next burst's ahead work, now that the integrator has room: the device works
+            # on it while the CPU finishes this burst.
+            self._submit_ahead(timing, t + 1)
             return late
 
         return collect, positions
 
-    def _requests(self, projs: list[int]) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
-        """Spike rows per projection (grouped by per-spike contribution) and their coefficients."""
+    def _requests(self, projs: list[int], target: int
+                  ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+        """Spike rows per projection (grouped by per-spike contribution) and their coefficients,
+        for burst ``target``: the spikes of ``target - delay``."""
         conn = self.connectome
         requests: dict[int, np.ndarray] = {}
         coefs: dict[int, np.ndarray] = {}
         for p in projs:
             proj = conn.projections[p]
             src = conn.areas[proj.src_area]
-            idx, psp = self.backend.fired_history(proj.delay)
+            # fired_history(k) is burst `backend.burst - k`; backend.burst is the burst running
+            # (or the next one between bursts).
+            lag = int(proj.delay) - (target - self.backend.burst)
+            if lag < 1:
+                raise RuntimeError(f"projection {p}: the spikes of burst {target - proj.delay} "
+                                   "do not exist yet")
+            idx, psp = self.backend.fired_history(lag)
             sel = (idx >= src.first_neuron) & (idx < src.first_neuron + src.neuron_count)
             if not sel.any():
                 continue
@@ -587,6 +641,7 @@ class Engine:
         weights and synapses.
         """
         self.backend.reset()
+        self._drain()  # work submitted ahead was for bursts that will not run
         self._memory.clear_windows()
         self._memory_fire = np.zeros(0, np.int64)
         if self._plasticity is not None:
@@ -678,6 +733,7 @@ class Engine:
                 raise ckpt.CheckpointCorruptError(f"{path}: learned synapses: {e}") from e
             self._upload_learned()
         self.backend.upload_state(state)
+        self._drain()  # work submitted ahead came from the spikes just replaced
         self._memory, self._memory_fire = fresh, fire_next
         self._clear_pending()
 
@@ -685,6 +741,7 @@ class Engine:
         """Release every integrator (devices, sessions); each is closed even if another fails,
         and the first error is raised afterwards."""
         first: Exception | None = None
+        self._drain()
         for integ, _ in self._integrators:
             try:
                 integ.close()

@@ -20,7 +20,9 @@ methods, once per burst and in this order::
 
 A synchronous integrator computes in ``submit`` and hands the result back in ``collect``
 (:class:`Ready`); an asynchronous one (Hailo) returns at once from ``submit`` so the device
-works while the CPU propagates.
+works while the CPU propagates. Up to ``max_in_flight`` submissions may be in flight; they are
+collected in the order they were submitted (the engine submits delay >= 2 projections a burst
+ahead, core/pipeline.py).
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ class Integrator(abc.ABC):
     """
 
     name: str = "integrator"
+    #: How many ``submit`` calls may be in flight at once (collected oldest first).
+    max_in_flight: int = 1
 
     @abc.abstractmethod
     def prepare(self, connectome: Connectome, projections: Sequence[int]) -> None:
@@ -70,8 +74,8 @@ class Integrator(abc.ABC):
     def submit(self, spikes: SpikeRequests) -> Any:
         """Start integrating one burst's spikes; returns a handle for :meth:`collect`.
 
-        ``spikes`` holds only prepared projections whose sources fired. At most one
-        integration is in flight per integrator.
+        ``spikes`` holds only prepared projections whose sources fired. At most
+        ``max_in_flight`` integrations are in flight per integrator, collected oldest first.
         """
 
     @abc.abstractmethod
@@ -93,6 +97,9 @@ class Integrator(abc.ABC):
 
 class SynchronousIntegrator(Integrator):
     """An integrator that computes in the caller's thread: implement :meth:`compute`."""
+
+    #: A handle carries its counts, so any number can wait; the engine never needs more than two.
+    max_in_flight = 2
 
     @abc.abstractmethod
     def compute(self, spikes: SpikeRequests) -> Counts:

@@ -189,13 +189,14 @@ def test_uint16_and_conv_raster_identical(hailo, standin, tmp_path) -> None:
     parts = {p.name: p for p in build_partitions(c, NONUNIFORM_ON_HAILO)}
     assert {p.layout for p in parts.values()} == {"conv", "gemm"}
     assert {o.dtype for p in parts.values() for o in p.outputs} == {"uint8", "uint16"}
-    integ = hailo(export(tmp_path, c, NONUNIFORM_ON_HAILO), queue_size=2)
+    integ = hailo(export(tmp_path, c, NONUNIFORM_ON_HAILO), queue_size=1)
     engine = run_identical(c, integ, NONUNIFORM_ON_HAILO, 500, seed=11)
     stats = integ.stats()
     assert stats["fallback_bursts"] == 0 and integ.degraded == {}
-    # Divided PSP splits the sources into many rows: several frames per burst, beyond the
-    # write-ahead window of 2 frames.
-    assert stats["frames"] > 2 * stats["bursts"]
+    # Divided PSP splits the sources into many rows: several frames per exchange, beyond the
+    # write-ahead window of 1 frame. (The engine sends the delay-2/3 projections a burst ahead,
+    # core/pipeline.py, so each burst is two exchanges.)
+    assert stats["frames"] > 1.5 * stats["bursts"]
     engine.close()
 
 

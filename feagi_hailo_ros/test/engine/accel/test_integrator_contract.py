@@ -250,3 +250,143 @@ def test_unsupported_list_names_known_kinds_and_cases():
     for k, case in UNSUPPORTED:
         assert k in KINDS
         assert any(case in name for name in cases), case
+
+
+# -- pipelining (core/pipeline.py) ----------------------------------------------------------------
+
+
+def _pipelined_brain() -> Connectome:
+    """A recurrent chain with delay-1, -2 and -3 projections, so direct and ahead work share
+    each integrator."""
+    rng = np.random.default_rng(5)
+    areas = [area(dims=(4, 3, 1), threshold=1.0), area(dims=(3, 3, 1), threshold=1.0),
+             area(dims=(5, 2, 1), threshold=1.0)]
+    projections = [
+        proj(0, 0, 1, rng.integers(0, 12, 30), rng.integers(0, 9, 30), weight=0.6, delay=2),
+        proj(1, 1, 2, rng.integers(0, 9, 25), rng.integers(0, 10, 25), weight=0.7, delay=1),
+        proj(2, 2, 0, rng.integers(0, 10, 25), rng.integers(0, 12, 25), weight=0.5, delay=3),
+        proj(3, 1, 0, rng.integers(0, 9, 20), rng.integers(0, 12, 20), weight=0.4, delay=2),
+    ]
+    return without_duplicates(brain(areas, projections))
+
+
+class _Spy:
+    """Wraps an engine's integrator and backend: records each submit with whether the backend
+    was inside a burst, and how many submissions were in flight at once."""
+
+    def __init__(self, engine: Engine, integ: Integrator) -> None:
+        self.inside = False
+        self.submits: list[tuple[int, bool, tuple[int, ...]]] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+        real_submit, real_collect = integ.submit, integ.collect
+        real_burst = engine.backend.process_burst
+
+        def submit(spikes):
+            self.submits.append((engine.backend.burst, self.inside, tuple(sorted(spikes))))
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            return real_submit(spikes)
+
+        def collect(handle):
+            self.in_flight -= 1
+            return real_collect(handle)
+
+        def process_burst(inp):
+            self.inside = True
+            try:
+                return real_burst(inp)
+            finally:
+                self.inside = False
+
+        integ.submit = submit  # type: ignore[method-assign]
+        integ.collect = collect  # type: ignore[method-assign]
+        engine.backend.process_burst = process_burst  # type: ignore[method-assign]
+
+
+def test_pipelined_raster_identical_to_cpu_and_reference(kind, make):
+    c = _pipelined_brain()
+    projections = accelerated(c)
+    assert {c.projections[p].delay for p in projections} == {1, 2, 3}
+    integ = make(c, projections)
+    engines = [Engine(c, "reference"), Engine(c, "cpu"),
+               Engine(c, "cpu", integrators=dict.fromkeys(projections, integ))]
+    spy = _Spy(engines[2], integ)
+    fired = assert_same_run(engines, c, 80, seed=3)
+    assert fired > 80  # active, so the comparison means something
+    # Ahead work (delay >= 2) went in during the burst before its own, while the CPU worked.
+    ahead = {p for p in projections if c.projections[p].delay >= 2}
+    early = [s for s in spy.submits if s[1] and set(s[2]) <= ahead]
+    assert len(early) > 40, spy.submits[:10]
+    assert spy.most_in_flight <= integ.max_in_flight
+    engines[2].close()
+
+
+def test_not_pipelined_submits_only_at_burst_start(kind, make):
+    c = _pipelined_brain()
+    projections = accelerated(c)
+    integ = make(c, projections)
+    engines = [Engine(c, "cpu"),
+               Engine(c, "cpu", integrators=dict.fromkeys(projections, integ), pipelined=False)]
+    spy = _Spy(engines[1], integ)
+    assert_same_run(engines, c, 40, seed=3)
+    assert spy.submits and not any(inside for _, inside, _ in spy.submits)
+    engines[1].close()
+
+
+def test_reset_and_checkpoint_drop_work_submitted_ahead(kind, make, tmp_path):
+    c = _pipelined_brain()
+    projections = accelerated(c)
+    integ = make(c, projections)
+    cpu, acc = Engine(c, "cpu"), Engine(c, "cpu", integrators=dict.fromkeys(projections, integ))
+    assert_same_run([cpu, acc], c, 30, seed=4)
+    cpu.save_checkpoint(tmp_path / "at30.npz")
+    assert_same_run([cpu, acc], c, 7, seed=5)
+    for e in (cpu, acc):
+        e.reset()
+    assert_same_run([cpu, acc], c, 30, seed=6)  # stale ahead work would be added here
+    for e in (cpu, acc):
+        e.load_checkpoint(tmp_path / "at30.npz")
+    assert_same_run([cpu, acc], c, 30, seed=7)
+    acc.close()
+
+
+def test_failed_burst_drains_and_resubmits(kind, make):
+    c = _pipelined_brain()
+    projections = accelerated(c)
+    integ = make(c, projections)
+    cpu, acc = Engine(c, "cpu"), Engine(c, "cpu", integrators=dict.fromkeys(projections, integ))
+    assert_same_run([cpu, acc], c, 20, seed=8)
+    real = acc.backend.process_burst
+
+    def boom(inp):
+        if inp.late_external is not None:
+            inp.late_external()  # the integrator's work was taken, then the burst fails
+        raise RuntimeError("burst failed")
+
+    acc.backend.process_burst = boom  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="burst failed"):
+        acc.step()
+    acc.backend.process_burst = real  # type: ignore[method-assign]
+    assert all(not lane.queue for lane in acc._lanes)
+    assert_same_run([cpu, acc], c, 30, seed=9)  # the same burst again, from the same spikes
+    acc.close()
+
+
+def test_ahead_work_goes_in_after_a_burst_with_nothing_due(kind, make):
+    # Only a delay-2 projection: burst 1 has nothing to collect (no collector runs), so the
+    # spikes of burst 0 must still be submitted before step() of burst 1 returns.
+    c = brain([area(dims=(3, 1, 1)), area(dims=(2, 1, 1))],
+              [proj(0, 0, 1, [0, 1, 2], [0, 1, 1], delay=2)])
+    integ = make(c, [0])
+    acc = Engine(c, "cpu", integrators={0: integ})
+    spy = _Spy(acc, integ)
+    acc.force_fire(0)
+    acc.step()  # burst 0: the source fires
+    acc.step()  # burst 1: nothing due
+    assert [(b, inside) for b, inside, _ in spy.submits] == [(2, False)]
+    cpu = Engine(c, "cpu")
+    cpu.force_fire(0)
+    cpu.step(2)
+    assert_same_run([cpu, acc], c, 5, seed=1)
+    acc.close()

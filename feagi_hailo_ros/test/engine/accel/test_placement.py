@@ -345,3 +345,101 @@ def test_the_placement_summary_says_how_far_associative_memory_can_grow():
     assert rows[0]["max_synapses"] == 1200
     text = format_placement_table(rows)
     assert "0 synapses at load, up to 1,200 as associative_memory grows them" in text
+
+
+# -- pipeline: true (one more burst of delay on the accelerator) ------------------------------
+
+
+def _chain_brain() -> Connectome:
+    rng = np.random.default_rng(2)
+    areas = [area(dims=(4, 3, 1), threshold=1.0), area(dims=(3, 3, 1), threshold=1.0),
+             area(dims=(3, 2, 1), threshold=1.0)]
+    projections = [
+        proj(0, 0, 1, rng.integers(0, 12, 30), rng.integers(0, 9, 30), weight=0.6, delay=1),
+        proj(1, 1, 2, rng.integers(0, 9, 20), rng.integers(0, 6, 20), weight=0.7, delay=1),
+        proj(2, 2, 0, rng.integers(0, 6, 20), rng.integers(0, 12, 20), weight=0.5, delay=2),
+        proj(3, 1, 0, rng.integers(0, 9, 20), rng.integers(0, 12, 20), weight=0.4, delay=1),
+    ]
+    return brain(areas, projections)
+
+
+def test_pipeline_rule_parses_and_refuses_non_bool():
+    from feagi_hailo_ros.engine.accel.placement import PlacementRules
+
+    assert PlacementRules.from_dict({"pipeline": True}).pipeline is True
+    assert PlacementRules().pipeline is False
+    with pytest.raises(ValueError, match="pipeline must be true or false"):
+        PlacementRules.from_dict({"pipeline": "yes"})
+
+
+def test_pipeline_changes_delay_1_accelerator_projections_only():
+    from feagi_hailo_ros.engine.accel.placement import (
+        PlacementRules,
+        format_placement_table,
+        pipelined_brain,
+        place,
+        placement_table,
+    )
+
+    c = _chain_brain()
+    rules = PlacementRules(min_synapses=0, min_dst_neurons=0, keep_sensory_motor_on_cpu=False,
+                           cpu_areas=(), pipeline=True)
+    placements = place(c, rules)
+    # Projection 3 on the CPU (an override), 0, 1 (delay 1) and 2 (delay 2) on the accelerator.
+    key3 = [pl for pl in placements if pl.projection == 3][0]
+    placements = [pl if pl is not key3 else type(pl)(3, "cpu", "test", 0, 0) for pl in placements]
+    running, changes = pipelined_brain(c, placements, rules)
+    assert [(ch.projection, ch.genome_delay, ch.delay) for ch in changes] == [(0, 1, 2), (1, 1, 2)]
+    assert [p.delay for p in running.projections] == [2, 2, 2, 1]
+    assert [p.delay for p in c.projections] == [1, 1, 2, 1]  # the genome's brain is untouched
+    rows = placement_table(running, placements, changes)
+    assert [(r["genome_delay"], r["delay"]) for r in rows] == [(1, 2), (1, 2), (2, 2), (1, 1)]
+    assert "pipelined: delay 1 -> 2" in rows[0]["reason"]
+    text = format_placement_table(rows)
+    assert text.count("pipeline: ") == 2 and f"pipeline: {rows[1]['mapping']} delay 1 -> 2" in text
+    # feagi-hailo placement --json lists them (all four on the accelerator there).
+    from feagi_hailo_ros.cli import placement_report
+
+    report = placement_report(c, rules)
+    assert [(d["projection"], d["delay"]) for d in report["delay_changes"]] == [(0, 2), (1, 2),
+                                                                                (3, 2)]
+    assert {p["delay"] for p in report["partitions"]} == {2}
+    # Without the rule nothing changes.
+    same, none = pipelined_brain(c, placements, PlacementRules())
+    assert same is c and none == []
+
+    # Exact: the accelerated engine of the pipelined brain is the CPU engine of the brain whose
+    # accelerator projections have delay 2, built independently here ...
+    from strategies import assert_same_run
+
+    from feagi_hailo_ros.engine.core.engine import Engine
+
+    expected = brain(list(c.areas), [proj(0, 0, 1, c.projections[0].pre, c.projections[0].post,
+                                          weight=0.6, delay=2),
+                                     proj(1, 1, 2, c.projections[1].pre, c.projections[1].post,
+                                          weight=0.7, delay=2),
+                                     c.projections[2], c.projections[3]])
+    integ = NumpyIntegrator()
+    acc = accelerated_engine(running, integ, placements)
+    assert_same_run([Engine(expected, "reference"), Engine(expected, "cpu"), acc], expected, 60, 4)
+    # ... and not the genome's brain (the change is real).
+    acc2 = accelerated_engine(running, NumpyIntegrator(), placements)
+    with pytest.raises(AssertionError):
+        assert_same_run([Engine(c, "cpu"), acc2], c, 60, 4)
+
+
+def test_pipeline_refuses_a_delay_that_breaks_integrability():
+    from feagi_hailo_ros.engine.accel.placement import (
+        ACCELERATOR,
+        Placement,
+        PlacementRules,
+        pipelined_brain,
+    )
+
+    # Two projections 0 -> 1 reaching the same neuron with different weights: delay 1 and 2.
+    c = brain([area(dims=(2, 1, 1)), area(dims=(2, 1, 1))],
+              [proj(0, 0, 1, [0, 1], [0, 1], weight=1.0, delay=1),
+               proj(1, 0, 1, [0, 1], [0, 1], weight=2.0, delay=2)])
+    placements = [Placement(0, ACCELERATOR, "test", 2, 4), Placement(1, "cpu", "test", 0, 0)]
+    with pytest.raises(ValueError, match="pipeline: .* at delay 2: .*different contributions"):
+        pipelined_brain(c, placements, PlacementRules(pipeline=True))
