@@ -32,6 +32,7 @@ from .engine.accel.placement import PlacementRules
 from .engine.core.connectome import Connectome
 from .engine.core.drive import PoissonDrive, check_rate
 from .engine.core.headless import load_schedule, run_brain
+from .engine.core.plasticity import DEFAULT_MAX_PLASTIC_SYNAPSES
 from .engine.genome.brains import inspect_brain, load_brain
 from .engine.genome.builder import LEGACY_LEAK_MODES
 
@@ -53,8 +54,10 @@ def _print_inspection(info: dict[str, Any]) -> None:
           "  learning")
     for m in info["mappings"]:
         rule = m.get("plasticity")
-        learning = (f"  {rule['kind']} +{rule['ltp']:g}/-{rule['ltd']:g} window {rule['window']}"
-                    if rule else "")
+        # associative_memory never depresses: its Δ- is not shown.
+        learning = (f"  {rule['kind']} +{rule['ltp']:g}"
+                    + ("" if rule["kind"] == "associative_memory" else f"/-{rule['ltd']:g}")
+                    + f" window {rule['window']}" if rule else "")
         print(f"{m['src']:<14} {m['dst']:<14} {m['morphology'][:24]:<24} {m['weight']:>7g} "
               f"{m['delay']:>5} {m['synapses']:>10}{learning}")
     for m in info.get("memory_areas", []):
@@ -168,6 +171,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.add_argument("--freeze", action="store_true",
                    help="plastic mappings keep their genome weights (no learning, DESIGN §4.7)")
+    p.add_argument("--max-plastic-synapses", type=int, default=DEFAULT_MAX_PLASTIC_SYNAPSES,
+                   metavar="N", help="bound on the synapses all plastic mappings may have; "
+                   "associative_memory grows none past it (counted in plastic_growth_refused)")
 
     p = sub.add_parser("placement", help="which projections go to the accelerator, and why")
     p.add_argument("genome")
@@ -235,7 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = run_brain(connectome, args.bursts, seed=args.seed, schedule=schedule,
                                record=args.record, raster=args.raster is not None, drive=drive,
                                progress=None if args.quiet else _progress,
-                               learning=not args.freeze)
+                               learning=not args.freeze,
+                               max_plastic_synapses=args.max_plastic_synapses)
             if not args.quiet and result.summary["seconds"] > 1.0:
                 print(file=sys.stderr)  # end the progress line
             if args.raster is not None:

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..engine.core.connectome import Connectome
 from ..engine.core.engine import Engine
+from ..engine.core.plasticity import DEFAULT_MAX_PLASTIC_SYNAPSES
 from ..engine.genome.brains import CONNECTOME, load_brain, resolve_brain
 from ..engine.genome.builder import DEFAULT_MEMORY_CAPACITY, build_connectome
 from ..engine.genome.connectome_file import load_connectome
@@ -166,9 +167,11 @@ class BrainRunner:
                  motor_area: str = AUTO, drive: DiffDriveSettings | None = None,
                  sensors: Sequence[AreaRequest] = (),
                  accelerator: AcceleratorConfig | None = None,
-                 outputs: Sequence[OutputBinding] = (), learning: bool = True) -> None:
+                 outputs: Sequence[OutputBinding] = (), learning: bool = True,
+                 max_plastic_synapses: int = DEFAULT_MAX_PLASTIC_SYNAPSES) -> None:
         self.seed = seed
         self._learning = bool(learning)
+        self.max_plastic_synapses = int(max_plastic_synapses)
         self.accelerator = accelerator or AcceleratorConfig()
         self.inhibition = inhibition
         self.drive = drive or DiffDriveSettings()
@@ -212,6 +215,7 @@ class BrainRunner:
         engine.step()
         engine.reset()
         engine.learning = self._learning
+        engine.max_plastic_synapses = self.max_plastic_synapses
         return choice
 
     # -- brain --------------------------------------------------------------------------
@@ -237,6 +241,9 @@ class BrainRunner:
         if learned or memory:
             out["learning"] = self._learning
         if learned:
+            stats = self._engine.plasticity_stats()
+            out.update(max_plastic_synapses=stats["max_plastic_synapses"],
+                       plastic_growth_refused=stats["growth_refused"])
             out.update(plastic_projections=len(learned),
                        plastic_synapses=sum(int(s.pre.size) for s in learned.values()),
                        plastic_weight_sum=round(sum(float(s.weight.sum(dtype=np.float64))

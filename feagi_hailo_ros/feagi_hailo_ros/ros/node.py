@@ -309,7 +309,8 @@ class HybridNode(LifecycleNode):
                 motor_area=motor_key(self.outputs, self._param("motor_area"), OFF),
                 drive=DiffDriveSettings(**{k: self._param(k) for k in _DRIVE_PARAMS}),
                 sensors=[self._area_request(n) for n in names], accelerator=accelerator,
-                outputs=self.outputs, learning=self._param("learning"))
+                outputs=self.outputs, learning=self._param("learning"),
+                max_plastic_synapses=self._param("max_plastic_synapses"))
             # ``binding.area`` is the area at configure; an upload may give the sensor another
             # area of the new brain, so the sensor callback asks the runner.
             self.bindings = [self._sensor_binding(n, self.runner.sensor_area(n) or UNBOUND)

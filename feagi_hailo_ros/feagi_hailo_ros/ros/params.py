@@ -165,6 +165,9 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("memory_capacity", 256, "Memory neurons each FEAGI memory area can hold at once (its "
               "pool, DESIGN §4.7); a full pool stores no new window and says so in /diagnostics.",
               (1, 1_000_000)),
+    ParamSpec("max_plastic_synapses", 10_000_000, "Bound on the synapses of all plastic mappings "
+              "together: associative_memory grows none past it (FEAGI has no bound; "
+              "/diagnostics counts plastic_growth_refused).", (0, 2_000_000_000)),
     ParamSpec("learning", True, "Plastic mappings (STDP, associative_memory) learn after every burst, "
               "as in FEAGI (DESIGN §4.7); false runs a trained brain frozen. Learned weights live "
               "in ~/save_state checkpoints and survive ~/reset.", live=True),

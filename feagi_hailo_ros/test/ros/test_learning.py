@@ -116,3 +116,10 @@ def test_memory_capacity_parameter_sizes_the_pool(harness):
                  Parameter("motor_area", value="none"), Parameter("memory_capacity", value=7)])
     h.configure_and_activate()
     assert h.node.runner._engine.memory_summary()[0]["capacity"] == 7
+
+
+def test_the_plastic_synapse_bound_reaches_the_engine_and_the_summary():
+    runner = BrainRunner(load_brain(STDP)[0], max_plastic_synapses=12)
+    assert runner._engine.max_plastic_synapses == 12
+    summary = runner.learning_summary()
+    assert summary["max_plastic_synapses"] == 12 and summary["plastic_growth_refused"] == 0

@@ -39,7 +39,13 @@ from .connectome import AreaSpec, Connectome
 from .integrator import Counts, Integrator, group_spikes, integrability
 from .memory import MEMORY_FIRE_POTENTIAL, MemoryAreas, MemoryEvents
 from .pipeline import Lane, Submission
-from .plasticity import InFlightWeights, LearnedSynapses, Plasticity, projection_sign
+from .plasticity import (
+    DEFAULT_MAX_PLASTIC_SYNAPSES,
+    InFlightWeights,
+    LearnedSynapses,
+    Plasticity,
+    projection_sign,
+)
 from .state import NeuronSnapshot
 
 BackendFactory = Callable[..., Backend]
@@ -82,7 +88,9 @@ class Engine:
     Projections with a ``plasticity`` rule learn after every burst (DESIGN §4.7,
     :mod:`.plasticity`) while :attr:`learning` is true (the default, as in FEAGI); set it false
     to run a trained brain frozen. They always run on the backend (an integrator assigned to
-    one is refused). Learned weights and grown synapses live in checkpoints.
+    one is refused). ``max_plastic_synapses`` bounds what ``associative_memory`` grows
+    (:class:`~.plasticity.Plasticity`; :meth:`plasticity_stats` counts what it refused).
+    Learned weights and grown synapses live in checkpoints.
     """
 
     def __init__(
@@ -95,6 +103,7 @@ class Engine:
         seed: int = 0,
         learning: bool = True,
         pipelined: bool = True,
+        max_plastic_synapses: int = DEFAULT_MAX_PLASTIC_SYNAPSES,
     ) -> None:
         #: The brain as built from the genome (plastic projections at their genome weights).
         self.connectome = connectome
@@ -134,7 +143,7 @@ class Engine:
         if any(p.plasticity is not None for p in connectome.projections):
             backend.require(FEATURE_PLASTICITY)
             backend.require(FEATURE_PER_SYNAPSE_WEIGHTS)  # grown synapses are uploaded as such
-            self._plasticity = Plasticity(connectome)
+            self._plasticity = Plasticity(connectome, max_plastic_synapses)
             self._in_flight = InFlightWeights(
                 self._plasticity.synapses,
                 {p: int(connectome.projections[p].delay) for p in self._plasticity.projections})
@@ -434,6 +443,28 @@ class Engine:
         if self._plasticity is None:
             return {}
         return {p: s.copy() for p, s in self._plasticity.synapses.items()}
+
+    @property
+    def max_plastic_synapses(self) -> int:
+        """The bound on the plastic projections' synapses (see the class docstring); settable
+        between bursts (``ValueError`` below 0); 0 for a static brain."""
+        return self._plasticity.max_synapses if self._plasticity is not None else 0
+
+    @max_plastic_synapses.setter
+    def max_plastic_synapses(self, value: int) -> None:
+        if value < 0:
+            raise ValueError(f"max_plastic_synapses must be >= 0, got {value}")
+        if self._plasticity is not None:
+            self._plasticity.max_synapses = int(value)
+
+    def plasticity_stats(self) -> dict[str, int]:
+        """``plastic_synapses`` now, ``max_plastic_synapses`` and ``growth_refused`` (synapses
+        associative_memory would have grown past the bound); ``{}`` for a static brain."""
+        if self._plasticity is None:
+            return {}
+        return {"plastic_synapses": sum(int(s.pre.size) for s in self._plasticity.synapses.values()),
+                "max_plastic_synapses": self._plasticity.max_synapses,
+                "growth_refused": self._plasticity.growth_refused}
 
     def memory_summary(self) -> list[dict[str, Any]]:
         """Per memory area: alive and long-term memory neurons, capacity, creations refused

@@ -18,6 +18,7 @@ from .backend import FORCED_POTENTIAL
 from .connectome import Connectome
 from .drive import PoissonDrive
 from .engine import Engine
+from .plasticity import DEFAULT_MAX_PLASTIC_SYNAPSES
 
 
 class ScheduleError(ValueError):
@@ -112,7 +113,8 @@ def run_brain(connectome: Connectome, bursts: int, *, seed: int = 0,
               schedule: Schedule | None = None, record: Path | None = None,
               raster: bool = False, drive: PoissonDrive | None = None,
               progress: Callable[[int, float], None] | None = None,
-              learning: bool = True) -> RunResult:
+              learning: bool = True,
+              max_plastic_synapses: int = DEFAULT_MAX_PLASTIC_SYNAPSES) -> RunResult:
     """Run ``bursts`` bursts on the CPU backend.
 
     Each burst applies ``drive`` and the ``schedule`` entries of that burst; ``record`` gets one
@@ -121,11 +123,13 @@ def run_brain(connectome: Connectome, bursts: int, *, seed: int = 0,
     has bursts, seconds, bursts_per_second, fired_total, neurons and synapses, and for a brain
     with plastic mappings ``learning`` (``learning=False`` runs it frozen) and
     ``plastic_synapses`` (their count at the end: ``associative_memory`` grows them) and
-    ``plastic_weight_sum`` (their weights summed at the end, to see that learning happened);
+    ``plastic_weight_sum`` (their weights summed at the end, to see that learning happened) and
+    ``plastic_growth_refused`` (associative synapses not grown past ``max_plastic_synapses``);
     with memory areas, ``memory_areas`` (``Engine.memory_summary`` at the end); ``notes``, the
     connectome's notes (what its build skipped or read differently), when there are any.
     """
-    engine = Engine(connectome, "cpu", seed=seed, learning=learning)
+    engine = Engine(connectome, "cpu", seed=seed, learning=learning,
+                    max_plastic_synapses=max_plastic_synapses)
     schedule = schedule or {}
     labels = raster_labels(connectome)
     rows: dict[str, list[tuple[int, np.ndarray]]] = {label: [] for label in labels} if raster else {}
@@ -163,6 +167,7 @@ def run_brain(connectome: Connectome, bursts: int, *, seed: int = 0,
                 progress(b + 1, (b + 1) / (now - t0))
         learned = engine.learned_synapses()
         memory = engine.memory_summary()
+        refused = engine.plasticity_stats().get("growth_refused", 0)
     finally:
         if out is not None:
             out.close()
@@ -181,4 +186,5 @@ def run_brain(connectome: Connectome, bursts: int, *, seed: int = 0,
         summary["plastic_synapses"] = sum(int(s.pre.size) for s in learned.values())
         summary["plastic_weight_sum"] = round(sum(float(s.weight.sum(dtype=np.float64))
                                                   for s in learned.values()), 6)
+        summary["plastic_growth_refused"] = refused
     return RunResult(summary, rows)

@@ -79,15 +79,31 @@ def projection_sign(projection: Projection) -> np.float32:
     return np.float32(-1.0 if projection.weight < 0 else 1.0)
 
 
+#: Default bound on the synapses of all plastic projections together. FEAGI has none; an
+#: ``associative_memory`` mapping between two large areas grows towards source x target synapses
+#: (10^8 for 100x100 -> 100x100, gigabytes), so a robot needs one: about 20 bytes a synapse
+#: here (CPU table, learned copy), so 10 M synapses is ~200 MB.
+DEFAULT_MAX_PLASTIC_SYNAPSES = 10_000_000
+
+
 class Plasticity:
     """Learning state of every plastic projection of one connectome.
 
     ``connectome`` is the brain as built from the genome; only projections with a
-    ``plasticity`` rule take part. Raises ``ValueError`` for a plastic projection with per-synapse
-    weights of mixed sign (a plastic projection has one sign, as in FEAGI).
+    ``plasticity`` rule take part. ``max_synapses`` bounds the synapses of all plastic
+    projections together: ``associative_memory`` grows no synapse beyond it (the pairs it would
+    have grown are counted in :attr:`growth_refused`; a deviation from FEAGI, which has no
+    bound). Raises ``ValueError`` for a plastic projection with per-synapse weights of mixed sign
+    (a plastic projection has one sign, as in FEAGI) or ``max_synapses`` < 0.
     """
 
-    def __init__(self, connectome: Connectome) -> None:
+    def __init__(self, connectome: Connectome,
+                 max_synapses: int = DEFAULT_MAX_PLASTIC_SYNAPSES) -> None:
+        if max_synapses < 0:
+            raise ValueError(f"max_synapses must be >= 0, got {max_synapses}")
+        self.max_synapses = int(max_synapses)
+        #: Synapses associative_memory would have grown beyond ``max_synapses``, in all.
+        self.growth_refused = 0
         self._connectome = connectome
         self.projections: list[int] = [p.index for p in connectome.projections
                                        if p.plasticity is not None]
@@ -216,7 +232,8 @@ class Plasticity:
             if rule.associative:
                 src_on = self._ledger[src.neuron_slice] >= first
                 dst_on = self._ledger[dst.neuron_slice] >= first
-                if self._associate(s, src_on, dst_on, np.float32(rule.ltp)):
+                room = self.max_synapses - sum(int(x.pre.size) for x in self.synapses.values())
+                if self._associate(s, src_on, dst_on, np.float32(rule.ltp), room):
                     update.grown.append(p)
                 elif src_on.any() and dst_on.any() and s.pre.size:
                     update.changed.append(p)
@@ -227,10 +244,10 @@ class Plasticity:
                 update.changed.append(p)
         return update
 
-    @staticmethod
-    def _associate(s: LearnedSynapses, src_on: np.ndarray, dst_on: np.ndarray,
-                   ltp: np.float32) -> bool:
-        """``associative_memory`` for one burst; returns whether synapses were grown."""
+    def _associate(self, s: LearnedSynapses, src_on: np.ndarray, dst_on: np.ndarray,
+                   ltp: np.float32, room: int) -> bool:
+        """``associative_memory`` for one burst, growing at most ``room`` synapses; returns
+        whether synapses were grown."""
         if not (src_on.any() and dst_on.any()):
             return False
         s.weight += ltp
@@ -241,6 +258,9 @@ class Plasticity:
         pairs = (src[:, None] * n_dst + dst[None, :]).reshape(-1)
         existing = s.pre.astype(np.int64) * n_dst + s.post.astype(np.int64)
         new = pairs[~np.isin(pairs, existing)]
+        if new.size > max(room, 0):
+            self.growth_refused += int(new.size - max(room, 0))
+            new = new[:max(room, 0)]
         if not new.size:
             return False
         s.pre = np.concatenate([s.pre, (new // n_dst).astype(np.int32)])

@@ -347,3 +347,32 @@ def test_same_run_on_both_backends_with_learning(tmp_path):
     rule = PlasticityRule(ltp=1.0, ltd=0.5, window=2)
     c = brain([a], [proj(0, 0, 0, [0, 1, 2, 3], [1, 2, 3, 0], weight=1.5, plasticity=rule)])
     assert assert_same_run([Engine(c, "cpu"), Engine(c, "reference")], c, 50, seed=3) > 0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_associative_growth_stops_at_the_bound_and_counts_what_it_refused(backend):
+    # A (2) -> B (2): the first co-activity of both A and both B would grow 4 synapses.
+    e = Engine(associative_brain(window=1), backend, max_plastic_synapses=3)
+    e.force_fire(0, indices=[0, 1])
+    e.force_fire(1, indices=[0, 1])
+    e.step()
+    assert synapses(e) == {(0, 0): 5.0, (0, 1): 5.0, (1, 0): 5.0}  # source-major, first 3
+    assert e.plasticity_stats() == {"plastic_synapses": 3, "max_plastic_synapses": 3,
+                                    "growth_refused": 1}
+    e.max_plastic_synapses = 4
+    e.force_fire(0, indices=[1])
+    e.force_fire(1, indices=[1])
+    e.step()
+    assert synapses(e)[(1, 1)] == 5.0 and e.plasticity_stats()["plastic_synapses"] == 4
+    with pytest.raises(ValueError, match="max_plastic_synapses"):
+        e.max_plastic_synapses = -1
+
+
+def test_inspect_shows_no_depression_for_associative_memory(capsys):
+    from feagi_hailo_ros.cli import _print_inspection
+    from feagi_hailo_ros.engine.genome.brains import inspect_brain
+
+    c = build_connectome(_associative_genome())
+    _print_inspection(inspect_brain(c, None))
+    out = capsys.readouterr().out
+    assert "associative_memory +4 window 2" in out and "+4/-" not in out
