@@ -16,6 +16,7 @@ from .hailort import (
 )
 from .infos import NetworkGroupInfo, VStreamInfo, VStreamParams, dequantize
 from .library import HailoRTNotFound, HailoRTUnavailable, HailoRTVersionError, Version
+from .logpath import default_log_dir, ensure_logger_path
 from .resource import HailoRTClosed
 from .status import HailoRTError, status_name
 from .structs import FormatOrder, FormatType, StreamDirection
@@ -40,6 +41,8 @@ __all__ = [
     "VStreamParams",
     "VStreamSet",
     "Version",
+    "default_log_dir",
     "dequantize",
+    "ensure_logger_path",
     "status_name",
 ]

@@ -31,8 +31,9 @@ from another thread waits for an in-flight read/write (bounded by the vstream's 
 than freeing the handle under it; still, stop I/O threads before closing, as a blocked peer will
 see HailoRTClosed.
 
-Header facts are from hailort/libhailort/include/hailo/hailort.h (hailo-ai/hailort v4.18-v4.21);
-see structs.py for the layouts and their versions.
+Header facts are from hailort/libhailort/include/hailo/hailort.h (hailo-ai/hailort v4.18-v4.21;
+the original-names call as declared, unchanged, at v4.17.0, v4.19.0 and v4.23.0); see structs.py
+for the layouts and their versions.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from .structs import (
     HailoConfigureParams,
     HailoDeviceId,
     HailoFormat,
+    HailoLayerName,
     HailoNetworkGroupInfo,
     HailoVDeviceParams,
     HailoVStreamParamsByName,
@@ -84,6 +86,9 @@ __all__ = [
 ]
 
 _S = c_int  # hailo_status is an int-sized enum
+#: Length of the first `hailo_layer_name_t` array passed for original names (a layer fused from
+#: more ONNX nodes makes the library ask for a larger one, which the binding then passes).
+ORIGINAL_NAMES_FIRST_ARRAY = 8
 _P = POINTER
 
 # Prototypes of every C function the binding calls (hailort.h). hailo_vstream_info_t pointers are
@@ -99,6 +104,10 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "hailo_release_hef": (_S, [c_void_p]),
     "hailo_get_network_groups_infos": (_S, [c_void_p, _P(HailoNetworkGroupInfo), _P(c_size_t)]),
     "hailo_hef_get_all_vstream_infos": (_S, [c_void_p, c_char_p, c_void_p, _P(c_size_t)]),
+    # (hef, network_group_name or NULL, vstream_name, hailo_layer_name_t[], size_t *inout):
+    # the same prototype in the v4.17.0 ... v4.23.0 headers.
+    "hailo_hef_get_original_names_from_vstream_name": (
+        _S, [c_void_p, c_char_p, c_char_p, _P(HailoLayerName), _P(c_size_t)]),
     "hailo_get_vstream_frame_size": (_S, [c_void_p, _P(HailoFormat), _P(c_size_t)]),
     "hailo_init_configure_params_by_vdevice": (_S, [c_void_p, c_void_p, _P(HailoConfigureParams)]),
     "hailo_configure_vdevice": (
@@ -314,12 +323,15 @@ class Hef(_Resource):
     @classmethod
     def from_bytes(cls, rt: HailoRT, data: bytes | bytearray | memoryview) -> Hef:
         """`hailo_create_hef_buffer` on a copy of `data`. Raises HailoRTError (92 on 4.23 for
-        bytes that are not a HEF).
+        bytes that are not a HEF), ValueError for an empty buffer.
 
-        The buffer is passed as it is, also when empty, which crashes a real libhailort 4.23
-        (DESIGN section 6): do not pass an empty buffer.
+        An empty buffer is refused here, before the library sees it: a real libhailort 4.23
+        crashes the process on a size of 0 (a memcpy in its HEF reader, DESIGN section 6).
         """
         blob = bytes(data)
+        if not blob:
+            raise ValueError("an empty buffer is not a HEF (refused before hailo_create_hef_buffer, "
+                             "which crashes on a size of 0)")
         handle = c_void_p()
         rt.call("hailo_create_hef_buffer", byref(handle), c_char_p(blob), len(blob),
                 detail=f"{len(blob)}-byte buffer")
@@ -357,6 +369,32 @@ class Hef(_Resource):
                 check(status, "hailo_hef_get_all_vstream_infos", self._rt.version.major_minor,
                       network_group or "")
                 return [VStreamInfo.from_struct(arr[i]) for i in range(n.value)]
+
+    def original_names(self, vstream_name: str, network_group: str | None = None) -> list[str]:
+        """The names the model given to Hailo's compiler had for `vstream_name` (e.g. the ONNX
+        nodes a compiled layer came from), in the HEF's order; `network_group` None means the
+        first group. `hailo_hef_get_original_names_from_vstream_name`; needs no device.
+
+        A compiled HEF names its vstreams `<network group>/<layer>` (`net/input_layer1`,
+        `net/fc1`), so this is how a vstream is tied back to the ONNX model (DESIGN section 6).
+        Retries with a larger array when the library asks for one. Raises HailoRTClosed,
+        HailoRTError (61 HAILO_NOT_FOUND for a name that is no vstream of the group).
+        """
+        with self._lock:
+            handle = self._require_open()
+            group = network_group.encode() if network_group is not None else None
+            capacity = ORIGINAL_NAMES_FIRST_ARRAY
+            while True:
+                names = (HailoLayerName * capacity)()
+                n = c_size_t(capacity)
+                status = self._rt.status("hailo_hef_get_original_names_from_vstream_name", handle,
+                                         group, vstream_name.encode(), names, byref(n))
+                if status == HAILO_INSUFFICIENT_BUFFER and n.value > capacity:
+                    capacity = n.value
+                    continue
+                check(status, "hailo_hef_get_original_names_from_vstream_name",
+                      self._rt.version.major_minor, vstream_name)
+                return [names[i].name.decode(errors="replace") for i in range(n.value)]
 
     def frame_size(self, info: VStreamInfo, format_type: FormatType | int = FormatType.AUTO) -> int:
         """Bytes of one host frame of `info` in `format_type` (AUTO: the HEF's own type).

@@ -51,32 +51,43 @@ INSTALL_HINT = (
 
 
 class HailoRTUnavailable(RuntimeError):
-    """libhailort cannot be used: base of HailoRTNotFound and HailoRTVersionError."""
+    """libhailort cannot be used: base of HailoRTNotFound and HailoRTVersionError.
+
+    `str(exc)` is one short line for logs and diagnostics values; `help` is the long text (what
+    was searched, how to install HailoRT), meant to be shown once (the CLI prints it once on
+    stderr, the node logs it once per process), never appended to every message.
+    """
+
+    help: str = ""
 
 
 class HailoRTNotFound(HailoRTUnavailable):
-    """No loadable libhailort. `searched` lists every place that was tried."""
+    """No loadable libhailort. `searched` lists every place that was tried (also in `help`)."""
 
     def __init__(self, searched: Sequence[str], reason: str = "") -> None:
         self.searched = list(searched)
         self.reason = reason
-        lines = ["libhailort (HailoRT) was not found" + (f": {reason}" if reason else "") + "."]
-        lines.append("Searched:")
+        lines = ["Searched:"]
         lines += [f"  - {place}" for place in self.searched]
         lines.append(INSTALL_HINT)
-        super().__init__("\n".join(lines))
+        self.help = "\n".join(lines)
+        where = (f"searched {self.searched[0]}" if len(self.searched) == 1
+                 else f"{len(self.searched)} places searched")
+        super().__init__("libhailort (HailoRT) was not found" + (f": {reason}" if reason else "")
+                         + f" ({where})")
 
 
 class HailoRTVersionError(HailoRTUnavailable):
-    """libhailort was loaded but its version is outside 4.17..4.23."""
+    """libhailort was loaded but its version is outside 4.17..4.23 (`help`: how to install one
+    that is supported)."""
 
     def __init__(self, path: str, found: Version) -> None:
         self.path = path
         self.found = found
+        self.help = INSTALL_HINT
         super().__init__(
             f"{path} is HailoRT {found}; this binding supports HailoRT {SUPPORTED_TEXT} "
-            "(the Hailo-8/8L C API; HailoRT 5.x is for Hailo-10). " + INSTALL_HINT
-        )
+            "(the Hailo-8/8L C API; HailoRT 5.x is for Hailo-10)")
 
 
 @dataclass(frozen=True, order=True)

@@ -7,10 +7,11 @@ hailo-ai/hailort. Codes are append-only across releases and are never reused:
 - 85..90 added at v4.20.0 (f4c45c48), which also renamed 36 (HAILO_DRIVER_FAIL ->
   HAILO_DRIVER_OPERATION_FAILED) and 64 (HAILO_PCIE_DRIVER_NOT_INSTALLED ->
   HAILO_DRIVER_NOT_INSTALLED), keeping the old names as deprecated macros;
-- 91..93 added at v4.21.0 (0df636dc);
+- 91..93 added at v4.21.0 (0df636dc); v4.22.0 (8445792b) and v4.23.0 (08f088d3) end at 93;
 - 94..97 from the 5.x line (94 at v5.0.0, 9c5ee4ff; 95..97 in later 5.x commits bbf41f26,
-  19b04439). The 4.22/4.23 headers were not available to check; codes being append-only, any of
-  these that 4.22/4.23 define have the same values.
+  19b04439); no 4.x library returns them.
+
+v4.17.0 names 62 HAILO_RESERVED_STATUS; v4.18.0 gave it its current name.
 """
 
 from __future__ import annotations
@@ -123,11 +124,14 @@ STATUS_NAMES: dict[int, str] = dict(enumerate(_NAMES))
 #: names these codes had up to and including 4.19 (renamed in 4.20)
 NAMES_BEFORE_4_20: dict[int, str] = {36: "HAILO_DRIVER_FAIL", 64: "HAILO_PCIE_DRIVER_NOT_INSTALLED"}
 
+#: names these codes had in 4.17 (renamed in 4.18)
+NAMES_IN_4_17: dict[int, str] = {62: "HAILO_RESERVED_STATUS"}
+
 #: first (major, minor) whose header defines a code, for codes newer than 4.17
 INTRODUCED_IN: dict[int, tuple[int, int]] = {
     **{c: (4, 20) for c in range(85, 91)},
     **{c: (4, 21) for c in range(91, 94)},
-    **{c: (5, 0) for c in range(94, 98)},  # first seen on the 5.x line; 4.22/4.23 unverified
+    **{c: (5, 0) for c in range(94, 98)},  # 5.x only: the 4.22 and 4.23 headers end at 93
 }
 
 HAILO_SUCCESS = 0
@@ -136,6 +140,7 @@ HAILO_TIMEOUT = 4
 HAILO_INSUFFICIENT_BUFFER = 5
 HAILO_INVALID_OPERATION = 6
 HAILO_OPEN_FILE_FAILURE = 13
+HAILO_FILE_OPERATION_FAILURE = 14
 HAILO_INVALID_HEF = 26
 HAILO_NOT_FOUND = 61
 HAILO_STREAM_ABORT = 63
@@ -143,19 +148,28 @@ HAILO_DRIVER_NOT_INSTALLED = 64
 HAILO_OUT_OF_PHYSICAL_DEVICES = 74
 HAILO_HEF_FILE_CORRUPTED = 91
 HAILO_HEF_NOT_SUPPORTED = 92
+HAILO_HEF_NOT_COMPATIBLE_WITH_DEVICE = 93
 
 # What an engineer at the robot should check first, for the codes a bring-up typically hits.
+# The file codes follow what a real libhailort 4.23.0 answers (DESIGN section 6, hef.cpp at
+# v4.23.0): 13 when the file cannot be opened, 14 when reading it fails (an empty file, a
+# directory), 92 for *any* wrong magic (a file that is not a HEF at all, as well as a HEF of a
+# newer format), 91 for a HEF whose content is cut short or damaged.
 _HINTS: dict[int, str] = {
     HAILO_OUT_OF_PHYSICAL_DEVICES: "no free Hailo device: check `lspci | grep -i hailo`, that the "
     "hailo_pci driver is loaded (`lsmod | grep hailo`), and that no other process holds the device",
     HAILO_DRIVER_NOT_INSTALLED: "the Hailo PCIe driver is not loaded; install the hailort-pcie-driver "
     "package matching the HailoRT version (Raspberry Pi OS: `sudo apt install hailo-all`) and reboot",
     HAILO_OPEN_FILE_FAILURE: "the file cannot be opened: check the path and permissions",
+    HAILO_FILE_OPERATION_FAILURE: "the file cannot be read: it is empty, a directory, or unreadable; "
+    "copy the .hef again",
     HAILO_INVALID_HEF: "the HEF is invalid or was compiled for another HailoRT/DFC version",
     HAILO_HEF_FILE_CORRUPTED: "the HEF file is truncated or corrupted",
-    HAILO_HEF_NOT_SUPPORTED: "the HEF is not supported by this HailoRT: recompile it with a Dataflow "
-    "Compiler version matching the installed HailoRT",
-    93: "the HEF was compiled for another device (Hailo-8 vs Hailo-8L)",
+    HAILO_HEF_NOT_SUPPORTED: "the file is not a HEF this HailoRT can read: either not a HEF at all "
+    "(wrong magic: check that the path names the compiled .hef, not the .onnx or .har) or one from "
+    "a Dataflow Compiler newer than the installed HailoRT",
+    HAILO_HEF_NOT_COMPATIBLE_WITH_DEVICE: "the HEF was compiled for another device (Hailo-8 vs "
+    "Hailo-8L): compile it with the --hw-arch of this device",
     HAILO_TIMEOUT: "the device did not answer in time",
 }
 
@@ -163,9 +177,11 @@ _HINTS: dict[int, str] = {
 def status_name(code: int, version: tuple[int, int] | None = None) -> str:
     """Name of a `hailo_status` code as spelled by the header of `version` (newest names if None).
 
-    Codes 36 and 64 get their pre-4.20 names for `version` < (4, 20); an unknown code gives
-    `HAILO_UNKNOWN_STATUS_<code>`.
+    Codes 36 and 64 get their pre-4.20 names for `version` < (4, 20), 62 its 4.17 name for
+    `version` < (4, 18); an unknown code gives `HAILO_UNKNOWN_STATUS_<code>`.
     """
+    if version is not None and version < (4, 18) and code in NAMES_IN_4_17:
+        return NAMES_IN_4_17[code]
     if version is not None and version < (4, 20) and code in NAMES_BEFORE_4_20:
         return NAMES_BEFORE_4_20[code]
     return STATUS_NAMES.get(code, f"HAILO_UNKNOWN_STATUS_{code}")

@@ -53,7 +53,12 @@ class FormatType(IntEnum):
 
 
 class FormatOrder(IntEnum):
-    """`hailo_format_order_t` values 0..20 (v4.19). Unknown newer values are kept as plain ints."""
+    """`hailo_format_order_t` values 0..23. Unknown newer values are kept as plain ints.
+
+    0..20 are in every supported header (v4.17.0 on); 21..23 (NMS on chip, NMS by class, NMS by
+    score) were added at v4.20.0 and are in v4.23.0 unchanged, where 9 (HAILO_NMS) is
+    documented as deprecated in their favour.
+    """
 
     AUTO = 0
     NHWC = 1
@@ -76,6 +81,9 @@ class FormatOrder(IntEnum):
     I420 = 18
     HAILO_YYYYUV = 19
     HAILO_NMS_WITH_BYTE_MASK = 20
+    HAILO_NMS_ON_CHIP = 21  # device side only (4.20+)
+    HAILO_NMS_BY_CLASS = 22  # host side, per class: float32 count then bboxes (4.20+)
+    HAILO_NMS_BY_SCORE = 23  # host side, all classes: uint16 count then detections (4.20+)
 
 
 class StreamDirection(IntEnum):
@@ -135,6 +143,13 @@ class HailoVDeviceParams(ctypes.Structure):
         ("group_id", ctypes.c_char_p),
         ("multi_process_service", c_bool),
     ]
+
+
+class HailoLayerName(ctypes.Structure):
+    """`hailo_layer_name_t`: one NUL-terminated layer name, 128 bytes (the array element of
+    `hailo_hef_get_original_names_from_vstream_name`)."""
+
+    _fields_ = [("name", c_char * HAILO_MAX_STREAM_NAME_SIZE)]
 
 
 class HailoFormat(ctypes.Structure):
@@ -398,6 +413,7 @@ C_STRUCTS_COMMON: dict[str, type[ctypes.Structure]] = {
     "hailo_input_vstream_params_by_name_t": HailoVStreamParamsByName,
     "hailo_output_vstream_params_by_name_t": HailoVStreamParamsByName,
     "hailo_network_group_info_t": HailoNetworkGroupInfo,
+    "hailo_layer_name_t": HailoLayerName,
     "hailo_eth_input_stream_params_t": _EthInputStreamParams,
     "hailo_mipi_input_stream_params_t": _MipiInputStreamParams,
     "hailo_stream_parameters_t": HailoStreamParameters,

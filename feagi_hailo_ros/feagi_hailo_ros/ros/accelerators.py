@@ -53,6 +53,9 @@ class AcceleratorConfig:
     hailo_on_error: str = "fallback"
     #: Longest a burst waits for the device (s); on expiry hailo_on_error applies.
     hailo_wait_timeout_s: float = 2.0
+    #: Where libhailort writes hailort.log unless HAILORT_LOGGER_PATH is set (the node passes
+    #: its ROS log directory); empty: leave the library's default (the current directory).
+    hailort_log_dir: str = ""
 
     def __post_init__(self) -> None:
         if self.accelerator not in ACCELERATORS:
@@ -73,6 +76,9 @@ class EngineChoice:
     placement_rows: list[dict] = field(default_factory=list)
     status: str = "cpu only"
     integrator: Integrator | None = None
+    #: Long help for why the accelerator is unavailable (what was searched, how to install
+    #: HailoRT): log it once, not with every status line; "" when there is none.
+    help: str = ""
 
     @property
     def placement_text(self) -> str:
@@ -115,6 +121,10 @@ def make_engine(connectome: Connectome, config: AcceleratorConfig, *, seed: int 
         raise NotImplementedError(f"accelerator {config.accelerator!r} has no branch in make_engine")
     from ..engine.accel.hailo_integrator import HailoIntegrator
 
+    if config.hailort_log_dir:
+        from ..hailo import ensure_logger_path
+
+        ensure_logger_path(config.hailort_log_dir)  # before HailoIntegrator loads the library
     manifest = Path(config.hailo_manifest)
     integ = HailoIntegrator(manifest, lib_path=config.hailo_library or None,
                             on_error=config.hailo_on_error, required=config.hailo_required,
@@ -135,7 +145,7 @@ def make_engine(connectome: Connectome, config: AcceleratorConfig, *, seed: int 
             row["backend"] = "cpu"
             row["reason"] = ("hailo unavailable, exact CPU fallback" if not integ.available
                              else "not in the hailo manifest")
-    return EngineChoice(engine, rows, status, integ)
+    return EngineChoice(engine, rows, status, integ, help=integ.unavailable_help)
 
 
 def degraded(choice: EngineChoice) -> dict[str, str]:

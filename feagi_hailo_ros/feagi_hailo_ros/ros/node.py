@@ -171,6 +171,8 @@ class HybridNode(LifecycleNode):
                                        _descriptor(spec, True))
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.runner: BrainRunner | None = None
+        #: Long help texts already logged (HailoRT's install help is shown once per node).
+        self._helps_logged: set[str] = set()
         self.bindings: list[SensorBinding] = []
         self.counters: dict[str, SensorMonitor] = {}
         #: Builds /diagnostics (made at configure).
@@ -319,12 +321,14 @@ class HybridNode(LifecycleNode):
             # ValueError covers GenomeError, ManifestError, bad placement rules; RuntimeError
             # covers HailoRTUnavailable / HailoRTError with hailo_required.
             self.get_logger().error(f"configure failed: {exc}")
+            self._log_help_once(getattr(exc, "help", ""))
             self._release()
             return TransitionCallbackReturn.FAILURE
         self.get_logger().info(
             f"brain from {source.describe()}: {connectome.neuron_count} neurons, "
             f"{connectome.synapse_count} synapses, {len(connectome.areas)} areas, "
             f"built in {time.perf_counter() - t0:.2f} s; engine: {self.runner.choice.status}")
+        self._log_help_once(self.runner.choice.help)
         if self.runner.choice.placement_rows:
             self.get_logger().info("placement:\n" + self.runner.choice.placement_text)
         for note in self.runner.connectome.notes:  # what the build skipped or read differently
@@ -338,6 +342,13 @@ class HybridNode(LifecycleNode):
             self.get_logger().info(note)
         for warning in areas.warnings:
             self.get_logger().warning(warning)
+
+    def _log_help_once(self, help_text: str) -> None:
+        """Log a long help text (HailoRT's install help) the first time this node meets it;
+        statuses and diagnostics carry only the short reason."""
+        if help_text and help_text not in self._helps_logged:
+            self._helps_logged.add(help_text)
+            self.get_logger().info(help_text)
 
     def _accelerator_config(self) -> AcceleratorConfig:
         """use_hailo selects the Hailo integrator; otherwise the accelerator parameter decides."""
@@ -356,7 +367,8 @@ class HybridNode(LifecycleNode):
             hailo_library=self._param("hailo_library"),
             hailo_required=self._param("hailo_required"),
             hailo_on_error=self._param("hailo_on_error"),
-            hailo_wait_timeout_s=self._param("hailo_wait_timeout_s"))
+            hailo_wait_timeout_s=self._param("hailo_wait_timeout_s"),
+            hailort_log_dir=rclpy.logging.get_logging_directory())
 
     def _create_interfaces(self) -> None:
         self._sensor_group = ReentrantCallbackGroup()

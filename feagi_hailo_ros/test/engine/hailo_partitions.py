@@ -2,11 +2,13 @@
 
 Real HEFs come only from Hailo's Dataflow Compiler (x86, not redistributable, not available
 here); the real exporter writes ONNX for it. This converter writes the libhailort stand-in's
-test HEF format instead (``test/hailo/standin/hef_format.py``), with exactly the names and
-shapes the manifest contract prescribes (partition.py): one network group per partition named
-after it, one input vstream ``input_name``, one output vstream per projection, 0/1 weights,
+test HEF format instead (``test/hailo/standin/hef_format.py``), named as the real tools name
+things: the manifest uses the exporter's ONNX names (input ``spikes``, outputs
+``<partition>_p<projection>``), the HEF the compiler's (``<partition>/input_layer1``,
+``<partition>/fc<k>`` or ``/conv<k>``) with the ONNX names as each vstream's original names. One
+network group per partition named after it, one output vstream per projection, 0/1 weights,
 UINT8 outputs up to a fan-in of 255 and UINT16 beyond. That lets the whole ctypes path of the
-Hailo integrator run in CI.
+Hailo integrator, including matching vstreams by original name, run in CI.
 
 Partitions group projections by (source area, delay). A group whose projections are all
 translation invariant between areas of the same x, y extent gets the ``conv`` layout (a 0/1
@@ -25,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from feagi_hailo_ros.engine.accel.manifest import Manifest, Partition, PartitionOutput
+from feagi_hailo_ros.engine.accel.placement import INPUT_NAME
 from feagi_hailo_ros.engine.core.connectome import AreaSpec, Connectome
 
 # The stand-in lives in the `hailo` test package (test/hailo, imported by pytest as the
@@ -127,26 +130,29 @@ def build_partitions(connectome: Connectome, projections: Sequence[int], *,
                         else src.neuron_count * dst.neuron_count)
             outs.append(PartitionOutput(
                 projection=p, mapping=(src.cortical_id, dst.cortical_id, proj.rule_index),
-                name=f"{name}/proj{p}", dst_area=dst.cortical_id, shape=shape,
+                name=f"{name}_p{p}", dst_area=dst.cortical_id, shape=shape,
                 dtype="uint8" if fan_in <= 255 else "uint16", max_fan_in=fan_in))
         in_shape = (src.dims[0], src.dims[1], channels(src)) if conv else (src.neuron_count,)
         parts.append(Partition(
             name=name, src_area=src.cortical_id, delay=delay, layout=kind,
-            input_name=f"{name}/input_layer1", input_shape=in_shape, outputs=tuple(outs),
+            input_name=INPUT_NAME, input_shape=in_shape, outputs=tuple(outs),
             weight_count=weights, files={"hef": hef if hef is not None else f"{name}.hef"}))
     return parts
 
 
 def network_group(connectome: Connectome, part: Partition, *, fail_after: int = 0,
                   fail_status: int = 0) -> hf.NetworkGroupSpec:
-    """The stand-in network group that implements ``part`` exactly."""
+    """The stand-in network group that implements ``part`` exactly, named as compiled."""
+    in_name, originals = hf.layer_name(part.name, "input_layer"), (part.input_name,)
     if part.layout == "conv":
         h, w, c = part.input_shape
-        inp = hf.InputSpec(part.input_name, (h, w, c), hf.ORDER_NHWC)
+        inp = hf.InputSpec(in_name, (h, w, c), hf.ORDER_NHWC, original_names=originals)
     else:
-        inp = hf.InputSpec(part.input_name, (1, 1, part.input_shape[0]), hf.ORDER_NC)
+        inp = hf.InputSpec(in_name, (1, 1, part.input_shape[0]), hf.ORDER_NC,
+                           original_names=originals)
     outs = []
-    for o in part.outputs:
+    kind = "conv" if part.layout == "conv" else "fc"
+    for k, o in enumerate(part.outputs, start=1):
         if part.layout == "conv":
             kernel = conv_kernel(connectome, o.projection)
             assert kernel is not None
@@ -154,7 +160,8 @@ def network_group(connectome: Connectome, part: Partition, *, fail_after: int = 
         else:
             model = hf.Dense(dense_matrix(connectome, o.projection))
         native = hf.UINT16 if o.dtype == "uint16" else hf.UINT8
-        outs.append(hf.OutputSpec(o.name, model, 0, native))
+        outs.append(hf.OutputSpec(hf.layer_name(part.name, kind, k), model, 0, native,
+                                  original_names=(o.name,)))
     return hf.NetworkGroupSpec(part.name, [inp], outs, fail_after=fail_after,
                                fail_status=fail_status)
 

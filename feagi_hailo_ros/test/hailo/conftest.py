@@ -77,6 +77,16 @@ class Standin:
         self.lib.standin_clear_event_log()
 
 
+@pytest.fixture(autouse=True)
+def _hailort_log_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test starts without HAILORT_LOGGER_PATH and with a private ROS log directory, so a
+    command that points libhailort's log somewhere (`ensure_logger_path`) neither leaks that
+    into later tests nor creates ~/.ros/log; monkeypatch restores both afterwards."""
+    monkeypatch.delenv("HAILORT_LOGGER_PATH", raising=False)
+    monkeypatch.setenv("ROS_LOG_DIR", str(tmp_path / "ros_log"))
+    return tmp_path / "ros_log"
+
+
 @pytest.fixture(params=SUPPORTED)
 def standin_version(request: pytest.FixtureRequest) -> str:
     """Each supported version in turn ("4.19", "4.23": both vstream-info layouts)."""

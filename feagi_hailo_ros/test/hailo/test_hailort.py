@@ -85,7 +85,7 @@ def test_activate_is_never_needed_and_returns_6_under_the_scheduler(rt: HailoRT,
             check(code, "hailo_activate_network_group")
         with ng.create_vstreams() as vs:  # inference works without any activation
             vs.inputs["n/input_layer1"].write(np.ones(4, np.uint8))
-            assert vs.outputs["n/dense1"].read().shape == (3,)
+            assert vs.outputs["n/fc1"].read().shape == (3,)
 
 
 # --- HEF --------------------------------------------------------------------------------------
@@ -97,7 +97,7 @@ def two_groups(rng: np.random.Generator) -> list[hf.NetworkGroupSpec]:
     dense = hf.NetworkGroupSpec(
         "proj_a",
         [hf.InputSpec("proj_a/input_layer1", (1, 1, 53))],
-        [hf.OutputSpec("proj_a/dense1", hf.Dense(_bits(rng, (37, 53), 0.3)), qp_scale=0.25, qp_zp=2.0)],
+        [hf.OutputSpec("proj_a/fc1", hf.Dense(_bits(rng, (37, 53), 0.3)), qp_scale=0.25, qp_zp=2.0)],
     )
     conv = hf.conv_group("proj_b", _bits(rng, (3, 3, 4, 5)), (6, 7), native_type=hf.UINT16)
     return [dense, conv]
@@ -164,6 +164,70 @@ def test_corrupt_and_truncated_hef(rt: HailoRT, standin_version: str, two_groups
                                                   else (26, "HAILO_INVALID_HEF"))
 
 
+def test_empty_buffer_is_refused_before_the_library(rt: HailoRT, standin: Standin) -> None:
+    """An empty HEF buffer raises ValueError and never reaches hailo_create_hef_buffer (a real
+    4.23 crashes on a size of 0; the stand-in counts such a call as misuse, which the fixture's
+    teardown would report)."""
+    for empty in (b"", bytearray(), memoryview(b"")):
+        with pytest.raises(ValueError, match="empty buffer"):
+            Hef.from_bytes(rt, empty)
+    assert standin.misuse() == 0 and standin.live() == 0
+
+
+def test_empty_file_and_directory_give_14_with_a_hint(rt: HailoRT, tmp_path: Path) -> None:
+    """An empty file and a directory are 14 HAILO_FILE_OPERATION_FAILURE (as a real 4.23
+    answers), and the message says what to check."""
+    empty = tmp_path / "empty.hef"
+    empty.write_bytes(b"")
+    for path in (empty, tmp_path):
+        with pytest.raises(HailoRTError) as info:
+            Hef.from_file(rt, path)
+        assert (info.value.code, info.value.name) == (14, "HAILO_FILE_OPERATION_FAILURE")
+        assert "empty, a directory" in str(info.value)
+
+
+@pytest.fixture
+def compiled() -> list[hf.NetworkGroupSpec]:
+    """Two groups named as the compiler names them, with the ONNX names as original names."""
+    dense = hf.NetworkGroupSpec(
+        "net_a",
+        [hf.InputSpec("net_a/input_layer1", (1, 1, 4), original_names=("spikes",))],
+        [hf.OutputSpec("net_a/fc1", hf.Dense(np.eye(4, dtype=np.uint8)),
+                       original_names=("net_a_p0_x",)),
+         hf.OutputSpec("net_a/fc2", hf.Dense(np.ones((2, 4), np.uint8)),
+                       original_names=tuple(f"fused_{i}" for i in range(8)))])
+    bare = hf.dense_group("net_b", np.ones((3, 5), np.uint8))
+    bare = hf.NetworkGroupSpec(bare.name, [hf.InputSpec("net_b/input_layer1", (1, 1, 5))],
+                               bare.outputs)
+    return [dense, bare]
+
+
+def test_original_names_of_vstreams(rt: HailoRT, compiled) -> None:
+    """hailo_hef_get_original_names_from_vstream_name: the ONNX names of each vstream, several
+    (more than the first array holds) for a fused layer, none when the HEF kept none, and 61
+    for a name that is no vstream of the group."""
+    with rt.hef_from_bytes(hf.build_hef(compiled)) as hef:
+        assert hef.original_names("net_a/input_layer1", "net_a") == ["spikes"]
+        assert hef.original_names("net_a/fc1") == ["net_a_p0_x"]  # None: the first group
+        assert hef.original_names("net_a/fc2", "net_a") == [f"fused_{i}" for i in range(8)]
+        assert hef.original_names("net_b/input_layer1", "net_b") == []
+        assert hef.original_names("net_b/fc1", "net_b") == ["dense"]
+        for vstream, group in (("spikes", "net_a"), ("net_a/fc1", "net_b"), ("net_a/fc1", "nope")):
+            with pytest.raises(HailoRTError) as info:
+                hef.original_names(vstream, group)
+            assert (info.value.code, info.value.name) == (61, "HAILO_NOT_FOUND")
+            assert info.value.call == "hailo_hef_get_original_names_from_vstream_name"
+
+
+def test_original_names_retry_with_a_larger_array(rt: HailoRT, compiled, monkeypatch) -> None:
+    """When the library answers HAILO_INSUFFICIENT_BUFFER with the count it needs, the binding
+    asks again with an array that large (first array shrunk to 2 to force the retry)."""
+    monkeypatch.setattr(hailort_module, "ORIGINAL_NAMES_FIRST_ARRAY", 2)
+    with rt.hef_from_bytes(hf.build_hef(compiled)) as hef:
+        assert hef.original_names("net_a/fc2", "net_a") == [f"fused_{i}" for i in range(8)]
+        assert hef.original_names("net_a/fc1", "net_a") == ["net_a_p0_x"]
+
+
 # --- inference --------------------------------------------------------------------------------
 
 
@@ -174,7 +238,7 @@ def test_dense_counts_equal_numpy(rt: HailoRT, rng: np.random.Generator) -> None
         (ng,) = vdevice.configure(hef)
         assert ng.name == "d"
         with ng.create_vstreams(FormatType.UINT8, FormatType.UINT8) as vs:
-            src, dst = vs.inputs["d/input_layer1"], vs.outputs["d/dense1"]
+            src, dst = vs.inputs["d/input_layer1"], vs.outputs["d/fc1"]
             assert (src.frame_size, dst.frame_size, dst.shape, dst.dtype) == (53, 37, (37,), np.uint8)
             for _ in range(20):
                 x = _bits(rng, (53,))
@@ -200,7 +264,7 @@ def test_dense_property(rt: HailoRT, n_out: int, n_in: int, density: float, seed
         with ng.create_vstreams(output_format=FormatType.UINT16) as vs:
             vs.inputs["p/input_layer1"].write(x)
             expected = _counts(a, x) if wide else np.minimum(_counts(a, x), 255)
-            np.testing.assert_array_equal(vs.outputs["p/dense1"].read(), expected)
+            np.testing.assert_array_equal(vs.outputs["p/fc1"].read(), expected)
 
 
 def test_conv_counts_equal_numpy(rt: HailoRT, rng: np.random.Generator) -> None:
@@ -251,13 +315,13 @@ def test_uint16_output_when_fan_in_exceeds_255(rt: HailoRT) -> None:
         ng_wide, ng_narrow = vdevice.configure(hef)
         with ng_wide.create_vstreams(output_format=FormatType.UINT16) as vs:
             vs.inputs["wide/input_layer1"].write(x)
-            y = vs.outputs["wide/dense1"].read()
+            y = vs.outputs["wide/fc1"].read()
             assert y.dtype == np.uint16
             np.testing.assert_array_equal(y, [300] * 4)
         with ng_narrow.create_vstreams(output_format=FormatType.UINT16) as vs:
             vs.inputs["narrow/input_layer1"].write(x)
             # an 8-bit output layer saturates: why DESIGN section 5 asks for a 16-bit one here
-            np.testing.assert_array_equal(vs.outputs["narrow/dense1"].read(), [255] * 4)
+            np.testing.assert_array_equal(vs.outputs["narrow/fc1"].read(), [255] * 4)
 
 
 def test_per_output_format_override_and_validation(rt: HailoRT, rng: np.random.Generator) -> None:
@@ -284,7 +348,7 @@ def test_write_and_read_validation(rt: HailoRT, rng: np.random.Generator) -> Non
     with rt.create_vdevice() as vdevice, rt.hef_from_bytes(hf.build_hef([hf.dense_group("v", a)])) as hef:
         (ng,) = vdevice.configure(hef)
         with ng.create_vstreams() as vs:
-            src, dst = vs.inputs["v/input_layer1"], vs.outputs["v/dense1"]
+            src, dst = vs.inputs["v/input_layer1"], vs.outputs["v/fc1"]
             with pytest.raises(TypeError, match="uint8"):
                 src.write(np.ones(8, np.float64))
             with pytest.raises(ValueError, match="8 elements"):
@@ -309,14 +373,14 @@ def test_dequantize(rt: HailoRT, rng: np.random.Generator) -> None:
         x = _bits(rng, (9,), 0.8)
         with ng.create_vstreams(output_format=FormatType.UINT8) as vs:
             vs.inputs["q/input_layer1"].write(x)
-            raw = vs.outputs["q/dense1"].read()
-            ours = vs.outputs["q/dense1"].dequantize(raw)
+            raw = vs.outputs["q/fc1"].read()
+            ours = vs.outputs["q/fc1"].dequantize(raw)
         assert ours.dtype == np.float32
         np.testing.assert_array_equal(ours, (_counts(a, x) - 3.0) * 0.5)
         np.testing.assert_array_equal(dequantize(raw, 0.5, 3.0), ours)
         with ng.create_vstreams(output_format=FormatType.FLOAT32) as vs:  # the library's own
             vs.inputs["q/input_layer1"].write(x)
-            np.testing.assert_array_equal(vs.outputs["q/dense1"].read(), ours)
+            np.testing.assert_array_equal(vs.outputs["q/fc1"].read(), ours)
 
 
 def test_multi_input_group_runs_a_burst_when_every_input_arrived(rt: HailoRT, rng) -> None:
@@ -350,7 +414,7 @@ def test_failure_after_n_bursts(rt: HailoRT, rng, status: int, name: str) -> Non
     with rt.create_vdevice() as vdevice, rt.hef_from_bytes(hf.build_hef([group])) as hef:
         (ng,) = vdevice.configure(hef)
         with ng.create_vstreams() as vs:
-            src, dst = vs.inputs["f/input_layer1"], vs.outputs["f/dense1"]
+            src, dst = vs.inputs["f/input_layer1"], vs.outputs["f/fc1"]
             for _ in range(3):
                 x = _bits(rng, (4,))
                 src.write(x)
@@ -373,7 +437,7 @@ def test_read_times_out(rt: HailoRT, rng) -> None:
         with ng.create_vstreams(timeout_ms=80) as vs:
             t0 = time.monotonic()
             with pytest.raises(HailoRTError) as info:
-                vs.outputs["t/dense1"].read()
+                vs.outputs["t/fc1"].read()
             assert (info.value.code, info.value.name) == (4, "HAILO_TIMEOUT")
             assert time.monotonic() - t0 >= 0.07
 
@@ -388,12 +452,12 @@ def test_context_managers_release_in_reverse_order(rt: HailoRT, standin: Standin
         (ng,) = vdevice.configure(hef)
         with ng.create_vstreams() as vs:
             vs.inputs["r/input_layer1"].write(np.ones(3, np.uint8))
-            vs.outputs["r/dense1"].read()
+            vs.outputs["r/fc1"].read()
             assert standin.live() == 5  # vdevice, hef, group, 2 vstreams
     assert standin.events() == [
         "create_vdevice", "create_hef", "configure:r",
-        "create_input_vstream:r/input_layer1", "create_output_vstream:r/dense1",
-        "release_output_vstream:r/dense1", "release_input_vstream:r/input_layer1",
+        "create_input_vstream:r/input_layer1", "create_output_vstream:r/fc1",
+        "release_output_vstream:r/fc1", "release_input_vstream:r/input_layer1",
         "release_hef", "release_vdevice",
     ]
     assert vs.closed and ng.closed and hef.closed and vdevice.closed
@@ -409,7 +473,7 @@ def test_closing_the_vdevice_closes_what_it_owns_first(rt: HailoRT, standin: Sta
     assert vdevice.network_groups == [ng]
     vdevice.close()
     events = standin.events()
-    assert events[-3:] == ["release_output_vstream:o/dense1", "release_input_vstream:o/input_layer1",
+    assert events[-3:] == ["release_output_vstream:o/fc1", "release_input_vstream:o/input_layer1",
                            "release_vdevice"]
     assert src.closed and ng.closed and vdevice.network_groups == []
     with pytest.raises(HailoRTClosed):
@@ -497,7 +561,7 @@ def test_writer_and_reader_threads(rt: HailoRT, rng) -> None:
     with rt.create_vdevice() as vdevice, rt.hef_from_bytes(hf.build_hef([hf.dense_group("th", a)])) as hef:
         (ng,) = vdevice.configure(hef)
         with ng.create_vstreams(timeout_ms=5000) as vs:
-            src, dst = vs.inputs["th/input_layer1"], vs.outputs["th/dense1"]
+            src, dst = vs.inputs["th/input_layer1"], vs.outputs["th/fc1"]
 
             def writer() -> None:
                 for x in frames:
@@ -528,7 +592,7 @@ def test_a_blocked_read_does_not_hold_the_gil(rt: HailoRT, rng) -> None:
 
             def blocked_read() -> None:
                 try:
-                    vs.outputs["gil/dense1"].read()
+                    vs.outputs["gil/fc1"].read()
                 except HailoRTError as exc:
                     errors.append(exc)
                 done.set()

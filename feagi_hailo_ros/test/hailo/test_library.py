@@ -99,11 +99,15 @@ def test_find_library_result_comes_first(standin_libs: dict[str, Path], tmp_path
 
 
 def test_missing_library_message(tmp_path: Path) -> None:
-    """The not-found message lists every place searched and how to install HailoRT."""
+    """The not-found message is one short line; its `help` lists every place searched and how
+    to install HailoRT (shown once by the caller, not appended to every log line)."""
     dirs = [str(tmp_path / "x86"), str(tmp_path / "arm")]
     with pytest.raises(HailoRTNotFound) as info:
         load_libhailort(environ=NO_ENV, search_dirs=dirs, find_library=lambda name: None)
-    text = str(info.value)
+    short = str(info.value)
+    assert "\n" not in short and len(short) < 120 and "hailo-all" not in short
+    assert short == "libhailort (HailoRT) was not found (3 places searched)"
+    text = info.value.help
     for d in dirs:
         assert f"{d}/libhailort.so, {d}/libhailort.so.4.*" in text
     assert "ctypes.util.find_library('hailort')" in text
@@ -118,7 +122,7 @@ def test_default_system_dirs_are_named_when_nothing_is_installed() -> None:
         pytest.skip("a real libhailort is installed on this machine")
     with pytest.raises(HailoRTNotFound) as info:
         HailoRT(environ=NO_ENV)
-    text = str(info.value)
+    text = info.value.help
     for d in ("/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/local/lib"):
         assert f"{d}/libhailort.so" in text
 
@@ -165,6 +169,7 @@ def test_unsupported_versions_are_refused(standin_libs: dict[str, Path], version
         HailoRT(standin_libs[version])
     text = str(info.value)
     assert f"HailoRT {version}.0" in text and "4.17 to 4.23" in text
+    assert "hailo-all" not in text and "hailo-all" in info.value.help  # the long help apart
     assert info.value.found == Version(*map(int, (version + ".0").split(".")))
     assert info.value.path == str(standin_libs[version])
     # but the version can still be read for a report

@@ -72,6 +72,13 @@ def test_names_follow_the_library_version() -> None:
     assert status_name(74, (4, 19)) == "HAILO_OUT_OF_PHYSICAL_DEVICES"
 
 
+def test_code_62_has_its_4_17_name() -> None:
+    """v4.17.0's header calls 62 HAILO_RESERVED_STATUS; from v4.18.0 it is COMMUNICATION_CLOSED."""
+    assert status_name(62, (4, 17)) == "HAILO_RESERVED_STATUS"
+    assert status_name(62, (4, 18)) == "HAILO_COMMUNICATION_CLOSED"
+    assert status_name(62) == "HAILO_COMMUNICATION_CLOSED"
+
+
 def test_introduced_in_covers_only_codes_after_84() -> None:
     """INTRODUCED_IN lists exactly the codes 85..97 (4.20, 4.21, 5.x)."""
     assert min(INTRODUCED_IN) == 85 and max(INTRODUCED_IN) == 97
@@ -111,3 +118,13 @@ def test_check() -> None:
     with pytest.raises(HailoRTError) as info:
         check(36, "hailo_x", (4, 19))
     assert info.value.name == "HAILO_DRIVER_FAIL"
+
+
+def test_hints_for_the_file_codes_say_what_each_means() -> None:
+    """14 (empty file, directory) gets a hint; 92 says any wrong magic (not a HEF at all) as well
+    as a too-new HEF, not only a compiler version (DESIGN section 6, hef.cpp at v4.23.0)."""
+    fourteen = str(HailoRTError(14, status_name(14), "hailo_create_hef_file", "/x.hef"))
+    assert "empty, a directory" in fourteen
+    ninety_two = str(HailoRTError(92, status_name(92), "hailo_create_hef_file", "/x.onnx"))
+    assert "not a HEF at all" in ninety_two and "newer than the installed HailoRT" in ninety_two
+    assert "--hw-arch" in str(HailoRTError(93, status_name(93), "hailo_configure_vdevice"))

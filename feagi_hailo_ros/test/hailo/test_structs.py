@@ -131,3 +131,14 @@ def test_unknown_layout_names_are_reported_as_such(standin_libs: dict[str, Path]
     probe = Standin(standin_libs["4.23"])
     assert probe.layout("hailo_no_such_t") == -1
     assert probe.layout("hailo_vstream_info_t", "no_such_field") == -1
+
+
+def test_format_orders_added_in_4_20_have_names() -> None:
+    """hailo_format_order_t 21..23 (v4.20.0 on, also v4.23.0) are named, not shown as numbers;
+    an order newer than the table is still shown as its number."""
+    from feagi_hailo_ros.hailo.structs import FormatOrder, order_name
+
+    assert [order_name(v) for v in (20, 21, 22, 23)] == [
+        "HAILO_NMS_WITH_BYTE_MASK", "HAILO_NMS_ON_CHIP", "HAILO_NMS_BY_CLASS", "HAILO_NMS_BY_SCORE"]
+    assert [m.value for m in FormatOrder] == list(range(24))
+    assert order_name(24) == "24"

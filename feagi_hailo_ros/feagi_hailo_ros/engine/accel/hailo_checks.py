@@ -7,9 +7,18 @@ names what differs, never turned into wrong counts:
    that every assigned projection is an output of exactly one partition, and that each
    partition's areas, delay, frame shapes and output precision fit this connectome.
 2. **HEF vs manifest** (:func:`check_hef_vstreams` on the HEF's own vstream infos before
-   configuring, :func:`check_created_vstreams` on the vstreams as created): vstream names,
-   frame element counts (exact ``(h, w, c)`` for conv frames), native and host format types,
-   and that the output quantization can represent the largest fan-in without saturating.
+   configuring, :func:`check_created_vstreams` on the vstreams as created): which HEF vstream
+   implements which manifest vstream (:func:`match_vstreams`), frame element counts (exact
+   ``(h, w, c)`` for conv frames), native and host format types, and that the output
+   quantization can represent the largest fan-in without saturating.
+
+Names. The manifest names a partition's vstreams as the exported ONNX model does (``spikes``,
+``<partition>_p<i>_<dst>``); Hailo's compiler names them ``<network group>/<layer>``
+(``part/input_layer1``, ``part/fc1``) and keeps the ONNX names as each layer's *original
+names* (DESIGN section 6). So a manifest vstream is bound to the HEF vstream whose name or
+original names contain its name; what no name ties together is paired by frame shape, in
+manifest and HEF order; anything left over on either side is refused with both lists in the
+message.
 
 A mismatch of the first kind raises :class:`~.partition.ManifestError`; one of the second
 kind :class:`HailoPartitionMismatch` (a ``ManifestError`` too), whose message names the
@@ -19,14 +28,15 @@ partition, the vstream, and expected vs found.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from ...hailo import FormatType, VStreamInfo, VStreamSet
+from ...hailo import FormatType, HailoRTError, VStreamInfo, VStreamSet
+from ...hailo.status import HAILO_NOT_FOUND
 from ..core.connectome import AreaSpec, Connectome
 from .manifest import Manifest, ManifestError, Partition, PartitionOutput
 from .quantization import DTYPES, count_range, spike_codes_exact
@@ -237,7 +247,7 @@ def _elements(shape: Iterable[int]) -> int:
 def _check_shape(part: str, vstream: str, expected: tuple[int, ...],
                  found: tuple[int, int, int]) -> None:
     """Element counts must match; a 3-D (conv) frame must match axis by axis."""
-    if _elements(found) != _elements(expected) or (len(expected) == 3 and found != expected):
+    if not _fits(expected, found):
         raise HailoPartitionMismatch(part, vstream, "shape (h, w, c)", expected, found)
 
 
@@ -248,29 +258,152 @@ def _type_name(value: int) -> str:
         return str(int(value))
 
 
-def check_hef_vstreams(rp: ResolvedPartition, infos: Sequence[VStreamInfo]) -> None:
-    """The HEF's vstreams of this partition's network group match the manifest exactly."""
+class HefDescription(Protocol):
+    """What :func:`check_hef_vstreams` reads from a HEF (:class:`~feagi_hailo_ros.hailo.Hef`)."""
+
+    def vstream_infos(self, network_group: str | None = None) -> list[VStreamInfo]:
+        """The group's input and output vstreams."""
+        ...
+
+    def original_names(self, vstream_name: str, network_group: str | None = None) -> list[str]:
+        """The names the compiled model had for ``vstream_name`` (its ONNX names)."""
+        ...
+
+
+#: How a manifest vstream was tied to a HEF vstream (:attr:`VStreamBinding.how`).
+BY_NAME = "vstream name"
+BY_ORIGINAL_NAME = "original name"
+BY_SHAPE = "shape and order"
+
+
+@dataclass(frozen=True)
+class VStreamBinding:
+    """Which HEF vstream implements each vstream the manifest names, for one partition.
+
+    ``input`` is the HEF name of the manifest's input, ``outputs`` maps each manifest output
+    name to its HEF vstream name, ``how`` each manifest name to :data:`BY_NAME`,
+    :data:`BY_ORIGINAL_NAME` or :data:`BY_SHAPE`.
+    """
+
+    input: str
+    outputs: Mapping[str, str]
+    how: Mapping[str, str] = field(default_factory=dict)
+
+    def by_shape(self) -> list[str]:
+        """Manifest names that only shape and order tied to a HEF vstream (worth a log line:
+        nothing but their order tells equal-shaped outputs apart)."""
+        return [name for name, how in self.how.items() if how == BY_SHAPE]
+
+
+def _fits(expected: tuple[int, ...], found: tuple[int, int, int]) -> bool:
+    """Same element count, and axis by axis for a 3-D (conv) frame."""
+    return _elements(found) == _elements(expected) and (len(expected) != 3 or found == expected)
+
+
+def _describe_hef_side(infos: Sequence[VStreamInfo],
+                       originals: Mapping[str, Sequence[str]]) -> list[str]:
+    return [f"{i.name} (original names {list(originals.get(i.name, ()))}, shape {i.shape})"
+            for i in infos]
+
+
+def _match_direction(part: str, what: str, wanted: Sequence[tuple[str, tuple[int, ...]]],
+                     infos: Sequence[VStreamInfo], originals: Mapping[str, Sequence[str]],
+                     how: dict[str, str]) -> dict[str, str]:
+    """Manifest name -> HEF vstream name for one direction (see the module docstring)."""
+    bound: dict[str, str] = {}
+    taken: dict[str, str] = {}  # HEF name -> manifest name
+    for name, _ in wanted:
+        hits = [i.name for i in infos if i.name == name or name in originals.get(i.name, ())]
+        if len(hits) > 1:
+            raise HailoPartitionMismatch(part, name, f"{what} (the name matches several)",
+                                         f"one vstream named or originally named {name!r}", hits)
+        if hits:
+            if hits[0] in taken:
+                raise HailoPartitionMismatch(
+                    part, name, f"{what} (one HEF vstream for two manifest names)",
+                    f"{name!r} and {taken[hits[0]]!r} on different vstreams", hits[0])
+            bound[name] = taken[hits[0]] = hits[0]
+            how[name] = BY_NAME if hits[0] == name else BY_ORIGINAL_NAME
+    rest = [i for i in infos if i.name not in taken]
+    for name, shape in wanted:
+        if name in bound:
+            continue
+        fit = next((i for i in rest if _fits(shape, i.shape)), None)
+        if fit is not None:
+            rest.remove(fit)
+            bound[name] = fit.name
+            how[name] = BY_SHAPE
+    missing = [(n, s) for n, s in wanted if n not in bound]
+    if missing or rest:
+        vstream = missing[0][0] if missing else rest[0].name
+        raise HailoPartitionMismatch(
+            part, vstream, f"{what} (by name, original name, then shape and order)",
+            [f"{n} (shape {tuple(s)})" for n, s in wanted],
+            _describe_hef_side(infos, originals))
+    return bound
+
+
+def match_vstreams(rp: ResolvedPartition, infos: Sequence[VStreamInfo],
+                   originals: Mapping[str, Sequence[str]]) -> VStreamBinding:
+    """Tie the manifest's vstreams of ``rp`` to the HEF's ``infos`` (one network group).
+
+    ``originals`` maps each HEF vstream name to its original (ONNX) names. A manifest name is
+    bound to the HEF vstream whose name or original names contain it; the rest are paired in
+    manifest order with the first unbound HEF vstream of the same direction whose frame fits
+    (same element count, exact ``(h, w, c)`` for a conv frame). Raises
+    :class:`HailoPartitionMismatch` naming both sides (manifest names with shapes, HEF names
+    with original names and shapes) when a manifest vstream has no partner or the HEF has
+    vstreams the manifest lacks, and when a name is ambiguous.
+    """
     part = rp.partition
+    how: dict[str, str] = {}
     inputs = [i for i in infos if i.is_input]
-    outputs = {i.name: i for i in infos if not i.is_input}
-    if [i.name for i in inputs] != [part.input_name]:
-        raise HailoPartitionMismatch(part.name, part.input_name, "input vstreams",
-                                     [part.input_name], [i.name for i in inputs])
-    expected_out = [o.output.name for o in rp.outputs]
-    if sorted(outputs) != sorted(expected_out):
-        missing = sorted(set(expected_out) - set(outputs))
-        extra = sorted(set(outputs) - set(expected_out))
-        vstream = missing[0] if missing else extra[0]
-        raise HailoPartitionMismatch(part.name, vstream, "output vstreams", sorted(expected_out),
-                                     sorted(outputs))
-    (inp,) = inputs
+    outputs = [i for i in infos if not i.is_input]
+    bound_in = _match_direction(part.name, "input vstreams",
+                                [(part.input_name, tuple(part.input_shape))], inputs, originals,
+                                how)
+    bound_out = _match_direction(part.name, "output vstreams",
+                                 [(o.output.name, tuple(o.output.shape)) for o in rp.outputs],
+                                 outputs, originals, how)
+    return VStreamBinding(bound_in[part.input_name], bound_out, how)
+
+
+def hef_original_names(hef: HefDescription, network_group: str,
+                       infos: Sequence[VStreamInfo]) -> dict[str, tuple[str, ...]]:
+    """Original names of every vstream in ``infos``; a vstream the library has none for
+    (61 ``HAILO_NOT_FOUND``, e.g. one behind a mux) gets ``()`` and is matched by shape."""
+    out: dict[str, tuple[str, ...]] = {}
+    for info in infos:
+        try:
+            out[info.name] = tuple(hef.original_names(info.name, network_group))
+        except HailoRTError as exc:
+            if exc.code != HAILO_NOT_FOUND:
+                raise
+            out[info.name] = ()
+    return out
+
+
+def check_hef_vstreams(rp: ResolvedPartition, hef: HefDescription) -> VStreamBinding:
+    """The HEF's network group ``rp.name`` implements this partition exactly; returns which HEF
+    vstream implements which manifest vstream (:func:`match_vstreams`).
+
+    Checks, per bound vstream: frame shape, native format type (UINT8 input, the manifest's
+    output type), that 0 and 1 are exact input codes, and that each output's quantization
+    counts up to the largest fan-in. Raises :class:`HailoPartitionMismatch`; HailoRTError from
+    the library calls.
+    """
+    part = rp.partition
+    infos = hef.vstream_infos(part.name)
+    binding = match_vstreams(rp, infos, hef_original_names(hef, part.name, infos))
+    by_name = {i.name: i for i in infos}
+    inp = by_name[binding.input]
     _check_shape(part.name, inp.name, tuple(part.input_shape), inp.shape)
     if int(inp.format_type) != FormatType.UINT8:
         raise HailoPartitionMismatch(part.name, inp.name, "native format type", "UINT8",
                                      _type_name(inp.format_type))
     _check_spike_codes(part.name, inp)
     for o in rp.outputs:
-        info = outputs[o.output.name]
+        info = by_name[binding.outputs[o.output.name]]
         _check_shape(part.name, info.name, tuple(o.output.shape), info.shape)
         want = DTYPES[o.output.dtype][0]
         if int(info.format_type) != want:
@@ -285,6 +418,7 @@ def check_hef_vstreams(rp: ResolvedPartition, infos: Sequence[VStreamInfo]) -> N
                 part.name, info.name, "count range (saturation)",
                 f">= {o.fan_in} (largest fan-in)",
                 f"{top:g} (qp_scale {info.qp_scale:g}, qp_zp {info.qp_zp:g})")
+    return binding
 
 
 def _check_spike_codes(partition: str, inp: Any) -> None:
@@ -295,15 +429,17 @@ def _check_spike_codes(partition: str, inp: Any) -> None:
                                      f"qp_scale {inp.qp_scale:g}, qp_zp {inp.qp_zp:g}")
 
 
-def check_created_vstreams(rp: ResolvedPartition, vs: VStreamSet) -> None:
-    """Host formats and frame sizes of the created vstreams are what the counts need."""
+def check_created_vstreams(rp: ResolvedPartition, vs: VStreamSet,
+                           binding: VStreamBinding) -> None:
+    """Host formats and frame sizes of the created vstreams (named as ``binding`` says) are what
+    the counts need; raises :class:`HailoPartitionMismatch`."""
     part = rp.partition
-    inp = vs.inputs[part.input_name]
+    inp = vs.inputs[binding.input]
     if int(inp.format_type) != FormatType.UINT8 or inp.frame_size != rp.n_src:
         raise HailoPartitionMismatch(part.name, inp.name, "host frame", f"UINT8 x {rp.n_src}",
                                      f"{_type_name(inp.format_type)}, {inp.frame_size} bytes")
     for o in rp.outputs:
-        v = vs.outputs[o.output.name]
+        v = vs.outputs[binding.outputs[o.output.name]]
         fmt, _ = DTYPES[o.output.dtype]
         size = o.n_dst * np.dtype(o.output.dtype).itemsize
         if int(v.format_type) != fmt or v.frame_size != size:

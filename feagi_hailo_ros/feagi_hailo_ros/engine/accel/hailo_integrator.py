@@ -72,12 +72,12 @@ from ...hailo import (
     Hef,
     VDevice,
 )
-from ...hailo.library import INSTALL_HINT
 from ..core.connectome import Connectome
 from ..core.integrator import Integrator
 from .hailo_checks import (
     HailoPartitionMismatch,
     ResolvedPartition,
+    VStreamBinding,
     check_created_vstreams,
     check_hef_vstreams,
     mapping_of,
@@ -108,7 +108,9 @@ class HailoFallbackWarning(RuntimeWarning):
 class HailoDeviceUnavailable(HailoRTUnavailable):
     """libhailort loaded but no Hailo device could be opened (``hailo_create_vdevice`` failed).
 
-    ``code``/``name`` are the HailoRT status (e.g. 74 ``HAILO_OUT_OF_PHYSICAL_DEVICES``).
+    ``code``/``name`` are the HailoRT status (e.g. 74 ``HAILO_OUT_OF_PHYSICAL_DEVICES``). The
+    library loaded fine, so the message carries the status's device hint, not HailoRT's install
+    help (``help`` stays empty).
     """
 
     def __init__(self, error: HailoRTError, devices: list[str] | None) -> None:
@@ -116,8 +118,7 @@ class HailoDeviceUnavailable(HailoRTUnavailable):
         self.name = error.name
         seen = ("hailo_scan_devices found no device" if devices == []
                 else f"hailo_scan_devices found {devices}" if devices else "")
-        super().__init__(f"no usable Hailo device: {error}" + (f" ({seen})" if seen else "")
-                         + ". " + INSTALL_HINT)
+        super().__init__(f"no usable Hailo device: {error}" + (f" ({seen})" if seen else ""))
 
 
 @dataclass
@@ -181,6 +182,9 @@ class HailoIntegrator(Integrator):
         #: None before prepare.
         self.available: bool | None = None
         self.unavailable_reason = ""
+        #: The long help of the reason (what was searched, how to install HailoRT), to be shown
+        #: once rather than in every message; "" when there is none.
+        self.unavailable_help = ""
         #: partition name -> why it runs on the CPU path (diagnostics).
         self.degraded: dict[str, str] = {}
         self._parts: dict[str, ResolvedPartition] = {}
@@ -235,6 +239,7 @@ class HailoIntegrator(Integrator):
             if self.required:
                 raise
             self._unavailable(str(exc))
+            self.unavailable_help = exc.help
             self._prepared = True
             return
         try:
@@ -243,7 +248,7 @@ class HailoIntegrator(Integrator):
             self.close()
             raise
         self.available = True
-        self.unavailable_reason = ""
+        self.unavailable_reason = self.unavailable_help = ""
         self._prepared = True
 
     def _unavailable(self, reason: str) -> None:
@@ -261,6 +266,7 @@ class HailoIntegrator(Integrator):
         for rp in resolved:
             by_hef.setdefault(rp.hef_path, []).append(rp)
         loaded: list[tuple[Hef, list[ResolvedPartition]]] = []
+        bindings: dict[str, VStreamBinding] = {}
         for path, rps in by_hef.items():
             try:
                 hef = rt.hef_from_file(path)
@@ -273,8 +279,9 @@ class HailoIntegrator(Integrator):
                 if rp.name not in groups:
                     raise HailoPartitionMismatch(rp.name, None, f"network group in {path.name}",
                                                  repr(rp.name), groups)
-                # Checked before configuring: a wrong HEF never reaches the device.
-                check_hef_vstreams(rp, hef.vstream_infos(rp.name))
+                # Checked before configuring: a wrong HEF never reaches the device. The
+                # binding ties the manifest's (ONNX) names to the HEF's vstream names.
+                bindings[rp.name] = check_hef_vstreams(rp, hef)
             loaded.append((hef, rps))
         for hef, rps in loaded:
             groups_by_name = {}
@@ -282,12 +289,15 @@ class HailoIntegrator(Integrator):
                 self._groups.append(g)
                 groups_by_name[g.name] = g
             for rp in rps:
-                formats = {o.output.name: DTYPES[o.output.dtype][0] for o in rp.outputs}
+                binding = bindings[rp.name]
+                formats = {binding.outputs[o.output.name]: DTYPES[o.output.dtype][0]
+                           for o in rp.outputs}
                 vs = groups_by_name[rp.name].create_vstreams(
                     FormatType.UINT8, FormatType.UINT8, output_formats=formats,
                     timeout_ms=self.timeout_ms, queue_size=self.queue_size)
-                self._streams[rp.name] = PartitionStreams(rp, vs)  # owned (and closed) from here
-                check_created_vstreams(rp, vs)
+                # owned (and closed) from here
+                self._streams[rp.name] = PartitionStreams(rp, vs, binding)
+                check_created_vstreams(rp, vs, binding)
 
     # -- bursts --------------------------------------------------------------------------------
 

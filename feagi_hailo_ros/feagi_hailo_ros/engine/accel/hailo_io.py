@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...hailo import HailoRTError, InputVStream, OutputVStream, VStreamSet
-from .hailo_checks import ResolvedOutput, ResolvedPartition
+from .hailo_checks import ResolvedOutput, ResolvedPartition, VStreamBinding
 from .quantization import CountDecoder, HailoResultError, spike_codes
 
 #: Errors of one partition that the fallback policy handles; anything else (a bug, a closed
@@ -41,13 +41,16 @@ from .quantization import CountDecoder, HailoResultError, spike_codes
 PARTITION_ERRORS: tuple[type[BaseException], ...] = (HailoRTError, HailoResultError)
 
 class PartitionStreams:
-    """The open vstreams of one partition, its decoders and reusable raw output buffers."""
+    """The open vstreams of one partition, its decoders and reusable raw output buffers.
 
-    def __init__(self, rp: ResolvedPartition, vstreams: VStreamSet) -> None:
+    ``binding`` says which HEF vstream implements each manifest vstream (hailo_checks)."""
+
+    def __init__(self, rp: ResolvedPartition, vstreams: VStreamSet,
+                 binding: VStreamBinding) -> None:
         self.resolved = rp
         self.name = rp.name
         self.vstreams = vstreams
-        self.input: InputVStream = vstreams.inputs[rp.partition.input_name]
+        self.input: InputVStream = vstreams.inputs[binding.input]
         # A spike is the real value 1.0; the device dequantizes raw input as
         # (raw - qp_zp) * qp_scale. The DFC calibrates a 0/1 input to [0, 1] over 8 bits
         # (scale 1/255), so a spike is usually raw 255, not 1 (hailo_checks verifies 0 and 1
@@ -58,7 +61,7 @@ class PartitionStreams:
         # those whose projection another integrator computes; only requested ones are decoded.
         self.outputs: list[tuple[ResolvedOutput, OutputVStream, CountDecoder]] = []
         for o in rp.outputs:
-            v = vstreams.outputs[o.output.name]
+            v = vstreams.outputs[binding.outputs[o.output.name]]
             self.outputs.append((o, v, CountDecoder(rp.name, v.name, v.qp_scale, v.qp_zp)))
         self._index = {o.projection: k for k, (o, _, _) in enumerate(self.outputs)}
         self._raw: list[np.ndarray] = []

@@ -28,7 +28,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import area, assert_same_run, brain, connectomes, proj
 
-from feagi_hailo_ros.engine.accel.hailo_checks import HailoPartitionMismatch
+from feagi_hailo_ros.engine.accel.hailo_checks import (
+    BY_ORIGINAL_NAME,
+    HailoPartitionMismatch,
+    check_hef_vstreams,
+)
 from feagi_hailo_ros.engine.accel.hailo_integrator import (
     HailoDeviceUnavailable,
     HailoFallbackWarning,
@@ -249,13 +253,23 @@ def _wrong_input_shape(part, spec):  # a model for a source with one more neuron
     return dataclasses.replace(replace_input(spec, shape=(1, 1, n)), outputs=outs)
 
 
+def _unnamed_wrong_output_shape(part, spec):  # no name ties it, and no shape fits
+    return replace_output(_wrong_output_shape(part, spec), original_names=("something_else",))
+
+
+def _unnamed_wrong_input_shape(part, spec):
+    return replace_input(_wrong_input_shape(part, spec), original_names=())
+
+
 MISMATCHES = {
-    "input name": (lambda part, spec: replace_input(spec, name=part.name + "/in"),
-                   "input vstreams"),
-    "output name": (lambda part, spec: replace_output(spec, name=part.name + "/other"),
-                    "output vstreams"),
+    # the compiler's vstream names never need to equal the manifest's: only when neither an
+    # original name nor a fitting shape ties a vstream to the manifest is the HEF refused
+    "input name and shape": (_unnamed_wrong_input_shape,
+                             r"input vstreams \(by name, original name, then shape and order\)"),
+    "output name and shape": (_unnamed_wrong_output_shape,
+                              r"output vstreams \(by name, original name, then shape and order\)"),
     "output shape": (_wrong_output_shape,
-                     r"'part1/proj4': shape \(h, w, c\): expected \(10,\), found \(1, 1, 11\)"),
+                     r"'part1/fc1': shape \(h, w, c\): expected \(10,\), found \(1, 1, 11\)"),
     "input shape": (_wrong_input_shape,
                     r"'part1/input_layer1': shape \(h, w, c\): expected \(10,\), found \(1, 1, 11\)"),
     "output format": (lambda part, spec: replace_output(spec, native_type=hf.UINT16),
@@ -264,8 +278,12 @@ MISMATCHES = {
                       "network group"),
     "count range": (lambda part, spec: replace_output(spec, qp_zp=250.0), "saturation"),
     "extra output": (lambda part, spec: dataclasses.replace(
-        spec, outputs=[*spec.outputs, dataclasses.replace(spec.outputs[0], name="extra")]),
+        spec, outputs=[*spec.outputs, dataclasses.replace(spec.outputs[0], name="part1/fc9",
+                                                          original_names=())]),
         "output vstreams"),
+    "original name twice": (lambda part, spec: dataclasses.replace(
+        spec, outputs=[*spec.outputs, dataclasses.replace(spec.outputs[0], name="part1/fc9")]),
+        "the name matches several"),
 }
 
 
@@ -288,6 +306,63 @@ def test_mismatching_hef_is_refused_before_configuring(obstacle, hailo, standin,
     # HEF vstream infos are checked before anything is configured on the device.
     assert not [e for e in standin.events() if e.startswith("configure")]
     assert standin.live() == 0  # the vdevice and HEF were released on the way out
+
+
+def test_mismatch_message_names_both_sides(obstacle, hailo, standin, tmp_path) -> None:
+    """Nothing ties a manifest output to the HEF: the error lists the manifest's names and
+    shapes and the HEF's vstream names with their original names and shapes."""
+    def edit(part, spec):
+        return _unnamed_wrong_output_shape(part, spec) if part.name == "part1" else spec
+
+    manifest = export(tmp_path, obstacle, OBSTACLE_ON_HAILO, edit=edit)
+    with pytest.raises(HailoPartitionMismatch) as info:
+        hailo_engine(obstacle, hailo(manifest), OBSTACLE_ON_HAILO)
+    text = str(info.value)
+    assert info.value.vstream == "part1_p4"
+    for manifest_side in ("part1_p4 (shape (10,))", "part1_p5 (shape (40,))"):
+        assert manifest_side in text
+    assert "part1/fc1 (original names ['something_else'], shape (1, 1, 11))" in text
+    assert "part1/fc2 (original names ['part1_p5'], shape (1, 1, 40))" in text
+
+
+def _reverse_outputs(part, spec):  # the compiler may list outputs in any order
+    return dataclasses.replace(spec, outputs=list(reversed(spec.outputs)))
+
+
+def _strip_original_names(part, spec):  # a HEF that kept no ONNX names
+    return dataclasses.replace(
+        spec, inputs=[dataclasses.replace(i, original_names=()) for i in spec.inputs],
+        outputs=[dataclasses.replace(o, original_names=()) for o in spec.outputs])
+
+
+def test_original_names_beat_order(obstacle, hailo, standin, tmp_path) -> None:
+    """HEF outputs in reverse order, two of the same shape in part0 and part2: bound by their
+    original (ONNX) names the rasters stay identical (paired by order they would swap)."""
+    manifest = export(tmp_path, obstacle, OBSTACLE_ON_HAILO, edit=_reverse_outputs)
+    integ = hailo(manifest)
+    run_identical(obstacle, integ, OBSTACLE_ON_HAILO, 300).close()
+    assert integ.degraded == {}
+    with integ._rt.hef_from_file(tmp_path / "partitions.hef") as hef:  # type: ignore[union-attr]
+        rp = integ._parts["part0"]
+        binding = check_hef_vstreams(rp, hef)
+    assert binding.input == "part0/input_layer1"
+    # the HEF lists fc3, fc2, fc1; by order p2 would take fc3 (the first 40-wide output)
+    assert dict(binding.outputs) == {"part0_p1": "part0/fc1", "part0_p2": "part0/fc2",
+                                     "part0_p3": "part0/fc3"}
+    assert set(binding.how.values()) == {BY_ORIGINAL_NAME} and binding.by_shape() == []
+
+
+def test_without_original_names_shape_and_order_decide(obstacle, hailo, standin, tmp_path) -> None:
+    """A HEF without original names is matched by shape, then order, and still runs exactly."""
+    manifest = export(tmp_path, obstacle, OBSTACLE_ON_HAILO, edit=_strip_original_names)
+    integ = hailo(manifest)
+    engine = run_identical(obstacle, integ, OBSTACLE_ON_HAILO, 300)
+    assert integ.degraded == {} and sorted(integ.on_device) == ["part0", "part1", "part2"]
+    engine.close()
+    with integ._rt.hef_from_file(tmp_path / "partitions.hef") as hef:  # type: ignore[union-attr]
+        binding = check_hef_vstreams(integ._parts["part2"], hef)
+    assert dict(binding.outputs) == {"part2_p7": "part2/fc1", "part2_p8": "part2/fc2"}
+    assert binding.by_shape() == ["spikes", "part2_p7", "part2_p8"]
 
 
 def test_wrong_host_format_is_refused_after_creating_vstreams(obstacle, hailo, standin, tmp_path,
@@ -423,8 +498,10 @@ def test_no_device_not_required_runs_on_cpu(obstacle, hailo, standin, tmp_path, 
     engine.close()
 
 
-def test_no_device_required_raises_with_install_hint(obstacle, hailo, standin, tmp_path,
-                                                     monkeypatch) -> None:
+def test_no_device_required_raises_with_a_device_hint(obstacle, hailo, standin, tmp_path,
+                                                      monkeypatch) -> None:
+    """The library loaded fine: the message says what to check about the device, in one short
+    line without HailoRT's install help (issue 12: not appended to every message)."""
     monkeypatch.setenv("HAILORT_STANDIN_NO_DEVICE", "1")
     integ = hailo(export(tmp_path, obstacle, OBSTACLE_ON_HAILO), required=True)
     with pytest.raises(HailoDeviceUnavailable) as info:
@@ -432,7 +509,9 @@ def test_no_device_required_raises_with_install_hint(obstacle, hailo, standin, t
     err = info.value
     assert isinstance(err, HailoRTUnavailable)
     assert (err.code, err.name) == (74, "HAILO_OUT_OF_PHYSICAL_DEVICES")
-    assert "Install HailoRT" in str(err) and "found no device" in str(err)
+    assert "found no device" in str(err) and "lspci" in str(err)
+    assert "Install HailoRT" not in str(err) and err.help == "" and "\n" not in str(err)
+    assert len(str(err)) < 400
 
 
 def test_missing_library(obstacle, tmp_path) -> None:
@@ -441,11 +520,13 @@ def test_missing_library(obstacle, tmp_path) -> None:
     with pytest.raises(HailoRTNotFound) as info:
         hailo_engine(obstacle, HailoIntegrator(manifest, lib_path=missing, required=True),
                      OBSTACLE_ON_HAILO)
-    assert str(missing) in str(info.value) and "Install HailoRT" in str(info.value)
+    assert str(missing) in str(info.value) and "Install HailoRT" not in str(info.value)
+    assert "Install HailoRT" in info.value.help  # the long help travels apart, shown once
     integ = HailoIntegrator(manifest, lib_path=missing)
     with pytest.warns(HailoFallbackWarning, match="not found"):
         engine = run_identical(obstacle, integ, OBSTACLE_ON_HAILO, 100)
-    assert integ.available is False and "Searched" in integ.unavailable_reason
+    assert integ.available is False and "not found" in integ.unavailable_reason
+    assert "Searched" not in integ.unavailable_reason and "Searched" in integ.unavailable_help
     engine.close()
 
 

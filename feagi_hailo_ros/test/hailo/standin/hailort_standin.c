@@ -19,9 +19,23 @@
  *   - Device scan: one device "0000:01:00.0" unless HAILORT_STANDIN_NO_DEVICE=1 (zero devices) or
  *     HAILORT_STANDIN_DEVICES="id,id,..." is set. Read at every scan and vdevice creation.
  *   - hailo_create_vdevice with no device: HAILO_OUT_OF_PHYSICAL_DEVICES (74).
- *   - Missing HEF file: HAILO_OPEN_FILE_FAILURE (13). Bad magic: HAILO_HEF_NOT_SUPPORTED (92) from
- *     4.21 on (the code does not exist before), HAILO_INVALID_HEF (26) earlier. Truncated or
- *     inconsistent content: HAILO_HEF_FILE_CORRUPTED (91) from 4.21 on, HAILO_INVALID_HEF earlier.
+ *   - Missing HEF file: HAILO_OPEN_FILE_FAILURE (13); an empty file or a directory:
+ *     HAILO_FILE_OPERATION_FAILURE (14), as a real 4.23 answers. Bad magic: HAILO_HEF_NOT_SUPPORTED
+ *     (92) from 4.21 on (the code does not exist before), HAILO_INVALID_HEF (26) earlier. Truncated
+ *     or inconsistent content: HAILO_HEF_FILE_CORRUPTED (91) from 4.21 on, HAILO_INVALID_HEF earlier.
+ *   - hailo_create_hef_buffer with a size of 0 crashes a real 4.23 (DESIGN section 6); here it is
+ *     counted as misuse (standin_misuse_count) and answered with HAILO_INVALID_ARGUMENT, so a test
+ *     sees a binding that lets an empty buffer through.
+ *   - Vstreams are named as Hailo's compiler names them, `<network group>/<layer>` (the HEF
+ *     writer, hef_format.py, gives those names), and each carries the names the model had before
+ *     compiling (its ONNX nodes), answered by hailo_hef_get_original_names_from_vstream_name with
+ *     the real library's statuses: HAILO_NOT_FOUND (61) for an unknown group or vstream,
+ *     HAILO_INSUFFICIENT_BUFFER (5) with the needed count for a short array.
+ *   - Log file: when HAILORT_LOGGER_PATH names a directory at load time (read once, in a library
+ *     constructor, as the real logger reads it once), a line per load and per failed HEF load is
+ *     appended to <dir>/hailort.log; standin_logger_path() returns the directory read. (A real
+ *     library writes ./hailort.log when the variable is unset; the stand-in writes nothing then,
+ *     so test runs leave no files behind.)
  *   - hailo_activate_network_group under the scheduler (the default): HAILO_INVALID_OPERATION (6).
  *   - A network group can be told by the HEF to fail: after `fail_after` complete bursts the next
  *     write returns `fail_status`, and reads return it once the already computed frames are drained.
@@ -212,6 +226,10 @@ typedef struct {
     bool is_multi_context;
 } hailo_network_group_info_t;
 
+typedef struct {
+    char name[HAILO_MAX_STREAM_NAME_SIZE];
+} hailo_layer_name_t;
+
 /* --- configure params: only their size and a few offsets matter to the binding ------------- */
 
 typedef struct {
@@ -338,8 +356,12 @@ typedef struct {
 #define MODEL_DENSE 1u
 #define MODEL_CONV 2u
 
+#define MAX_ORIGINAL_NAMES 8
+
 typedef struct {
     char name[HAILO_MAX_STREAM_NAME_SIZE];
+    uint32_t n_original; /* names of the model before compiling (hef format 2) */
+    char original[MAX_ORIGINAL_NAMES][HAILO_MAX_STREAM_NAME_SIZE];
     uint32_t h, w, c;
     uint32_t order;
     float qp_scale, qp_zp;
@@ -429,6 +451,34 @@ static void log_event(const char *what, const char *name) {
         g_log_len += (size_t)n;
     }
 }
+
+/* HAILORT_LOGGER_PATH as read when the library was loaded ("" when unset, empty or NONE). */
+static char g_logger_dir[4096];
+
+static void read_logger_path(void) {
+    const char *dir = getenv("HAILORT_LOGGER_PATH");
+    if (dir && dir[0] && strcmp(dir, "NONE") != 0) {
+        snprintf(g_logger_dir, sizeof(g_logger_dir), "%s", dir);
+    }
+}
+
+/* Appends one line to <HAILORT_LOGGER_PATH>/hailort.log (nothing when the variable was unset). */
+static void log_file(const char *level, const char *what, const char *detail) {
+    if (!g_logger_dir[0]) return;
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/hailort.log", g_logger_dir);
+    FILE *f = fopen(path, "a");
+    if (!f) return;
+    fprintf(f, "[hailort] [%s] %s%s%s\n", level, what, detail ? ": " : "", detail ? detail : "");
+    fclose(f);
+}
+
+__attribute__((constructor)) static void log_load(void) {
+    read_logger_path();
+    log_file("info", "libhailort stand-in loaded", NULL);
+}
+
+EXPORT const char *standin_logger_path(void) { return g_logger_dir; }
 
 static hailo_status misuse(void) {
     pthread_mutex_lock(&g_mu);
@@ -539,6 +589,7 @@ EXPORT long standin_layout(const char *type, const char *field) {
         FIELD(hailo_output_vstream_params_by_name_t, params.user_buffer_format.type)
     END_STRUCT
     STRUCT(hailo_network_group_info_t) FIELD(hailo_network_group_info_t, is_multi_context) END_STRUCT
+    STRUCT(hailo_layer_name_t) END_STRUCT
     STRUCT(hailo_eth_input_stream_params_t) END_STRUCT
     STRUCT(hailo_mipi_input_stream_params_t) FIELD(hailo_mipi_input_stream_params_t, isp_params) END_STRUCT
     STRUCT(hailo_stream_parameters_t) FIELD(hailo_stream_parameters_t, eth_input_params) END_STRUCT
@@ -695,7 +746,7 @@ EXPORT hailo_status hailo_release_vdevice(standin_vdevice_t *v) {
  * --------------------------------------------------------------------------------------------- */
 
 static const uint8_t HEF_MAGIC[8] = {'F', 'H', 'S', 'T', 'D', 'H', 'E', 'F'};
-#define HEF_FORMAT_VERSION 1u
+#define HEF_FORMAT_VERSION 2u
 
 typedef struct {
     const uint8_t *p;
@@ -770,6 +821,9 @@ static uint64_t io_elems(const io_desc_t *io) { return (uint64_t)io->h * io->w *
 
 static int parse_io(reader_t *r, io_desc_t *io, int is_output, uint32_t n_in, const io_desc_t *inputs) {
     rd_name(r, io->name, sizeof(io->name));
+    io->n_original = rd_u32(r);
+    if (r->bad || io->n_original > MAX_ORIGINAL_NAMES) return 0;
+    for (uint32_t k = 0; k < io->n_original; k++) rd_name(r, io->original[k], sizeof(io->original[k]));
     io->h = rd_u32(r);
     io->w = rd_u32(r);
     io->c = rd_u32(r);
@@ -883,14 +937,18 @@ static hailo_status make_hef(const uint8_t *buf, size_t size, standin_hef_t **he
 }
 
 EXPORT hailo_status hailo_create_hef_buffer(standin_hef_t **hef, const void *buffer, size_t size) {
-    if (!hef || (!buffer && size)) return HAILO_INVALID_ARGUMENT;
+    if (size == 0) return misuse(); /* a real 4.23 crashes here */
+    if (!hef || !buffer) return HAILO_INVALID_ARGUMENT;
     return make_hef(buffer, size, hef);
 }
 
 EXPORT hailo_status hailo_create_hef_file(standin_hef_t **hef, const char *file_name) {
     if (!hef || !file_name) return HAILO_INVALID_ARGUMENT;
     FILE *f = fopen(file_name, "rb");
-    if (!f) return HAILO_OPEN_FILE_FAILURE;
+    if (!f) {
+        log_file("error", "HEF file cannot be opened", file_name);
+        return HAILO_OPEN_FILE_FAILURE;
+    }
     uint8_t *buf = NULL;
     size_t size = 0, cap = 0;
     for (;;) {
@@ -910,12 +968,14 @@ EXPORT hailo_status hailo_create_hef_file(standin_hef_t **hef, const char *file_
     }
     int err = ferror(f);
     fclose(f);
-    if (err) {
+    if (err || size == 0) { /* a directory fails the read; an empty file has nothing to read */
         free(buf);
+        log_file("error", "HEF file cannot be read", file_name);
         return HAILO_FILE_OPERATION_FAILURE;
     }
     hailo_status st = make_hef(buf, size, hef);
     free(buf);
+    if (st != HAILO_SUCCESS) log_file("error", "HEF file rejected", file_name);
     return st;
 }
 
@@ -989,6 +1049,33 @@ EXPORT hailo_status hailo_hef_get_all_vstream_infos(standin_hef_t *hef, const ch
     if (!vstream_infos) return HAILO_INVALID_ARGUMENT;
     for (uint32_t i = 0; i < d->n_in; i++) fill_vstream_info(d, &d->in[i], 1, &vstream_infos[i]);
     for (uint32_t o = 0; o < d->n_out; o++) fill_vstream_info(d, &d->out[o], 0, &vstream_infos[d->n_in + o]);
+    return HAILO_SUCCESS;
+}
+
+EXPORT hailo_status hailo_hef_get_original_names_from_vstream_name(standin_hef_t *hef, const char *network_group_name,
+                                                                  const char *vstream_name,
+                                                                  hailo_layer_name_t *original_names,
+                                                                  size_t *original_names_length) {
+    if (!hef) return HAILO_INVALID_ARGUMENT;
+    if (!hef_ok(hef)) return misuse();
+    if (!vstream_name || !original_names || !original_names_length) return HAILO_INVALID_ARGUMENT;
+    const ng_desc_t *d = find_ng(hef->data, network_group_name);
+    if (!d) return HAILO_NOT_FOUND;
+    const io_desc_t *io = NULL;
+    for (uint32_t i = 0; !io && i < d->n_in; i++) {
+        if (strcmp(d->in[i].name, vstream_name) == 0) io = &d->in[i];
+    }
+    for (uint32_t o = 0; !io && o < d->n_out; o++) {
+        if (strcmp(d->out[o].name, vstream_name) == 0) io = &d->out[o];
+    }
+    if (!io) return HAILO_NOT_FOUND;
+    size_t cap = *original_names_length;
+    *original_names_length = io->n_original;
+    if (io->n_original > cap) return HAILO_INSUFFICIENT_BUFFER;
+    for (uint32_t k = 0; k < io->n_original; k++) {
+        memset(original_names[k].name, 0, sizeof(original_names[k].name));
+        snprintf(original_names[k].name, sizeof(original_names[k].name), "%s", io->original[k]);
+    }
     return HAILO_SUCCESS;
 }
 
