@@ -50,6 +50,7 @@ from .library import SYSTEM_DIRS, LoadedLibrary, Version, load_libhailort
 from .resource import HailoRTCalls, HailoRTClosed, _Resource
 from .status import HAILO_INSUFFICIENT_BUFFER, HailoRTError, check, status_name
 from .structs import (
+    HAILO_MAX_DEVICE_ID_LENGTH,
     HAILO_MAX_NETWORK_GROUPS,
     HAILO_MAX_STREAMS_COUNT,
     FormatOrder,
@@ -250,8 +251,9 @@ class VDevice(_Resource):
             ids = (HailoDeviceId * len(device_ids))()
             for slot, text in zip(ids, device_ids, strict=True):
                 raw = text.encode()
-                if len(raw) >= len(slot.id):  # the C string needs its NUL
-                    raise ValueError(f"device id {text!r} is longer than {len(slot.id) - 1} bytes")
+                if len(raw) >= HAILO_MAX_DEVICE_ID_LENGTH:  # the C string needs its NUL
+                    raise ValueError(f"device id {text!r} is longer than "
+                                     f"{HAILO_MAX_DEVICE_ID_LENGTH - 1} bytes")
                 slot.id = raw
             params.device_ids = ctypes.cast(ids, _P(HailoDeviceId))
             params.device_count = len(device_ids)
