@@ -515,6 +515,17 @@ class HailoIntegrator(Integrator):
         self._cpu_bursts = 0
 
     @property
+    def partition_of(self) -> dict[int, str]:
+        """Projection index -> the partition computing it (after ``prepare``)."""
+        return dict(self._owner)
+
+    def device_label(self, partition: str) -> str:
+        """``hailo<k>`` (with its id when several devices are used) of a partition's device."""
+        k = self.device_of.get(partition, 0)
+        slots = self.devices.slots
+        return slots[k].label if k < len(slots) else f"hailo{k}"
+
+    @property
     def on_device(self) -> list[str]:
         """Partitions currently integrated on the Hailo device."""
         return list(self._streams)
