@@ -26,6 +26,7 @@ from test_node import FAILURE, SUCCESS, scan_with_obstacle  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticStatus  # noqa: E402
 
 from feagi_hailo_msgs.srv import Upload  # noqa: E402
+from feagi_hailo_ros.engine.accel.hailo_integrator import HailoFallbackWarning  # noqa: E402
 from feagi_hailo_ros.engine.genome.brains import load_brain  # noqa: E402
 from feagi_hailo_ros.ros.bindings import SensorBinding, encode_message  # noqa: E402
 from feagi_hailo_ros.ros.brain_runner import BrainRunner, BrainSource, build_brain  # noqa: E402
@@ -124,7 +125,8 @@ def test_a_manifest_without_hefs_runs_on_the_cpu_with_a_warning(harness, manifes
     for hef in manifest.parent.glob("*.hef"):
         hef.unlink()
     h = harness(hailo_params(manifest, standin_lib))
-    assert h.node.trigger_configure() == SUCCESS
+    with pytest.warns(HailoFallbackWarning, match="partition 'part1': HEF .* does not exist"):
+        assert h.node.trigger_configure() == SUCCESS
     choice = h.node.runner.choice
     assert sorted(choice.integrator.degraded) == ["part0", "part1", "part2"]
     assert "exact CPU fallback for part0, part1, part2" in choice.status
