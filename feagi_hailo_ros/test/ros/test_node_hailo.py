@@ -19,11 +19,10 @@ pytest.importorskip("feagi_hailo_msgs.msg", reason="feagi_hailo_msgs is not buil
 # The stand-in and its HEF writer live with the engine tests (test/engine/hailo_partitions.py).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 
+from diagnostic_msgs.msg import DiagnosticStatus  # noqa: E402
 from hailo_partitions import export, standin_build  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from test_node import FAILURE, SUCCESS, scan_with_obstacle  # noqa: E402
-
-from diagnostic_msgs.msg import DiagnosticStatus  # noqa: E402
 
 from feagi_hailo_msgs.srv import Upload  # noqa: E402
 from feagi_hailo_ros.engine.accel.hailo_integrator import HailoFallbackWarning  # noqa: E402

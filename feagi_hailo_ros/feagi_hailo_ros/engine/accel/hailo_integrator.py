@@ -95,7 +95,13 @@ from .hailo_checks import (
     mapping_of,
     resolve_manifest,
 )
-from .hailo_devices import HailoDeviceUnavailable, HailoDevices, Lease, hef_digest, spread
+from .hailo_devices import (  # HailoDeviceUnavailable: re-exported, it moved there
+    HailoDevices,
+    HailoDeviceUnavailable,  # noqa: F401
+    Lease,
+    hef_digest,
+    spread,
+)
 from .hailo_io import (
     AsyncExchange,
     ExchangeJob,
