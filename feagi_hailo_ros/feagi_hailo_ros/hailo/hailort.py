@@ -51,6 +51,7 @@ from .library import SYSTEM_DIRS, LoadedLibrary, Version, load_libhailort
 from .resource import HailoRTCalls, HailoRTClosed, _Resource
 from .status import HAILO_INSUFFICIENT_BUFFER, HailoRTError, check, status_name
 from .structs import (
+    HAILO_MAX_DEVICE_ID_LENGTH,
     HAILO_MAX_NETWORK_GROUPS,
     HAILO_MAX_STREAMS_COUNT,
     FormatOrder,
@@ -222,9 +223,9 @@ class HailoRT:
             check(status, "hailo_scan_devices", self.version.major_minor)
             return [ids[i].id.decode(errors="replace") for i in range(count.value)]
 
-    def create_vdevice(self) -> VDevice:
+    def create_vdevice(self, device_ids: Sequence[str] | None = None) -> VDevice:
         """:meth:`VDevice.create` on this library (HailoRTError 74 when no device is free)."""
-        return VDevice.create(self)
+        return VDevice.create(self, device_ids)
 
     def hef_from_file(self, path: str | os.PathLike[str]) -> Hef:
         """:meth:`Hef.from_file` on this library."""
@@ -244,14 +245,31 @@ class VDevice(_Resource):
     _kind = "VDevice"
 
     @classmethod
-    def create(cls, rt: HailoRT) -> VDevice:
-        """A vdevice over all devices with default params (`hailo_init_vdevice_params`,
-        `hailo_create_vdevice`). Raises HailoRTError, e.g. 74 HAILO_OUT_OF_PHYSICAL_DEVICES when
-        there is no device or another vdevice holds it (DESIGN section 6)."""
+    def create(cls, rt: HailoRT, device_ids: Sequence[str] | None = None) -> VDevice:
+        """A vdevice with default params (`hailo_init_vdevice_params`, `hailo_create_vdevice`):
+        one free device chosen by HailoRT, or exactly the devices `device_ids` names (ids as
+        :meth:`HailoRT.scan_devices` returns them; an empty sequence means the default).
+
+        Raises HailoRTError, e.g. 74 HAILO_OUT_OF_PHYSICAL_DEVICES when there is no device or
+        another vdevice holds it (a physical device serves one vdevice at a time, DESIGN section
+        6); ValueError for an id longer than the 32-byte `hailo_device_id_t`."""
         params = HailoVDeviceParams()
         rt.call("hailo_init_vdevice_params", byref(params))
+        ids = None
+        if device_ids:
+            ids = (HailoDeviceId * len(device_ids))()
+            for slot, text in zip(ids, device_ids, strict=True):
+                raw = text.encode()
+                if len(raw) >= HAILO_MAX_DEVICE_ID_LENGTH:  # the C string needs its NUL
+                    raise ValueError(f"device id {text!r} is longer than "
+                                     f"{HAILO_MAX_DEVICE_ID_LENGTH - 1} bytes")
+                slot.id = raw
+            params.device_ids = ctypes.cast(ids, _P(HailoDeviceId))
+            params.device_count = len(device_ids)
         handle = c_void_p()
-        rt.call("hailo_create_vdevice", byref(params), byref(handle))
+        rt.call("hailo_create_vdevice", byref(params), byref(handle),
+                detail=", ".join(device_ids) if device_ids else "")
+        del ids  # kept alive until the call returned
         return cls(rt, handle.value)
 
     def __init__(self, rt: HailoRT, handle: int) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..engine.accel.placement import (
     PlacementRules,
@@ -25,6 +26,9 @@ from ..engine.accel.placement import (
 from ..engine.core.connectome import Connectome
 from ..engine.core.engine import Engine
 from ..engine.core.integrator import Integrator
+
+if TYPE_CHECKING:  # the Hailo modules load only when a node uses Hailo
+    from ..engine.accel.hailo_devices import HailoDevices
 
 #: What the ``accelerator`` parameter may name; ``hailo`` needs a compiled manifest, so the
 #: ``use_hailo`` parameter selects it instead.
@@ -56,11 +60,15 @@ class AcceleratorConfig:
     #: Where libhailort writes hailort.log unless HAILORT_LOGGER_PATH is set (the node passes
     #: its ROS log directory); empty: leave the library's default (the current directory).
     hailort_log_dir: str = ""
+    #: Hailo devices the partitions are spread over (each its own vdevice and I/O thread).
+    hailo_devices: int = 1
 
     def __post_init__(self) -> None:
         if self.accelerator not in ACCELERATORS:
             raise ValueError(f"accelerator must be one of {', '.join(ACCELERATORS)}, "
                              f"got {self.accelerator!r}")
+        if self.hailo_devices < 1:
+            raise ValueError(f"hailo_devices must be at least 1, got {self.hailo_devices}")
         if self.accelerator == HAILO and not self.hailo_manifest:
             raise ValueError("accelerator 'hailo' needs hailo_manifest: the manifest.json of "
                              "`feagi-hailo export` whose partitions were compiled to HEFs")
@@ -87,8 +95,15 @@ class EngineChoice:
 
 
 def make_engine(connectome: Connectome, config: AcceleratorConfig, *, seed: int = 0,
-                inhibition: str = "clamped") -> EngineChoice:
-    """Build the engine ``config`` asks for; errors are ValueError/RuntimeError with a reason."""
+                inhibition: str = "clamped", hailo_devices: HailoDevices | None = None
+                ) -> EngineChoice:
+    """Build the engine ``config`` asks for; errors are ValueError/RuntimeError with a reason.
+
+    ``hailo_devices`` is the node's device pool (``hailo`` only): every brain the node builds
+    configures its HEFs on those vdevices, so an upload never needs a second vdevice on a
+    device the running brain holds (engine/accel/hailo_devices.py). None: the integrator opens
+    its own and releases it with the engine.
+    """
     rules = (PlacementRules.load(config.placement_config) if config.placement_config
              else PlacementRules())
     if config.accelerator != "none":
@@ -128,24 +143,45 @@ def make_engine(connectome: Connectome, config: AcceleratorConfig, *, seed: int 
     manifest = Path(config.hailo_manifest)
     integ = HailoIntegrator(manifest, lib_path=config.hailo_library or None,
                             on_error=config.hailo_on_error, required=config.hailo_required,
-                            wait_timeout_s=config.hailo_wait_timeout_s)
+                            wait_timeout_s=config.hailo_wait_timeout_s, devices=hailo_devices,
+                            device_count=config.hailo_devices)
     projections = integ.projections_in_manifest(connectome)
     engine = Engine(connectome, "cpu", integrators={p: integ for p in projections},
                     seed=seed, inhibition=inhibition)
-    status = (f"hailo: {len(projections)} projections on the device"
-              if integ.available else f"hailo unavailable, exact CPU fallback: {integ.unavailable_reason}")
+    owner = integ.partition_of
+    fallback = dict(integ.degraded)
+    if not integ.available:
+        status = f"hailo unavailable, exact CPU fallback: {integ.unavailable_reason}"
+    else:
+        status = (f"hailo: {len(integ.on_device)} of {len(set(owner.values()))} partitions on "
+                  f"{config.hailo_devices} device(s)"
+                  + (f", exact CPU fallback for {', '.join(fallback)}" if fallback else ""))
     # The manifest, not the rules, decides what runs on the device (the HEFs were compiled
-    # from it); the table says so.
+    # from it); the table says so, with the device of each partition.
     rows = placement_table(connectome, place(connectome, rules), changes)
-    on_device = set(projections) if integ.available else set()
     for row in rows:
-        if row["projection"] in on_device:
-            row["backend"], row["reason"] = "accelerator", f"hailo manifest {manifest.name}"
-        elif row["backend"] == "accelerator":
+        part = owner.get(row["projection"])
+        if part is not None and integ.available and part not in fallback:
+            row["backend"] = "accelerator"
+            row["device"] = integ.device_label(part)
+            row["reason"] = f"hailo manifest {manifest.name}, partition {part} on {row['device']}"
+        elif part is not None:
             row["backend"] = "cpu"
-            row["reason"] = ("hailo unavailable, exact CPU fallback" if not integ.available
-                             else "not in the hailo manifest")
+            row["reason"] = (f"hailo partition {part}: exact CPU fallback ({fallback[part]})"
+                             if part in fallback else "hailo unavailable, exact CPU fallback")
+        elif row["backend"] == "accelerator":
+            row["backend"], row["reason"] = "cpu", "not in the hailo manifest"
     return EngineChoice(engine, rows, status, integ, help=integ.unavailable_help)
+
+
+def hailo_device_pool(config: AcceleratorConfig) -> HailoDevices | None:
+    """The device pool a node keeps for every brain it runs (``hailo`` only, else None);
+    unopened: the first Hailo engine opens it. Close it when the node releases its devices."""
+    if config.accelerator != HAILO:
+        return None
+    from ..engine.accel.hailo_devices import HailoDevices
+
+    return HailoDevices(lib_path=config.hailo_library or None, device_count=config.hailo_devices)
 
 
 def degraded(choice: EngineChoice) -> dict[str, str]:
@@ -154,4 +190,4 @@ def degraded(choice: EngineChoice) -> dict[str, str]:
 
 
 __all__ = ["ACCELERATORS", "HAILO", "PARAMETER_ACCELERATORS", "AcceleratorConfig", "EngineChoice",
-           "make_engine", "degraded"]
+           "hailo_device_pool", "make_engine", "degraded"]

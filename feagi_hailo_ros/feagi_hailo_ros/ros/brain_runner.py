@@ -29,7 +29,7 @@ from ..engine.genome.brains import CONNECTOME, load_brain, resolve_brain
 from ..engine.genome.builder import DEFAULT_MEMORY_CAPACITY, build_connectome
 from ..engine.genome.connectome_file import load_connectome
 from ..engine.genome.parser import load_genome
-from .accelerators import AcceleratorConfig, EngineChoice, make_engine
+from .accelerators import AcceleratorConfig, EngineChoice, hailo_device_pool, make_engine
 from .areas import AUTO, AreaBindingError, AreaRequest, BoundAreas, resolve_areas
 from .decoders import DiffDriveSettings, MotorReading, motor_voxels_to_twist
 from .outputs import OutputBinding
@@ -181,8 +181,17 @@ class BrainRunner:
         self.joint_outputs = tuple(o for o in outputs if o.commands_joints)
         #: The running brain's areas for the bindings.
         self.areas = bind_areas(connectome, self.sensor_requests, motor_area, self.joint_outputs)
-        #: The running engine with its placement report.
-        self.choice = self._make_engine(connectome)
+        #: The Hailo devices of every brain this runner runs (None without Hailo): opened once,
+        #: so an upload configures the new brain on the vdevice the running one holds (a
+        #: device serves one vdevice at a time), released by close().
+        self.hailo_devices = hailo_device_pool(self.accelerator)
+        try:
+            #: The running engine with its placement report.
+            self.choice = self._make_engine(connectome)
+        except BaseException:
+            if self.hailo_devices is not None:
+                self.hailo_devices.close()
+            raise
         self._engine_lock = threading.Lock()
         self._queue_lock = threading.Lock()
         self._queued: list[tuple[str, np.ndarray | None, np.ndarray | None, np.ndarray]] = []
@@ -202,8 +211,16 @@ class BrainRunner:
             # The builder refuses such genomes; a saved connectome file can still be empty.
             raise BrainLoadError("the brain has no areas or no neurons: nothing to run")
         choice = make_engine(connectome, self.accelerator, seed=self.seed,
-                             inhibition=self.inhibition)
+                             inhibition=self.inhibition, hailo_devices=self.hailo_devices)
         engine = choice.engine
+        try:
+            self._warm_up(engine, connectome)
+        except BaseException:
+            engine.close()  # its integrators give their devices back
+            raise
+        return choice
+
+    def _warm_up(self, engine: Engine, connectome: Connectome) -> None:
         # Numba compiles a kernel variant the first time each input path is used; do it
         # now, not in the middle of a live burst where it would stall the loop for seconds.
         # Frozen, the warm-up burst teaches nothing: no weight changes, no memory neuron (the
@@ -449,13 +466,18 @@ class BrainRunner:
             return self._engine.burst
 
     def close(self) -> None:
-        """Release the running engine and a swap still pending (their integrators and devices)."""
+        """Release the running engine and a swap still pending (their integrators), then the
+        Hailo devices."""
         with self._queue_lock:
             pending, self._pending, self._closed = self._pending, None, True
         if pending is not None:
             pending.choice.engine.close()
         with self._engine_lock:
-            self._engine.close()
+            try:
+                self._engine.close()
+            finally:
+                if self.hailo_devices is not None:  # after every brain's vstreams are gone
+                    self.hailo_devices.close()
 
 
 def _shape_text(areas: BoundAreas) -> str:

@@ -64,7 +64,7 @@ from feagi_hailo_msgs.srv import Checkpoint, Upload
 from ..engine.core.checkpoint import CheckpointError
 from ..engine.genome.brains import DEFAULT_BRAIN
 from . import frames, messages
-from .accelerators import HAILO, AcceleratorConfig, degraded
+from .accelerators import HAILO, AcceleratorConfig, EngineChoice, degraded
 from .areas import OFF, AreaRequest, BoundAreas
 from .bindings import (
     SENSOR_TYPES,
@@ -331,11 +331,18 @@ class HybridNode(LifecycleNode):
         self._log_help_once(self.runner.choice.help)
         if self.runner.choice.placement_rows:
             self.get_logger().info("placement:\n" + self.runner.choice.placement_text)
+        self._warn_fallback(self.runner.choice)
         for note in self.runner.connectome.notes:  # what the build skipped or read differently
             self.get_logger().info(f"brain: {note}")
         self._log_areas(self.runner.areas)
         self._create_interfaces()
         return TransitionCallbackReturn.SUCCESS
+
+    def _warn_fallback(self, choice: EngineChoice) -> None:
+        """One WARN per Hailo partition that runs on the CPU instead (exact), with why; the
+        accelerator status in /diagnostics says the same."""
+        for partition, why in degraded(choice).items():
+            self.get_logger().warning(f"hailo partition {partition} runs on the CPU (exact): {why}")
 
     def _log_areas(self, areas: BoundAreas) -> None:
         for note in areas.notes:
@@ -368,7 +375,8 @@ class HybridNode(LifecycleNode):
             hailo_required=self._param("hailo_required"),
             hailo_on_error=self._param("hailo_on_error"),
             hailo_wait_timeout_s=self._param("hailo_wait_timeout_s"),
-            hailort_log_dir=rclpy.logging.get_logging_directory())
+            hailort_log_dir=rclpy.logging.get_logging_directory(),
+            hailo_devices=self._param("hailo_devices"))
 
     def _create_interfaces(self) -> None:
         self._sensor_group = ReentrantCallbackGroup()
@@ -930,6 +938,7 @@ class HybridNode(LifecycleNode):
         response.synapse_count = connectome.synapse_count
         response.placement_summary = prepared.placement_text
         self.get_logger().info(response.message)
+        self._warn_fallback(prepared.choice)
         for note in connectome.notes:
             self.get_logger().info(f"brain: {note}")
         self._log_areas(prepared.areas)

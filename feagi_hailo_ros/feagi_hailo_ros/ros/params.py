@@ -157,6 +157,10 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("hailo_on_error", "fallback", "A HailoRT error while running: fallback (that "
               "partition continues exactly on the CPU, diagnostics warn) or raise (bursting stops).",
               choices_from=hailo_error_policies),
+    ParamSpec("hailo_devices", 1, "With use_hailo: how many Hailo devices to spread the "
+              "partitions over, by estimated cost (weight count); each gets its own vdevice and "
+              "I/O thread, a device that cannot be opened or refuses a HEF runs its partitions "
+              "exactly on the CPU. 1: the free device HailoRT picks.", (1, 16)),
     ParamSpec("hailo_wait_timeout_s", 2.0, "Longest a burst waits for the Hailo device (s); "
               "a device that has not answered by then fails that burst's partitions and "
               "hailo_on_error applies (fallback: exact CPU path from that burst on; raise: "

@@ -72,12 +72,13 @@ class ResolvedOutput:
 
 @dataclass(frozen=True)
 class ResolvedPartition:
-    """A partition checked against the connectome, with its HEF's absolute path."""
+    """A partition checked against the connectome, with its HEF's absolute path (None when
+    the manifest lists no HEF for it; the file may not exist: the integrator checks)."""
 
     partition: Partition
     outputs: tuple[ResolvedOutput, ...]
     n_src: int
-    hef_path: Path
+    hef_path: Path | None
 
     @property
     def name(self) -> str:
@@ -188,13 +189,10 @@ def _check_partition(connectome: Connectome, part: Partition, base_dir: Path,
     names = [part.input_name, *(o.name for o in part.outputs)]
     if len(set(names)) != len(names):
         raise ManifestError(f"partition {part.name!r}: vstream names repeat: {names}")
+    # A missing HEF is not a mismatch: the integrator runs that partition on the CPU (or
+    # refuses, when the device is required), so only the path is resolved here.
     hef = part.files.get("hef")
-    if not hef:
-        raise ManifestError(f"partition {part.name!r} has no HEF (files['hef']): compile its ONNX "
-                            "with Hailo's Dataflow Compiler and add the .hef to the manifest")
-    path = (base_dir / hef).resolve()
-    if not path.is_file():
-        raise ManifestError(f"partition {part.name!r}: HEF {str(path)!r} does not exist")
+    path = (base_dir / hef).resolve() if hef else None
     return ResolvedPartition(part, tuple(outs), src.neuron_count, path)
 
 

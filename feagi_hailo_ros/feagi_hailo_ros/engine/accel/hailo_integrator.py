@@ -26,6 +26,15 @@ Failure policy:
   :class:`~feagi_hailo_ros.hailo.HailoRTUnavailable` (the message says what was searched and how
   to install HailoRT); with ``required=False`` the integrator reports ``available=False`` and the
   reason, and every partition runs on the exact CPU path.
+* **A partition that cannot use its device** (README "Hailo"): the manifest lists no HEF for
+  it, the HEF does not exist, cannot be read, or the library refuses to load it (13, 14, 26,
+  91, 92) or to configure it (26/93 a HEF for another architecture, e.g. Hailo-8 on a
+  Hailo-8L; 6 a device full of network groups), its vstreams cannot be created, or the device
+  it is placed on could not be opened: with ``required=False`` that partition runs on the CPU
+  path with identical counts, ``degraded`` records partition -> reason and one
+  :class:`HailoFallbackWarning` names them all; with ``required=True`` prepare raises
+  ``ManifestError`` naming the partition (the library's error as its cause). A HEF that loads
+  but implements something else is always refused (HailoPartitionMismatch).
 * **An error mid-run** (a ``HailoRTError`` from a write or read, or a result that is not an
   integral count): with ``on_error="fallback"`` that partition switches to the CPU path *for
   the same burst* (so the raster does not change), its vstreams are released, one
@@ -38,6 +47,12 @@ Failure policy:
   burst, and the same ``on_error`` policy applies (fallback: their counts come from the CPU
   path for this burst and every later one; raise: the error propagates, the integrator stops).
   Their vstreams are released by the I/O thread once it returns, never under it.
+
+Devices (hailo_devices.py): the integrator configures its HEFs on a :class:`HailoDevices`
+pool, the node's (shared by every brain it runs, so an upload reuses the vdevice the running
+brain holds: a device serves one vdevice at a time) or, when none is given, its own. With
+``device_count > 1`` partitions are spread over the devices by weight count
+(``hailo_devices.spread``, ``device_of``), each device with its own vdevice and I/O thread.
 
 What overlaps (see hailo_io.py for the schedules):
 
@@ -64,13 +79,11 @@ from typing import Any
 import numpy as np
 
 from ...hailo import (
-    ConfiguredNetworkGroup,
     FormatType,
     HailoRT,
     HailoRTError,
     HailoRTUnavailable,
     Hef,
-    VDevice,
 )
 from ..core.connectome import Connectome
 from ..core.integrator import Integrator
@@ -82,6 +95,13 @@ from .hailo_checks import (
     check_hef_vstreams,
     mapping_of,
     resolve_manifest,
+)
+from .hailo_devices import (  # HailoDeviceUnavailable: re-exported, it moved there
+    HailoDevices,
+    HailoDeviceUnavailable,  # noqa: F401
+    Lease,
+    hef_digest,
+    spread,
 )
 from .hailo_io import (
     AsyncExchange,
@@ -105,28 +125,13 @@ class HailoFallbackWarning(RuntimeWarning):
     """A partition (or all of them) now runs on the CPU path; results stay exact."""
 
 
-class HailoDeviceUnavailable(HailoRTUnavailable):
-    """libhailort loaded but no Hailo device could be opened (``hailo_create_vdevice`` failed).
-
-    ``code``/``name`` are the HailoRT status (e.g. 74 ``HAILO_OUT_OF_PHYSICAL_DEVICES``). The
-    library loaded fine, so the message carries the status's device hint, not HailoRT's install
-    help (``help`` stays empty).
-    """
-
-    def __init__(self, error: HailoRTError, devices: list[str] | None) -> None:
-        self.code = error.code
-        self.name = error.name
-        seen = ("hailo_scan_devices found no device" if devices == []
-                else f"hailo_scan_devices found {devices}" if devices else "")
-        super().__init__(f"no usable Hailo device: {error}" + (f" ({seen})" if seen else ""))
-
-
 @dataclass
 class HailoHandle:
     """An integration in flight (from ``submit``); pass it to ``collect``."""
 
     spikes: Mapping[int, np.ndarray]
-    job: ExchangeJob | None
+    #: One exchange per device with partitions in this burst (each on its device's I/O thread).
+    jobs: list[ExchangeJob]
     cpu: dict[str, dict[int, np.ndarray]]
     host_s: float  # caller-thread seconds spent submitting
     collected: bool = False
@@ -160,6 +165,8 @@ class HailoIntegrator(Integrator):
         queue_size: int = 4,
         timeout_ms: int = 2000,
         wait_timeout_s: float | None = 2.0,
+        devices: HailoDevices | None = None,
+        device_count: int = 1,
     ) -> None:
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
@@ -177,7 +184,13 @@ class HailoIntegrator(Integrator):
         self.required = bool(required)
         self.queue_size = int(queue_size)
         self.timeout_ms = int(timeout_ms)
-        self._rt = rt
+        #: The devices the partitions run on: shared (a node's, kept across brain swaps) or, when
+        #: None is given, this integrator's own (opened by prepare, released by close).
+        self._own_devices = devices is None
+        self.devices = devices if devices is not None else HailoDevices(
+            lib_path=lib_path, rt=rt, device_count=device_count)
+        #: partition name -> index of the device it is placed on (``spread`` by weight count).
+        self.device_of: dict[str, int] = {}
         #: True once prepare opened the device, False when it could not (see unavailable_reason),
         #: None before prepare.
         self.available: bool | None = None
@@ -191,10 +204,9 @@ class HailoIntegrator(Integrator):
         self._owner: dict[int, str] = {}
         self._cpu = NumpyIntegrator()
         self._streams: dict[str, PartitionStreams] = {}
-        self._groups: list[ConfiguredNetworkGroup] = []
+        self._leases: list[Lease] = []
         self._hefs: list[Hef] = []
-        self._vdevice: VDevice | None = None
-        self._async: AsyncExchange | None = None
+        self._async: dict[int, AsyncExchange] = {}
         self._pending: HailoHandle | None = None
         self._broken: BaseException | None = None
         self._prepared = False
@@ -224,17 +236,14 @@ class HailoIntegrator(Integrator):
         self._cpu = NumpyIntegrator()
         self._cpu.prepare(connectome, sorted(wanted))
 
-        devices: list[str] | None = None
+        if self._own_devices and self.devices._closed:  # prepared again after close()
+            self.devices = HailoDevices(lib_path=self.devices.lib_path, rt=self.devices._rt,
+                                        device_count=self.devices.device_count)
+        problems = _file_problems(resolved)
+        if problems and self.required:
+            raise ManifestError(_problem_text(problems, self.manifest))
         try:
-            rt = self._rt if self._rt is not None else HailoRT(self.lib_path)
-            try:
-                self._vdevice = rt.create_vdevice()
-            except HailoRTError as exc:
-                try:
-                    devices = rt.scan_devices()  # for the message only
-                except HailoRTError:
-                    pass
-                raise HailoDeviceUnavailable(exc, devices) from exc
+            self.devices.open()
         except HailoRTUnavailable as exc:
             if self.required:
                 raise
@@ -242,11 +251,25 @@ class HailoIntegrator(Integrator):
             self.unavailable_help = exc.help
             self._prepared = True
             return
+        self.device_of = spread({rp.name: rp.partition.weight_count for rp in resolved},
+                                self.devices.device_count)
+        for rp in resolved:
+            slot = self.devices.slot(self.device_of[rp.name])
+            if slot.problem and rp.name not in problems:
+                problems[rp.name] = f"device {slot.label} unavailable: {slot.problem}"
         try:
-            self._open(rt, resolved)
+            problems.update(self._open(self.devices.rt, [rp for rp in resolved
+                                                         if rp.name not in problems]))
+            if problems and self.required:
+                raise ManifestError(_problem_text(problems, self.manifest))
         except BaseException:
             self.close()
             raise
+        for name, reason in problems.items():
+            self.degraded[name] = reason
+        if problems:
+            warnings.warn("Hailo integrator: " + _problem_text(problems, self.manifest)
+                          + "; they run on the CPU (exact)", HailoFallbackWarning, stacklevel=2)
         self.available = True
         self.unavailable_reason = self.unavailable_help = ""
         self._prepared = True
@@ -259,20 +282,29 @@ class HailoIntegrator(Integrator):
         warnings.warn(f"Hailo integrator: HailoRT is unavailable, partitions {sorted(self._parts)} "
                       f"run on the CPU (exact): {reason}", HailoFallbackWarning, stacklevel=3)
 
-    def _open(self, rt: HailoRT, resolved: list[ResolvedPartition]) -> None:
-        """Load HEFs, check them, configure, create and check the vstreams."""
-        assert self._vdevice is not None
-        by_hef: dict[Path, list[ResolvedPartition]] = {}
+    def _open(self, rt: HailoRT, resolved: list[ResolvedPartition]) -> dict[str, str]:
+        """Load HEFs, check them, configure them on their devices, create and check the vstreams.
+
+        Returns partition name -> why it cannot run on its device: a HEF the library refuses to
+        load (e.g. 92 not a HEF, 14 empty) or to configure (26/93 compiled for another
+        architecture, 6 the device holds 32 network groups), or vstreams it cannot create.
+        A HEF that loads but does not implement its partition raises (HailoPartitionMismatch):
+        that is a wrong file, not a missing one, and could give wrong counts.
+        """
+        problems: dict[str, str] = {}
+        by_hef: dict[tuple[int, Path], list[ResolvedPartition]] = {}
         for rp in resolved:
-            by_hef.setdefault(rp.hef_path, []).append(rp)
-        loaded: list[tuple[Hef, list[ResolvedPartition]]] = []
+            assert rp.hef_path is not None  # _file_problems took the others
+            by_hef.setdefault((self.device_of[rp.name], rp.hef_path), []).append(rp)
+        loaded: list[tuple[int, Hef, str, list[ResolvedPartition]]] = []
         bindings: dict[str, VStreamBinding] = {}
-        for path, rps in by_hef.items():
+        for (device, path), rps in by_hef.items():
             try:
+                digest = hef_digest(path)
                 hef = rt.hef_from_file(path)
-            except HailoRTError as exc:
-                raise ManifestError(f"partition(s) {[rp.name for rp in rps]}: cannot load HEF "
-                                    f"{str(path)!r}: {exc}") from exc
+            except (HailoRTError, OSError) as exc:
+                self._record(problems, rps, f"cannot load HEF {str(path)!r}: {exc}", exc)
+                continue
             self._hefs.append(hef)
             groups = [g.name for g in hef.network_group_infos()]
             for rp in rps:
@@ -282,22 +314,40 @@ class HailoIntegrator(Integrator):
                 # Checked before configuring: a wrong HEF never reaches the device. The
                 # binding ties the manifest's (ONNX) names to the HEF's vstream names.
                 bindings[rp.name] = check_hef_vstreams(rp, hef)
-            loaded.append((hef, rps))
-        for hef, rps in loaded:
-            groups_by_name = {}
-            for g in self._vdevice.configure(hef):
-                self._groups.append(g)
-                groups_by_name[g.name] = g
+            loaded.append((device, hef, digest, rps))
+        for device, hef, digest, rps in loaded:
+            try:
+                lease = self.devices.acquire(device, hef, digest, [rp.name for rp in rps])
+            except HailoRTError as exc:
+                label = self.devices.slot(device).label
+                self._record(problems, rps, f"device {label} refused HEF {hef.source!r}: {exc}",
+                             exc)
+                continue
+            self._leases.append(lease)
             for rp in rps:
                 binding = bindings[rp.name]
                 formats = {binding.outputs[o.output.name]: DTYPES[o.output.dtype][0]
                            for o in rp.outputs}
-                vs = groups_by_name[rp.name].create_vstreams(
-                    FormatType.UINT8, FormatType.UINT8, output_formats=formats,
-                    timeout_ms=self.timeout_ms, queue_size=self.queue_size)
+                try:
+                    vs = lease.groups[rp.name].create_vstreams(
+                        FormatType.UINT8, FormatType.UINT8, output_formats=formats,
+                        timeout_ms=self.timeout_ms, queue_size=self.queue_size)
+                except HailoRTError as exc:
+                    self._record(problems, [rp], f"cannot create its vstreams: {exc}", exc)
+                    continue
                 # owned (and closed) from here
                 self._streams[rp.name] = PartitionStreams(rp, vs, binding)
                 check_created_vstreams(rp, vs, binding)
+        return problems
+
+    def _record(self, problems: dict[str, str], rps: Sequence[ResolvedPartition], reason: str,
+                exc: BaseException) -> None:
+        """Note why partitions ``rps`` cannot use the device, or refuse (``required``) with the
+        library's error as the cause."""
+        if self.required:
+            raise ManifestError(f"partition(s) {[rp.name for rp in rps]}: {reason}") from exc
+        for rp in rps:
+            problems[rp.name] = reason
 
     # -- bursts --------------------------------------------------------------------------------
 
@@ -356,12 +406,16 @@ class HailoIntegrator(Integrator):
         """
         t0 = time.perf_counter()
         plans, cpu = self._split(spikes)
-        job = None
-        if plans:
-            if self._async is None:
-                self._async = AsyncExchange(window_for(self.queue_size))
-            job = self._async.submit(plans)
-        handle = HailoHandle(spikes, job, cpu, time.perf_counter() - t0)
+        by_device: dict[int, list[FramePlan]] = {}
+        for plan in plans:
+            by_device.setdefault(self.device_of.get(plan.streams.name, 0), []).append(plan)
+        jobs = []
+        for device, device_plans in by_device.items():  # each device has its own I/O thread
+            exchange = self._async.get(device)
+            if exchange is None:
+                exchange = self._async[device] = AsyncExchange(window_for(self.queue_size))
+            jobs.append(exchange.submit(device_plans))
+        handle = HailoHandle(spikes, jobs, cpu, time.perf_counter() - t0)
         self._pending = handle
         return handle
 
@@ -374,14 +428,22 @@ class HailoIntegrator(Integrator):
         self._pending = None
         cpu_counts = self._run_cpu(handle.cpu)  # while the I/O thread still works
         t_wait = time.perf_counter()
-        try:
-            result = (handle.job.wait(self.wait_timeout_s) if handle.job is not None
-                      else ExchangeResult())
-        except HailoWaitTimeout as exc:
-            result = self._timed_out(handle.job, exc)  # the policy decides, in _finish
-        except BaseException as exc:
-            self._broken = exc
-            raise
+        deadline = None if self.wait_timeout_s is None else t_wait + self.wait_timeout_s
+        result = ExchangeResult()
+        for job in handle.jobs:
+            left = None if deadline is None else max(0.0, deadline - time.perf_counter())
+            try:
+                part = job.wait(left)
+            except HailoWaitTimeout:
+                # One deadline for the burst: say the configured bound, not what was left of it.
+                names = ", ".join(p.streams.name for p in job.plans)
+                part = self._timed_out(job, HailoWaitTimeout(
+                    f"the Hailo exchange of partition(s) {names} did not finish within "
+                    f"{self.wait_timeout_s} s"))  # the policy decides, in _finish
+            except BaseException as exc:
+                self._broken = exc
+                raise
+            _merge(result, part)
         self._totals["wait"] += time.perf_counter() - t_wait
         return self._finish(handle.spikes, result, cpu_counts,
                             handle.host_s + time.perf_counter() - t0)
@@ -395,8 +457,10 @@ class HailoIntegrator(Integrator):
         """
         stuck = [self._streams.pop(p.streams.name) for p in job.plans
                  if p.streams.name in self._streams]
-        if stuck and self._async is not None:
-            self._async.after_jobs(lambda: _close_all(stuck))
+        device = self.device_of.get(job.plans[0].streams.name, 0) if job.plans else 0
+        exchange = self._async.get(device)
+        if stuck and exchange is not None:
+            exchange.after_jobs(lambda: _close_all(stuck))
         return ExchangeResult(failed={p.streams.name: exc for p in job.plans})
 
     def _run_cpu(self, cpu: Mapping[str, Mapping[int, np.ndarray]]) -> dict[int, np.ndarray]:
@@ -467,6 +531,17 @@ class HailoIntegrator(Integrator):
         self._cpu_bursts = 0
 
     @property
+    def partition_of(self) -> dict[int, str]:
+        """Projection index -> the partition computing it (after ``prepare``)."""
+        return dict(self._owner)
+
+    def device_label(self, partition: str) -> str:
+        """``hailo<k>`` (with its id when several devices are used) of a partition's device."""
+        k = self.device_of.get(partition, 0)
+        slots = self.devices.slots
+        return slots[k].label if k < len(slots) else f"hailo{k}"
+
+    @property
     def on_device(self) -> list[str]:
         """Partitions currently integrated on the Hailo device."""
         return list(self._streams)
@@ -498,38 +573,48 @@ class HailoIntegrator(Integrator):
         everything was released."""
         first: Exception | None = None
         self._prepared = False
-        if self._async is not None:
+        exchanges, self._async = self._async, {}
+        ended = True
+        for exchange in exchanges.values():
             # Finishes an uncollected job first: no vstream is in use after.
-            ended = self._async.close(self.wait_timeout_s)
-            self._async = None
-            if not ended:
-                self._leave_to_blocked_thread()
-                return
+            ended = exchange.close(self.wait_timeout_s) and ended
+        if not ended:
+            self._leave_to_blocked_thread()
+            return
         self._pending = None
-        resources: list[Any] = [*reversed(list(self._streams.values())), *reversed(self._groups),
-                                *reversed(self._hefs)]
-        if self._vdevice is not None:
-            resources.append(self._vdevice)
-        self._streams, self._groups, self._hefs, self._vdevice = {}, [], [], None
+        resources: list[Any] = [*reversed(list(self._streams.values())), *reversed(self._hefs)]
+        leases, self._leases = self._leases, []
+        self._streams, self._hefs = {}, []
         for r in resources:
             try:
                 r.close()
+            except Exception as exc:
+                first = first or exc
+        for lease in leases:  # their vstreams are gone: another brain may reuse the groups
+            self.devices.release(lease)
+        if self._own_devices:
+            try:
+                self.devices.close()
             except Exception as exc:
                 first = first or exc
         if first is not None:
             raise first
 
     def _leave_to_blocked_thread(self) -> None:
-        """close() while the I/O thread stays blocked inside HailoRT (a device that stopped
-        answering): release the vstreams it cannot be using, leave the network groups, HEFs
-        and vdevice to the binding's finalizers (releasing a device under a blocked call could
-        crash the process), and say so."""
+        """close() while an I/O thread stays blocked inside HailoRT (a device that stopped
+        answering): release the vstreams it cannot be using, keep the network groups it may
+        be using out of the shared pool for good, leave HEFs and this integrator's own vdevice
+        to the binding's finalizers (releasing a device under a blocked call could crash the
+        process), and say so."""
         pending = self._pending
-        busy = ({p.streams.name for p in pending.job.plans}
-                if pending is not None and pending.job is not None else set())
+        busy = ({p.streams.name for job in pending.jobs for p in job.plans}
+                if pending is not None else set())
         idle = [st for name, st in self._streams.items() if name not in busy]
         self._streams, self._pending = {}, None
-        self._groups, self._hefs, self._vdevice = [], [], None
+        self._hefs, self._leases = [], []  # leases never returned: no one reuses those groups
+        if self._own_devices:
+            self.devices = HailoDevices(lib_path=self.devices.lib_path, rt=self.devices._rt,
+                                        device_count=self.devices.device_count)
         _close_all(idle)
         warnings.warn("Hailo integrator closed while its I/O thread is still blocked in HailoRT; "
                       "the device is released when that call returns or the process exits",
@@ -543,8 +628,7 @@ class HailoIntegrator(Integrator):
 
     def __del__(self) -> None:
         # The binding's finalizers release the handles; only the I/O thread needs stopping.
-        exchange = getattr(self, "_async", None)
-        if exchange is not None:
+        for exchange in list((getattr(self, "_async", None) or {}).values()):
             try:
                 exchange.close()
             except Exception:
@@ -558,3 +642,36 @@ def _close_all(streams: Sequence[PartitionStreams]) -> None:
             st.close()
         except Exception:  # noqa: BLE001 - see the docstring
             pass
+
+
+def _merge(into: ExchangeResult, part: ExchangeResult) -> None:
+    """Add one device's exchange result to the burst's."""
+    into.counts.update(part.counts)
+    into.failed.update(part.failed)
+    for k, v in part.seconds.items():
+        into.seconds[k] = into.seconds.get(k, 0.0) + v
+    into.frames += part.frames
+
+
+def _file_problems(resolved: Sequence[ResolvedPartition]) -> dict[str, str]:
+    """Partition name -> why its HEF file cannot be used, before any library call: none
+    listed in the manifest, or a path that is not an existing file."""
+    out: dict[str, str] = {}
+    for rp in resolved:
+        if rp.hef_path is None:
+            onnx = rp.partition.files.get("onnx", f"{rp.name}.onnx")
+            out[rp.name] = (f"the manifest lists no HEF for it (files.hef): export again "
+                            f"(`feagi-hailo export` lists {rp.name}.hef) and compile {onnx} "
+                            "as COMPILE.md says")
+        elif not rp.hef_path.exists():
+            out[rp.name] = f"HEF {str(rp.hef_path)!r} does not exist"
+        elif not rp.hef_path.is_file():
+            out[rp.name] = f"HEF {str(rp.hef_path)!r} is not a file"
+    return out
+
+
+def _problem_text(problems: Mapping[str, str], manifest: Manifest) -> str:
+    """One message naming every partition that cannot run on a device and why."""
+    order = [p.name for p in manifest.partitions]
+    names = sorted(problems, key=lambda n: order.index(n) if n in order else len(order))
+    return "; ".join(f"partition {n!r}: {problems[n]}" for n in names)

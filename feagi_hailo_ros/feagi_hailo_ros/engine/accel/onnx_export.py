@@ -28,7 +28,11 @@ For every partition (:func:`~.placement.plan_partitions`) :func:`export` writes,
     255), and the optimisations that move weights (finetune, bias correction, 4-bit
     compression) are off.
 ``COMPILE.md``
-    The ``hailo parser onnx`` -> ``hailo optimize`` -> ``hailo compiler`` commands.
+    The ``hailo parser onnx`` -> ``hailo optimize`` -> ``hailo compiler`` commands; the
+    compiler step writes ``<name>.hef`` (the ``--net-name``), the file name the manifest
+    already lists as the partition's ``files["hef"]``, so copying the compiled files beside
+    ``manifest.json`` is all the node needs (a partition whose HEF is absent runs on the CPU,
+    or is refused with ``hailo_required``).
 
 ``onnx`` is imported lazily: the engine runs without it; only exporting needs it.
 """
@@ -288,6 +292,12 @@ def model_script(partition: Partition) -> str:
     return "\n".join(lines) + "\n"
 
 
+def hef_file(partition: Partition) -> str:
+    """The HEF file name of a partition: ``<name>.hef``, what ``hailo compiler`` writes for
+    a network parsed with ``--net-name <name>`` (and what the manifest lists as ``files.hef``)."""
+    return partition.files.get("hef", f"{partition.name}.hef")
+
+
 def compile_instructions(manifest: Manifest) -> str:
     """``COMPILE.md`` (Markdown text): the DFC commands for every partition of a manifest.
 
@@ -300,8 +310,15 @@ def compile_instructions(manifest: Manifest) -> str:
         "# Compiling the accelerator partitions",
         "",
         f"Genome checksum `{manifest.genome_checksum}`, target `{arch}`. Run on an x86_64 "
-        "machine with Hailo's Dataflow Compiler (the `hailo` command); copy the `.hef` files "
-        "back beside `manifest.json`.",
+        "machine with Hailo's Dataflow Compiler (the `hailo` command), in this directory. "
+        "Each partition's last command writes `<partition>.hef` (the compiler names the HEF "
+        "after `--net-name`); `manifest.json` already lists exactly these files "
+        "(`files.hef`): "
+        + ", ".join(f"`{hef_file(p)}`" for p in manifest.partitions)
+        + ". Copy them back beside `manifest.json` on the robot; if your DFC version names "
+        "its output differently, rename it to the listed name. A partition whose HEF is "
+        "missing or rejected runs exactly on the CPU (the node warns in /diagnostics), or "
+        "refuses to configure with `hailo_required: true`.",
         "",
         "Each partition is one network: input = spike frame of the source area "
         "(NHWC on the device, 0/1), outputs = integer synapse counts per projection. The "
@@ -336,7 +353,8 @@ def compile_instructions(manifest: Manifest) -> str:
             f"--end-node-names {ends} -y",
             f"hailo optimize {part.name}.har --hw-arch {arch} --calib-set-path {calib} "
             f"--model-script {alls} --output-har-path {part.name}_optimized.har",
-            f"hailo compiler {part.name}_optimized.har --hw-arch {arch} --output-dir .",
+            f"hailo compiler {part.name}_optimized.har --hw-arch {arch} --output-dir .  "
+            f"# writes {hef_file(part)}",
             "```",
             "",
         ]
@@ -389,7 +407,10 @@ def export(connectome: Connectome, out_dir: str | Path, *, arch: str = "hailo8",
                                     seed=seed, progress=say)
     written = []
     for i, part in enumerate(partitions):
-        files = {"onnx": f"{part.name}.onnx", "alls": f"{part.name}.alls"}
+        # "hef" is the file COMPILE.md's compiler step writes; listed now so the manifest
+        # needs no edit after compiling (README "Hailo").
+        files = {"onnx": f"{part.name}.onnx", "alls": f"{part.name}.alls",
+                 "hef": hef_file(part)}
         model = partition_model(connectome, part)
         onnx.checker.check_model(model)
         onnx.save(model, str(out / files["onnx"]))

@@ -404,17 +404,19 @@ def test_checksum_and_manifest_mismatch_refused(obstacle, hailo, standin, tmp_pa
     assert not [e for e in standin.events() if e.startswith("create")]  # not even a vdevice
 
 
-def test_missing_and_corrupt_hef(obstacle, hailo, standin, standin_version, tmp_path) -> None:
+def test_missing_and_corrupt_hef_refused_when_required(obstacle, hailo, standin, standin_version,
+                                                       tmp_path) -> None:
+    # Without hailo_required these fall back per partition: test_hailo_devices.py.
     manifest = export(tmp_path, obstacle, OBSTACLE_ON_HAILO)
     hef = tmp_path / "partitions.hef"
     hef.write_bytes(b"not a hef at all")
     with pytest.raises(ManifestError, match="cannot load HEF") as info:
-        hailo_engine(obstacle, hailo(manifest), OBSTACLE_ON_HAILO)
+        hailo_engine(obstacle, hailo(manifest, required=True), OBSTACLE_ON_HAILO)
     code = 92 if standin_version >= "4.21" else 26
     assert isinstance(info.value.__cause__, HailoRTError) and info.value.__cause__.code == code
     hef.unlink()
     with pytest.raises(ManifestError, match="does not exist"):
-        hailo_engine(obstacle, hailo(manifest), OBSTACLE_ON_HAILO)
+        hailo_engine(obstacle, hailo(manifest, required=True), OBSTACLE_ON_HAILO)
     assert standin.live() == 0
 
 
@@ -715,7 +717,7 @@ def io_thread_done(integ: HailoIntegrator) -> bool:
     import threading
 
     flushed = threading.Event()
-    integ._async.after_jobs(flushed.set)
+    integ._async[0].after_jobs(flushed.set)  # one device: one I/O thread
     return flushed.wait(10.0)
 
 
@@ -774,7 +776,7 @@ def test_close_does_not_hang_on_a_blocked_io_thread(obstacle, hailo, standin, tm
     integ = hailo(export(tmp_path, obstacle, OBSTACLE_ON_HAILO), wait_timeout_s=0.2)
     integ.prepare(obstacle, OBSTACLE_ON_HAILO)
     integ.submit(_requests(obstacle, OBSTACLE_ON_HAILO, rng, 1, True))  # never collected
-    io_thread = integ._async._thread
+    io_thread = integ._async[0]._thread
     with pytest.warns(RuntimeWarning, match="still blocked"):
         integ.close()  # returns after wait_timeout_s instead of joining forever
     hung_reads()

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from strategies import area, assert_same_run, brain, connectomes, proj
 
 from conftest import SUPPORTED_HAILORT
+from feagi_hailo_ros.engine.accel.hailo_devices import HailoDevices
 from feagi_hailo_ros.engine.accel.hailo_integrator import HailoIntegrator
 from feagi_hailo_ros.engine.accel.numpy_integrator import NumpyIntegrator
 from feagi_hailo_ros.engine.accel.onnx_integrator import OnnxRuntimeIntegrator
@@ -108,9 +109,12 @@ def make(kind: str, request: pytest.FixtureRequest) -> Iterator[Factory]:
     """
     made: list[Integrator] = []
     dirs: list[tempfile.TemporaryDirectory[str]] = []
-    rt = None
+    devices = None
     if kind.startswith("hailo-"):
         rt = HailoRT(request.getfixturevalue("standin_libs")[kind.removeprefix("hailo-")])
+        # A device serves one vdevice at a time (the stand-in enforces it): the integrators of
+        # one test share the device like the brains of one node do.
+        devices = HailoDevices(rt=rt)
 
     def factory(c: Connectome, projections: list[int]) -> Integrator:
         integ: Integrator
@@ -123,7 +127,7 @@ def make(kind: str, request: pytest.FixtureRequest) -> Iterator[Factory]:
         elif kind.startswith("hailo-"):
             tmp = tempfile.TemporaryDirectory(prefix="contract_hailo_")
             dirs.append(tmp)
-            integ = HailoIntegrator(standin_export(tmp.name, c, projections), rt=rt,
+            integ = HailoIntegrator(standin_export(tmp.name, c, projections), devices=devices,
                                     required=True, on_error="raise")
         else:  # a new kind in KINDS needs its own branch here
             raise NotImplementedError(f"no factory for integrator kind {kind!r}")
@@ -133,6 +137,8 @@ def make(kind: str, request: pytest.FixtureRequest) -> Iterator[Factory]:
     yield factory
     for integ in made:
         integ.close()
+    if devices is not None:
+        devices.close()
     for tmp in dirs:
         tmp.cleanup()
 

@@ -147,8 +147,11 @@ def test_manifest_round_trip_and_files(exports):
         assert Manifest.read(d / "manifest.json") == manifest
         assert manifest.genome_checksum == connectome.source_checksum
         for part in manifest.partitions:
-            assert set(part.files) == {"onnx", "calib", "alls"}
-            assert all((d / f).is_file() for f in part.files.values())
+            assert set(part.files) == {"onnx", "calib", "alls", "hef"}
+            # Every file but the HEF exists now; the HEF is what COMPILE.md's last step makes.
+            assert part.files["hef"] == f"{part.name}.hef"
+            assert all((d / f).is_file() for k, f in part.files.items() if k != "hef")
+            assert not (d / part.files["hef"]).exists()
         compile_md = (d / "COMPILE.md").read_text()
         for part in manifest.partitions:
             assert f"hailo parser onnx {part.files['onnx']} --hw-arch hailo8" in compile_md

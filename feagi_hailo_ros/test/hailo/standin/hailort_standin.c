@@ -19,6 +19,19 @@
  *   - Device scan: one device "0000:01:00.0" unless HAILORT_STANDIN_NO_DEVICE=1 (zero devices) or
  *     HAILORT_STANDIN_DEVICES="id,id,..." is set. Read at every scan and vdevice creation.
  *   - hailo_create_vdevice with no device: HAILO_OUT_OF_PHYSICAL_DEVICES (74).
+ *   - A physical device serves one vdevice at a time, as in libhailort (vdevice.cpp marks it used):
+ *     a vdevice takes the devices its params name (device_ids), or else the first `device_count`
+ *     free ones; a named device that is in use, or too few free ones, gives
+ *     HAILO_OUT_OF_PHYSICAL_DEVICES (74), a named device that does not exist HAILO_INVALID_ARGUMENT.
+ *     Releasing the vdevice frees its devices.
+ *   - Devices listed in HAILORT_STANDIN_HAILO8L="id,..." are Hailo-8L; every stand-in HEF counts
+ *     as compiled for Hailo-8, so configuring it on a vdevice holding a Hailo-8L fails as a real
+ *     4.x does: HAILO_HEF_NOT_COMPATIBLE_WITH_DEVICE (93) from 4.21 on, HAILO_INVALID_HEF (26)
+ *     earlier (device_internal.cpp, check_hef_is_compatible).
+ *   - At most 32 network groups (core ops) are configured on one vdevice, as on a real device
+ *     (CONTROL_PROTOCOL__MAX_CONTEXT_SWITCH_APPLICATIONS, vdma_device.cpp): one more gives
+ *     HAILO_INVALID_OPERATION (6). The C API has no call releasing a configured network group:
+ *     they live until their vdevice is released.
  *   - Missing HEF file: HAILO_OPEN_FILE_FAILURE (13); an empty file or a directory:
  *     HAILO_FILE_OPERATION_FAILURE (14), as a real 4.23 answers. Bad magic: HAILO_HEF_NOT_SUPPORTED
  *     (92) from 4.21 on (the code does not exist before), HAILO_INVALID_HEF (26) earlier. Truncated
@@ -111,6 +124,7 @@ typedef enum {
     HAILO_NOT_SUPPORTED = 79,
     HAILO_HEF_FILE_CORRUPTED = 91, /* exists from 4.21 */
     HAILO_HEF_NOT_SUPPORTED = 92,  /* exists from 4.21 */
+    HAILO_HEF_NOT_COMPATIBLE_WITH_DEVICE = 93,  /* exists from 4.21 */
     HAILO_STATUS_MAX_ENUM = INT_MAX
 } hailo_status;
 
@@ -414,10 +428,16 @@ typedef struct {
     int failed;
 } standin_ng_t;
 
+#define STANDIN_MAX_DEVICES 16
+#define STANDIN_MAX_CORE_OPS 32
+
 typedef struct standin_vdevice {
     uint32_t magic;
     int alive;
     hailo_scheduling_algorithm_t scheduling;
+    char devices[STANDIN_MAX_DEVICES][HAILO_MAX_DEVICE_ID_LENGTH]; /* ids of the devices held */
+    size_t n_devices;
+    int hailo8l; /* holds a Hailo-8L (HAILORT_STANDIN_HAILO8L) */
     standin_ng_t **ngs;
     size_t n_ngs;
 } standin_vdevice_t;
@@ -670,6 +690,33 @@ EXPORT hailo_status hailo_init_vdevice_params(hailo_vdevice_params_t *params) {
     return HAILO_SUCCESS;
 }
 
+/* Ids of the devices held by live vdevices; guarded by g_mu. */
+static char g_used[STANDIN_MAX_DEVICES][HAILO_MAX_DEVICE_ID_LENGTH];
+static size_t g_n_used;
+
+static int device_in_use(const char *id) {
+    /* caller holds g_mu */
+    for (size_t i = 0; i < g_n_used; i++) {
+        if (strncmp(g_used[i], id, HAILO_MAX_DEVICE_ID_LENGTH) == 0) return 1;
+    }
+    return 0;
+}
+
+/* Whether `id` is listed in the comma-separated environment variable `var`. */
+static int id_listed(const char *var, const char *id) {
+    const char *spec = getenv(var);
+    if (!spec) return 0;
+    size_t n = strnlen(id, HAILO_MAX_DEVICE_ID_LENGTH);
+    for (const char *p = spec; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncmp(p, id, n) == 0) return 1;
+        if (!end) break;
+        p = end + 1;
+    }
+    return 0;
+}
+
 EXPORT hailo_status hailo_create_vdevice(hailo_vdevice_params_t *params, standin_vdevice_t **vdevice) {
     if (!vdevice) return HAILO_INVALID_ARGUMENT;
     hailo_vdevice_params_t defaults;
@@ -677,16 +724,55 @@ EXPORT hailo_status hailo_create_vdevice(hailo_vdevice_params_t *params, standin
         hailo_init_vdevice_params(&defaults);
         params = &defaults;
     }
-    size_t available = list_devices(NULL, 0);
-    if (params->device_count == 0 || available < params->device_count) {
+    hailo_device_id_t present[STANDIN_MAX_DEVICES];
+    size_t available = list_devices(present, STANDIN_MAX_DEVICES);
+    if (available > STANDIN_MAX_DEVICES) available = STANDIN_MAX_DEVICES;
+    if (params->device_count == 0 || params->device_count > STANDIN_MAX_DEVICES) {
         return HAILO_OUT_OF_PHYSICAL_DEVICES;
     }
+    const char *take[STANDIN_MAX_DEVICES];
+    size_t n_take = 0;
+    pthread_mutex_lock(&g_mu);
+    if (params->device_ids) {
+        for (uint32_t i = 0; i < params->device_count; i++) {
+            const char *want = params->device_ids[i].id;
+            int exists = 0;
+            for (size_t d = 0; d < available; d++) {
+                if (strncmp(present[d].id, want, HAILO_MAX_DEVICE_ID_LENGTH) == 0) exists = 1;
+            }
+            if (!exists) {
+                pthread_mutex_unlock(&g_mu);
+                return HAILO_INVALID_ARGUMENT;
+            }
+            if (device_in_use(want)) {
+                pthread_mutex_unlock(&g_mu);
+                return HAILO_OUT_OF_PHYSICAL_DEVICES;
+            }
+            take[n_take++] = want;
+        }
+    } else {
+        for (size_t d = 0; d < available && n_take < params->device_count; d++) {
+            if (!device_in_use(present[d].id)) take[n_take++] = present[d].id;
+        }
+        if (n_take < params->device_count) {
+            pthread_mutex_unlock(&g_mu);
+            return HAILO_OUT_OF_PHYSICAL_DEVICES;
+        }
+    }
     standin_vdevice_t *v = calloc(1, sizeof(*v));
-    if (!v) return HAILO_OUT_OF_HOST_MEMORY;
+    if (!v) {
+        pthread_mutex_unlock(&g_mu);
+        return HAILO_OUT_OF_HOST_MEMORY;
+    }
     v->magic = MAGIC_VDEVICE;
     v->alive = 1;
     v->scheduling = params->scheduling_algorithm;
-    pthread_mutex_lock(&g_mu);
+    for (size_t i = 0; i < n_take; i++) {
+        snprintf(v->devices[i], HAILO_MAX_DEVICE_ID_LENGTH, "%s", take[i]);
+        snprintf(g_used[g_n_used++], HAILO_MAX_DEVICE_ID_LENGTH, "%s", take[i]);
+        if (id_listed("HAILORT_STANDIN_HAILO8L", take[i])) v->hailo8l = 1;
+    }
+    v->n_devices = n_take;
     g_live++;
     log_event("create_vdevice", NULL);
     pthread_mutex_unlock(&g_mu);
@@ -735,6 +821,15 @@ EXPORT hailo_status hailo_release_vdevice(standin_vdevice_t *v) {
     v->ngs = NULL;
     v->n_ngs = 0;
     v->alive = 0;
+    for (size_t i = 0; i < v->n_devices; i++) { /* its devices are free again */
+        for (size_t u = 0; u < g_n_used; u++) {
+            if (strncmp(g_used[u], v->devices[i], HAILO_MAX_DEVICE_ID_LENGTH) == 0) {
+                memmove(g_used[u], g_used[u + 1], (g_n_used - u - 1) * sizeof(g_used[0]));
+                g_n_used--;
+                break;
+            }
+        }
+    }
     g_live--;
     log_event("release_vdevice", NULL);
     pthread_mutex_unlock(&g_mu);
@@ -1182,7 +1277,14 @@ EXPORT hailo_status hailo_configure_vdevice(standin_vdevice_t *vdevice, standin_
         *number_of_network_groups = n;
         return HAILO_INSUFFICIENT_BUFFER;
     }
+    if (vdevice->hailo8l) { /* stand-in HEFs are Hailo-8 HEFs */
+        return AT_LEAST(4, 21) ? HAILO_HEF_NOT_COMPATIBLE_WITH_DEVICE : HAILO_INVALID_HEF;
+    }
     pthread_mutex_lock(&g_mu);
+    if (vdevice->n_ngs + n > STANDIN_MAX_CORE_OPS) {
+        pthread_mutex_unlock(&g_mu);
+        return HAILO_INVALID_OPERATION;
+    }
     standin_ng_t **grown = realloc(vdevice->ngs, (vdevice->n_ngs + n) * sizeof(*grown));
     if (!grown) {
         pthread_mutex_unlock(&g_mu);
