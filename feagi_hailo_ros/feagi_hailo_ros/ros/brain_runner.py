@@ -233,7 +233,6 @@ class BrainRunner:
         engine.reset()
         engine.learning = self._learning
         engine.max_plastic_synapses = self.max_plastic_synapses
-        return choice
 
     # -- brain --------------------------------------------------------------------------
 
