@@ -48,9 +48,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -380,6 +382,62 @@ def _local_search(names: Sequence[str], cpu: Mapping[int, CpuCost],
     return seen
 
 
+# -- integrators ------------------------------------------------------------------------------
+
+#: Integrators ``feagi-hailo tune`` can measure.
+INTEGRATORS = ("numpy", "onnxruntime", "hailo")
+
+
+def integrator_factory(name: str, *, onnx_providers: Sequence[str] = ("CPUExecutionProvider",),
+                       hailo_manifest: str | Path | None = None,
+                       hailo_library: str | None = None) -> IntegratorFactory:
+    """A factory of the integrator ``name`` (:data:`INTEGRATORS`) for one partition at a time.
+
+    ``onnxruntime`` exports the partition to a temporary ONNX model; ``hailo`` opens the
+    compiled partitions of ``hailo_manifest`` with ``required=True``, so a missing device or
+    HEF is an error here rather than a CPU fallback timed as if it were the device. Raises
+    ``ValueError`` for an unknown name or ``hailo`` without a manifest.
+    """
+    if name == "numpy":
+        from .numpy_integrator import NumpyIntegrator
+
+        return lambda connectome, projections: NumpyIntegrator()
+    if name == "onnxruntime":
+        from .onnx_integrator import OnnxRuntimeIntegrator
+        from .placement import Placement
+
+        def onnx(connectome: Connectome, projections: Sequence[int]) -> Integrator:
+            on = set(projections)
+            placements = [Placement(p, ACCELERATOR if p in on else CPU, "tune", 0, 0)
+                          for p in range(len(connectome.projections))]
+            return OnnxRuntimeIntegrator.from_connectome(connectome, placements,
+                                                         providers=tuple(onnx_providers))
+        return onnx
+    if name == "hailo":
+        if not hailo_manifest:
+            raise ValueError("tuning with the hailo integrator needs the manifest.json whose "
+                             "partitions were compiled to HEFs")
+        from .hailo_integrator import HailoIntegrator
+
+        manifest = Path(hailo_manifest)
+        return lambda connectome, projections: HailoIntegrator(
+            manifest, lib_path=hailo_library or None, required=True)
+    raise ValueError(f"unknown integrator {name!r}; known: {', '.join(INTEGRATORS)}")
+
+
+def manifest_candidates(connectome: Connectome, manifest_path: str | Path) -> list[Partition]:
+    """The partitions of a compiled manifest, as tuning candidates (the HEFs that exist are
+    the only splits a Hailo device can run). ``ManifestError`` for an unreadable manifest or
+    one of another genome."""
+    from .manifest import Manifest, ManifestError
+
+    manifest = Manifest.read(manifest_path)
+    if manifest.genome_checksum != connectome.source_checksum:
+        raise ManifestError(f"manifest {manifest_path} was exported from another genome "
+                            f"(checksum {manifest.genome_checksum!r})")
+    return list(manifest.partitions)
+
+
 # -- candidates, rules, the whole run ---------------------------------------------------------
 
 
@@ -557,3 +615,20 @@ def format_report(report: Mapping[str, Any]) -> str:
         verdict = "met" if report.get("meets_target") else "NOT met by any split"
         lines.append(f"target {report['target_rate']:g} bursts/s: {verdict}")
     return "\n".join(lines)
+
+
+def write_rules(rules: PlacementRules, path: str | Path, comment: str = "") -> Path:
+    """Write ``rules`` where :meth:`PlacementRules.load` reads them (the node's
+    ``placement_config``): YAML for a ``.yaml``/``.yml`` suffix (``comment`` as ``#`` lines on
+    top), JSON otherwise (JSON has no comments; ``comment`` is dropped). Returns the path;
+    ``OSError`` when it cannot be written."""
+    path = Path(path)
+    doc = rules_document(rules)
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml  # PyYAML ships with ROS 2; only needed for YAML rule files
+
+        head = "".join(f"# {line}\n" for line in comment.splitlines())
+        path.write_text(head + yaml.safe_dump(doc, sort_keys=False))
+    else:
+        path.write_text(json.dumps(doc, indent=1) + "\n")
+    return path
