@@ -528,7 +528,7 @@ def tune(connectome: Connectome, factory: IntegratorFactory, *, integrator_name:
         for cost in measure_partition_costs(connectome, missing, activity, factory,
                                             repeats=repeats, timer=timer, sleep=sleep).values():
             by_projections[cost.projections] = cost
-        mine = {f"{i}:{k.name}": by_projections[k.projections] for i, k in enumerate(planned)}
+        mine = {c.name: c for c in (by_projections[k.projections] for k in planned)}
         return predict(list(mine), cpu, mine, base_s)
 
     actual = predicted(rules)
