@@ -142,6 +142,29 @@ BASE = PlacementRules(keep_sensory_motor_on_cpu=False)
 # -- measuring ---------------------------------------------------------------------------------
 
 
+def test_record_activity_keeps_the_engines_spikes_after_the_warmup():
+    c = brain([area(dims=(8, 1, 1), cid="i_in", threshold=1.0),
+               area(dims=(8, 1, 1), cid="a1", threshold=1.0)],
+              [proj(0, 0, 1, list(range(8)), list(range(8)))])
+    act = tune_mod.record_activity(c, 5, input_rate=0.5, warmup=3, seed=4,
+                                   timer=FakeClock(tick=1e-3))
+    assert len(act.fired) == 5
+    assert act.cpu_burst_s == pytest.approx(1e-3)  # one tick between the readings per burst
+    # The same drive and seed through a plain engine: bursts 3..7 are the recording.
+    from feagi_hailo_ros.engine.core.drive import PoissonDrive
+
+    engine, drive = Engine(c, "cpu", seed=4, learning=False), PoissonDrive(c, 0.5, seed=4)
+    seen = []
+    for _ in range(8):
+        drive.apply(engine)
+        engine.step()
+        seen.append(engine.fired_global())
+    assert any(s.size for s in seen[3:]), "nothing fired: the comparison proves nothing"
+    for (ids, psp), expected in zip(act.fired, seen[3:], strict=True):
+        assert np.array_equal(ids, expected) and psp.shape == ids.shape
+
+
+
 def test_cpu_cost_counts_the_events_of_the_recorded_spikes(small):
     # a0 is neurons 0-5, a1 6-11: burst 0 fires a0 {0, 5} and a1 {1}; burst 1 a0 {1}.
     act = activity_of(small, [[0, 5, 7], [1]])
@@ -249,6 +272,11 @@ def test_choose_at_a_target_rate():
     assert choose(cpu, parts, 1e-3, target_rate=800.0).partitions == ("A",)  # needs <= 1.25 ms
     # Nothing reaches 2000 bursts/s: the fastest split still.
     assert choose(cpu, parts, 1e-3, target_rate=2000.0).partitions == ("A",)
+    # A near tie: A saves 1 % (within the 2 % tolerance, so fewer partitions wins) ...
+    cpu, parts = costs({0: 0.2e-3}, {"A": ((0,), 0.19e-3, 0.19e-3)})  # 1.2 ms vs 1.19 ms
+    assert choose(cpu, parts, 1e-3).partitions == ()
+    # ... unless the target needs the faster split: 1/1.195 ms is reached by A only.
+    assert choose(cpu, parts, 1e-3, target_rate=1 / 1.195e-3).partitions == ("A",)
     with pytest.raises(ValueError, match="target rate"):
         choose(cpu, parts, 1e-3, target_rate=0.0)
     with pytest.raises(ValueError, match="tolerance"):
@@ -396,6 +424,18 @@ def test_tuned_rules_run_exactly_on_an_integrator(vision, tmp_path):
         assert np.array_equal(cpu.fired_global(), acc.fired_global())
         inner |= {k.src_area for k in parts if cpu.fired(k.src_area).size}
     assert inner, "no partition's source fired: the comparison proved nothing"
+
+
+def test_cli_tune_prints_the_table_and_writes_json_rules(tmp_path, capsys):
+    out = tmp_path / "tuned.json"
+    assert main(["tune", "obstacle_avoidance", "--out", str(out), "--bursts", "3", "--warmup",
+                 "1", "--repeats", "1", "--target-rate", "1e9"]) == 0
+    captured = capsys.readouterr()
+    assert "tuned split" in captured.out and f"rules written to {out}" in captured.out
+    assert "target 1e+09 bursts/s: NOT met" in captured.out
+    assert "no split reaches" in captured.err
+    rules = PlacementRules.load(out)
+    assert json.loads(out.read_text())["overrides"] == rules.overrides
 
 
 @pytest.mark.parametrize("argv, message", [
