@@ -284,14 +284,17 @@ def test_choose_at_a_target_rate():
 
 
 def test_local_search_beyond_the_exhaustive_limit_matches_exhaustive(monkeypatch):
-    rng = np.random.default_rng(3)
-    cpu_s = {p: float(rng.uniform(1, 10)) for p in range(8)}
-    parts = {f"P{i}": ((2 * i, 2 * i + 1), float(rng.uniform(1, 15)), 0.0) for i in range(4)}
-    parts = {k: (projs, host, host + float(rng.uniform(0, 8))) for k, (projs, host, _) in parts.items()}
+    # Four partitions that each pay off alone (device time hidden behind the CPU's work), so
+    # the greedy start takes all four; but k of them cost 70 - 9k + max(0, 31k - 70): best at
+    # k = 2 (52), two flips away from the start (88). E never pays off.
+    cpu_s = {p: 10.0 for p in range(4)} | {4: 30.0}
+    parts = {n: ((p,), 1.0, 22.0) for p, n in enumerate("ABCD")} | {"E": ((4,), 40.0, 40.0)}
     cpu, pc = costs(cpu_s, parts)
-    exhaustive = choose(cpu, pc, 5.0, tolerance=0.0)
+    exhaustive = choose(cpu, pc, 0.0, tolerance=0.0)
+    assert exhaustive.burst_s == 52.0 and len(exhaustive.partitions) == 2
     monkeypatch.setattr(tune_mod, "EXHAUSTIVE_LIMIT", 1)
-    assert choose(cpu, pc, 5.0, tolerance=0.0).burst_s == pytest.approx(exhaustive.burst_s)
+    local = choose(cpu, pc, 0.0, tolerance=0.0)
+    assert local.burst_s == 52.0 and len(local.partitions) == 2 and "E" not in local.partitions
 
 
 # -- rules ---------------------------------------------------------------------------------
@@ -310,15 +313,18 @@ def test_rules_place_exactly_the_chosen_partitions(small, tmp_path):
 
 
 def test_rules_keep_the_users_other_overrides(small):
-    # The user's rules keep a1's projections on the CPU and force nothing else.
-    base = PlacementRules(keep_sensory_motor_on_cpu=False, cpu_areas=["a2"])
+    # The user's rules keep a2's projections on the CPU and name one of them in an override.
+    base = PlacementRules(keep_sensory_motor_on_cpu=False, cpu_areas=["a2"],
+                          overrides={mapping_key(small, 3): CPU})
     parts = candidate_partitions(small, base)
     assert {p for part in parts for p in part.projections} == {0, 1}  # a2 touches p2, p3
     rules = rules_for(small, base, parts, [])
     assert rules.cpu_areas == ("a2",)
-    assert rules.overrides == {mapping_key(small, 0): CPU, mapping_key(small, 1): CPU}
+    assert rules.overrides == {mapping_key(small, 0): CPU, mapping_key(small, 1): CPU,
+                               mapping_key(small, 3): CPU}
     rules = rules_for(small, base, parts, [parts[0].name])
-    assert set(rules.overrides.values()) == {ACCELERATOR}
+    assert {k: v for k, v in rules.overrides.items() if v == ACCELERATOR} == {
+        mapping_key(small, p): ACCELERATOR for p in parts[0].projections}
 
 
 # -- the whole run -----------------------------------------------------------------------------
@@ -370,6 +376,20 @@ def test_tune_measures_hailo_partitions_through_the_standin(small, standin_libs,
     # Whatever was chosen, the rules place exactly that on the accelerator.
     chosen = {p for k in r.report["partitions"] if k["chosen"] for p in k["projections"]}
     assert set(accelerator_projections(place(small, r.rules))) == chosen
+
+
+def test_tune_refuses_to_time_the_cpu_fallback_as_the_device(small, tmp_path):
+    # No HailoRT at that path: the Hailo integrator would fall back to the CPU (exactly), and
+    # tune would time the CPU as if it were the device. It must fail instead.
+    from feagi_hailo_ros.hailo import HailoRTUnavailable
+
+    manifest = standin_export(tmp_path, small, [0, 1, 3])
+    factory = integrator_factory("hailo", hailo_manifest=manifest,
+                                 hailo_library=str(tmp_path / "no_libhailort.so"))
+    with pytest.raises(HailoRTUnavailable):
+        tune(small, factory, integrator_name="hailo", base=BASE, repeats=1,
+             activity=activity_of(small, [[0, 7]]),
+             candidates=tune_mod.manifest_candidates(small, manifest))
 
 
 def test_hailo_factory_needs_a_manifest_and_unknown_names_are_refused():
