@@ -391,6 +391,22 @@ def test_tune_refuses_to_time_the_cpu_fallback_as_the_device(small, tmp_path):
              candidates=tune_mod.manifest_candidates(small, manifest))
 
 
+def test_cli_tune_with_hailo_through_the_standin(tmp_path, standin_libs, capsys):
+    obstacle = load_brain("obstacle_avoidance")[0]
+    parts = candidate_partitions(obstacle, PlacementRules())
+    manifest = standin_export(tmp_path / "hef", obstacle,
+                              sorted(p for k in parts for p in k.projections))
+    out = tmp_path / "tuned.yaml"
+    assert main(["tune", "obstacle_avoidance", "--integrator", "hailo", "--hailo-manifest",
+                 str(manifest), "--hailo-library", str(standin_libs["4.23"]), "--out", str(out),
+                 "--bursts", "4", "--warmup", "1", "--repeats", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["integrator"] == "hailo"
+    assert {k["name"] for k in report["partitions"]} == {
+        k.name for k in tune_mod.manifest_candidates(obstacle, manifest)}
+    PlacementRules.load(out)
+
+
 def test_hailo_factory_needs_a_manifest_and_unknown_names_are_refused():
     with pytest.raises(ValueError, match="manifest"):
         integrator_factory("hailo")
