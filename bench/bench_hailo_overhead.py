@@ -23,7 +23,11 @@ difference); ``binding_us`` (bare binding write + read of the same frames, minus
 arithmetic); ``integrator_us`` (host overhead minus the bare binding: the integrator's own
 Python); ``async_us`` (submit + collect round trip minus the stand-in's arithmetic);
 ``phases_us`` (the integrator's write/read/dequantize split; the stand-in computes inside
-``write``); ``cpu_numpy_us`` (the exact CPU fallback, NumpyIntegrator, for comparison).
+``write``); ``cpu_numpy_us`` (the exact CPU fallback, NumpyIntegrator, for comparison);
+``tune_host_us`` / ``tune_round_trip_us`` (what ``feagi-hailo tune`` measures for this partition:
+burst-thread time and submit-to-counts time, frames and adding counts back included, the
+stand-in's arithmetic not taken out; the stand-in computes inside ``write``, so its arithmetic
+counts as host time here, where a Hailo-8 would compute while the host waits).
 """
 
 from __future__ import annotations
@@ -52,6 +56,11 @@ from strategies import area, brain, proj  # noqa: E402
 
 from feagi_hailo_ros.engine.accel.hailo_integrator import HailoIntegrator  # noqa: E402
 from feagi_hailo_ros.engine.accel.numpy_integrator import NumpyIntegrator  # noqa: E402
+from feagi_hailo_ros.engine.accel.tune import (  # noqa: E402
+    Activity,
+    manifest_candidates,
+    measure_partition_costs,
+)
 from feagi_hailo_ros.engine.core.connectome import Connectome  # noqa: E402
 from feagi_hailo_ros.hailo import FormatType, HailoRT  # noqa: E402
 
@@ -144,6 +153,13 @@ def run(n: int, layout: str, bursts: int, rt: HailoRT, clock: ComputeClock,
         a_mean, _, a_compute = timed(lambda: integ.collect(integ.submit(req)), bursts,
                                      clock)
         integ.close()
+        # The same partition as `feagi-hailo tune` sees it (one frame per burst, source area 0).
+        ids = np.flatnonzero(x[0]).astype(np.int64)
+        spikes = Activity(tuple((ids, np.ones(ids.size, np.float32))
+                                for _ in range(max(bursts // 5, 10))), 0.0)
+        (tuned,) = measure_partition_costs(
+            c, manifest_candidates(c, manifest), spikes,
+            lambda conn, projs: HailoIntegrator(manifest, rt=rt, required=True)).values()
         b_mean, b_compute = bare_binding(rt, Path(tmp) / "partitions.hef", x[0], bursts, clock)
     ref = NumpyIntegrator()
     ref.prepare(c, [0])
@@ -163,6 +179,8 @@ def run(n: int, layout: str, bursts: int, rt: HailoRT, clock: ComputeClock,
         "async_us": round((a_mean - a_compute) * us, 1),
         "phases_us": {k: round(phases[k], 1) for k in ("write", "read", "dequantize", "total")},
         "cpu_numpy_us": round(cpu_mean * us, 1),
+        "tune_host_us": round(tuned.host_s * us, 1),
+        "tune_round_trip_us": round(tuned.round_trip_s * us, 1),
         "standin": version, "python": platform.python_version(), "cores": os.cpu_count(),
     }
 

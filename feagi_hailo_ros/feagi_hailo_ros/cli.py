@@ -9,6 +9,9 @@ Subcommands:
 * ``placement GENOME [--config RULES]``: which projections an accelerator would integrate, and why.
 * ``export GENOME --out DIR``: the accelerator partitions as ONNX, calibration sets and model
   scripts for Hailo's Dataflow Compiler, plus ``manifest.json`` and ``COMPILE.md``.
+* ``tune GENOME --out RULES``: measure on this machine what each projection costs on the CPU
+  and each candidate partition on an integrator, and write the placement rules of the fastest
+  split (``engine/accel/tune.py``).
 
 GENOME is a brain name (``engine/genome/brains.py``): a genome file with any extension (FEAGI's
 ``.genome`` too), a saved connectome, or the name of a shipped genome (``obstacle_avoidance``,
@@ -137,6 +140,48 @@ def export_brain(connectome: Connectome, out: Path, *, arch: str, rules: Placeme
             + ["COMPILE.md", "manifest.json"]}
 
 
+def tune_brain(connectome: Connectome, args: argparse.Namespace) -> dict[str, Any]:
+    """Run :func:`~.engine.accel.tune.tune` as ``args`` ask, write the rules to ``args.out``
+    (and the JSON report to ``args.report``); returns the report. Raises :class:`UsageError`
+    for bad flags or rules."""
+    from .engine.accel.tune import (
+        format_report,
+        integrator_factory,
+        manifest_candidates,
+        tune,
+        write_rules,
+    )
+
+    base = _rules(args.config)
+    try:
+        factory = integrator_factory(args.integrator, onnx_providers=args.onnx_provider,
+                                     hailo_manifest=args.hailo_manifest,
+                                     hailo_library=args.hailo_library)
+        candidates = (manifest_candidates(connectome, args.hailo_manifest)
+                      if args.integrator == "hailo" else None)
+        result = tune(connectome, factory, integrator_name=args.integrator, base=base,
+                      candidates=candidates, bursts=args.bursts, warmup=args.warmup,
+                      input_rate=args.input_rate, repeats=args.repeats, seed=args.seed,
+                      target_rate=args.target_rate, tolerance=args.tolerance)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    report = {**result.report, "rules": str(args.out)}
+    comment = (f"feagi-hailo tune {args.genome}: {args.integrator} integrator, "
+               f"{report['bursts']} bursts measured\n"
+               f"predicted {report['chosen']['bursts_per_s']:g} bursts/s "
+               f"(CPU only {report['cpu_only']['bursts_per_s']:g})")
+    write_rules(result.rules, args.out, comment)
+    if args.report:
+        args.report.write_text(json.dumps(report, indent=1) + "\n")
+    if not args.json:
+        print(format_report(report))
+        print(f"rules written to {args.out}")
+    if args.target_rate is not None and not report["meets_target"]:
+        print(f"feagi-hailo: warning: no split reaches {args.target_rate:g} bursts/s on this "
+              "machine; wrote the fastest", file=sys.stderr)
+    return report
+
+
 # -- entry point ---------------------------------------------------------------------------------
 
 
@@ -200,6 +245,39 @@ def _parser() -> argparse.ArgumentParser:
                    help="calibration run: each input neuron is driven with probability P")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    p = sub.add_parser("tune", help="measure CPU and accelerator costs on this machine and "
+                                    "write the placement rules of the fastest split")
+    p.add_argument("genome")
+    p.add_argument("--legacy-leak", choices=LEGACY_LEAK_MODES, default=LEGACY_LEAK_MODES[0],
+                   help="feagi: leak as FEAGI's engine applies it, V*(1-leak); linear: the old "
+                        "Python FEAGI's leak units towards 0 per burst")
+    p.add_argument("--out", type=Path, required=True, metavar="RULES",
+                   help="placement rules to write (.yaml/.yml, else JSON): the node's "
+                        "placement_config, or export --config")
+    p.add_argument("--integrator", choices=("numpy", "onnxruntime", "hailo"), default="numpy",
+                   help="what runs the accelerator partitions while measuring")
+    p.add_argument("--config", type=Path, metavar="RULES",
+                   help="base placement rules: their area lists, overrides, max_weights and "
+                        "keep_sensory_motor_on_cpu bound the candidates")
+    p.add_argument("--onnx-provider", action="append", metavar="NAME",
+                   help="ONNX Runtime execution provider, repeatable (default: CPU)")
+    p.add_argument("--hailo-manifest", type=Path, metavar="MANIFEST",
+                   help="hailo: manifest.json whose partitions were compiled to HEFs")
+    p.add_argument("--hailo-library", metavar="PATH", help="hailo: libhailort to load")
+    p.add_argument("--bursts", type=int, default=200, help="bursts recorded and measured")
+    p.add_argument("--warmup", type=int, default=10, help="CPU bursts run before recording")
+    p.add_argument("--repeats", type=int, default=3, help="passes per measurement; the best counts")
+    p.add_argument("--input-rate", type=float, default=0.05, metavar="P",
+                   help="each burst, every input neuron is driven with probability P")
+    p.add_argument("--target-rate", type=float, metavar="HZ",
+                   help="lowest latency among the splits reaching HZ bursts/s, instead of the "
+                        "highest burst rate")
+    p.add_argument("--tolerance", type=float, default=0.02, metavar="F",
+                   help="a split with fewer partitions within this fraction of the best wins")
+    p.add_argument("--report", type=Path, metavar="JSON", help="write the JSON report here too")
+    p.add_argument("--json", action="store_true", help="print the JSON report, not the table")
+    p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("hailort-info", help="HailoRT library, devices and HEF contents as JSON")
     from .hailo.info import add_arguments
@@ -276,6 +354,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                                    calib_bursts=args.calib_bursts, input_rate=args.input_rate,
                                    seed=args.seed, quiet=args.quiet)
             print(json.dumps({**summary, "notes": list(connectome.notes)}))
+            return 0
+        if args.command == "tune":
+            check_rate(args.input_rate)
+            if args.bursts < 1 or args.warmup < 0 or args.repeats < 1:
+                raise UsageError("--bursts and --repeats must be at least 1, --warmup at least 0")
+            _check_output_file(args.out, "--out")
+            _check_output_file(args.report, "--report")
+            args.onnx_provider = args.onnx_provider or ["CPUExecutionProvider"]
+            connectome, _ = load_brain(args.genome, seed=args.seed, legacy_leak=args.legacy_leak)
+            report = tune_brain(connectome, args)
+            if args.json:
+                print(json.dumps(report))
             return 0
     except BrokenPipeError:  # e.g. `feagi-hailo inspect x --json | head`: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

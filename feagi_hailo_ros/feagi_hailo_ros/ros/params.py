@@ -144,7 +144,8 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("accelerator", "none", "Integrator of the projections placement puts on an "
               "accelerator: none (all on the CPU) or onnxruntime; use_hailo selects hailo.",
               choices_from=parameter_accelerators),
-    ParamSpec("placement_config", "", "Placement rules file (JSON/YAML; see README); empty: defaults."),
+    ParamSpec("placement_config", "", "Placement rules file (JSON/YAML; see README), e.g. "
+              "written by `feagi-hailo tune`; empty: defaults."),
     ParamSpec("onnx_providers", ["CPUExecutionProvider"], "ONNX Runtime execution providers in "
               "order (e.g. TensorrtExecutionProvider, CUDAExecutionProvider on a Jetson)."),
     ParamSpec("use_hailo", False, "Run the partitions of hailo_manifest on a Hailo-8 through HailoRT."),
