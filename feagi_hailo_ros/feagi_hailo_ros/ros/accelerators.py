@@ -102,10 +102,25 @@ def make_engine(connectome: Connectome, config: AcceleratorConfig, *, seed: int 
     ``hailo_devices`` is the node's device pool (``hailo`` only): every brain the node builds
     configures its HEFs on those vdevices, so an upload never needs a second vdevice on a
     device the running brain holds (engine/accel/hailo_devices.py). None: the integrator opens
-    its own and releases it with the engine.
+    its own and releases it with the engine. The placement rules' ``rate_dividers`` slow their
+    areas down (``Engine.set_rate_dividers``); an area they name that the brain lacks is a
+    ValueError.
     """
     rules = (PlacementRules.load(config.placement_config) if config.placement_config
              else PlacementRules())
+    choice = _build_engine(connectome, config, rules, seed=seed, inhibition=inhibition,
+                           hailo_devices=hailo_devices)
+    if rules.rate_dividers:
+        try:
+            choice.engine.set_rate_dividers(rules.rate_dividers)
+        except KeyError as exc:
+            choice.engine.close()
+            raise ValueError(f"placement rule rate_dividers: {exc.args[0]}") from exc
+    return choice
+
+
+def _build_engine(connectome: Connectome, config: AcceleratorConfig, rules: PlacementRules, *,
+                  seed: int, inhibition: str, hailo_devices: HailoDevices | None) -> EngineChoice:
     if config.accelerator != "none":
         # The pipeline rule gives accelerator projections of delay 1 delay 2: the brain that
         # runs (and its placement table) is that one.

@@ -105,6 +105,9 @@ class PlacementRules:
     overrides: Mapping[str, str] = field(default_factory=dict)
     #: Give accelerator projections of delay 1 one more burst of delay (:func:`pipelined_brain`).
     pipeline: bool = False
+    #: Multi-rate areas: area id or name -> k; the area runs every k-th burst
+    #: (``Engine.set_rate_dividers``; a deviation from FEAGI the user chooses).
+    rate_dividers: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("min_synapses", "min_dst_neurons", "max_weights"):
@@ -129,6 +132,13 @@ class PlacementRules:
             if v not in BACKENDS:
                 raise ValueError(f"override {k!r}: backend must be one of {BACKENDS}, got {v!r}")
         object.__setattr__(self, "overrides", dict(self.overrides))
+        if not isinstance(self.rate_dividers, Mapping):
+            raise ValueError("placement rule rate_dividers must map area ids or names to an int")
+        for k, v in self.rate_dividers.items():
+            if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"rate_dividers {k!r}: must be an area id or name mapped to an "
+                                 f"int >= 1, got {v!r}")
+        object.__setattr__(self, "rate_dividers", dict(self.rate_dividers))
 
     @classmethod
     def from_dict(cls, config: Mapping[str, Any] | None) -> PlacementRules:

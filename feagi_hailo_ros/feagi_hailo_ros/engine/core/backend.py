@@ -17,7 +17,7 @@ stated once at the end of this module (DESIGN §4 rule 2).
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,8 +40,10 @@ FEATURE_SUBTRACTIVE = "subtractive_inhibition"
 FEATURE_EXTERNAL_INPUT = "external_input"  # accepts integrator contributions
 FEATURE_STATE_TRANSFER = "state_transfer"  # download_state / upload_state (checkpoints)
 FEATURE_PLASTICITY = "plasticity"  # set_projection_weights between bursts (DESIGN §4.7)
+FEATURE_RATE_DIVIDER = "rate_divider"  # set_rate_dividers: slowed areas (README: multi-rate)
 ALL_FEATURES = frozenset(
     {
+        FEATURE_RATE_DIVIDER,
         FEATURE_PER_SYNAPSE_WEIGHTS,
         FEATURE_PLASTICITY,
         FEATURE_SUBTRACTIVE,
@@ -251,6 +253,18 @@ class Backend(abc.ABC):
         for a wrong length.
         """
         raise NotImplementedError(f"the {self.name!r} backend does not support {FEATURE_PLASTICITY}")
+
+    def set_rate_dividers(self, dividers: Mapping[int, int]) -> None:
+        """Run area ``a`` (an index) only every ``dividers[a]``-th burst (multi-rate areas).
+
+        Between its updates a slowed area's input is carried and its neurons are not processed;
+        at its update (bursts ``t`` with ``t % k == k - 1``) the input of the ``k`` bursts
+        arrives summed; refractory periods and snoozes count its updates (``r * k`` bursts).
+        Areas not named keep divider 1. Replaces earlier dividers; call between bursts, before
+        any carried input exists (after upload or reset). Backends with
+        ``FEATURE_RATE_DIVIDER`` implement it.
+        """
+        raise NotImplementedError(f"the {self.name!r} backend does not support {FEATURE_RATE_DIVIDER}")
 
     def replace_synapses(self, connectome: Connectome, exclude: Collection[int] = ()) -> None:
         """Upload ``connectome``'s synapses (grown by plasticity) keeping the dynamic state.

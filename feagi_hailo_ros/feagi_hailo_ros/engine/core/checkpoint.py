@@ -18,7 +18,10 @@ the last burst each neuron fired). The payload hash covers them too. ``kept_pote
 (uint8[n], present when ``meta["kept"]``) marks ``mp_acc = false`` neurons whose V a forced fire
 kept (``EngineState.kept_potential``). ``memory_state`` (UTF-8 JSON as uint8, present when
 ``meta["memory"]``) is the memory areas' state (``memory.MemoryAreas.state`` plus the memory
-neurons to fire next burst, ``fire_next``).
+neurons to fire next burst, ``fire_next``). ``carried_input`` (float32) and ``carried_mask``
+(uint8), present when ``meta["carried"]``, are the input slowed areas carry to their next update
+(``EngineState.carried_*``); ``meta["rate_dividers"]`` (area index as text -> divider) is
+compared like the seed.
 
 Files are written to a temporary name and renamed, so a crash mid-write
 leaves the previous checkpoint intact. Loading refuses, with
@@ -83,6 +86,8 @@ _DTYPES = {
     "fire_ledger": np.dtype(np.int64),
     "kept_potential": np.dtype(np.uint8),
     "memory_state": np.dtype(np.uint8),
+    "carried_input": np.dtype(POTENTIAL_DTYPE),
+    "carried_mask": np.dtype(np.uint8),
 }
 
 
@@ -145,7 +150,8 @@ def _members(meta: dict[str, Any]) -> tuple[str, ...]:
     """Payload members a checkpoint with this metadata holds."""
     return (_PAYLOAD + (_LEARNED if meta.get("learned") else ())
             + (("kept_potential",) if meta.get("kept") else ())
-            + (("memory_state",) if meta.get("memory") else ()))
+            + (("memory_state",) if meta.get("memory") else ())
+            + (("carried_input", "carried_mask") if meta.get("carried") else ()))
 
 
 def _payload_hash(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:
@@ -170,6 +176,7 @@ def save_checkpoint(
     seed: int,
     learned: Learned | None = None,
     memory: dict[str, Any] | None = None,
+    rate_dividers: dict[int, int] | None = None,
 ) -> None:
     """Write ``state`` atomically to ``path`` (the name is used as given).
 
@@ -223,6 +230,12 @@ def save_checkpoint(
             "fire_ledger": np.asarray(learned.ledger, np.int64),
         })
         meta["learned"] = True
+    if rate_dividers:
+        meta["rate_dividers"] = {str(a): int(k) for a, k in sorted(rate_dividers.items())}
+    if state.carried_mask is not None and np.any(state.carried_mask):
+        arrays["carried_input"] = np.asarray(state.carried_input, POTENTIAL_DTYPE)
+        arrays["carried_mask"] = np.asarray(state.carried_mask, bool).astype(np.uint8)
+        meta["carried"] = True
     if memory is not None:
         arrays["memory_state"] = np.frombuffer(json.dumps(memory).encode(), np.uint8)
         meta["memory"] = True
@@ -377,6 +390,8 @@ def _read(path: str | os.PathLike[str]
         burst=int(meta["burst"]),
         history=history,
         kept_potential=arrays["kept_potential"].astype(bool) if "kept_potential" in arrays else None,
+        carried_input=arrays.get("carried_input"),
+        carried_mask=arrays["carried_mask"].astype(bool) if "carried_mask" in arrays else None,
     )
     return meta, state, arrays
 
@@ -390,6 +405,7 @@ def load_checkpoint(
     history_length: int,
     inhibition: str,
     seed: int,
+    rate_dividers: dict[int, int] | None = None,
 ) -> EngineState:
     """Read a checkpoint and check that it belongs to this brain and engine.
 
@@ -409,6 +425,10 @@ def load_checkpoint(
         "inhibition": inhibition,
         "seed": seed,
     }
+    # Multi-rate areas change the continuation; files without them ran every area every burst.
+    expected_dividers = {str(a): int(k) for a, k in sorted((rate_dividers or {}).items())}
+    if meta.get("rate_dividers", {}) != expected_dividers:
+        expected["rate_dividers"] = expected_dividers
     wrong = [f"{k}: file {meta.get(k)!r}, engine {v!r}" for k, v in expected.items()
              if meta.get(k) != v]  # fmt: skip
     if wrong:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numba
 import numpy as np
@@ -146,6 +146,9 @@ class CpuBackend(Backend):
         #: Per-area parameters (``kernels.AREA_DTYPE``, row = area index). An
         #: empty brain still gets one unused row: the dynamics read row 0 up front.
         self.area_params = area_table(areas) if areas else np.zeros(1, kernels.AREA_DTYPE)
+        self._base_params = self.area_params.copy()
+        #: Slowed areas: area index -> rate divider k > 1 (set_rate_dividers).
+        self._dividers: dict[int, int] = {}
         for a, area in enumerate(areas):
             self.area_of[area.neuron_slice] = a
             if self.area_params["theta_var"][a]:
@@ -250,6 +253,17 @@ class CpuBackend(Backend):
         self._history_length = max(max_delay, 1)
         self._alloc_state()
 
+    def set_rate_dividers(self, dividers: Mapping[int, int]) -> None:
+        """Slow areas down (see ``Backend.set_rate_dividers``): their refractory period and snooze
+        are scaled by their divider in the kernels' area table."""
+        params = self._base_params.copy()
+        slowed = {int(a): int(k) for a, k in dividers.items() if int(k) > 1}
+        for a, k in slowed.items():
+            params["refractory"][a] *= k
+            params["snooze"][a] *= k
+        self.area_params = params
+        self._dividers = slowed
+
     def set_projection_weights(self, projection: int, signed_weights: np.ndarray) -> None:
         """Write a plastic projection's weights into its CSR slots (see ``Backend``)."""
         csr_index, slots = self._plastic_slots[projection]
@@ -308,6 +322,11 @@ class CpuBackend(Backend):
         t1 = time.perf_counter()
         events = self._propagate(inp, acc, bits, mark)
         t2 = time.perf_counter()
+        any_hold = False
+        for a, k in self._dividers.items():  # slowed areas hold except at their updates
+            hold = self._burst % k != k - 1
+            self.area_params["hold"][a] = hold
+            any_hold |= hold
         args = (
             t_rel, np.int64(self._burst), starts, stops, range_values,
             np.asarray(inp.force_index, np.int64), forced_psp(inp), self._neuron_arrays(),
@@ -316,9 +335,9 @@ class CpuBackend(Backend):
         )  # fmt: skip
         if self.threads > 1 and self._n >= self.parallel_min_neurons:
             numba.set_num_threads(self.threads)
-            n_fired = kernels.dynamics_parallel(*args, self.threads)
+            n_fired = kernels.dynamics_parallel(*args, self.threads, any_hold)
         else:
-            n_fired = kernels.dynamics(*args)
+            n_fired = kernels.dynamics(*args, any_hold)
         fired = self.out_idx[:n_fired].copy()
         fired_psp = self.out_psp[:n_fired].copy()
         if len(inp.force_index) and n_fired > 1 and np.any(fired[1:] < fired[:-1]):
@@ -473,6 +492,10 @@ class CpuBackend(Backend):
             burst=self._burst,
             history=[(i.copy(), p.copy()) for i, p in hist],
             kept_potential=self.v_kept.astype(bool),
+            # Between bursts only a slowed area's carried input is left in acc and the bitset.
+            carried_input=self.acc.copy(),
+            carried_mask=np.unpackbits(self.bits.view(np.uint8), bitorder="little")[:self._n]
+            .astype(bool),
         )
 
     def upload_state(self, state: EngineState) -> None:
@@ -506,3 +529,9 @@ class CpuBackend(Backend):
         self.acc[:] = 0.0
         self.bits[:] = 0
         self.fired_flag[:] = 0
+        if state.carried_mask is not None and state.carried_input is not None:
+            mask = np.asarray(state.carried_mask, bool)
+            self.acc[mask] = np.asarray(state.carried_input, POTENTIAL_DTYPE)[mask]
+            packed = np.packbits(np.concatenate([mask, np.zeros(self.bits.size * 64 - self._n,
+                                                                bool)]), bitorder="little")
+            self.bits[:] = packed.view(np.uint64)

@@ -26,6 +26,7 @@ from .backend import (
     FEATURE_EXTERNAL_INPUT,
     FEATURE_PER_SYNAPSE_WEIGHTS,
     FEATURE_PLASTICITY,
+    FEATURE_RATE_DIVIDER,
     FEATURE_STATE_TRANSFER,
     FORCED_POTENTIAL,
     Backend,
@@ -104,6 +105,7 @@ class Engine:
         learning: bool = True,
         pipelined: bool = True,
         max_plastic_synapses: int = DEFAULT_MAX_PLASTIC_SYNAPSES,
+        rate_dividers: Mapping[AreaKey, int] | None = None,
     ) -> None:
         #: The brain as built from the genome (plastic projections at their genome weights).
         self.connectome = connectome
@@ -177,6 +179,12 @@ class Engine:
             else np.zeros(0, np.int64)
         )
         self._identity: str | None = None
+        #: Slowed areas: area index -> rate divider (set_rate_dividers).
+        self.rate_dividers: dict[int, int] = {}
+        #: Slowed area -> its spikes of its last update, shown until the update after.
+        self._held_spikes: dict[int, np.ndarray] = {}
+        if rate_dividers:
+            self.set_rate_dividers(rate_dividers)
         self._clear_pending()
         self.last_timing: dict[str, float] = {}
         self.timing_totals: dict[str, float] = {}
@@ -347,6 +355,7 @@ class Engine:
             fired = self.backend.process_burst(inp)
             if self._plasticity is not None or self._memory:
                 self._learn()
+            self._hold_spikes()
             if self._lanes:  # bursts whose collector did not run (nothing was due)
                 self._submit_ahead(timing, self.backend.burst)
         except BaseException:
@@ -618,9 +627,54 @@ class Engine:
         """Index of the next burst (bursts run since reset)."""
         return self.backend.burst
 
+    def set_rate_dividers(self, dividers: Mapping[AreaKey, int]) -> None:
+        """Multi-rate areas (a deviation from FEAGI the user chooses; README): run area ``a``
+        only at bursts ``t`` with ``t % k == k - 1`` (``k = dividers[a]``, an int >= 1).
+
+        Between its updates the area's neurons are not processed and their input is carried;
+        at an update the input of its ``k`` bursts arrives summed (float32, in arrival order);
+        refractory periods and snoozes count updates. Its spikes propagate once, from the
+        update they fired in, and :meth:`fired` / :meth:`fired_global` show them for the ``k``
+        bursts until its next update. Forced fires still fire at once. Call between bursts with
+        no carried input (right after construction or :meth:`reset`); replaces earlier dividers.
+        Raises ``ValueError`` for a divider that is not an int >= 1, ``KeyError`` for an
+        unknown area, ``NotImplementedError`` for a backend without the feature.
+        """
+        resolved: dict[int, int] = {}
+        for key, k in dividers.items():
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+                raise ValueError(f"rate divider of {key!r} must be an int >= 1, got {k!r}")
+            resolved[self.connectome.area(key).index] = int(k)
+        slowed = {a: k for a, k in resolved.items() if k > 1}
+        if slowed or self.rate_dividers:
+            self.backend.require(FEATURE_RATE_DIVIDER)
+            self.backend.set_rate_dividers(slowed)
+        self.rate_dividers = slowed
+        self._held_spikes = {}
+
+    def _hold_spikes(self) -> None:
+        """After a burst: remember each slowed area's spikes at its update."""
+        t = self.backend.burst - 1
+        if not self.rate_dividers:
+            return
+        fired = np.sort(self.backend.last_fired().astype(np.int64))
+        for a, k in self.rate_dividers.items():
+            if t % k == k - 1:
+                area = self.connectome.areas[a]
+                lo, hi = np.searchsorted(fired, [area.first_neuron,
+                                                 area.first_neuron + area.neuron_count])
+                self._held_spikes[a] = fired[lo:hi]
+
     def fired_global(self) -> np.ndarray:
-        """Sorted global ids of every neuron that fired in the last burst."""
-        return np.sort(self.backend.last_fired().astype(np.int64))
+        """Sorted global ids of every neuron that fired in the last burst (a slowed area's
+        spikes of its last update included, until its next update)."""
+        fired = self.backend.last_fired().astype(np.int64)
+        if self._held_spikes:
+            t = self.backend.burst - 1
+            held = [ids for a, ids in self._held_spikes.items()
+                    if t % self.rate_dividers[a] != self.rate_dividers[a] - 1]
+            fired = np.unique(np.concatenate([fired, *held])) if held else fired
+        return np.sort(fired)
 
     def fired(self, area: AreaKey) -> np.ndarray:
         """Sorted area-local indices (int64) of ``area``'s neurons that fired in the last burst;
@@ -703,6 +757,7 @@ class Engine:
             learned=self._learned_state(),
             memory={**self._memory.state(), "fire_next": self._memory_fire.tolist()}
             if self._memory else None,
+            rate_dividers=self.rate_dividers,
         )
 
     def _learned_state(self) -> ckpt.Learned | None:
@@ -729,6 +784,7 @@ class Engine:
             history_length=self.backend.history_length,
             inhibition=self.inhibition,
             seed=self.seed,
+            rate_dividers=self.rate_dividers,
         )
         learned = ckpt.read_learned(path)
         memory = ckpt.read_memory(path) if self._memory else None
@@ -766,6 +822,9 @@ class Engine:
         self.backend.upload_state(state)
         self._drain()  # work submitted ahead came from the spikes just replaced
         self._memory, self._memory_fire = fresh, fire_next
+        # A slowed area's spikes of an update before the save are not in the file: it shows
+        # spikes again from its next update (its dynamics continue exactly).
+        self._held_spikes = {}
         self._clear_pending()
 
     def close(self) -> None:

@@ -398,7 +398,7 @@ def propagate(
 #: :func:`~feagi_hailo_ros.engine.core.cpu_backend.area_table`, and its use in
 #: the kernels (in ``_walk`` also the two loads of the current area's
 #: locals). ``align=True`` lays the record out like a C struct (56 bytes,
-#: widest fields first; 3 bytes of tail padding).
+#: widest fields first; 2 bytes of tail padding).
 AREA_DTYPE = np.dtype(
     [
         ("excitability", np.float64),  # fire probability above threshold
@@ -415,6 +415,7 @@ AREA_DTYPE = np.dtype(
         ("mp_acc", np.bool_),  # V accumulates across bursts (else cleared, rule 1)
         ("mp_psp", np.bool_),  # spikes carry their raw V at firing (min_mppsp)
         ("leak_linear", np.bool_),  # the old Python FEAGI's leak: V moves `leak` towards 0
+        ("hold", np.bool_),  # a slowed area between its updates: input carried, not processed
     ],
     align=True,
 )
@@ -457,7 +458,7 @@ class NeuronArrays(NamedTuple):
 
 @njit(cache=True, nogil=True)
 def _walk(w_lo, w_hi, out_base, t, t_abs, range_start, range_stop, range_value, nrn, areas, seed,
-          subtractive):  # fmt: skip
+          subtractive, any_hold):  # fmt: skip
     """Rule 3 for the candidates in bitset words ``w_lo..w_hi``; spikes go to ``out_*[out_base:]``.
 
     Walks set bits in ascending order, adding the value of the dense range a
@@ -517,6 +518,13 @@ def _walk(w_lo, w_hi, out_base, t, t_abs, range_start, range_stop, range_value, 
             acc[i] = np.float32(0.0)
             if i >= cur_lo:
                 total = np.float32(total + np.float32(cur_val))
+            # A slowed area between updates (rate_divider): its input is carried to its next
+            # update, where it arrives summed, and the neuron stays a candidate. Only tested when
+            # some area holds this burst, so the common path reads nothing more.
+            if any_hold and areas[np.int64(area_of[i])].hold:
+                acc[i] = total
+                bits[w] |= _ONE << np.uint64(i & 63)
+                continue
             if t32 <= until[i]:
                 continue  # refractory: input dropped
             a = np.int64(area_of[i])
@@ -616,7 +624,7 @@ def _force_and_clear(t, n_fired, force_idx, force_psp, nrn, areas):
 
 @njit(cache=True, nogil=True)
 def dynamics(t, t_abs, range_start, range_stop, range_value, force_idx, force_psp, nrn, areas, seed,
-             subtractive):  # fmt: skip
+             subtractive, any_hold=False):  # fmt: skip
     """Process every candidate of one burst (rules 3 and 6 of the module docstring).
 
     ``t`` is the burst relative to the backend's epoch (the origin of the
@@ -642,13 +650,13 @@ def dynamics(t, t_abs, range_start, range_stop, range_value, force_idx, force_ps
     """
     nrn = NeuronArrays(*nrn)  # names for a plain tuple
     n_fired = _walk(0, nrn.bits.size, 0, t, t_abs, range_start, range_stop, range_value, nrn,
-                    areas, seed, subtractive)  # fmt: skip
+                    areas, seed, subtractive, any_hold)  # fmt: skip
     return _force_and_clear(t, n_fired, force_idx, force_psp, nrn, areas)
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def dynamics_parallel(t, t_abs, range_start, range_stop, range_value, force_idx, force_psp, nrn,
-                      areas, seed, subtractive, n_chunks):  # fmt: skip
+                      areas, seed, subtractive, n_chunks, any_hold=False):  # fmt: skip
     """:func:`dynamics` with the candidate walk split over ``n_chunks`` threads.
 
     Takes the arguments of :func:`dynamics` plus ``n_chunks`` (>= 1) and
@@ -665,7 +673,7 @@ def dynamics_parallel(t, t_abs, range_start, range_stop, range_value, force_idx,
         w_lo = c * n_words // n_chunks
         w_hi = (c + 1) * n_words // n_chunks
         ends[c] = _walk(w_lo, w_hi, w_lo * 64, t, t_abs, range_start, range_stop, range_value,
-                        nrn, areas, seed, subtractive)  # fmt: skip
+                        nrn, areas, seed, subtractive, any_hold)  # fmt: skip
     n_fired = 0
     for c in range(n_chunks):
         base = (c * n_words // n_chunks) * 64

@@ -11,7 +11,7 @@ both implement.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 import numpy as np
 
@@ -97,6 +97,11 @@ class ReferenceBackend(Backend):
             self.mp_psp[sl] = area.mp_psp
             self.psp[sl] = area.psp
         self.always = self.excit >= 0.999
+        self.area_of = np.zeros(n, np.int64)
+        for area in connectome.areas:
+            self.area_of[area.neuron_slice] = area.index
+        self._base_refr, self._base_snooze = self.refr.copy(), self.snooze.copy()
+        self._dividers: dict[int, int] = {}
         #: delay -> (pre, post, signed weight) of every synapse with that delay, in the canonical
         #: order of DESIGN §4 rule 2: by source id, then connectome order.
         self.by_delay: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -150,7 +155,17 @@ class ReferenceBackend(Backend):
             raise ValueError(f"projection {projection}: {w.size} weights for {slots.size} synapses")
         self.by_delay[d][2][slots] = w
 
+    def set_rate_dividers(self, dividers: Mapping[int, int]) -> None:
+        """Slowed areas (``Backend.set_rate_dividers``): refractory periods and snoozes scaled."""
+        self._dividers = {int(a): int(k) for a, k in dividers.items() if int(k) > 1}
+        self.refr, self.snooze = self._base_refr.copy(), self._base_snooze.copy()
+        for a, k in self._dividers.items():
+            self.refr[self.area_of == a] *= k
+            self.snooze[self.area_of == a] *= k
+
     def reset(self) -> None:
+        self.carry = np.zeros(self.n, np.float32)
+        self.carried = np.zeros(self.n, bool)
         self.v = np.zeros(self.n, POTENTIAL_DTYPE)
         self.countdown = np.zeros(self.n, np.int64)
         self.count = np.zeros(self.n, np.int64)
@@ -180,8 +195,9 @@ class ReferenceBackend(Backend):
         # (DESIGN §4.7, last item; recording stdp).
         v[~self.mp_acc & ~self.kept] = 0
         # Rule 2: inputs, summed one by one in float32 in the canonical order (kernels.py).
-        total = np.zeros(n, np.float32)
-        cand = np.zeros(n, bool)
+        # A slowed area's input carried from the bursts since its last update comes first.
+        total = np.where(self.carried, self.carry, np.float32(0)).astype(np.float32)
+        cand = self.carried.copy()
         inj = np.asarray(inp.inject_index, np.int64)
         # np.add.at is unbuffered: it adds element by element in the order given.
         np.add.at(total, inj, np.asarray(inp.inject_value, np.float64).astype(np.float32))
@@ -216,9 +232,16 @@ class ReferenceBackend(Backend):
             cand[start:stop] = True
         forced = np.zeros(n, bool)
         forced[np.asarray(inp.force_index, np.int64)] = True
+        # Slowed areas between updates: carry the input on, process nothing.
+        holding = np.zeros(n, bool)
+        for a, k in self._dividers.items():
+            if t % k != k - 1:
+                holding |= self.area_of == a
+        self.carried = cand & holding
+        self.carry = np.where(self.carried, total, np.float32(0)).astype(np.float32)
         # Rule 3: candidates outside refractory.
         ticking = (self.countdown > 0) & ~forced
-        proc = cand & (self.countdown == 0)
+        proc = cand & ~holding & (self.countdown == 0)
         inp32 = total
         if self.inhibition == "subtractive":
             vn = np.maximum(v + inp32, np.float32(0))
@@ -295,6 +318,8 @@ class ReferenceBackend(Backend):
             burst=self._burst,
             history=[self._sparse(self._burst - d) for d in range(1, self.max_delay + 1)],
             kept_potential=self.kept.copy(),
+            carried_input=self.carry.copy(),
+            carried_mask=self.carried.copy(),
         )
 
     def upload_state(self, state: EngineState) -> None:
@@ -302,6 +327,11 @@ class ReferenceBackend(Backend):
         self.v = np.asarray(state.potentials, POTENTIAL_DTYPE).copy()
         self.countdown = np.asarray(state.refractory_countdown, np.int64).copy()
         self.count = np.asarray(state.fire_counts, np.int64).copy()
+        self.carried = (np.zeros(self.n, bool) if state.carried_mask is None
+                        else np.asarray(state.carried_mask, bool).copy())
+        self.carry = np.where(self.carried, np.zeros(self.n, np.float32) if state.carried_input
+                              is None else np.asarray(state.carried_input, np.float32),
+                              np.float32(0)).astype(np.float32)
         self.kept = (np.zeros(self.n, bool) if state.kept_potential is None
                      else np.asarray(state.kept_potential, bool).copy())
         self._burst = int(state.burst)

@@ -47,8 +47,10 @@ class EngineState:
     ``(neuron_count,)``; ``history`` a list of ``(int32 indices, float32 psp)`` pairs of equal
     length, newest burst first; ``kept_potential`` (bool, ``(neuron_count,)``, or ``None`` for
     none) marks ``mp_acc = false`` neurons whose V is not reset before their next input because
-    a forced fire followed their last input (DESIGN §4.7). Nothing is checked on construction:
-    see :meth:`validate`.
+    a forced fire followed their last input (DESIGN §4.7); ``carried_input`` (float32) and
+    ``carried_mask`` (bool), both ``(neuron_count,)`` or ``None``, hold the input a slowed area
+    (rate divider) carries to its next update. Nothing is checked on construction: see
+    :meth:`validate`.
     """
 
     potentials: np.ndarray
@@ -57,6 +59,8 @@ class EngineState:
     burst: int = 0
     history: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
     kept_potential: np.ndarray | None = None
+    carried_input: np.ndarray | None = None
+    carried_mask: np.ndarray | None = None
 
     @classmethod
     def zeros(cls, neuron_count: int, history_length: int) -> EngineState:
@@ -90,6 +94,10 @@ class EngineState:
             arr = getattr(self, name)
             if arr.shape != (neuron_count,):
                 raise ValueError(f"{name} has shape {arr.shape}, expected ({neuron_count},)")
+        for name in ("carried_input", "carried_mask"):
+            arr = getattr(self, name)
+            if arr is not None and arr.shape != (neuron_count,):
+                raise ValueError(f"{name} has shape {arr.shape}, expected ({neuron_count},)")
         if self.kept_potential is not None and self.kept_potential.shape != (neuron_count,):
             raise ValueError(f"kept_potential has shape {self.kept_potential.shape}, expected "
                              f"({neuron_count},)")
@@ -116,6 +124,8 @@ class EngineState:
             burst=self.burst,
             history=[(i.copy(), p.copy()) for i, p in self.history],
             kept_potential=None if self.kept_potential is None else self.kept_potential.copy(),
+            carried_input=None if self.carried_input is None else self.carried_input.copy(),
+            carried_mask=None if self.carried_mask is None else self.carried_mask.copy(),
         )
 
 

@@ -16,6 +16,7 @@ from feagi_hailo_ros.engine.core.backend import (
     FEATURE_EXTERNAL_INPUT,
     FEATURE_PER_SYNAPSE_WEIGHTS,
     FEATURE_PLASTICITY,
+    FEATURE_RATE_DIVIDER,
     FEATURE_STATE_TRANSFER,
     FEATURE_SUBTRACTIVE,
 )
@@ -166,9 +167,11 @@ def test_missing_capabilities_raise_not_implemented():
     e = Engine(c, Minimal())
     with pytest.raises(NotImplementedError, match="minimal.*state_transfer"):
         e.save_checkpoint("/nonexistent/never-written.npz")
+    with pytest.raises(NotImplementedError, match="minimal.*rate_divider"):
+        Engine(c, Minimal(), rate_dividers={0: 2})
     assert ALL_FEATURES == {FEATURE_EXTERNAL_INPUT, FEATURE_PER_SYNAPSE_WEIGHTS,
                             FEATURE_STATE_TRANSFER, FEATURE_SUBTRACTIVE,
-                            FEATURE_PLASTICITY}  # fmt: skip
+                            FEATURE_PLASTICITY, FEATURE_RATE_DIVIDER}  # fmt: skip
 
 
 def test_bad_inhibition_mode():
