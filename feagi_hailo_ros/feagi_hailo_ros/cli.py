@@ -136,7 +136,11 @@ def export_brain(connectome: Connectome, out: Path, *, arch: str, rules: Placeme
     except (ExportError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
     return {"out": str(out), "arch": arch, "partitions": [p.name for p in manifest.partitions],
-            "files": sorted(f for p in manifest.partitions for f in p.files.values())
+            # Written now; the HEFs are what Hailo's compiler writes later (COMPILE.md).
+            "files": sorted(f for p in manifest.partitions for k, f in p.files.items()
+                            if k != "hef"),
+            "hefs_to_compile": sorted(p.files["hef"] for p in manifest.partitions
+                                      if "hef" in p.files)
             + ["COMPILE.md", "manifest.json"]}
 
 

@@ -136,6 +136,9 @@ def test_export_writes_models_manifest_and_instructions(tmp_path: Path, capsys) 
     assert manifest["arch"] == "hailo8l" and len(manifest["partitions"]) == len(summary["partitions"])
     for name in summary["files"]:
         assert (out / name).is_file(), name
+    # The HEF each partition expects is named, not written (Hailo's compiler writes it).
+    assert summary["hefs_to_compile"] == sorted(p["files"]["hef"] for p in manifest["partitions"])
+    assert not any((out / name).exists() for name in summary["hefs_to_compile"])
     assert sum(len(p["outputs"]) for p in manifest["partitions"]) == 9
     assert "--hw-arch hailo8l" in (out / "COMPILE.md").read_text()
     with pytest.raises(SystemExit) as exc:  # argparse refuses the choice

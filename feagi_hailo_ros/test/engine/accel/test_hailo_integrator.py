@@ -342,7 +342,7 @@ def test_original_names_beat_order(obstacle, hailo, standin, tmp_path) -> None:
     integ = hailo(manifest)
     run_identical(obstacle, integ, OBSTACLE_ON_HAILO, 300).close()
     assert integ.degraded == {}
-    with integ._rt.hef_from_file(tmp_path / "partitions.hef") as hef:  # type: ignore[union-attr]
+    with integ.devices.rt.hef_from_file(tmp_path / "partitions.hef") as hef:
         rp = integ._parts["part0"]
         binding = check_hef_vstreams(rp, hef)
     assert binding.input == "part0/input_layer1"
@@ -359,7 +359,7 @@ def test_without_original_names_shape_and_order_decide(obstacle, hailo, standin,
     engine = run_identical(obstacle, integ, OBSTACLE_ON_HAILO, 300)
     assert integ.degraded == {} and sorted(integ.on_device) == ["part0", "part1", "part2"]
     engine.close()
-    with integ._rt.hef_from_file(tmp_path / "partitions.hef") as hef:  # type: ignore[union-attr]
+    with integ.devices.rt.hef_from_file(tmp_path / "partitions.hef") as hef:
         binding = check_hef_vstreams(integ._parts["part2"], hef)
     assert dict(binding.outputs) == {"part2_p7": "part2/fc1", "part2_p8": "part2/fc2"}
     assert binding.by_shape() == ["spikes", "part2_p7", "part2_p8"]
