@@ -138,10 +138,9 @@ def export_brain(connectome: Connectome, out: Path, *, arch: str, rules: Placeme
     return {"out": str(out), "arch": arch, "partitions": [p.name for p in manifest.partitions],
             # Written now; the HEFs are what Hailo's compiler writes later (COMPILE.md).
             "files": sorted(f for p in manifest.partitions for k, f in p.files.items()
-                            if k != "hef"),
+                            if k != "hef") + ["COMPILE.md", "manifest.json"],
             "hefs_to_compile": sorted(p.files["hef"] for p in manifest.partitions
-                                      if "hef" in p.files)
-            + ["COMPILE.md", "manifest.json"]}
+                                      if "hef" in p.files)}
 
 
 def tune_brain(connectome: Connectome, args: argparse.Namespace) -> dict[str, Any]:
