@@ -220,3 +220,21 @@ def assert_same_run(engines: list, connectome, bursts: int, seed: int) -> int:
             np.testing.assert_array_equal(s.refractory_countdown, state.refractory_countdown)
             np.testing.assert_array_equal(s.fire_counts, state.fire_counts)
     return total
+
+
+def recurrent_chain(seed: int, third: tuple[int, int, int], delays: tuple[int, int, int, int],
+                    synapses: tuple[int, int, int, int]) -> Connectome:
+    """Areas 12, 9 and ``third`` neurons (threshold 1) in a loop 0 -> 1 -> 2 -> 0 plus 1 -> 0:
+    four projections with these delays and synapse counts, random endpoints from ``seed``,
+    weights 0.6, 0.7, 0.5, 0.4 (integrator and pipelining tests)."""
+    rng = np.random.default_rng(seed)
+    areas = [area(dims=(4, 3, 1), threshold=1.0), area(dims=(3, 3, 1), threshold=1.0),
+             area(dims=third, threshold=1.0)]
+    n = [a.neuron_count for a in areas]
+    ends = [(0, 1), (1, 2), (2, 0), (1, 0)]
+    projections = [proj(i, s, d, rng.integers(0, n[s], k), rng.integers(0, n[d], k), weight=w,
+                        delay=delay)
+                   for i, ((s, d), k, w, delay) in enumerate(zip(ends, synapses,
+                                                                 (0.6, 0.7, 0.5, 0.4), delays,
+                                                                 strict=True))]
+    return brain(areas, projections)

@@ -17,7 +17,7 @@ import pytest
 from hailo_partitions import export as standin_export
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import area, assert_same_run, brain, connectomes, proj
+from strategies import area, assert_same_run, brain, connectomes, proj, recurrent_chain
 
 from conftest import SUPPORTED_HAILORT
 from feagi_hailo_ros.engine.accel.hailo_devices import HailoDevices
@@ -264,16 +264,7 @@ def test_unsupported_list_names_known_kinds_and_cases():
 def _pipelined_brain() -> Connectome:
     """A recurrent chain with delay-1, -2 and -3 projections, so direct and ahead work share
     each integrator."""
-    rng = np.random.default_rng(5)
-    areas = [area(dims=(4, 3, 1), threshold=1.0), area(dims=(3, 3, 1), threshold=1.0),
-             area(dims=(5, 2, 1), threshold=1.0)]
-    projections = [
-        proj(0, 0, 1, rng.integers(0, 12, 30), rng.integers(0, 9, 30), weight=0.6, delay=2),
-        proj(1, 1, 2, rng.integers(0, 9, 25), rng.integers(0, 10, 25), weight=0.7, delay=1),
-        proj(2, 2, 0, rng.integers(0, 10, 25), rng.integers(0, 12, 25), weight=0.5, delay=3),
-        proj(3, 1, 0, rng.integers(0, 9, 20), rng.integers(0, 12, 20), weight=0.4, delay=2),
-    ]
-    return without_duplicates(brain(areas, projections))
+    return without_duplicates(recurrent_chain(5, (5, 2, 1), (2, 1, 3, 2), (30, 25, 25, 20)))
 
 
 class _Spy:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from strategies import area, brain, proj
+from strategies import area, brain, proj, recurrent_chain
 
 from feagi_hailo_ros.engine.accel.layout import conv_kernel, dense_matrix, projection_layout
 from feagi_hailo_ros.engine.accel.numpy_integrator import NumpyIntegrator
@@ -351,16 +351,7 @@ def test_the_placement_summary_says_how_far_associative_memory_can_grow():
 
 
 def _chain_brain() -> Connectome:
-    rng = np.random.default_rng(2)
-    areas = [area(dims=(4, 3, 1), threshold=1.0), area(dims=(3, 3, 1), threshold=1.0),
-             area(dims=(3, 2, 1), threshold=1.0)]
-    projections = [
-        proj(0, 0, 1, rng.integers(0, 12, 30), rng.integers(0, 9, 30), weight=0.6, delay=1),
-        proj(1, 1, 2, rng.integers(0, 9, 20), rng.integers(0, 6, 20), weight=0.7, delay=1),
-        proj(2, 2, 0, rng.integers(0, 6, 20), rng.integers(0, 12, 20), weight=0.5, delay=2),
-        proj(3, 1, 0, rng.integers(0, 9, 20), rng.integers(0, 12, 20), weight=0.4, delay=1),
-    ]
-    return brain(areas, projections)
+    return recurrent_chain(2, (3, 2, 1), (1, 1, 2, 1), (30, 20, 20, 20))
 
 
 def test_pipeline_rule_parses_and_refuses_non_bool():
