@@ -176,8 +176,8 @@ def decode_servo_positions(
         it is).
 
     Raises:
-        ValueError: limits of different lengths, not finite, not ``lower < upper``, or more
-            servos than columns.
+        ValueError: limits of different lengths, not finite, not ``lower < upper``, a span
+            ``upper - lower`` that overflows float64, or more servos than columns.
 
     Source: feagi-connector ``actuators.get_position_data``.
     """
@@ -185,12 +185,14 @@ def decode_servo_positions(
     hi = np.asarray(upper, dtype=np.float64)
     if lo.shape != hi.shape or lo.ndim != 1:
         raise ValueError("lower and upper must be 1-D and of equal length")
-    if not np.all(np.isfinite(lo) & np.isfinite(hi) & (hi > lo)):
-        raise ValueError("every servo needs finite limits lower < upper")
+    with np.errstate(over="ignore"):  # an overflowing span is what the check refuses
+        span = hi - lo
+    if not np.all(np.isfinite(lo) & np.isfinite(hi) & (hi > lo) & np.isfinite(span)):
+        raise ValueError("every servo needs finite limits lower < upper with a finite span")
     if lo.size > _dims(dims)[0]:
         raise ValueError(f"{lo.size} servos do not fit an area {dims[0]} wide")
     frac, active = decode_percentages(voxels, dims, lo.size)
-    return MotorReading(np.where(active, lo + frac * (hi - lo), np.nan), active)
+    return MotorReading(np.where(active, lo + frac * span, np.nan), active)
 
 
 # --------------------------------------------------------------------------------------

@@ -82,7 +82,8 @@ class OutputBinding:
     Raises:
         ValueError: an unknown type or stop mode, an empty topic, a joint type without
             joints and limits of one length (and a ``joint_safe`` per joint), a repeated or
-            empty joint name, limits that are not finite with lower < upper, a safe value
+            empty joint name, limits that are not finite with lower < upper (and a finite
+            upper - lower), a safe value
             outside its limits, joint parameters given to a ``twist`` output, or a
             ``time_from_start_s`` that is not finite and > 0.
     """
@@ -122,9 +123,12 @@ class OutputBinding:
         if len(set(self.joints)) != len(self.joints) or not all(self.joints):
             raise ValueError(f"{where}: joint names must be non-empty and distinct: {self.joints}")
         for joint, lo, hi, safe in zip(*lists, strict=True):
-            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-                raise ValueError(f"{where}: joint {joint!r} needs finite limits lower < upper, "
-                                 f"got [{lo}, {hi}]")
+            # The span must be finite too: the decoder computes lower + p * (upper - lower),
+            # and limits near float64's range (e.g. +-1e308 for "unlimited") overflow to inf.
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi
+                    and math.isfinite(hi - lo)):
+                raise ValueError(f"{where}: joint {joint!r} needs finite limits lower < upper "
+                                 f"with a finite span, got [{lo}, {hi}]")
             if not (math.isfinite(safe) and lo <= safe <= hi):
                 raise ValueError(f"{where}: joint {joint!r}: joint_safe {safe} is outside "
                                  f"[{lo}, {hi}]")

@@ -69,6 +69,9 @@ def test_unsigned_percentages_and_servo_positions() -> None:
         decode_servo_positions([], dims, [0.0], [0.0])
     with pytest.raises(ValueError):
         decode_servo_positions([], dims, [0.0] * 4, [1.0] * 4)
+    # A span past float64's range would decode every position to inf or NaN.
+    with pytest.raises(ValueError, match="finite span"):
+        decode_servo_positions([(0, 0, 2)], dims, [-1e308], [1e308])
 
 
 def test_unsigned_percentages_of_encoded_fractions() -> None:

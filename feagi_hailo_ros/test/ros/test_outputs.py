@@ -73,6 +73,9 @@ def test_joint_output_from_parameters() -> None:
     ({"joints": ["shoulder", ""]}, "joint names must be non-empty and distinct"),
     ({"joint_upper": [-1.5, 2.0]}, "joint 'shoulder' needs finite limits lower < upper"),
     ({"joint_lower": [-1.5, math.inf]}, "joint 'elbow' needs finite limits lower < upper"),
+    # Finite limits whose span overflows float64: every decoded position would be inf/NaN.
+    ({"joint_lower": [-1e308, 0.0], "joint_upper": [1e308, 2.0], "joint_safe": [0.0, 0.5]},
+     "joint 'shoulder' needs finite limits lower < upper with a finite span"),
     ({"joint_safe": [0.0, 2.5]}, "joint 'elbow': joint_safe 2.5 is outside [0.0, 2.0]"),
     ({"joint_safe": [math.nan, 0.5]}, "joint 'shoulder': joint_safe nan is outside"),
     ({"type": "twist"}, "joints, joint_lower, joint_upper and joint_safe are for types "
