@@ -862,7 +862,8 @@ class HybridNode(LifecycleNode):
 
     def _watchdog_task(self, stat: Any) -> Any:
         watchdog = self.watchdog
-        guarded = self.pub_cmd is not None and watchdog is not None
+        # Any motor output counts: with joint outputs only, the watchdog still stops them.
+        guarded = self._drives() and watchdog is not None
         return watchdog_summary(
             stat, reasons=watchdog.peek() if guarded else None,
             input_timeout_s=watchdog.input_timeout if watchdog else None,

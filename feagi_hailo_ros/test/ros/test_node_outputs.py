@@ -174,6 +174,25 @@ def test_watchdog_trip_in_a_burst_sends_stop_commands_not_the_decoded_ones(
     assert joints.last() == (ARM_SAFE, TRAJ_DRIVEN)
 
 
+def test_watchdog_diagnostics_guard_joint_outputs_without_cmd_vel(harness, spin_until) -> None:
+    # Joint outputs only: /diagnostics must say the watchdog stops them, not "no motor output
+    # to guard" while it is sending their stop commands.
+    from diagnostic_msgs.msg import DiagnosticStatus
+
+    h, _ = driven(harness, spin_until, **JOINTS_ONLY)
+    assert h.node.pub_cmd is None
+
+    def watchdog_status() -> DiagnosticStatus:
+        return next(s for s in h.node._diagnostics().status if s.name.endswith("watchdog"))
+
+    assert (watchdog_status().level, watchdog_status().message) == \
+        (DiagnosticStatus.OK, "motion allowed")
+    h.node.watchdog.input_timeout = 1e-9  # the scan never arrived: the watchdog stops them
+    status = watchdog_status()
+    assert status.level == DiagnosticStatus.ERROR
+    assert "input 'scan' never received" in status.message
+
+
 def test_watchdog_thread_stops_joint_outputs_of_a_stalled_node(harness, spin_until) -> None:
     h, joints = driven(harness, spin_until, **JOINTS_ONLY)
     assert h.node.pub_cmd is None
