@@ -64,6 +64,10 @@ BACKENDS = (CPU, ACCELERATOR)
 #: DESIGN §5: about 25 M INT8 weights is the practical single-context ceiling of a
 #: Hailo-8; beyond it the compiler splits the network into contexts at 3-4x lower throughput.
 SINGLE_CONTEXT_WEIGHT_BUDGET = 25_000_000
+#: Largest ``rate_dividers`` value: the engine keeps dividers in C integers (a divider past
+#: int64 raised OverflowError in it), and an area updated once in 2**31 - 1 bursts (12 days at
+#: the highest burst_rate_hz, 2 kHz) is already one that never runs.
+MAX_RATE_DIVIDER = 2**31 - 1
 #: DESIGN §5: dense layers reach that ceiling sooner, at about 10-15 M weights. The lower
 #: end is used so the warning comes before the compiler starts splitting.
 DENSE_WEIGHT_BUDGET = 10_000_000
@@ -135,9 +139,10 @@ class PlacementRules:
         if not isinstance(self.rate_dividers, Mapping):
             raise ValueError("placement rule rate_dividers must map area ids or names to an int")
         for k, v in self.rate_dividers.items():
-            if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, int) \
+                    or not 1 <= v <= MAX_RATE_DIVIDER:
                 raise ValueError(f"rate_dividers {k!r}: must be an area id or name mapped to an "
-                                 f"int >= 1, got {v!r}")
+                                 f"int in [1, {MAX_RATE_DIVIDER}], got {v!r}")
         object.__setattr__(self, "rate_dividers", dict(self.rate_dividers))
 
     @classmethod
@@ -306,11 +311,14 @@ def place(connectome: Connectome, rules: PlacementRules | None = None) -> list[P
     """Decide CPU or accelerator for every projection (module docstring: precedence).
 
     ``rules`` defaults to ``PlacementRules()``. Returns one :class:`Placement` per projection,
-    in projection order. Raises ``ValueError`` when ``cpu_areas``/``accelerator_areas`` name an
-    area the connectome lacks, or an override names no existing mapping.
+    in projection order. Raises ``ValueError`` when ``cpu_areas``/``accelerator_areas`` or
+    ``rate_dividers`` name an area the connectome lacks, or an override names no existing mapping.
     """
     rules = rules or PlacementRules()
     overrides = _resolve_overrides(connectome, rules.overrides)
+    # Not used here, but checked like the area lists: export and the node must run one brain,
+    # and the node refuses a divider for an area the brain lacks.
+    _area_indices(connectome, rules.rate_dividers, "rate_dividers")
     cpu_areas = _area_indices(connectome, rules.cpu_areas, "cpu_areas")
     acc_areas = _area_indices(connectome, rules.accelerator_areas, "accelerator_areas")
     out = []

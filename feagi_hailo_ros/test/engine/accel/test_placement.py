@@ -163,6 +163,11 @@ def test_thresholds_are_inclusive_and_both_required(obstacle):
     ({"cpu_areas": ["c__obl"], "accelerator_areas": ["c__obl"]}, "both"),
     ({"min_synapses": -1}, "min_synapses"),
     ({"min_synapse": 3}, "unknown placement rule"),
+    # The node refuses a divider for an area the brain lacks; placement and export must too.
+    ({"rate_dividers": {"nowhere": 2}}, "rate_dividers: .*no cortical area"),
+    # A divider past int64 raised OverflowError inside the engine (not a refusal by the rules).
+    ({"rate_dividers": {"c__obl": 2**63}}, "rate_dividers 'c__obl'"),
+    ({"rate_dividers": {"c__obl": 10**21}}, "rate_dividers 'c__obl'"),
 ])
 def test_bad_rules_are_refused(obstacle, rules, message):
     with pytest.raises(ValueError, match=message):
