@@ -55,6 +55,7 @@ from .placement import (
     ACCELERATOR,
     Placement,
     PlacementRules,
+    pipelined_brain,
     place,
     plan_partitions,
     readable_id,
@@ -371,7 +372,8 @@ def export(connectome: Connectome, out_dir: str | Path, *, arch: str = "hailo8",
     """Write every accelerator partition of ``connectome`` to ``out_dir``; return the manifest.
 
     ``placements`` (from :func:`~.placement.place`) wins over ``rules``; with neither the
-    default rules apply. ``calib_bursts`` frames are recorded per partition (0 skips the
+    default rules apply. With ``rules`` alone their ``pipeline`` rule applies
+    (:func:`~.placement.pipelined_brain`: the partitions are those of the brain that runs). ``calib_bursts`` frames are recorded per partition (0 skips the
     calibration run and files, e.g. for ONNX Runtime only). ``progress`` receives one line
     per step.
 
@@ -395,6 +397,10 @@ def export(connectome: Connectome, out_dir: str | Path, *, arch: str = "hailo8",
     out.mkdir(parents=True, exist_ok=True)
     if placements is None:
         placements = place(connectome, rules)
+        # The pipeline rule changes the brain that runs (delay 1 -> 2 on the accelerator):
+        # export that brain, as the node does with the same rules. With ``placements`` given
+        # the caller passes the brain they belong to (the CLI pipelines it first).
+        connectome, _ = pipelined_brain(connectome, placements, rules)
     n_acc = sum(pl.backend == ACCELERATOR for pl in placements)
     partitions = plan_partitions(connectome, placements)
     say(f"{n_acc} of {len(placements)} projections on the accelerator, "

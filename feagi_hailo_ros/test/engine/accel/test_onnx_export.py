@@ -217,3 +217,19 @@ def test_engine_does_not_need_onnx():
     root = Path(__file__).resolve().parents[3]
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root,
                    env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+
+
+def test_export_with_the_pipeline_rule_exports_the_pipelined_brain(tmp_path: Path) -> None:
+    # export(rules=...) used to drop the pipeline rule: delay-1 partitions were written, and a
+    # node running the same rules (which pipelines the brain) refused the manifest ("delay 1,
+    # but projection 0 has delay 2"). The CLI pipelined the brain itself; the function must too.
+    import dataclasses
+
+    c = load_brain("obstacle_avoidance")[0]
+    rules = dataclasses.replace(ALL_ON, pipeline=True)
+    manifest = export(c, tmp_path, rules=rules, calib_bursts=0)
+    assert manifest.partitions
+    assert all(p.delay == 2 and "_d2_" in p.name for p in manifest.partitions), \
+        [p.name for p in manifest.partitions]
+    plain = export(c, tmp_path / "plain", rules=ALL_ON, calib_bursts=0)
+    assert all(p.delay == 1 for p in plain.partitions)
