@@ -373,9 +373,9 @@ def export(connectome: Connectome, out_dir: str | Path, *, arch: str = "hailo8",
 
     ``placements`` (from :func:`~.placement.place`) wins over ``rules``; with neither the
     default rules apply. With ``rules`` alone their ``pipeline`` rule applies
-    (:func:`~.placement.pipelined_brain`: the partitions are those of the brain that runs). ``calib_bursts`` frames are recorded per partition (0 skips the
-    calibration run and files, e.g. for ONNX Runtime only). ``progress`` receives one line
-    per step.
+    (:func:`~.placement.pipelined_brain`: the partitions are those of the brain that runs).
+    ``calib_bursts`` frames are recorded per partition (0 skips the calibration run and files,
+    e.g. for ONNX Runtime only). ``progress`` receives one line per step.
 
     Creates ``out_dir`` if needed and writes the files listed in the module docstring plus
     ``manifest.json`` and ``COMPILE.md``. Returns the :class:`~.manifest.Manifest` written
