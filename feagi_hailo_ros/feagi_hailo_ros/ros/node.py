@@ -317,10 +317,14 @@ class HybridNode(LifecycleNode):
             # area of the new brain, so the sensor callback asks the runner.
             self.bindings = [self._sensor_binding(n, self.runner.sensor_area(n) or UNBOUND)
                              for n in names]
-        except (BrainLoadError, ValueError, FileNotFoundError, RuntimeError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure to configure is a FAILURE
             # ValueError covers GenomeError, ManifestError, bad placement rules; RuntimeError
-            # covers HailoRTUnavailable / HailoRTError with hailo_required.
-            self.get_logger().error(f"configure failed: {exc}")
+            # covers HailoRTUnavailable / HailoRTError with hailo_required. Anything else is
+            # still a refusal (the node stays unconfigured, what was made is released), named
+            # by its type.
+            expected = (BrainLoadError, ValueError, FileNotFoundError, RuntimeError)
+            reason = str(exc) if isinstance(exc, expected) else f"{type(exc).__name__}: {exc}"
+            self.get_logger().error(f"configure failed: {reason}")
             self._log_help_once(getattr(exc, "help", ""))
             self._release()
             return TransitionCallbackReturn.FAILURE

@@ -9,6 +9,7 @@ rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed in this envi
 from lifecycle_msgs.msg import State, Transition  # noqa: E402
 from lifecycle_msgs.srv import ChangeState, GetAvailableTransitions, GetState  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
 
 from feagi_hailo_ros.ros.node import HybridNode  # noqa: E402
 
@@ -153,3 +154,18 @@ def test_query_services_missing_is_a_clear_error(ros_context) -> None:
             serve_queries_apart(bare)
     finally:
         bare.destroy_node()
+
+
+def test_an_unexpected_exception_while_configuring_is_a_clean_failure(harness, monkeypatch):
+    # Any exception while building (not only the expected kinds) leaves the node unconfigured
+    # with what was made released, not on the lifecycle error path.
+    from feagi_hailo_ros.ros import node as node_module
+
+    def broken(*args, **kwargs):
+        raise OverflowError("a value too large for a C integer")
+
+    monkeypatch.setattr(node_module, "BrainRunner", broken)
+    h = harness()
+    assert h.node.trigger_configure() == TransitionCallbackReturn.FAILURE
+    assert h.node._state_machine.current_state[1] == "unconfigured"
+    assert h.node.runner is None

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..core.connectome import AreaSpec, Connectome
+from ..core.engine import MAX_RATE_DIVIDER  # one bound: the engine's
 from ..core.integrator import Integrator, integrability
 from .layout import CONV, ProjectionLayout, projection_layout
 from .manifest import Partition, PartitionOutput
@@ -64,10 +65,6 @@ BACKENDS = (CPU, ACCELERATOR)
 #: DESIGN §5: about 25 M INT8 weights is the practical single-context ceiling of a
 #: Hailo-8; beyond it the compiler splits the network into contexts at 3-4x lower throughput.
 SINGLE_CONTEXT_WEIGHT_BUDGET = 25_000_000
-#: Largest ``rate_dividers`` value: the engine keeps dividers in C integers (a divider past
-#: int64 raised OverflowError in it), and an area updated once in 2**31 - 1 bursts (12 days at
-#: the highest burst_rate_hz, 2 kHz) is already one that never runs.
-MAX_RATE_DIVIDER = 2**31 - 1
 #: DESIGN §5: dense layers reach that ceiling sooner, at about 10-15 M weights. The lower
 #: end is used so the warning comes before the compiler starts splitting.
 DENSE_WEIGHT_BUDGET = 10_000_000

@@ -51,6 +51,11 @@ from .state import NeuronSnapshot
 
 BackendFactory = Callable[..., Backend]
 
+#: Largest rate divider: dividers live in C integers in the backends (a divider past int64
+#: raised OverflowError), and an area updated once in 2**31 - 1 bursts (12 days at the highest
+#: burst_rate_hz, 2 kHz) is already one that never runs.
+MAX_RATE_DIVIDER = 2**31 - 1
+
 
 def _cpu_backend(**kw: Any) -> Backend:
     from .cpu_backend import CpuBackend
@@ -642,8 +647,10 @@ class Engine:
         """
         resolved: dict[int, int] = {}
         for key, k in dividers.items():
-            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-                raise ValueError(f"rate divider of {key!r} must be an int >= 1, got {k!r}")
+            if (isinstance(k, bool) or not isinstance(k, (int, np.integer))
+                    or not 1 <= k <= MAX_RATE_DIVIDER):
+                raise ValueError(f"rate divider of {key!r} must be an int in 1..{MAX_RATE_DIVIDER}, "
+                                 f"got {k!r}")
             resolved[self.connectome.area(key).index] = int(k)
         slowed = {a: k for a, k in resolved.items() if k > 1}
         if slowed or self.rate_dividers:

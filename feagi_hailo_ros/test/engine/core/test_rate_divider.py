@@ -140,3 +140,12 @@ def test_placement_rules_carry_dividers_to_the_node_engine():
         json.dump({"rate_dividers": {"nope": 3}}, g)
     with pytest.raises(ValueError, match="rate_dividers"):
         make_engine(c, AcceleratorConfig(placement_config=g.name))
+
+
+def test_a_divider_past_the_bound_is_refused_not_overflowed():
+    from feagi_hailo_ros.engine.core.engine import MAX_RATE_DIVIDER
+
+    Engine(chain(), rate_dividers={0: MAX_RATE_DIVIDER})
+    for bad in (MAX_RATE_DIVIDER + 1, 2**63, 2**70):
+        with pytest.raises(ValueError, match="rate divider"):
+            Engine(chain(), rate_dividers={0: bad})
