@@ -346,6 +346,7 @@ class Engine:
             force_psp=np.concatenate(force_psp) if force_psp else np.zeros(0, np.float32),
             late_external=collect,
             late_positions=positions,
+            phase_timing=bool(self._lanes),
         )
         self._clear_pending()
         t1 = time.perf_counter()
