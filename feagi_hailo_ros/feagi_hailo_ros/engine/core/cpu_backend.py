@@ -188,6 +188,7 @@ class CpuBackend(Backend):
         of a deque of fresh arrays, so a burst allocates nothing and the compiled burst can
         read and write its history itself. Costs 8 bytes per neuron per slot.
         """
+        self._prepared_args = None  # arrays replaced: rebuild the kernel's tuples
         h = self._history_length
         self._ring_idx = np.zeros((h, self._n), INDEX_DTYPE)
         self._ring_psp = np.zeros((h, self._n), POTENTIAL_DTYPE)
@@ -307,6 +308,7 @@ class CpuBackend(Backend):
         self.area_params = params
         self._dividers = slowed
         self._holds = (np.array(list(slowed), np.int64), np.array(list(slowed.values()), np.int64))
+        self._prepared_args = None
 
     def set_projection_weights(self, projection: int, signed_weights: np.ndarray) -> None:
         """Write a plastic projection's weights into its CSR slots (see ``Backend``)."""
@@ -402,6 +404,21 @@ class CpuBackend(Backend):
             self._events_per_s = 0.9 * self._events_per_s + 0.1 * events / (t2 - t1)
         return int(n_fired)
 
+    @property
+    def can_run_prepared(self) -> bool:
+        """Whether :meth:`run_prepared` may be used now: :attr:`fused` is true and the dynamics
+        are not split over threads (only the general path of ``process_burst`` does that)."""
+        return self.fused and not self._parallel()
+
+    def _kernel_args(self) -> tuple:
+        """The array tuples ``kernels.burst`` takes, built once per set of arrays (rebuilt after
+        anything replaces one: upload, reset, state upload, rate dividers)."""
+        synapses = (self.div, self._indptrs, self._syn, self._syn.view(np.float32),
+                    self._delays, self._divided, int(self.prefetch_distance))
+        history = (self._ring_idx, self._ring_psp, self._ring_count, self._head)
+        return (self._neuron_arrays(), synapses, history, self._holds,
+                int(self.prefetch_distance))
+
     def _parallel(self) -> bool:
         """Whether the dynamics are split over threads (only the general path does that)."""
         return self.threads > 1 and self._n >= self.parallel_min_neurons
@@ -430,11 +447,10 @@ class CpuBackend(Backend):
         (``burst``: seconds per burst) and ``last_events`` (synaptic events of all ``count``).
         """
         t0 = time.perf_counter()
-        synapses = (self.div, self._indptrs, self._syn, self._syn.view(np.float32),
-                    self._delays, self._divided, int(self.prefetch_distance))
-        history = (self._ring_idx, self._ring_psp, self._ring_count, self._head)
-        holds = self._holds
-        nrn = self._neuron_arrays()
+        args = self._prepared_args
+        if args is None or args[4] != self.prefetch_distance:
+            args = self._prepared_args = self._kernel_args()
+        nrn, synapses, history, holds, _ = args
         subtractive = self.inhibition == "subtractive"
         n_fired, events, left = 0, 0, int(count)
         while left > 0:
