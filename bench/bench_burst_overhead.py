@@ -97,7 +97,10 @@ def tight_rate(conn: Connectome, bursts: int) -> float:
         post.append(np.asarray(p.post, np.int64))
         sw = projection_signed_weight(p)
         w.append(np.broadcast_to(np.asarray(sw, np.float32), np.shape(p.pre)))
-    cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt))
+
+    def cat(xs: list[np.ndarray], dt: type) -> np.ndarray:
+        return np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)
+
     csr = csr_of(cat(pre, np.int64), cat(post, np.int32), cat(w, np.float32), conn.neuron_count)
     return time_steps(*csr, bursts, 130.0, 1000.0, 0.875, 2)["tight_steps_per_s"]
 

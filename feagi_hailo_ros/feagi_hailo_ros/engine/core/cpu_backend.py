@@ -337,9 +337,9 @@ class CpuBackend(Backend):
         neurons outside the brain (``backend.check_burst_input``) or
         overlapping ``inject_ranges``. A burst without integrator input runs as
         one compiled call (:meth:`run_prepared`) unless :attr:`fused` is false,
-        ``inp.phase_timing`` asks for phase times or the dynamics are split over threads. Sets ``last_timing`` (seconds per
-        phase: input, propagate, dynamics; ``burst`` alone for the compiled call)
-        and ``last_events``.
+        ``inp.phase_timing`` asks for phase times or the dynamics are split over
+        threads. Sets ``last_timing`` (seconds per phase: input, propagate,
+        dynamics; ``burst`` alone for the compiled call) and ``last_events``.
         """
         t0 = time.perf_counter()
         check_burst_input(inp, self._n)

@@ -18,7 +18,7 @@ Data layout
   rows and target accumulators a few spikes ahead (see
   ``PREFETCH_DISTANCE``), which turns delivery from latency-bound into
   mostly overlapped memory traffic.
-* Past fired sets are kept by the backend as a ring of ``(ids int32, psp
+* Past fired sets are kept by the backend as a ring of flat slots ``(ids int32, psp
   float32)`` per burst (``psp`` = what each spike carries), as deep as the
   longest delay.
 * Candidates are a bitset (one bit per neuron, uint64 words): 1M neurons
