@@ -170,6 +170,8 @@ class BrainRunner:
                  outputs: Sequence[OutputBinding] = (), learning: bool = True,
                  max_plastic_synapses: int = DEFAULT_MAX_PLASTIC_SYNAPSES) -> None:
         self.seed = seed
+        #: (connectome, cortical ids, first neurons, flat area bounds) for _fired_by_area.
+        self._split: tuple[Connectome, list[str], list[int], np.ndarray] | None = None
         self._learning = bool(learning)
         self.max_plastic_synapses = int(max_plastic_synapses)
         self.accelerator = accelerator or AcceleratorConfig()
@@ -430,14 +432,25 @@ class BrainRunner:
                                timing=dict(engine.last_timing), twist=twist, joints=joints,
                                swapped=swapped)
 
-    @staticmethod
-    def _fired_by_area(engine: Engine) -> dict[str, np.ndarray]:
+    def _fired_by_area(self, engine: Engine) -> dict[str, np.ndarray]:
+        """Area-local ids (int64, ascending) of the last burst's spikes, per cortical id.
+
+        One ``searchsorted`` over every area's bounds (kept per connectome) instead of two
+        per area: this runs every burst, and on a small brain it cost more than the burst.
+        """
+        conn = engine.connectome
+        split = self._split
+        if split is None or split[0] is not conn:  # first burst, or a swapped brain
+            ids = [a.cortical_id for a in conn.areas]
+            firsts = [a.first_neuron for a in conn.areas]
+            bounds = np.array([[a.first_neuron, a.first_neuron + a.neuron_count]
+                               for a in conn.areas], np.int64).reshape(-1)
+            split = self._split = (conn, ids, firsts, bounds)
+        _, ids, firsts, bounds = split
         g = engine.fired_global()
-        out: dict[str, np.ndarray] = {}
-        for a in engine.connectome.areas:
-            lo, hi = np.searchsorted(g, [a.first_neuron, a.first_neuron + a.neuron_count])
-            out[a.cortical_id] = g[lo:hi] - a.first_neuron
-        return out
+        cuts = np.searchsorted(g, bounds).tolist()
+        return {cid: g[cuts[2 * k]:cuts[2 * k + 1]] - first
+                for k, (cid, first) in enumerate(zip(ids, firsts, strict=True))}
 
     # -- between bursts -------------------------------------------------------------------
 

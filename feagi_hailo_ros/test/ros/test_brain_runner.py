@@ -1,9 +1,11 @@
 """BrainRunner's input and engine rules on a fake engine and an injected clock (no DDS, no
 wall time): held readings expire after ``hold_s`` (the node's ``input_timeout_s``), reset
-clears held and queued input, queued input (``area_input``) is injected once, and a swap
-closes the engine it replaces."""
+clears held and queued input, queued input (``area_input``) is injected once, a swap
+closes the engine it replaces, and the fired set is split per area (also after a swap)."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -131,3 +133,44 @@ def test_a_swap_applied_between_bursts_closes_the_old_engine(runner, brain) -> N
     runner.swap(runner.prepare_swap(brain))
     runner.apply_pending()  # the node does this for an upload while inactive
     assert engine(runner) is not old and old.closed == 1
+
+
+class FiringFakeEngine(FakeEngine):
+    """Fires a chosen set of global neuron ids every burst."""
+
+    fired_ids = np.zeros(0, np.int64)
+
+    def fired_global(self) -> np.ndarray:
+        return np.sort(self.fired_ids)
+
+
+def _expected_split(connectome: Connectome, ids: np.ndarray) -> dict[str, list[int]]:
+    return {a.cortical_id: [int(g) - a.first_neuron for g in ids
+                            if a.first_neuron <= g < a.first_neuron + a.neuron_count]
+            for a in connectome.areas}
+
+
+def _relaid(connectome: Connectome) -> Connectome:
+    """The same areas in reverse order, laid out again (other first neurons), no synapses."""
+    areas, first = [], 0
+    for k, a in enumerate(reversed(connectome.areas)):
+        areas.append(dataclasses.replace(a, index=k, first_neuron=first))
+        first += a.neuron_count
+    return dataclasses.replace(connectome, areas=areas, projections=[], power_area=None)
+
+
+def test_the_fired_set_is_split_per_area_and_follows_a_swapped_brain(brain, monkeypatch) -> None:
+    monkeypatch.setattr(brain_runner, "make_engine",
+                        lambda connectome, *a, **k: EngineChoice(FiringFakeEngine(connectome)))
+    runner = BrainRunner(brain, motor_area="o__mot")
+    # Every area's first and last neuron: the bounds of each slice.
+    ids = np.array(sorted({g for a in brain.areas
+                           for g in (a.first_neuron, a.first_neuron + a.neuron_count - 1)}))
+    FiringFakeEngine.fired_ids = ids
+    got = {k: v.tolist() for k, v in runner.step(now=1.0).fired.items()}
+    assert got == _expected_split(brain, ids)
+    other = _relaid(brain)
+    runner.swap(runner.prepare_swap(other))
+    result = runner.step(now=1.1)
+    assert result.swapped
+    assert {k: v.tolist() for k, v in result.fired.items()} == _expected_split(other, ids)

@@ -100,6 +100,10 @@ class BurstInput:
     late_external: Callable[[], list[ExternalInput]] | None = None
     #: ``(delay, src_start)`` of every ExternalInput ``late_external`` will return.
     late_positions: list[tuple[int, int]] = field(default_factory=list)
+    #: Ask for the time of each phase (input, propagate, dynamics) in ``last_timing``: a
+    #: backend may then run the burst in steps instead of one compiled call. Engines with
+    #: integrators ask, so their diagnostics show where the CPU's share of a burst goes.
+    phase_timing: bool = False
 
 
 def forced_psp(inp: BurstInput) -> np.ndarray:

@@ -10,7 +10,6 @@ threads; synaptic delivery stays serial (its writes scatter).
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Collection, Mapping, Sequence
 
 import numba
@@ -113,12 +112,19 @@ class CpuBackend(Backend):
         self._seed_u64 = np.uint64(self.seed & 0xFFFFFFFFFFFFFFFF)
         self._n = 0
         self._burst = 0
-        #: (delay, indptr, syn, syn as float32, any source divides its PSP)
+        #: (delay, indptr, syn, syn as float32, any source divides its PSP); every delay's
+        #: indptr is a row of ``_indptrs`` with offsets into the one shared ``syn``.
         self._csr: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, bool]] = []
+        self._indptrs = np.zeros((0, 1), np.int32)
+        self._syn = np.zeros((0, 2), np.int32)
+        self._delays = np.zeros(0, np.int64)
+        self._divided = np.zeros(0, np.bool_)
         self._history_length = 1
         self._epoch = 0
-        self._history: deque[tuple[np.ndarray, np.ndarray]] = deque()
-        self._last = empty_spikes()[0]
+        self._alloc_history()
+        #: Whether bursts without integrator input run as one compiled call
+        #: (``kernels.burst``); false forces the general path (tests compare the two).
+        self.fused = True
         self._events_per_s = 5e7  # until measured
         self.prefetch_distance = kernels.PREFETCH_DISTANCE
 
@@ -147,8 +153,10 @@ class CpuBackend(Backend):
         #: empty brain still gets one unused row: the dynamics read row 0 up front.
         self.area_params = area_table(areas) if areas else np.zeros(1, kernels.AREA_DTYPE)
         self._base_params = self.area_params.copy()
-        #: Slowed areas: area index -> rate divider k > 1 (set_rate_dividers).
+        #: Slowed areas: area index -> rate divider k > 1 (set_rate_dividers), and the same
+        #: as two int64 arrays (area, divider) for the compiled burst.
         self._dividers: dict[int, int] = {}
+        self._holds = (np.zeros(0, np.int64), np.zeros(0, np.int64))
         for a, area in enumerate(areas):
             self.area_of[area.neuron_slice] = a
             if self.area_params["theta_var"][a]:
@@ -171,10 +179,33 @@ class CpuBackend(Backend):
         self.count = np.zeros(n, dtype=np.int32)
         self.v_kept = np.zeros(n, dtype=np.uint8)
         self._burst = 0
-        self._history = deque(
-            (empty_spikes() for _ in range(self._history_length)), maxlen=self._history_length
-        )
-        self._last = empty_spikes()[0]
+        self._alloc_history()
+
+    def _alloc_history(self) -> None:
+        """An empty ring of the last ``history_length`` fired sets (see ``kernels.burst``).
+
+        Flat preallocated slots (ids int32[H, n], PSPs float32[H, n], counts int64[H]) instead
+        of a deque of fresh arrays, so a burst allocates nothing and the compiled burst can
+        read and write its history itself. Costs 8 bytes per neuron per slot.
+        """
+        self._prepared_args = None  # arrays replaced: rebuild the kernel's tuples
+        h = self._history_length
+        self._ring_idx = np.zeros((h, self._n), INDEX_DTYPE)
+        self._ring_psp = np.zeros((h, self._n), POTENTIAL_DTYPE)
+        self._ring_count = np.zeros(h, np.int64)
+        self._head = np.zeros(1, np.int64)  # slot of the last burst's fired set
+
+    def _slot(self, delay: int) -> int:
+        return int((int(self._head[0]) - delay + 1) % self._history_length)
+
+    def _push_history(self, fired: np.ndarray, fired_psp: np.ndarray) -> None:
+        """Write a burst's fired set (ids ascending) as the newest history slot."""
+        new = (int(self._head[0]) + 1) % self._history_length
+        m = fired.size
+        self._ring_idx[new, :m] = fired
+        self._ring_psp[new, :m] = fired_psp
+        self._ring_count[new] = m
+        self._head[0] = new
 
     def _neuron_arrays(self) -> tuple[np.ndarray, ...]:
         """The fields of a ``kernels.NeuronArrays``, in its order, as a plain tuple.
@@ -209,9 +240,21 @@ class CpuBackend(Backend):
             if p not in exclude:
                 by_delay.setdefault(int(proj.delay), []).append(p)
         self._csr = []
-        #: plastic projection -> (index into _csr, CSR slot of each of its synapses)
+        #: plastic projection -> (index into _csr, slot in the shared syn of each synapse)
         self._plastic_slots: dict[int, tuple[int, np.ndarray]] = {}
-        for d in sorted(by_delay):
+        delays = sorted(by_delay)
+        sizes = [sum(connectome.projections[p].synapse_count for p in by_delay[d])
+                 for d in delays]
+        total = int(sum(sizes))
+        ptr_dtype = np.int32 if total < 2**31 else np.int64
+        # Every delay's CSR in one structure: row k of indptrs is delay k's row table, with
+        # offsets into one shared syn, so the compiled burst takes all delays at once.
+        self._indptrs = np.zeros((len(delays), self._n + 1), dtype=ptr_dtype)
+        self._syn = np.empty((total, 2), dtype=np.int32)
+        self._delays = np.array(delays, np.int64)
+        self._divided = np.zeros(len(delays), np.bool_)
+        base = 0
+        for k, d in enumerate(delays):
             pre, post, sw = [], [], []
             offsets = {}
             for p in by_delay[d]:
@@ -234,20 +277,21 @@ class CpuBackend(Backend):
             plastic = [p for p in by_delay[d] if connectome.projections[p].plasticity is not None]
             if plastic:
                 # kernels.build_csr is a stable counting sort by source: the same slots.
-                slots = csr_slots(pre_a)
+                slots = csr_slots(pre_a) + base
                 for p in plastic:
                     size = connectome.projections[p].synapse_count
-                    self._plastic_slots[p] = (len(self._csr), slots[offsets[p]:offsets[p] + size])
-            ptr_dtype = np.int32 if pre_a.size < 2**31 else np.int64
-            indptr = np.zeros(self._n + 1, dtype=ptr_dtype)
-            syn = np.empty((pre_a.size, 2), dtype=np.int32)
-            kernels.build_csr(pre_a, post_a, sw_a, indptr, syn)
+                    self._plastic_slots[p] = (k, slots[offsets[p]:offsets[p] + size])
+            indptr = self._indptrs[k]
+            kernels.build_csr(pre_a, post_a, sw_a, indptr, self._syn[base:base + pre_a.size])
+            indptr += ptr_dtype(base)
+            base += pre_a.size
             divided = any(
                 not connectome.areas[connectome.projections[p].src_area].psp_uniform
                 for p in by_delay[d]
             )
+            self._divided[k] = divided
             del pre_a, post_a, sw_a
-            self._csr.append((d, indptr, syn, syn.view(np.float32), divided))
+            self._csr.append((d, indptr, self._syn, self._syn.view(np.float32), divided))
         # At least one burst of history: it is also the last fired set, which
         # checkpoints carry.
         self._history_length = max(max_delay, 1)
@@ -263,6 +307,8 @@ class CpuBackend(Backend):
             params["snooze"][a] *= k
         self.area_params = params
         self._dividers = slowed
+        self._holds = (np.array(list(slowed), np.int64), np.array(list(slowed.values()), np.int64))
+        self._prepared_args = None
 
     def set_projection_weights(self, projection: int, signed_weights: np.ndarray) -> None:
         """Write a plastic projection's weights into its CSR slots (see ``Backend``)."""
@@ -289,17 +335,14 @@ class CpuBackend(Backend):
         sets of ``t - delay`` for every delay, ``inp.late_external``, then the
         dynamics. Raises ``IndexError``/``ValueError`` for input addressing
         neurons outside the brain (``backend.check_burst_input``) or
-        overlapping ``inject_ranges``. Sets ``last_timing`` (seconds per
-        phase: input, propagate, dynamics) and ``last_events``.
+        overlapping ``inject_ranges``. A burst without integrator input runs as
+        one compiled call (:meth:`run_prepared`) unless :attr:`fused` is false,
+        ``inp.phase_timing`` asks for phase times or the dynamics are split over
+        threads. Sets ``last_timing`` (seconds per phase: input, propagate,
+        dynamics; ``burst`` alone for the compiled call) and ``last_events``.
         """
         t0 = time.perf_counter()
         check_burst_input(inp, self._n)
-        if self._burst - self._epoch >= self._REBASE_AT:
-            kernels.rebase(self.until, self._REBASE_BY, -1)  # older: not refractory
-            kernels.rebase(self.v_burst, self._REBASE_BY, -2)  # older: stale
-            self._epoch += self._REBASE_BY
-        t_rel = np.int64(self._burst - self._epoch)
-        acc, bits = self.acc, self.bits
         ranges = np.asarray(inp.inject_ranges, dtype=np.int64).reshape(-1, 2)
         range_values = np.asarray(inp.inject_range_values, np.float64)
         if ranges.shape[0] > 1:
@@ -309,16 +352,23 @@ class CpuBackend(Backend):
                 raise ValueError("inject_ranges must be disjoint")
         starts = np.ascontiguousarray(ranges[:, 0])
         stops = np.ascontiguousarray(ranges[:, 1])
+        inj_idx = np.asarray(inp.inject_index, np.int64)
+        inj_val = np.asarray(inp.inject_value, np.float64)
+        force_idx = np.asarray(inp.force_index, np.int64)
+        if (self.fused and not inp.external and inp.late_external is None
+                and not inp.phase_timing and not self._parallel()):
+            return self.run_prepared(inj_idx, inj_val, starts, stops, range_values, force_idx,
+                                     forced_psp(inp))
+        self._maybe_rebase()
+        t_rel = np.int64(self._burst - self._epoch)
+        acc, bits = self.acc, self.bits
         if starts.size:
             kernels.mark_ranges(starts, stops, bits)
         # When dense ranges cover every neuron all are candidates anyway, and
         # synaptic events need not touch the bitset.
         mark = int((stops - starts).sum()) < self._n
-        if len(inp.inject_index):
-            kernels.add_injections(
-                np.asarray(inp.inject_index, np.int64), np.asarray(inp.inject_value, np.float64),
-                acc, bits,
-            )  # fmt: skip
+        if inj_idx.size:
+            kernels.add_injections(inj_idx, inj_val, acc, bits)
         t1 = time.perf_counter()
         events = self._propagate(inp, acc, bits, mark)
         t2 = time.perf_counter()
@@ -329,30 +379,103 @@ class CpuBackend(Backend):
             any_hold |= hold
         args = (
             t_rel, np.int64(self._burst), starts, stops, range_values,
-            np.asarray(inp.force_index, np.int64), forced_psp(inp), self._neuron_arrays(),
+            force_idx, forced_psp(inp), self._neuron_arrays(),
             self.area_params,
             self._seed_u64, self.inhibition == "subtractive",
         )  # fmt: skip
-        if self.threads > 1 and self._n >= self.parallel_min_neurons:
+        if self._parallel():
             numba.set_num_threads(self.threads)
             n_fired = kernels.dynamics_parallel(*args, self.threads, any_hold)
         else:
             n_fired = kernels.dynamics(*args, any_hold)
-        fired = self.out_idx[:n_fired].copy()
-        fired_psp = self.out_psp[:n_fired].copy()
+        fired = self.out_idx[:n_fired]
+        fired_psp = self.out_psp[:n_fired]
         if len(inp.force_index) and n_fired > 1 and np.any(fired[1:] < fired[:-1]):
             # Forced spikes come after the natural (ascending) ones; delivery needs ascending sources
             # (the canonical order, DESIGN §4 rule 2).
             order = np.argsort(fired, kind="stable")
             fired, fired_psp = fired[order], fired_psp[order]
-        self._history.appendleft((fired, fired_psp))
-        self._last = fired
+        self._push_history(fired, fired_psp)
         self._burst += 1
         t3 = time.perf_counter()
         self.last_timing = {"input": t1 - t0, "propagate": t2 - t1, "dynamics": t3 - t2}
         self.last_events = events
         if events > 100_000 and t2 > t1:
             self._events_per_s = 0.9 * self._events_per_s + 0.1 * events / (t2 - t1)
+        return int(n_fired)
+
+    @property
+    def can_run_prepared(self) -> bool:
+        """Whether :meth:`run_prepared` may be used now: :attr:`fused` is true and the dynamics
+        are not split over threads (only the general path of ``process_burst`` does that)."""
+        return self.fused and not self._parallel()
+
+    def _kernel_args(self) -> tuple:
+        """The array tuples ``kernels.burst`` takes, built once per set of arrays (rebuilt after
+        anything replaces one: upload, reset, state upload, rate dividers)."""
+        synapses = (self.div, self._indptrs, self._syn, self._syn.view(np.float32),
+                    self._delays, self._divided, int(self.prefetch_distance))
+        history = (self._ring_idx, self._ring_psp, self._ring_count, self._head)
+        return (self._neuron_arrays(), synapses, history, self._holds,
+                int(self.prefetch_distance))
+
+    def _parallel(self) -> bool:
+        """Whether the dynamics are split over threads (only the general path does that)."""
+        return self.threads > 1 and self._n >= self.parallel_min_neurons
+
+    def _maybe_rebase(self) -> None:
+        """Move the epoch on before int32 burst stamps could overflow (``_REBASE_AT``)."""
+        if self._burst - self._epoch >= self._REBASE_AT:
+            kernels.rebase(self.until, self._REBASE_BY, -1)  # older: not refractory
+            kernels.rebase(self.v_burst, self._REBASE_BY, -2)  # older: stale
+            self._epoch += self._REBASE_BY
+
+    def run_prepared(self, inject_index: np.ndarray, inject_value: np.ndarray,
+                     range_start: np.ndarray, range_stop: np.ndarray, range_value: np.ndarray,
+                     force_index: np.ndarray, force_psp: np.ndarray, count: int = 1) -> int:
+        """Run ``count`` (>= 1) bursts with the same input, each one compiled call; returns
+        how many neurons fired in the last.
+
+        The input of :class:`~.backend.BurstInput` without integrators, already checked where
+        it entered (``Engine.inject``/``force_fire`` check every index; ``process_burst``
+        checks its ``BurstInput``): ``inject_index`` int64 / ``inject_value`` float64 point
+        injections; ``range_start``/``range_stop`` int64 / ``range_value`` float64 disjoint
+        ``[start, stop)`` blocks sorted by start; ``force_index`` int64 with ``force_psp``
+        float32 of equal length. Nothing is checked here: an index outside the brain corrupts
+        memory. Spikes and state equal those of ``count`` calls of :meth:`process_burst`
+        (``kernels.burst`` runs the same kernels in the same order). Sets ``last_timing``
+        (``burst``: seconds per burst) and ``last_events`` (synaptic events of all ``count``).
+        """
+        t0 = time.perf_counter()
+        args = self._prepared_args
+        if args is None or args[4] != self.prefetch_distance:
+            args = self._prepared_args = self._kernel_args()
+        nrn, synapses, history, holds, _ = args
+        subtractive = self.inhibition == "subtractive"
+        n_fired, events, left = 0, 0, int(count)
+        while left > 0:
+            self._maybe_rebase()
+            t_rel = self._burst - self._epoch
+            chunk = min(left, self._REBASE_AT - t_rel)
+            if chunk == 1:
+                n_fired, ev = kernels.burst(
+                    t_rel, self._burst, inject_index, inject_value, range_start, range_stop,
+                    range_value, force_index, force_psp, nrn, self.area_params, self._seed_u64,
+                    subtractive, synapses, history, holds)  # fmt: skip
+            else:
+                n_fired, ev = kernels.bursts(
+                    chunk, t_rel, self._burst, inject_index, inject_value, range_start,
+                    range_stop, range_value, force_index, force_psp, nrn, self.area_params,
+                    self._seed_u64, subtractive, synapses, history, holds)  # fmt: skip
+            self._burst += chunk
+            left -= chunk
+            events += ev
+        dt = time.perf_counter() - t0
+        self.last_timing = {"burst": dt / max(int(count), 1)}
+        self.last_events = events
+        if events > 100_000 * max(int(count), 1) and dt > 0:
+            # Measured over whole bursts here (no separate delivery timer in one call).
+            self._events_per_s = 0.9 * self._events_per_s + 0.1 * events / dt
         return int(n_fired)
 
     def _propagate(self, inp: BurstInput, acc: np.ndarray, bits: np.ndarray, mark: bool) -> int:
@@ -425,18 +548,21 @@ class CpuBackend(Backend):
         return self._history_length
 
     def last_fired(self) -> np.ndarray:
-        """Global ids (int32) of the last burst's spikes: natural ones ascending, then forced."""
-        return self._last
+        """Global ids (int32, ascending) of the last burst's spikes, forced ones included; a copy."""
+        return self.fired_history(1)[0]
 
     def fired_history(self, delay: int) -> tuple[np.ndarray, np.ndarray]:
         """Spikes of burst ``burst - delay`` as ``(ids int32, psp float32)``; empty if none.
 
         Delays outside ``1 .. history_length`` and bursts before 0 give an
-        empty set. The arrays are the backend's own: do not modify them.
+        empty set. The arrays are copies (the ring slot is reused ``history_length``
+        bursts later).
         """
         if delay < 1 or delay > self._history_length or self._burst - delay < 0:
             return empty_spikes()
-        return self._history[delay - 1]
+        slot = self._slot(delay)
+        m = int(self._ring_count[slot])
+        return self._ring_idx[slot, :m].copy(), self._ring_psp[slot, :m].copy()
 
     def estimated_ops_per_second(self) -> float:
         """Synaptic events per second of delivery, measured.
@@ -520,12 +646,13 @@ class CpuBackend(Backend):
         self.v_kept = (np.zeros(self._n, np.uint8) if state.kept_potential is None
                        else np.asarray(state.kept_potential, bool).astype(np.uint8))
         self._burst = s
-        self._history = deque(
-            ((np.asarray(i, INDEX_DTYPE).copy(), np.asarray(p, POTENTIAL_DTYPE).copy())
-             for i, p in state.history),
-            maxlen=self._history_length,
-        )  # fmt: skip
-        self._last = self._history[0][0]
+        self._alloc_history()
+        for d, (i, p) in enumerate(state.history[:self._history_length], start=1):
+            slot = self._slot(d)
+            ids = np.asarray(i, INDEX_DTYPE)
+            self._ring_idx[slot, :ids.size] = ids
+            self._ring_psp[slot, :ids.size] = np.asarray(p, POTENTIAL_DTYPE)
+            self._ring_count[slot] = ids.size
         self.acc[:] = 0.0
         self.bits[:] = 0
         self.fired_flag[:] = 0

@@ -14,6 +14,7 @@ follow ``connectome.py`` (x-major, z innermost, then neuron within voxel).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -79,6 +80,18 @@ def register_backend(name: str, factory: BackendFactory) -> None:
 
 
 AreaKey = str | int
+
+# Empty inputs of the direct path (read only).
+_NO_INDEX = np.zeros(0, np.int64)
+_NO_VALUE = np.zeros(0, np.float64)
+_NO_PSP = np.zeros(0, np.float32)
+
+
+def _joined(parts: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
+    """``parts`` as one array (``empty`` for none; the only part itself for one)."""
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else empty
 
 
 class Engine:
@@ -194,6 +207,15 @@ class Engine:
         self.last_timing: dict[str, float] = {}
         self.timing_totals: dict[str, float] = {}
         self.bursts_timed = 0
+        self._backend_key = f"backend:{backend.name}"
+        # Bursts with nothing between them skip BurstInput and the per-burst bookkeeping
+        # (issue 13): the backend's run_prepared, when it has one.
+        simple = not self._lanes and self._plasticity is None and not self._memory
+        self._direct: Callable[..., int] | None = (
+            getattr(backend, "run_prepared", None) if simple else None)
+        self._power_psp = np.full(self._power.size, FORCED_POTENTIAL, np.float32)
+        self._idle_input = (_NO_INDEX, _NO_VALUE, _NO_INDEX, _NO_INDEX, _NO_VALUE,
+                            self._power, self._power_psp)
 
     # -- inputs for the next burst ---------------------------------------------
 
@@ -214,8 +236,9 @@ class Engine:
             return area.neurons_of_voxels(voxels), area.neurons_per_voxel
         if indices is not None:
             idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-            bad = (idx < 0) | (idx >= area.neuron_count)
-            if bad.any():
+            # min/max first: two reductions, no temporary mask (this runs for every reading).
+            if idx.size and (idx.min() < 0 or idx.max() >= area.neuron_count):
+                bad = (idx < 0) | (idx >= area.neuron_count)
                 raise IndexError(
                     f"neuron index {int(idx[bad][0])} is outside area {area.cortical_id} "
                     f"of {area.neuron_count} neurons"
@@ -244,7 +267,7 @@ class Engine:
         a = self.connectome.area(area)
         local, per_item = self._local_indices(a, voxels, indices)
         pot = np.asarray(potentials, dtype=np.float64)
-        if not np.all(np.isfinite(pot)):
+        if not (math.isfinite(pot) if pot.ndim == 0 else np.isfinite(pot).all()):
             raise ValueError("injected potentials must be finite")
         if local is None:
             if pot.ndim == 0:
@@ -312,14 +335,86 @@ class Engine:
 
     # -- running ---------------------------------------------------------------
 
-    def step(self, n: int = 1) -> int:
+    def step(self, n: int = 1, *, repeat_inputs: bool = False) -> int:
         """Run ``n`` bursts; returns how many neurons fired in the last one.
 
-        Pending injections and forced firing go to the first of them.
+        Pending injections and forced firing go to the first of them, or with
+        ``repeat_inputs`` to every one of them (a constant drive held for ``n`` bursts).
+        A brain without integrators, plasticity, memory areas or rate dividers on a backend
+        with ``run_prepared`` (the CPU backend) runs bursts that share their input as one
+        compiled call; spikes and state are those of ``n`` single steps either way.
         """
+        n = int(n)
+        if n <= 0:
+            return 0
+        if self._direct_ok():
+            return self._step_direct(n, repeat_inputs)
+        if not repeat_inputs:
+            fired = 0
+            for _ in range(n):
+                fired = self._step_once()
+            return fired
+        held = (list(self._inj_idx), list(self._inj_val), list(self._ranges),
+                list(self._force), list(self._force_psp))
         fired = 0
-        for _ in range(int(n)):
+        for _ in range(n):
+            (self._inj_idx, self._inj_val, self._ranges, self._force,
+             self._force_psp) = (list(x) for x in held)
             fired = self._step_once()
+        return fired
+
+    def _direct_ok(self) -> bool:
+        """Whether bursts can skip the general path: nothing runs between the backend's
+        bursts (no integrator, plasticity, memory area or slowed area) and the backend
+        can run prepared input as one compiled call."""
+        return (self._direct is not None and not self.rate_dividers
+                and bool(getattr(self.backend, "can_run_prepared", False)))
+
+    def _pending_arrays(self) -> tuple[np.ndarray, ...]:
+        """The pending inputs (and the power area's forced fire) as ``run_prepared`` takes
+        them; cached arrays when nothing is pending."""
+        if not (self._inj_idx or self._ranges or self._force):
+            return self._idle_input
+        if self._ranges:
+            ranges, range_values = self._merged_ranges()
+            starts = np.ascontiguousarray(ranges[:, 0])
+            stops = np.ascontiguousarray(ranges[:, 1])
+        else:
+            starts, stops, range_values = _NO_INDEX, _NO_INDEX, _NO_VALUE
+        if self._force:
+            force = np.concatenate([*self._force, self._power])
+            force_psp = np.concatenate([*self._force_psp, self._power_psp])
+        else:
+            force, force_psp = self._power, self._power_psp
+        return (_joined(self._inj_idx, _NO_INDEX), _joined(self._inj_val, _NO_VALUE),
+                starts, stops, range_values, force, force_psp)
+
+    def _step_direct(self, n: int, repeat_inputs: bool) -> int:
+        """:meth:`step` for a brain that needs nothing between bursts (see ``_direct_ok``):
+        every index was checked by ``inject``/``force_fire``, so the input goes to the
+        backend's compiled burst as it is."""
+        t0 = time.perf_counter()
+        run = self._direct
+        assert run is not None
+        pending = self._pending_arrays()
+        self._clear_pending()
+        try:
+            if repeat_inputs or pending is self._idle_input:
+                fired = run(*pending, n)
+            else:
+                fired = run(*pending, 1)
+                if n > 1:
+                    fired = run(*self._idle_input, n - 1)
+        except BaseException:
+            self._drain()
+            raise
+        t1 = time.perf_counter()
+        per = (t1 - t0) / n
+        self.last_timing = {self._backend_key: per, "total": per}
+        totals = self.timing_totals
+        totals[self._backend_key] = totals.get(self._backend_key, 0.0) + (t1 - t0)
+        totals["total"] = totals.get("total", 0.0) + (t1 - t0)
+        self.bursts_timed += n
         return fired
 
     def _step_once(self) -> int:
@@ -351,6 +446,7 @@ class Engine:
             force_psp=np.concatenate(force_psp) if force_psp else np.zeros(0, np.float32),
             late_external=collect,
             late_positions=positions,
+            phase_timing=bool(self._lanes),
         )
         self._clear_pending()
         t1 = time.perf_counter()

@@ -18,7 +18,7 @@ Data layout
   rows and target accumulators a few spikes ahead (see
   ``PREFETCH_DISTANCE``), which turns delivery from latency-bound into
   mostly overlapped memory traffic.
-* Past fired sets are kept by the backend as a ring of ``(ids int32, psp
+* Past fired sets are kept by the backend as a ring of flat slots ``(ids int32, psp
   float32)`` per burst (``psp`` = what each spike carries), as deep as the
   longest delay.
 * Candidates are a bitset (one bit per neuron, uint64 words): 1M neurons
@@ -695,3 +695,115 @@ def rebase(stamps: np.ndarray, shift: int, floor: int) -> None:
     for i in range(stamps.size):
         s = np.int64(stamps[i]) - shift
         stamps[i] = floor if s < floor else s
+
+
+# -----------------------------------------------------------------------------
+# One compiled call per burst (issue 13)
+# -----------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def burst(t, t_abs, inj_idx, inj_val, range_start, range_stop, range_value, force_idx, force_psp,
+          nrn, areas, seed, subtractive, synapses, history, holds):  # fmt: skip
+    """One whole burst in one call: input, delivery over every delay, dynamics, history.
+
+    The steps and their order are those of the backend's general path (``CpuBackend``
+    ``process_burst``), by the same kernels, so every spike and potential is the same bit for
+    bit: :func:`mark_ranges` and :func:`add_injections` (point injections in the order given),
+    :func:`propagate` for each delay ascending over the fired set of ``t_abs - delay``, the
+    rate dividers' ``hold`` flags, :func:`dynamics`, then the burst's spikes sorted by id
+    (needed only when forced spikes follow natural ones out of order) written to the history.
+
+    Arguments as in :func:`dynamics` (``t`` epoch-relative, ``t_abs`` absolute; ranges sorted
+    and disjoint; ``inj_idx`` int64, ``inj_val`` float64; ``nrn`` a plain tuple of the
+    :class:`NeuronArrays` fields), plus three tuples:
+
+    * ``synapses = (div, indptrs, syn, synf, delays, divided, dist)``: ``indptrs`` (int32 or
+      int64 [D, n+1]) row ``k`` is the CSR row table of delay ``delays[k]`` (int64[D],
+      ascending), its offsets absolute into the shared ``syn`` (int32[S, 2]) and ``synf`` (its
+      float32 view); ``divided`` (bool[D]) and ``dist`` as for :func:`propagate`;
+    * ``history = (ring_idx, ring_psp, ring_count, head)``: the fired sets of the last ``H``
+      bursts, slot ``(head[0] - d + 1) mod H`` holding burst ``t_abs - d``'s ``ring_count``
+      spikes (ids int32[H, n] ascending, PSPs float32[H, n]); ``head`` (int64[1]) moves on
+      by one as this burst's set is written;
+    * ``holds = (areas_slowed, dividers)`` (int64[K] each): a slowed area holds at every burst
+      but those with ``t_abs % k == k - 1`` (see ``Engine.set_rate_dividers``).
+
+    Nothing is bounds-checked: the caller validated every index where it entered. Returns
+    ``(spikes, synaptic events)`` of this burst.
+    """
+    div, indptrs, syn, synf, delays, divided, dist = synapses
+    ring_idx, ring_psp, ring_count, head_arr = history
+    slowed, dividers = holds
+    acc, bits = nrn[6], nrn[7]
+    out_idx, out_psp = nrn[9], nrn[10]
+    n = acc.size
+    covered = 0
+    if range_start.size:
+        mark_ranges(range_start, range_stop, bits)
+        for r in range(range_start.size):
+            covered += range_stop[r] - range_start[r]
+    # Dense ranges covering every neuron make all candidates: events need not mark (as in
+    # the general path).
+    mark = covered < n
+    if inj_idx.size:
+        add_injections(inj_idx, inj_val, acc, bits)
+    h = ring_idx.shape[0]
+    head = head_arr[0]
+    events = 0
+    for k in range(delays.size):
+        d = delays[k]
+        if d > h:
+            continue
+        slot = (head - d + 1 + h) % h
+        m = ring_count[slot]
+        if m:
+            events += propagate(indptrs[k], syn, synf, div, ring_idx[slot, :m],
+                                ring_psp[slot, :m], acc, bits, mark, divided[k], dist)
+    any_hold = False
+    for q in range(slowed.size):
+        kq = dividers[q]
+        hold = t_abs % kq != kq - 1
+        areas[slowed[q]].hold = hold
+        any_hold |= hold
+    n_fired = dynamics(t, t_abs, range_start, range_stop, range_value, force_idx, force_psp,
+                       nrn, areas, seed, subtractive, any_hold)  # fmt: skip
+    new = (head + 1) % h
+    ordered = True
+    if force_idx.size:
+        for k in range(1, n_fired):
+            if out_idx[k] < out_idx[k - 1]:
+                ordered = False
+                break
+    if ordered:
+        for k in range(n_fired):
+            ring_idx[new, k] = out_idx[k]
+            ring_psp[new, k] = out_psp[k]
+    else:
+        # Forced spikes come after the natural (ascending) ones; delivery needs ascending
+        # sources (DESIGN §4 rule 2). Ids are distinct, so any sort gives one order.
+        order = np.argsort(out_idx[:n_fired], kind="mergesort")
+        for k in range(n_fired):
+            ring_idx[new, k] = out_idx[order[k]]
+            ring_psp[new, k] = out_psp[order[k]]
+    ring_count[new] = n_fired
+    head_arr[0] = new
+    return n_fired, events
+
+
+@njit(cache=True, nogil=True)
+def bursts(count, t, t_abs, inj_idx, inj_val, range_start, range_stop, range_value, force_idx,
+           force_psp, nrn, areas, seed, subtractive, synapses, history, holds):  # fmt: skip
+    """:func:`burst` ``count`` (>= 1) times with the same input, bursts ``t .. t + count - 1``.
+
+    Returns ``(spikes of the last burst, synaptic events of all)``. The caller keeps the
+    epoch-relative ``t + count`` within the range its stamps allow (the backend's rebase).
+    """
+    n_fired = 0
+    events = 0
+    for b in range(count):
+        n_fired, ev = burst(t + b, t_abs + b, inj_idx, inj_val, range_start, range_stop,
+                            range_value, force_idx, force_psp, nrn, areas, seed, subtractive,
+                            synapses, history, holds)  # fmt: skip
+        events += ev
+    return n_fired, events
