@@ -201,6 +201,9 @@ class BrainRunner:
         self._closed = False
         #: Sensor name → (area, voxels, potentials, monotonic time received).
         self._latched: dict[str, tuple[str, np.ndarray, np.ndarray, float]] = {}
+        #: Sensor name → (the latched reading it was made from, Engine.prepare_injection result
+        #: for the running engine); cleared when the brain is swapped or reset.
+        self._prepared: dict[str, tuple[object, tuple[np.ndarray, np.ndarray]]] = {}
         #: How long a latched sensor reading keeps being injected (seconds).
         self.hold_s = 0.5
 
@@ -399,15 +402,18 @@ class BrainRunner:
             pending, self._pending = self._pending, None
             if pending is not None:
                 self._drop_stale_latches(pending.areas)
-            for name, (area, voxels, pots, stamp) in list(self._latched.items()):
+            held = []
+            for name, rec in list(self._latched.items()):
+                area, voxels, pots, stamp = rec
                 if now - stamp > self.hold_s:
                     del self._latched[name]
                 elif len(voxels):
-                    queued.append((area, voxels, None, pots))
+                    held.append((name, rec))
         with self._engine_lock:
             swapped = pending is not None
             if swapped:
                 self._install(pending)
+                self._prepared.clear()  # prepared for the old brain's neuron numbering
             engine = self._engine
             for area, voxels, indices, pots in queued:
                 try:
@@ -416,6 +422,22 @@ class BrainRunner:
                     # Queued for a brain that was swapped out, or outside this brain's area:
                     # the input is dropped, the burst goes on.
                     continue
+            for name, rec in held:
+                # A held reading is converted to neurons once per brain, then injected as is
+                # every burst it is held (converting voxels every burst cost tens of µs). The
+                # entry names the reading it was made from, so a newer reading is never
+                # injected with an older one's neurons.
+                made_from, prepared = self._prepared.get(name, (None, None))
+                if made_from is not rec:
+                    area, voxels, pots, _ = rec
+                    try:
+                        prepared = engine.prepare_injection(area, voxels=voxels, potentials=pots)
+                    except (KeyError, IndexError, ValueError):
+                        continue  # not this brain's (see above)
+                    if prepared is None:  # a whole-area range: queued, nothing to keep
+                        continue
+                    self._prepared[name] = (rec, prepared)
+                engine.inject_prepared(prepared)
             fired_total = engine.step()
             fired = self._fired_by_area(engine)
             twist = None
@@ -460,6 +482,7 @@ class BrainRunner:
         with self._queue_lock:
             self._queued = []
             self._latched = {}
+            self._prepared = {}
         with self._engine_lock:
             self._engine.reset()
 

@@ -36,6 +36,13 @@ class FakeEngine:
     def inject(self, area: str, voxels=None, indices=None, potentials=None) -> None:
         self._injected.append((area, None if voxels is None else np.asarray(voxels).tolist()))
 
+    def prepare_injection(self, area: str, voxels=None, indices=None, potentials=None):
+        self.prepared = getattr(self, "prepared", 0) + 1  # how many conversions were made
+        return (area, None if voxels is None else np.asarray(voxels).tolist())
+
+    def inject_prepared(self, prepared) -> None:
+        self._injected.append(prepared)
+
     def step(self) -> int:
         self.bursts.append(self._injected)
         self._injected = []
@@ -174,3 +181,27 @@ def test_the_fired_set_is_split_per_area_and_follows_a_swapped_brain(brain, monk
     result = runner.step(now=1.1)
     assert result.swapped
     assert {k: v.tolist() for k, v in result.fired.items()} == _expected_split(other, ids)
+
+
+def test_a_held_reading_is_converted_once_and_a_newer_one_again(runner) -> None:
+    fake = engine(runner)
+    runner.latch("scan", SENSOR_AREA, VOXELS, POTENTIALS, now=0.0)
+    for t in range(3):
+        runner.step(now=0.01 * t)
+    assert fake.prepared == 1  # held for three bursts, converted once
+    newer = VOXELS[::-1].copy()
+    runner.latch("scan", SENSOR_AREA, newer, POTENTIALS, now=0.05)
+    runner.step(now=0.06)
+    assert fake.prepared == 2 and injected(runner) == [(SENSOR_AREA, newer.tolist())]
+    runner.reset()
+    runner.latch("scan", SENSOR_AREA, VOXELS, POTENTIALS, now=0.1)
+    runner.step(now=0.11)
+    assert fake.prepared == 3
+
+
+def test_a_held_reading_is_converted_again_for_a_swapped_in_brain(runner, brain) -> None:
+    runner.latch("scan", SENSOR_AREA, VOXELS, POTENTIALS, now=0.0)
+    runner.step(now=0.0)
+    runner.swap(runner.prepare_swap(brain))
+    runner.step(now=0.01)  # the new engine numbers its neurons its own way
+    assert engine(runner).prepared == 1 and injected(runner) == [(SENSOR_AREA, VOXELS.tolist())]

@@ -264,6 +264,26 @@ class Engine:
         ``IndexError`` for a voxel or index outside it, ``ValueError`` for non-finite
         potentials or a count that matches nothing selected.
         """
+        prepared = self.prepare_injection(area, voxels=voxels, indices=indices,
+                                          potentials=potentials)
+        if prepared is not None:
+            self.inject_prepared(prepared)
+
+    def prepare_injection(
+        self,
+        area: AreaKey,
+        *,
+        voxels: np.ndarray | None = None,
+        indices: np.ndarray | None = None,
+        potentials: float | np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """What :meth:`inject` would add, checked and expanded once: ``(global neuron ids int64,
+        values float64)`` for :meth:`inject_prepared`, valid for this engine's connectome. A
+        whole-area scalar (no ``voxels`` / ``indices``) is a range, not prepared: it is queued
+        here and ``None`` returned. Raises what :meth:`inject` raises. A sensor reading held
+        for many bursts is prepared once and injected every burst without converting voxels
+        again.
+        """
         a = self.connectome.area(area)
         local, per_item = self._local_indices(a, voxels, indices)
         pot = np.asarray(potentials, dtype=np.float64)
@@ -272,7 +292,7 @@ class Engine:
         if local is None:
             if pot.ndim == 0:
                 self._ranges.append((a.first_neuron, a.first_neuron + a.neuron_count, float(pot)))
-                return
+                return None
             local = np.arange(a.neuron_count, dtype=np.int64)
         if pot.ndim == 0:
             values = np.full(local.size, float(pot))
@@ -285,8 +305,13 @@ class Engine:
                 f"{pot.size} potentials for {local.size // per_item} selected items of "
                 f"area {a.cortical_id}"
             )
-        self._inj_idx.append(local + a.first_neuron)
-        self._inj_val.append(values)
+        return local + a.first_neuron, values
+
+    def inject_prepared(self, prepared: tuple[np.ndarray, np.ndarray]) -> None:
+        """Add a :meth:`prepare_injection` result to the next burst's input (no checks: it was
+        checked when prepared, for this engine's connectome)."""
+        self._inj_idx.append(prepared[0])
+        self._inj_val.append(prepared[1])
 
     def force_fire(
         self,
