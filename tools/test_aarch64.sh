@@ -115,6 +115,9 @@ enter_rootfs() {
         mount -t tmpfs -o size=256m shm "$ROOTFS/dev/shm"; MOUNTED+=("$ROOTFS/dev/shm")
     fi
     cp -L /etc/resolv.conf "$ROOTFS/etc/resolv.conf"  # for pip
+    # pip in the rootfs trusts what the host trusts (a CI's TLS-inspecting proxy adds its CA to
+    # the host's bundle, not to Debian's fresh one in the rootfs).
+    cp -L "${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}" "$ROOTFS/etc/host-ca-bundle.crt"
 }
 
 # Run a command in the rootfs with a clean environment.
@@ -183,8 +186,9 @@ build_venv() {
     # (set -e does not act inside a function run under `||`: each command checks itself.)
     in_rootfs /usr/bin/python3 -m venv $VENV || return 1
     # shellcheck disable=SC2086
-    in_rootfs $VENV/bin/python -m pip install --quiet --disable-pip-version-check \
-        --only-binary=:all: $wanted || return 1
+    in_rootfs ${https_proxy:+https_proxy=$https_proxy} ${HTTPS_PROXY:+HTTPS_PROXY=$HTTPS_PROXY} \
+        PIP_CERT=/etc/host-ca-bundle.crt $VENV/bin/python -m pip install --quiet \
+        --disable-pip-version-check --only-binary=:all: $wanted || return 1
     in_rootfs $VENV/bin/python -c 'import platform, numpy, numba, llvmlite, yaml; print("venv:", platform.machine(), "python", platform.python_version(), "numpy", numpy.__version__, "numba", numba.__version__)' \
         || return 1
     echo "$wanted" > "$BUILD/venv.stamp"
