@@ -10,7 +10,8 @@
 #            the recipe, a second run with the same recipe reuses the rootfs.
 # 2. venv    /opt/feagi-venv inside the rootfs: aarch64 wheels from PyPI (--only-binary, so
 #            nothing is compiled under emulation) of the pins in requirements/common.txt that
-#            the engine and the binding need. No ROS wheels. Cached by build/aarch64/venv.stamp.
+#            the engine and the binding need (PY_PACKAGES). No ROS wheels. Cached by
+#            build/aarch64/venv.stamp (the pins); another pin rebuilds the venv.
 # 3. engine  pytest feagi_hailo_ros/test/engine inside the rootfs; tests that need the ROS
 #            layer skip themselves there (rclpy is absent).
 # 4. hailo   pytest feagi_hailo_ros/test/hailo inside the rootfs; the libhailort stand-ins are
@@ -46,8 +47,10 @@ VENV=/opt/feagi-venv
 # Debian packages of the rootfs: the interpreter, venv/pip, gcc for the stand-ins, TLS roots
 # for PyPI.
 DEB_PACKAGES=python3,python3-venv,gcc,libc6-dev,ca-certificates
-# PyPI packages of the venv, pinned by requirements/common.txt.
-PY_PACKAGES=(numpy numba llvmlite PyYAML pytest hypothesis)
+# PyPI packages of the venv, pinned by requirements/common.txt: what the engine and the binding
+# import, their test tools, and the optional ONNX pair (a robot may run the onnxruntime
+# integrator; without them those engine tests would only skip).
+PY_PACKAGES=(numpy numba llvmlite PyYAML pytest hypothesis onnx onnxruntime)
 RECORD_ARGS=(run obstacle_avoidance --bursts 200 --input-rate 0.05 --seed 1 --quiet)
 
 STEPS=("$@")
@@ -189,7 +192,7 @@ build_venv() {
     in_rootfs ${https_proxy:+https_proxy=$https_proxy} ${HTTPS_PROXY:+HTTPS_PROXY=$HTTPS_PROXY} \
         PIP_CERT=/etc/host-ca-bundle.crt $VENV/bin/python -m pip install --quiet \
         --disable-pip-version-check --only-binary=:all: $wanted || return 1
-    in_rootfs $VENV/bin/python -c 'import platform, numpy, numba, llvmlite, yaml; print("venv:", platform.machine(), "python", platform.python_version(), "numpy", numpy.__version__, "numba", numba.__version__)' \
+    in_rootfs $VENV/bin/python -c 'import platform, numpy, numba, llvmlite, yaml, onnx, onnxruntime; print("venv:", platform.machine(), "python", platform.python_version(), "numpy", numpy.__version__, "numba", numba.__version__)' \
         || return 1
     echo "$wanted" > "$BUILD/venv.stamp"
 }
