@@ -79,6 +79,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq || die "apt-get update failed"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \
         || die "apt-get install ${missing[*]} failed"
+    for tool in debootstrap qemu-aarch64-static update-binfmts; do
+        command -v $tool >/dev/null || die "$tool is still missing after apt-get install ${missing[*]}"
+    done
 fi
 
 BINFMT=/proc/sys/fs/binfmt_misc
@@ -86,7 +89,10 @@ if [ ! -e $BINFMT/register ]; then
     mount -t binfmt_misc binfmt_misc $BINFMT 2>/dev/null \
         || die "binfmt_misc is not mounted and cannot be mounted here ($BINFMT); the rootfs cannot run"
 fi
-if ! grep -qx enabled $BINFMT/qemu-aarch64 2>/dev/null; then
+if [ -e $BINFMT/qemu-aarch64 ]; then
+    # Registered but switched off (update-binfmts --enable takes that for "already enabled").
+    grep -qx enabled $BINFMT/qemu-aarch64 || echo 1 > $BINFMT/qemu-aarch64 || true
+else
     update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
 fi
 grep -qx enabled $BINFMT/qemu-aarch64 2>/dev/null \
@@ -112,6 +118,10 @@ enter_rootfs() {
     # host /dev under build/ would be at the mercy of an `rm -rf build`.
     if ! mountpoint -q "$ROOTFS/proc"; then
         mount -t proc proc "$ROOTFS/proc"; MOUNTED+=("$ROOTFS/proc")
+    fi
+    # /sys read-only: onnxruntime's cpuinfo reads the CPU lists there (warnings without it).
+    if ! mountpoint -q "$ROOTFS/sys"; then
+        mount -t sysfs -o ro sysfs "$ROOTFS/sys"; MOUNTED+=("$ROOTFS/sys")
     fi
     mkdir -p "$ROOTFS/dev/shm"
     if ! mountpoint -q "$ROOTFS/dev/shm"; then
