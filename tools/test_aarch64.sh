@@ -119,10 +119,9 @@ enter_rootfs() {
     if ! mountpoint -q "$ROOTFS/proc"; then
         mount -t proc proc "$ROOTFS/proc"; MOUNTED+=("$ROOTFS/proc")
     fi
-    # /sys read-only: onnxruntime's cpuinfo reads the CPU lists there (warnings without it).
-    if ! mountpoint -q "$ROOTFS/sys"; then
-        mount -t sysfs -o ro sysfs "$ROOTFS/sys"; MOUNTED+=("$ROOTFS/sys")
-    fi
+    # /sys stays empty on purpose: with the host's sysfs there, onnxruntime's cpuinfo reads the
+    # x86 host's CPU description and the import dies with SIGSEGV under qemu (seen with 1.32.0);
+    # without it onnxruntime prints "Error in cpuinfo" warnings and runs.
     mkdir -p "$ROOTFS/dev/shm"
     if ! mountpoint -q "$ROOTFS/dev/shm"; then
         mount -t tmpfs -o size=256m shm "$ROOTFS/dev/shm"; MOUNTED+=("$ROOTFS/dev/shm")
