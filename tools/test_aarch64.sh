@@ -69,6 +69,10 @@ done
 [ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot and mount); run it as root or with sudo"
 [ "$(uname -m)" = x86_64 ] || die "meant for an x86_64 host (this is $(uname -m)); on arm64 run pytest directly"
 
+if want record; then  # fail now, not after the tests
+    [ -x "$HOST_PYTHON" ] || die "no host python at $HOST_PYTHON for the x86 record (run make setup, or set HOST_PYTHON)"
+fi
+
 missing=()
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
