@@ -5,6 +5,8 @@
 #   make test                  set up what is missing, then lint + pytest + colcon install check
 #   make test ROS_DISTRO=kilted  the same on the ROS 2 Kilted wheels
 #   make setup                 only create/refresh the venv and build the interfaces
+#   make test-aarch64          engine + HailoRT-binding tests and a brain record on arm64 Debian
+#                              under qemu-user-static (root; not part of `make test`; tools/test_aarch64.sh)
 #   make clean                 remove build products (keeps the venv); make distclean removes it too
 #
 # Everything lives under the repo: the venv in .venv/$(ROS_DISTRO), builds in build/.
@@ -70,6 +72,12 @@ colcon-check: setup
 	$(PY) tools/colcon_check.py
 
 test: setup lint pytest colcon-check
+
+# Not part of `make test`: builds an arm64 rootfs (cached in build/aarch64) and runs under
+# emulation for tens of minutes. The host venv makes the x86 record the arm64 one is compared with.
+.PHONY: test-aarch64
+test-aarch64: $(PKG_STAMP)
+	HOST_PYTHON=$(abspath $(PY)) tools/test_aarch64.sh
 
 clean:
 	rm -rf build log install

@@ -174,7 +174,7 @@ class PlacementRules:
         except OSError as exc:
             raise ValueError(f"cannot read placement rules {path}: {exc}") from exc
         if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml  # PyYAML ships with ROS 2; only needed for YAML rule files
+            import yaml  # PyYAML (declared: package.xml, requirements); loaded for YAML rule files only
 
             try:
                 config = yaml.safe_load(text)

@@ -625,7 +625,7 @@ def write_rules(rules: PlacementRules, path: str | Path, comment: str = "") -> P
     path = Path(path)
     doc = rules_document(rules)
     if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml  # PyYAML ships with ROS 2; only needed for YAML rule files
+        import yaml  # PyYAML (declared: package.xml, requirements); loaded for YAML rule files only
 
         head = "".join(f"# {line}\n" for line in comment.splitlines())
         path.write_text(head + yaml.safe_dump(doc, sort_keys=False))

@@ -110,6 +110,9 @@ def make(kind: str, request: pytest.FixtureRequest) -> Iterator[Factory]:
     made: list[Integrator] = []
     dirs: list[tempfile.TemporaryDirectory[str]] = []
     devices = None
+    if kind == "onnxruntime":  # optional packages (package.xml): without them the cases skip
+        pytest.importorskip("onnx", reason="onnxruntime: exporting needs the onnx package")
+        pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
     if kind.startswith("hailo-"):
         rt = HailoRT(request.getfixturevalue("standin_libs")[kind.removeprefix("hailo-")])
         # A device serves one vdevice at a time (the stand-in enforces it): the integrators of
