@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 import warnings
 
 import numpy as np
@@ -70,10 +69,8 @@ def test_v2_and_v3_obstacle_avoidance_build_the_same_brain():
         assert np.array_equal(p2.pre, p3.pre) and np.array_equal(p2.post, p3.post)
 
 
-def test_vision_counts_and_speed():
-    start = time.perf_counter()
+def test_vision_counts():
     c = build_connectome(example_genome_path("vision"))
-    elapsed = time.perf_counter() - start
     assert c.neuron_count == 128 * 128 * 3 + 2 * 128 * 128 * 4 + 2 * 64 * 64 * 8 + \
         32 * 32 * 16 + 8 * 8 * 32 + 7  # + FEAGI's 7 core areas (the genome has none)
     counts = {}
@@ -87,7 +84,6 @@ def test_vision_counts_and_speed():
     assert counts[("c_v4__", "c_v4__", "lateral_-z")] == 32 * 32 * 15
     assert counts[("c_v4__", "c_it__", "projector")] == 32 * 32 * 32
     assert c.synapse_count == 846_336
-    assert elapsed < 10  # a few tenths of a second on one core; generous for a shared CI box
 
 
 # ---------------------------------------------------------------- synapse rules
@@ -423,11 +419,19 @@ def test_memory_estimate_bounds_and_limit():
 
 
 def test_absurd_brain_is_refused_before_allocating():
+    # Refused from the estimate: the build allocates next to nothing (no wall-clock check: the
+    # memory traced while refusing is the evidence).
+    import tracemalloc
+
     g = two_areas((10**6, 10**6, 10**6), (10**6, 10**6, 10**6), [rule("all_to_all")])
-    start = time.perf_counter()
-    with pytest.raises(BrainTooLargeError, match="MiB"):
-        build_connectome(g)
-    assert time.perf_counter() - start < 2
+    tracemalloc.start()
+    try:
+        with pytest.raises(BrainTooLargeError, match="MiB"):
+            build_connectome(g)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20
 
 
 # ------------------------------------------------- the reflex brain really steers
