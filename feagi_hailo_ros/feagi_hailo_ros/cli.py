@@ -188,25 +188,27 @@ def tune_brain(connectome: Connectome, args: argparse.Namespace) -> dict[str, An
 # -- entry point ---------------------------------------------------------------------------------
 
 
+def _brain_arguments(p: argparse.ArgumentParser) -> None:
+    """The brain every subcommand that builds one takes: its name and the leak mode."""
+    p.add_argument("genome")
+    p.add_argument("--legacy-leak", choices=LEGACY_LEAK_MODES, default=LEGACY_LEAK_MODES[0],
+                   help="feagi: leak as FEAGI's engine applies it, V*(1-leak); linear: the old "
+                        "Python FEAGI's leak units towards 0 per burst")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="feagi-hailo", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("inspect", help="areas, mappings, synapse counts, memory estimate")
-    p.add_argument("genome")
-    p.add_argument("--legacy-leak", choices=LEGACY_LEAK_MODES, default=LEGACY_LEAK_MODES[0],
-                   help="feagi: leak as FEAGI's engine applies it, V*(1-leak); linear: the old "
-                        "Python FEAGI's leak units towards 0 per burst")
+    _brain_arguments(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lenient", action="store_true",
                    help="skip unsupported morphologies instead of refusing the genome")
 
     p = sub.add_parser("run", help="headless run")
-    p.add_argument("genome")
-    p.add_argument("--legacy-leak", choices=LEGACY_LEAK_MODES, default=LEGACY_LEAK_MODES[0],
-                   help="feagi: leak as FEAGI's engine applies it, V*(1-leak); linear: the old "
-                        "Python FEAGI's leak units towards 0 per burst")
+    _brain_arguments(p)
     p.add_argument("--bursts", type=int, required=True)
     p.add_argument("--stimulate", type=Path, help="JSON schedule of injections / forced firing")
     p.add_argument("--record", type=Path, help="JSON lines, one per burst: fired voxels per area")
@@ -224,10 +226,7 @@ def _parser() -> argparse.ArgumentParser:
                    "associative_memory grows none past it (counted in plastic_growth_refused)")
 
     p = sub.add_parser("placement", help="which projections go to the accelerator, and why")
-    p.add_argument("genome")
-    p.add_argument("--legacy-leak", choices=LEGACY_LEAK_MODES, default=LEGACY_LEAK_MODES[0],
-                   help="feagi: leak as FEAGI's engine applies it, V*(1-leak); linear: the old "
-                        "Python FEAGI's leak units towards 0 per burst")
+    _brain_arguments(p)
     p.add_argument("--config", type=Path, metavar="RULES",
                    help="placement rules, .yaml/.yml or .json (default: built-in thresholds)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -235,10 +234,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="ONNX partitions, calibration sets and model scripts "
                                       "for Hailo's Dataflow Compiler")
-    p.add_argument("genome")
-    p.add_argument("--legacy-leak", choices=LEGACY_LEAK_MODES, default=LEGACY_LEAK_MODES[0],
-                   help="feagi: leak as FEAGI's engine applies it, V*(1-leak); linear: the old "
-                        "Python FEAGI's leak units towards 0 per burst")
+    _brain_arguments(p)
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--arch", choices=ARCHES, default=ARCHES[0])
     p.add_argument("--config", type=Path, metavar="RULES", help="placement rules (.yaml/.json)")
@@ -251,10 +247,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tune", help="measure CPU and accelerator costs on this machine and "
                                     "write the placement rules of the fastest split")
-    p.add_argument("genome")
-    p.add_argument("--legacy-leak", choices=LEGACY_LEAK_MODES, default=LEGACY_LEAK_MODES[0],
-                   help="feagi: leak as FEAGI's engine applies it, V*(1-leak); linear: the old "
-                        "Python FEAGI's leak units towards 0 per burst")
+    _brain_arguments(p)
     p.add_argument("--out", type=Path, required=True, metavar="RULES",
                    help="placement rules to write (.yaml/.yml, else JSON): the node's "
                         "placement_config, or export --config")
