@@ -113,11 +113,9 @@ def make(kind: str, request: pytest.FixtureRequest) -> Iterator[Factory]:
     if kind == "onnxruntime":  # optional packages (package.xml): without them the cases skip
         pytest.importorskip("onnx", reason="onnxruntime: exporting needs the onnx package")
         pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
+    rt = None
     if kind.startswith("hailo-"):
         rt = HailoRT(request.getfixturevalue("standin_libs")[kind.removeprefix("hailo-")])
-        # A device serves one vdevice at a time (the stand-in enforces it): the integrators of
-        # one test share the device like the brains of one node do.
-        devices = HailoDevices(rt=rt)
 
     def factory(c: Connectome, projections: list[int]) -> Integrator:
         integ: Integrator
@@ -128,6 +126,17 @@ def make(kind: str, request: pytest.FixtureRequest) -> Iterator[Factory]:
                           for pl in place(c, ALL_ON)]  # fmt: skip
             integ = OnnxRuntimeIntegrator.from_connectome(c, placements)
         elif kind.startswith("hailo-"):
+            nonlocal devices
+            # One integrator per Hypothesis example, examples one after another: the previous
+            # example's integrator and vdevice go first. A device serves one vdevice at a time,
+            # and the network groups configured on a vdevice stay until it is released (32 at
+            # most): one pool for all the examples of a test would run out of them.
+            for old in made:
+                old.close()
+            made.clear()
+            if devices is not None:
+                devices.close()
+            devices = HailoDevices(rt=rt)
             tmp = tempfile.TemporaryDirectory(prefix="contract_hailo_")
             dirs.append(tmp)
             integ = HailoIntegrator(standin_export(tmp.name, c, projections), devices=devices,
