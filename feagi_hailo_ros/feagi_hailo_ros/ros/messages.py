@@ -104,7 +104,8 @@ def point_cloud(points: np.ndarray) -> PointCloud2:
 
 
 def burst_stats(burst: int, target_hz: float, rate: RateSummary, duration_s: float,
-                timing: Mapping[str, float], neurons_fired: int) -> BurstStats:
+                timing: Mapping[str, float], neurons_fired: int, cpu_s: float = 0.0,
+                cpu_mean_s: float = 0.0) -> BurstStats:
     """The ``~/burst_stats`` message (header left to the caller).
 
     Args:
@@ -115,6 +116,8 @@ def burst_stats(burst: int, target_hz: float, rate: RateSummary, duration_s: flo
         timing: Seconds per engine phase of the last burst; top-level names (no ``.``, not
             ``total``) become ``backend_names`` / ``backend_duration_ms``.
         neurons_fired: Neurons that fired in the last burst.
+        cpu_s, cpu_mean_s: CPU seconds the burst thread spent on the last burst, and their mean
+            over the bursts since the previous message.
     """
     names = sorted(k for k in timing if k != "total" and "." not in k)
     return BurstStats(burst=int(burst), target_rate_hz=float(target_hz),
@@ -123,7 +126,8 @@ def burst_stats(burst: int, target_hz: float, rate: RateSummary, duration_s: flo
                       period_error_p99_ms=rate.period_error_p99_ms,
                       burst_duration_ms=duration_s * 1e3, backend_names=names,
                       backend_duration_ms=[timing[k] * 1e3 for k in names],
-                      overruns=rate.overruns, neurons_fired=int(neurons_fired))
+                      overruns=rate.overruns, neurons_fired=int(neurons_fired),
+                      burst_cpu_ms=cpu_s * 1e3, burst_cpu_mean_ms=cpu_mean_s * 1e3)
 
 
 #: Diagnostic levels (the statuses themselves are built in ``diagnostics.py``).

@@ -182,6 +182,9 @@ class HybridNode(LifecycleNode):
         self._rate_bound: dict[str, float] = {}
         self._engine_rate: Any = None
         self.last_result = None
+        #: (last burst's CPU seconds, sum and count since the previous ~/burst_stats)
+        self._burst_cpu: tuple[float, float, int] = (0.0, 0.0, 0)
+        self._cpu_lock = threading.Lock()
         #: Called with each BurstResult right after the burst, on the burst thread (keep it short).
         self.burst_observers: list[Any] = []
         #: Sensor-to-motor latencies (s): a reading accepted → the cmd_vel of the first burst
@@ -648,6 +651,17 @@ class HybridNode(LifecycleNode):
     # -- bursting -----------------------------------------------------------------------
 
     def _on_burst(self) -> None:
+        cpu0 = time.thread_time()
+        try:
+            self._burst_once()
+        finally:
+            # The burst thread's CPU time per burst (~/burst_stats): what the burst costs the
+            # robot's CPU, whatever the wall time.
+            cpu = time.thread_time() - cpu0
+            with self._cpu_lock:
+                self._burst_cpu = (cpu, self._burst_cpu[1] + cpu, self._burst_cpu[2] + 1)
+
+    def _burst_once(self) -> None:
         runner = self.runner
         if runner is None or not self._active:
             return
@@ -788,8 +802,12 @@ class HybridNode(LifecycleNode):
             return
         summary = self._rate_summary()
         if result is not None:
+            with self._cpu_lock:
+                last, total, count = self._burst_cpu
+                self._burst_cpu = (last, 0.0, 0)
             stats = messages.burst_stats(result.burst, self._param("burst_rate_hz"), summary,
-                                         result.duration_s, result.timing, result.fired_total)
+                                         result.duration_s, result.timing, result.fired_total,
+                                         cpu_s=last, cpu_mean_s=total / count if count else 0.0)
             stats.header.stamp = self.get_clock().now().to_msg()
             self.pub_stats.publish(stats)
         # Also before the first burst: a loop that never bursts is what /diagnostics must show.

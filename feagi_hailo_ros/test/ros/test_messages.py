@@ -66,8 +66,10 @@ def test_burst_stats_splits_backends() -> None:
     rate = RateSummary(99.0, 0.1, 0.9, 2, 100)
     stats = messages.burst_stats(100, 100.0, rate, 0.002,
                                  {"backend:cpu": 0.001, "backend:cpu.kernel": 0.0005,
-                                  "integrator:onnx": 0.0004, "total": 0.002}, 17)
+                                  "integrator:onnx": 0.0004, "total": 0.002}, 17,
+                                 cpu_s=0.0015, cpu_mean_s=0.00125)
     assert list(stats.backend_names) == ["backend:cpu", "integrator:onnx"]
     assert list(stats.backend_duration_ms) == pytest.approx([1.0, 0.4])
     assert stats.burst_duration_ms == pytest.approx(2.0)
     assert stats.overruns == 2 and stats.neurons_fired == 17 and stats.achieved_rate_hz == 99.0
+    assert (stats.burst_cpu_ms, stats.burst_cpu_mean_ms) == pytest.approx((1.5, 1.25))

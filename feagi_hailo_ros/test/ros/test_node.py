@@ -352,6 +352,8 @@ def test_live_rate_change_applies(harness) -> None:
     stats: list[object] = []
     h.peer.create_subscription(BurstStats, "/feagi_hailo/burst_stats", stats.append, 10)
     assert h.spin_until(h.executor, lambda: len(stats) >= 3, timeout=10.0)
+    # The burst thread's CPU time per burst: measured (> 0), and the mean covers real bursts.
+    assert stats[-1].burst_cpu_ms > 0 and any(s.burst_cpu_mean_ms > 0 for s in stats)
 
 
 def test_configure_again_after_cleanup(harness) -> None:
