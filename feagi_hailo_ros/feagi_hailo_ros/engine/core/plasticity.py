@@ -170,21 +170,6 @@ class Plasticity:
         if not np.all(np.isfinite(s.weight)) or np.any(s.weight < 0):
             raise ValueError(f"projection {p}: learned weights must be finite and >= 0")
 
-    def signed_weights(self, p: int) -> np.ndarray:
-        """Projection ``p``'s current signed weights (float32, one per synapse)."""
-        return self.synapses[p].weight * projection_sign(self._connectome.projections[p])
-
-    def projection(self, p: int) -> Projection:
-        """Projection ``p`` of the genome's connectome with its current synapses and weights
-        (per-synapse weights), for a backend to upload."""
-        proj = self._connectome.projections[p]
-        s = self.synapses[p]
-        return Projection(index=proj.index, src_area=proj.src_area, dst_area=proj.dst_area,
-                          weight=proj.weight, delay=proj.delay, pre=s.pre, post=s.post,
-                          morphology=proj.morphology, rule_index=proj.rule_index,
-                          plastic=proj.plastic, weights=self.signed_weights(p),
-                          plasticity=proj.plasticity)
-
     def forget(self, neurons: np.ndarray) -> list[int]:
         """Delete neurons' synapses from every plastic projection and clear their fire history
         (dead memory neurons, DESIGN §4.7). ``neurons`` are global ids. Returns the projections
