@@ -113,8 +113,19 @@ def brain(areas: list[AreaSpec], projections: list[Projection] = (), power: int 
 
 
 @st.composite
-def area_specs(draw: st.DrawFn) -> AreaSpec:
-    dims = (draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 2)))
+def area_specs(draw: st.DrawFn, max_x: int = 3, plain: float = 0.0) -> AreaSpec:
+    """Any area rules; with probability ``plain`` the rules of the kernels' dense pass (no draw,
+    no fire limit, one threshold, accumulating V, area PSP, multiplicative leak)."""
+    dims = (draw(st.integers(1, max_x)), draw(st.integers(1, 3)), draw(st.integers(1, 2)))
+    if plain and draw(st.floats(0.0, 1.0)) < plain:
+        return area(
+            dims=dims, npv=draw(st.integers(1, 2)),
+            threshold=draw(st.sampled_from([0.5, 1.0, 2.0, 3.0, 5.0, 8.0])),
+            limit=draw(st.sampled_from([math.inf, 6.0])),
+            leak=draw(st.sampled_from([0.0, 0.1, 0.25, 1.0])),
+            refractory=draw(st.integers(0, 3)), psp=draw(st.sampled_from([1, 2, 0.1])),
+            uniform=draw(st.booleans()),
+        )  # fmt: skip
     threshold = draw(st.sampled_from([0.5, 1.0, 2.0, 3.0, 5.0, 8.0]))
     inc = draw(
         st.sampled_from([(0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (0.0, 0.5, 1.0), (0.25, -0.25, 2.0)])
@@ -140,15 +151,17 @@ def area_specs(draw: st.DrawFn) -> AreaSpec:
 
 
 @st.composite
-def connectomes(draw: st.DrawFn, max_areas: int = 4, max_projections: int = 7) -> Connectome:
-    """Small random brains exercising every neuron parameter and delays 1..3."""
-    areas = chain(draw(st.lists(area_specs(), min_size=1, max_size=max_areas)))
+def connectomes(draw: st.DrawFn, max_areas: int = 4, max_projections: int = 7, max_x: int = 3,
+                plain: float = 0.0, max_synapses: int = 40) -> Connectome:
+    """Small random brains exercising every neuron parameter and delays 1..3 (``max_x``,
+    ``plain``: see :func:`area_specs`; up to ``max_synapses`` per projection)."""
+    areas = chain(draw(st.lists(area_specs(max_x, plain), min_size=1, max_size=max_areas)))
     projections = []
     n_proj = draw(st.integers(0, max_projections))
     for p in range(n_proj):
         src = draw(st.integers(0, len(areas) - 1))
         dst = draw(st.integers(0, len(areas) - 1))
-        n_syn = draw(st.integers(0, 40))
+        n_syn = draw(st.integers(0, max_synapses))
         seed = draw(st.integers(0, 2**31))
         rng = np.random.default_rng(seed)
         pre = rng.integers(0, areas[src].neuron_count, n_syn)

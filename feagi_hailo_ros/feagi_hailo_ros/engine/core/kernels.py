@@ -39,6 +39,11 @@ Data layout
   value: their candidate bits are set word-wise and the value is added
   during the walk, so driving every neuron costs no scattered writes. When
   ranges cover every neuron, synaptic events skip the bitset altogether.
+  Inside a range, whole words of one area with plain rules (no draw, no
+  fire limit, per-area threshold, accumulating V) are not walked bit by
+  bit: :func:`_dense` updates them in a branch-free loop the compiler
+  vectorises, then collects the spikes from byte flags (~5x faster per
+  neuron than the walk on the standard benchmark).
 * :func:`dynamics_parallel` splits the walk into disjoint word ranges, one
   per thread, running the same ``_walk`` body; results are identical to
   :func:`dynamics` (same spike order after compaction).
@@ -311,6 +316,10 @@ def add_counts(offset: int, counts: np.ndarray, coef: np.float32, acc: np.ndarra
 #: D/2 ahead: a fired set turns into independent cache misses in flight at
 #: once instead of a chain of dependent ones (~4x on 1M neurons).
 PREFETCH_DISTANCE = 16
+#: From this many neurons on (1 MiB of float32 accumulators, past a core's L2 on the robots'
+#: CPUs), :func:`propagate` also prefetches the targets' accumulators; below it they are
+#: cache-resident and the extra pass over every row only costs (0.75x measured at 10k).
+PREFETCH_TARGETS_MIN = 262_144
 
 
 @njit(cache=True, nogil=True)
@@ -346,16 +355,17 @@ def propagate(
     m = fired_idx.size
     half = dist // 2
     flat = syn.reshape(-1)
+    ahead_targets = dist > 0 and acc.size >= PREFETCH_TARGETS_MIN
     for k in range(m):
-        if k + 2 * dist < m:
+        if dist and k + 2 * dist < m:
             _prefetch(indptr, fired_idx[k + 2 * dist])
             if divided:
                 _prefetch(div, fired_idx[k + 2 * dist])
-        if k + dist < m:
+        if dist and k + dist < m:
             ahead = 2 * indptr[fired_idx[k + dist]]
             _prefetch(flat, ahead)
             _prefetch(flat, ahead + 16)  # rows often straddle a cache line
-        if k + half < m:
+        if ahead_targets and k + half < m:
             jj = fired_idx[k + half]
             for q in range(indptr[jj], indptr[jj + 1]):
                 _prefetch(acc, syn[q, 0])
@@ -368,23 +378,23 @@ def propagate(
         if d == 1.0 and p == 1.0:
             # float32(w * 1.0 / 1.0) is w itself: skip the arithmetic (common case).
             for q in range(start, stop):
-                i = syn[q, 0]
+                i = np.uint32(syn[q, 0])
                 acc[i] = np.float32(acc[i] + synf[q, 1])
                 if mark:
-                    bits[i >> 6] |= _ONE << np.uint64(i & 63)
+                    bits[i >> np.uint32(6)] |= _ONE << np.uint64(i & np.uint32(63))
         elif d == 1.0:
             # x / 1.0 == x exactly, so skipping the division changes no bit.
             for q in range(start, stop):
-                i = syn[q, 0]
+                i = np.uint32(syn[q, 0])
                 acc[i] = np.float32(acc[i] + np.float32(np.float64(synf[q, 1]) * p))
                 if mark:
-                    bits[i >> 6] |= _ONE << np.uint64(i & 63)
+                    bits[i >> np.uint32(6)] |= _ONE << np.uint64(i & np.uint32(63))
         else:
             for q in range(start, stop):
-                i = syn[q, 0]
+                i = np.uint32(syn[q, 0])
                 acc[i] = np.float32(acc[i] + np.float32(np.float64(synf[q, 1]) * p / d))
                 if mark:
-                    bits[i >> 6] |= _ONE << np.uint64(i & 63)
+                    bits[i >> np.uint32(6)] |= _ONE << np.uint64(i & np.uint32(63))
     return events
 
 
@@ -590,6 +600,114 @@ def _walk(w_lo, w_hi, out_base, t, t_abs, range_start, range_stop, range_value, 
     return n_fired
 
 
+#: Shortest dense stretch (in 64-neuron words) worth the branch-free pass.
+DENSE_MIN_WORDS = 1
+
+
+@njit(cache=True, nogil=True)
+def _dense_ok(ar, any_hold):
+    """Whether an area's rules fit :func:`_dense`: no draw, no limit, no per-neuron threshold,
+    accumulating V, spikes carrying the area PSP, multiplicative leak, not held."""
+    return (ar.always and ar.cfc == 0 and not ar.theta_var and ar.mp_acc and not ar.mp_psp
+            and not ar.leak_linear and not (any_hold and ar.hold))
+
+
+@njit(cache=True, nogil=True)
+def _dense(lo, hi, n_fired, t, value, nrn, ar, subtractive):
+    """Rule 3 for every neuron of ``[lo, hi)`` (64-aligned, one area that :func:`_dense_ok`),
+    all candidates because a dense range of ``value`` covers them; spikes are appended to
+    ``nrn.out_*`` from ``n_fired`` in ascending order; returns the new end.
+
+    The same float32 operations as :func:`_walk` for these rules, written as selects so the
+    compiler can vectorise the update; the spikes are collected in a second pass over the
+    fired flags (which :func:`_force_and_clear` needs set anyway).
+    """
+    # Views from 0: an index the compiler knows is not negative needs no wraparound test,
+    # which is what lets it vectorise the loop (~4x measured on 10k neurons).
+    acc, v, until, count = nrn.acc[lo:hi], nrn.v[lo:hi], nrn.until[lo:hi], nrn.count[lo:hi]
+    flag, out_idx, out_psp = nrn.fired_flag[lo:hi], nrn.out_idx, nrn.out_psp
+    t32 = np.int32(t)
+    val = np.float32(value)
+    th, th_max, keep, psp = ar.theta, ar.theta_max, ar.keep, ar.psp
+    fire_until = np.int32(t + ar.refractory)
+    zero = np.float32(0.0)
+    # Two copies of one loop, so neither tests the mode per neuron (a branch in the loop stops
+    # the compiler vectorising it).
+    if subtractive:
+        for i in range(hi - lo):
+            total = np.float32(acc[i] + val)
+            acc[i] = zero
+            v0 = v[i]
+            u0 = until[i]
+            vv = np.float32(v0 + total)
+            vv = vv if vv >= zero else zero
+            live = t32 > u0
+            fire = live & (vv >= th) & (vv <= th_max)
+            v[i] = (zero if fire else np.float32(vv * keep)) if live else v0
+            flag[i] = 1 if fire else 0
+    else:
+        for i in range(hi - lo):
+            total = np.float32(acc[i] + val)
+            acc[i] = zero
+            v0 = v[i]
+            u0 = until[i]
+            vv = np.float32(v0 + total) if total > zero else v0
+            live = t32 > u0
+            fire = live & (vv >= th) & (vv <= th_max)
+            v[i] = (zero if fire else np.float32(vv * keep)) if live else v0
+            flag[i] = 1 if fire else 0
+    words = flag.view(np.uint64)
+    for q in range(words.size):
+        wd = words[q]
+        if wd == _ZERO:
+            continue
+        base = q << 3
+        while wd != _ZERO:  # flags are 0/1 bytes: a set bit's index / 8 is its byte
+            k = base + np.int64(_ctz(wd) >> np.uint64(3))
+            wd &= wd - _ONE
+            until[k] = fire_until
+            c0 = count[k]
+            count[k] = c0 + 1 if c0 < _COUNT_MAX else c0
+            out_idx[n_fired] = lo + k
+            out_psp[n_fired] = psp
+            n_fired += 1
+    return n_fired
+
+
+@njit(cache=True, nogil=True)
+def _candidates(w_lo, w_hi, out_base, t, t_abs, range_start, range_stop, range_value, nrn, areas,
+                seed, subtractive, any_hold):  # fmt: skip
+    """Rule 3 for every candidate in bitset words ``w_lo..w_hi``, spikes ascending from
+    ``out_*[out_base]``; returns the index after the last one (as :func:`_walk`).
+
+    The word-aligned inside of a dense range lying in one area that :func:`_dense_ok` goes to
+    the branch-free :func:`_dense` (every neuron there is a candidate anyway); everything else,
+    the ranges' edge words included, to :func:`_walk`. Both run the same float32 operations, so
+    which one a neuron meets changes no bit.
+    """
+    bits, area_of = nrn.bits, nrn.area_of
+    n_fired = out_base
+    w = w_lo
+    for r in range(range_start.size):
+        w_a = max((range_start[r] + 63) >> 6, w)
+        w_b = min(range_stop[r] >> 6, w_hi)
+        if w_b - w_a < DENSE_MIN_WORDS:
+            continue
+        a = np.int64(area_of[w_a << 6])
+        # Areas are contiguous id ranges: same area at both ends, same area throughout.
+        if np.int64(area_of[(w_b << 6) - 1]) != a or not _dense_ok(areas[a], any_hold):
+            continue
+        n_fired = _walk(w, w_a, n_fired, t, t_abs, range_start, range_stop, range_value, nrn,
+                        areas, seed, subtractive, any_hold)  # fmt: skip
+        n_fired = _dense(w_a << 6, w_b << 6, n_fired, t, range_value[r], nrn, areas[a],
+                         subtractive)
+        for q in range(w_a, w_b):
+            bits[q] = _ZERO  # set by mark_ranges; these neurons are done
+        w = w_b
+    return _walk(w, w_hi, n_fired, t, t_abs, range_start, range_stop, range_value, nrn, areas,
+                 seed, subtractive, any_hold)  # fmt: skip
+
+
 @njit(cache=True, nogil=True)
 def _force_and_clear(t, n_fired, force_idx, force_psp, nrn, areas):
     """Rule 6: append forced spikes (once each), then clear the fired flags.
@@ -649,8 +767,8 @@ def dynamics(t, t_abs, range_start, range_stop, range_value, force_idx, force_ps
     bitset, ``acc`` and ``fired_flag`` are clear again.
     """
     nrn = NeuronArrays(*nrn)  # names for a plain tuple
-    n_fired = _walk(0, nrn.bits.size, 0, t, t_abs, range_start, range_stop, range_value, nrn,
-                    areas, seed, subtractive, any_hold)  # fmt: skip
+    n_fired = _candidates(0, nrn.bits.size, 0, t, t_abs, range_start, range_stop, range_value,
+                          nrn, areas, seed, subtractive, any_hold)  # fmt: skip
     return _force_and_clear(t, n_fired, force_idx, force_psp, nrn, areas)
 
 
@@ -672,8 +790,8 @@ def dynamics_parallel(t, t_abs, range_start, range_stop, range_value, force_idx,
     for c in prange(n_chunks):
         w_lo = c * n_words // n_chunks
         w_hi = (c + 1) * n_words // n_chunks
-        ends[c] = _walk(w_lo, w_hi, w_lo * 64, t, t_abs, range_start, range_stop, range_value,
-                        nrn, areas, seed, subtractive, any_hold)  # fmt: skip
+        ends[c] = _candidates(w_lo, w_hi, w_lo * 64, t, t_abs, range_start, range_stop,
+                              range_value, nrn, areas, seed, subtractive, any_hold)  # fmt: skip
     n_fired = 0
     for c in range(n_chunks):
         base = (c * n_words // n_chunks) * 64
