@@ -478,6 +478,43 @@ class CpuBackend(Backend):
             self._events_per_s = 0.9 * self._events_per_s + 0.1 * events / dt
         return int(n_fired)
 
+    def run_driven(self, inject_index: np.ndarray, inject_value: np.ndarray,
+                   range_start: np.ndarray, range_stop: np.ndarray, range_value: np.ndarray,
+                   force_index: np.ndarray, force_psp: np.ndarray, drive: tuple,
+                   fired_counts: np.ndarray) -> None:
+        """:meth:`run_prepared` for ``fired_counts.size`` bursts with a Poisson drive generated
+        inside the compiled loop (``kernels.driven_bursts``), writing each burst's spike count
+        into ``fired_counts`` (int64[count]).
+
+        ``drive`` is ``PoissonDrive.kernel_args()`` (its blocks inside this brain: unchecked
+        here, the engine checks them). Each burst gets the drive's injections first, then the
+        held input given here. Spikes and state equal those of one :meth:`process_burst` per
+        burst with ``PoissonDrive.apply``'s injections first. Sets ``last_timing`` (``burst``)
+        and ``last_events`` as :meth:`run_prepared`.
+        """
+        t0 = time.perf_counter()
+        args = self._prepared_args
+        if args is None or args[4] != self.prefetch_distance:
+            args = self._prepared_args = self._kernel_args()
+        nrn, synapses, history, holds, _ = args
+        subtractive = self.inhibition == "subtractive"
+        count = int(fired_counts.size)
+        events, done = 0, 0
+        while done < count:
+            self._maybe_rebase()
+            t_rel = self._burst - self._epoch
+            chunk = min(count - done, self._REBASE_AT - t_rel)
+            events += kernels.driven_bursts(
+                t_rel, self._burst, inject_index, inject_value, range_start, range_stop,
+                range_value, force_index, force_psp, nrn, self.area_params, self._seed_u64,
+                subtractive, synapses, history, holds, drive,
+                fired_counts[done:done + chunk])  # fmt: skip
+            self._burst += chunk
+            done += chunk
+        dt = time.perf_counter() - t0
+        self.last_timing = {"burst": dt / max(count, 1)}
+        self.last_events = events
+
     def _propagate(self, inp: BurstInput, acc: np.ndarray, bits: np.ndarray, mark: bool) -> int:
         """Synaptic delivery in the canonical order (DESIGN §4 rule 2): delay passes ascending,
         sources ascending; an integrator's counts go in at their source area's position of their

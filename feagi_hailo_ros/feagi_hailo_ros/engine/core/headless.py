@@ -109,17 +109,54 @@ class RunResult:
     raster_rows: dict[str, list[tuple[int, np.ndarray]]] = field(default_factory=dict)
 
 
+#: Longest a batched call of :func:`run_brain` should take (seconds, estimated from the rate
+#: measured so far), so progress and Ctrl-C are seen within about this long.
+CHUNK_SECONDS = 0.25
+#: Bursts of the first batched call, before any rate is measured.
+FIRST_CHUNK = 64
+
+
+def next_chunk(bursts: int, seconds: float, last: int) -> int:
+    """Bursts for the next batched call of :func:`run_brain`: what ``CHUNK_SECONDS`` holds at
+    the rate of the call just made (``bursts`` in ``seconds``), growing at most 4x over
+    ``last`` (a call that compiled the kernels, or a very short one, measures badly), at
+    least 1."""
+    if seconds <= 0.0:
+        return max(1, 4 * last)
+    return max(1, min(4 * last, int(bursts / seconds * CHUNK_SECONDS)))
+
+
+def _queue_entries(engine: Engine, entries: list[dict[str, Any]]) -> None:
+    """Queue one burst's schedule entries on ``engine`` (checked by :func:`load_schedule`)."""
+    for e in entries:
+        if e["force"]:
+            # A forced fire injects nothing (recording min_force): the potential is
+            # what FEAGI reports and what a forced mp_psp neuron sends.
+            engine.force_fire(e["area"], voxels=e["voxels"],
+                              potential=float(e["potential"] if e["potential"] is not None
+                                              else FORCED_POTENTIAL))
+        elif e["potential"] is not None:
+            engine.inject(e["area"], voxels=e["voxels"], potentials=float(e["potential"]))
+
+
 def run_brain(connectome: Connectome, bursts: int, *, seed: int = 0,
               schedule: Schedule | None = None, record: Path | None = None,
               raster: bool = False, drive: PoissonDrive | None = None,
               progress: Callable[[int, float], None] | None = None,
               learning: bool = True,
-              max_plastic_synapses: int = DEFAULT_MAX_PLASTIC_SYNAPSES) -> RunResult:
-    """Run ``bursts`` bursts on the CPU backend.
+              max_plastic_synapses: int = DEFAULT_MAX_PLASTIC_SYNAPSES,
+              backend: str = "cpu",
+              clock: Callable[[], float] = time.perf_counter) -> RunResult:
+    """Run ``bursts`` bursts on ``backend`` (an ``Engine`` backend name; the NumPy
+    ``"reference"`` is the oracle the tests compare with).
 
-    Each burst applies ``drive`` and the ``schedule`` entries of that burst; ``record`` gets one
-    JSON line per burst: ``{"burst": b, "fired": {id: [[x, y, z], ...]}}``.
-    ``progress(bursts_done, bursts_per_second)`` is called about once a second. The summary
+    Each burst gets ``drive``'s injections, then the ``schedule`` entries of that burst;
+    ``record`` gets one JSON line per burst: ``{"burst": b, "fired": {id: [[x, y, z], ...]}}``.
+    Without ``record`` and ``raster`` the bursts between schedule entries run batched
+    (``Engine.run``: one compiled call per chunk of up to ~``CHUNK_SECONDS``, the drive
+    generated inside it); with them one burst per call, since every burst's fired ids are
+    read. The spikes are the same either way. ``progress(bursts_done, bursts_per_second)`` is
+    called about once a second (``clock``, seconds, times it). The summary
     has bursts, seconds, bursts_per_second, fired_total, neurons and synapses, and for a brain
     with plastic mappings ``learning`` (``learning=False`` runs it frozen) and
     ``plastic_synapses`` (their count at the end: ``associative_memory`` grows them) and
@@ -127,31 +164,34 @@ def run_brain(connectome: Connectome, bursts: int, *, seed: int = 0,
     ``plastic_growth_refused`` (associative synapses not grown past ``max_plastic_synapses``);
     with memory areas, ``memory_areas`` (``Engine.memory_summary`` at the end); ``notes``, the
     connectome's notes (what its build skipped or read differently), when there are any.
+    A ``KeyboardInterrupt`` between calls stops the run; the record so far is closed.
     """
-    engine = Engine(connectome, "cpu", seed=seed, learning=learning,
+    engine = Engine(connectome, backend, seed=seed, learning=learning,
                     max_plastic_synapses=max_plastic_synapses)
     schedule = schedule or {}
+    stim_bursts = sorted(b for b in schedule if 0 <= b < bursts)
     labels = raster_labels(connectome)
     rows: dict[str, list[tuple[int, np.ndarray]]] = {label: [] for label in labels} if raster else {}
     out = record.open("w") if record else None
+    per_burst = out is not None or raster
     fired_total = 0
-    t0 = time.perf_counter()
+    t0 = clock()
     last_report = t0
+    chunk = FIRST_CHUNK
     try:
-        for b in range(bursts):
-            if drive is not None:
-                drive.apply(engine)
-            for e in schedule.get(b, ()):
-                if e["force"]:
-                    # A forced fire injects nothing (recording min_force): the potential is
-                    # what FEAGI reports and what a forced mp_psp neuron sends.
-                    engine.force_fire(e["area"], voxels=e["voxels"],
-                                      potential=float(e["potential"] if e["potential"] is not None
-                                                      else FORCED_POTENTIAL))
-                elif e["potential"] is not None:
-                    engine.inject(e["area"], voxels=e["voxels"], potentials=float(e["potential"]))
-            fired_total += engine.step()
-            if out is not None or raster:
+        b, s = 0, 0  # next burst; next schedule burst's index in stim_bursts
+        while b < bursts:
+            if s < len(stim_bursts) and stim_bursts[s] == b:
+                _queue_entries(engine, schedule[b])
+                s += 1
+                n = 1
+            else:
+                quiet_until = stim_bursts[s] if s < len(stim_bursts) else bursts
+                n = 1 if per_burst else min(chunk, quiet_until - b)
+            started = clock()
+            counts = engine.run(n, drive=drive)
+            fired_total += int(counts.sum())
+            if per_burst:
                 fired = {}
                 for a in connectome.areas:
                     idx = engine.fired(a.index)
@@ -161,10 +201,13 @@ def run_brain(connectome: Connectome, bursts: int, *, seed: int = 0,
                         fired[a.cortical_id] = a.voxel_of(idx).tolist()
                 if out is not None:
                     out.write(json.dumps({"burst": b, "fired": fired}) + "\n")
-            now = time.perf_counter()
+            b += n
+            now = clock()
+            if not per_burst:
+                chunk = next_chunk(n, now - started, chunk)
             if progress is not None and now - last_report > 1.0:
                 last_report = now
-                progress(b + 1, (b + 1) / (now - t0))
+                progress(b, b / (now - t0))
         learned = engine.learned_synapses()
         memory = engine.memory_summary()
         refused = engine.plasticity_stats().get("growth_refused", 0)
@@ -172,7 +215,7 @@ def run_brain(connectome: Connectome, bursts: int, *, seed: int = 0,
         if out is not None:
             out.close()
         engine.close()
-    elapsed = time.perf_counter() - t0
+    elapsed = clock() - t0
     summary = {"bursts": bursts, "seconds": round(elapsed, 4),
                "bursts_per_second": round(bursts / elapsed, 1) if elapsed else None,
                "fired_total": int(fired_total), "neurons": connectome.neuron_count,

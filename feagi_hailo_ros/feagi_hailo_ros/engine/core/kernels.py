@@ -925,3 +925,56 @@ def bursts(count, t, t_abs, inj_idx, inj_val, range_start, range_stop, range_val
                             synapses, history, holds)  # fmt: skip
         events += ev
     return n_fired, events
+
+
+# -----------------------------------------------------------------------------
+# A Poisson drive inside the compiled loop (issue 13 item 2)
+# -----------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def drive_injections(drive, t_abs, acc, bits):
+    """Add burst ``t_abs``'s Poisson drive to the input (``drive.PoissonDrive`` has the rule).
+
+    ``drive = (starts, stops, key, rate, value)``: the driven neurons are the ``[start, stop)``
+    blocks (int64[R] each, global ids); neuron ``i`` is injected ``value`` (float64, rounded to
+    float32 as every point injection is) iff ``excitability_draw(key, i, t_abs) < rate``
+    (``key`` uint64, ``rate`` float64 in [0, 1]). Each neuron is drawn once per burst, so each
+    gets at most one addition: in ``acc`` (float32[n]) from 0 when this runs first, and its bit
+    set in ``bits``. O(driven neurons) hashes per burst. Returns the neurons injected.
+    """
+    starts, stops, key, rate, value = drive
+    v32 = np.float32(value)
+    injected = 0
+    for r in range(starts.size):
+        for i in range(starts[r], stops[r]):
+            if excitability_draw(key, i, t_abs) < rate:
+                acc[i] = np.float32(acc[i] + v32)
+                bits[i >> 6] |= _ONE << np.uint64(i & 63)
+                injected += 1
+    return injected
+
+
+@njit(cache=True, nogil=True)
+def driven_bursts(t, t_abs, inj_idx, inj_val, range_start, range_stop, range_value, force_idx,
+                  force_psp, nrn, areas, seed, subtractive, synapses, history, holds, drive,
+                  fired_counts):  # fmt: skip
+    """:func:`burst` ``fired_counts.size`` times, bursts ``t ..``, each with the same input
+    and burst ``t_abs + b``'s :func:`drive_injections` added before it (the drive's point
+    injections come first in the canonical order, then ``inj_idx``'s).
+
+    ``fired_counts`` (int64[count]) receives each burst's spike count. Arguments otherwise as
+    :func:`bursts` (``drive`` as :func:`drive_injections`; no blocks: no drive). Returns the
+    synaptic events of all bursts. Spikes and state are those of ``count`` single bursts with
+    the drive's injections given as point injections (``PoissonDrive.apply``).
+    """
+    acc, bits = nrn[6], nrn[7]
+    events = 0
+    for b in range(fired_counts.size):
+        drive_injections(drive, t_abs + b, acc, bits)
+        n_fired, ev = burst(t + b, t_abs + b, inj_idx, inj_val, range_start, range_stop,
+                            range_value, force_idx, force_psp, nrn, areas, seed, subtractive,
+                            synapses, history, holds)  # fmt: skip
+        fired_counts[b] = n_fired
+        events += ev
+    return events
