@@ -284,7 +284,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``feagi-hailo`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit status:
-    0 on success, 2 on bad input (one ``feagi-hailo: ...`` line on stderr)."""
+    0 on success, 2 on bad input (one ``feagi-hailo: ...`` line on stderr), 130 when
+    interrupted (Ctrl-C; the shell's 128 + SIGINT)."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "hailort-info":
@@ -363,6 +364,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.json:
                 print(json.dumps(report))
             return 0
+    except KeyboardInterrupt:
+        # Ctrl-C: what was running has closed its files (run_brain's record); no traceback.
+        print("\nfeagi-hailo: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # e.g. `feagi-hailo inspect x --json | head`: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -92,6 +92,25 @@ def test_input_rate_drives_the_input_areas(tmp_path: Path, capsys) -> None:
     assert main(["run", "obstacle_avoidance", "--bursts", "2", "--input-rate", "1.5"]) == 2
 
 
+def test_run_summary_is_the_same_batched_and_recorded(tmp_path: Path, capsys) -> None:
+    """Without --record the quiet stretches run batched; with it one burst per call."""
+    schedule = tmp_path / "stim.json"
+    schedule.write_text(json.dumps([
+        {"burst": 5, "area": "i__pro", "voxels": [[0, 0, 0]], "force": True},
+        {"burst": 90, "area": "i__pro", "voxels": [[0, 0, 0], [0, 0, 1]], "potential": 3}]))
+    common = ["run", "obstacle_avoidance", "--bursts", "400", "--input-rate", "0.05", "--quiet",
+              "--seed", "7", "--stimulate", str(schedule)]
+    assert main(common) == 0
+    batched = json.loads(capsys.readouterr().out)
+    record = tmp_path / "rec.jsonl"
+    assert main([*common, "--record", str(record)]) == 0
+    recorded = json.loads(capsys.readouterr().out)
+    assert batched["fired_total"] == recorded["fired_total"] > 0
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    # One voxel listed per fired neuron.
+    assert sum(len(v) for line in lines for v in line["fired"].values()) == batched["fired_total"]
+
+
 # -- placement and export ----------------------------------------------------------------------
 
 
