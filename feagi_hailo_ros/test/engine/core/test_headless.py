@@ -131,7 +131,11 @@ def test_ctrl_c_stops_and_closes_the_record(shipped, tmp_path: Path, monkeypatch
 
     monkeypatch.setattr(Engine, "run", interrupted)
     record = tmp_path / "rec.jsonl"
-    assert main(["run", "obstacle_avoidance", "--bursts", "100", "--record", str(record),
-                 "--quiet", "--input-rate", "0.1"]) == 130
+    try:
+        status = main(["run", "obstacle_avoidance", "--bursts", "100", "--record", str(record),
+                       "--quiet", "--input-rate", "0.1"])
+    except KeyboardInterrupt:  # escaping here would also stop pytest itself
+        pytest.fail("Ctrl-C escaped feagi-hailo's main with a traceback")
+    assert status == 130
     lines = record.read_text().splitlines()  # closed: every line written is complete
     assert [json.loads(x)["burst"] for x in lines] == [0, 1, 2, 3]
