@@ -376,6 +376,7 @@ class Engine:
         A brain without integrators, plasticity, memory areas or rate dividers on a backend
         with ``run_prepared`` (the CPU backend) runs bursts that share their input as one
         compiled call; spikes and state are those of ``n`` single steps either way.
+        :meth:`run` does the same with a Poisson drive and returns every burst's spike count.
         """
         n = int(n)
         if n <= 0:
