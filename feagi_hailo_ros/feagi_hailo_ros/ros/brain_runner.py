@@ -154,6 +154,8 @@ class BurstResult:
     #: ``active`` False where the joint's column did not fire).
     joints: dict[str, MotorReading] = field(default_factory=dict)
     swapped: bool = False
+    #: The brain that ran this burst (an upload may swap the runner's brain meanwhile).
+    connectome: Connectome | None = None
 
 
 class BrainRunner:
@@ -462,7 +464,7 @@ class BrainRunner:
             return BurstResult(burst=engine.burst, fired_total=int(fired_total), fired=fired,
                                duration_s=time.perf_counter() - t0,
                                timing=dict(engine.last_timing), twist=twist, joints=joints,
-                               swapped=swapped)
+                               swapped=swapped, connectome=engine.connectome)
 
     def _layout_of(self, connectome: Connectome) -> _BurstLayout:
         """The running brain's area bounds and motor decoders (made at its first burst)."""

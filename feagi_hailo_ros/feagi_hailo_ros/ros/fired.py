@@ -15,8 +15,25 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 import numpy as np
+from numba import njit
 
 from ..engine.core.connectome import Connectome
+
+
+@njit(cache=True, nogil=True)
+def _columns(fired_global: np.ndarray, cuts: np.ndarray, first: np.ndarray, per_voxel: np.ndarray,
+             dy: np.ndarray, dz: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    # Row 0: area-local index; rows 1-3: voxel x, y, z (AreaSpec.voxel_of's arithmetic).
+    out = np.zeros((4, fired_global.size), np.uint32)
+    for a in range(first.size):
+        for i in range(cuts[2 * a], cuts[2 * a + 1]):
+            local = fired_global[i] - first[a]
+            voxel = local // per_voxel[a]
+            out[0, i] = local
+            out[1, i] = voxel // (dy[a] * dz[a])
+            out[2, i] = (voxel // dz[a]) % dy[a]
+            out[3, i] = voxel % dz[a]
+    return out
 
 
 class AreaBounds:
@@ -35,6 +52,10 @@ class AreaBounds:
         #: int64 ``(2 * areas,)``: first and one-past-last global neuron of each area.
         self.bounds = np.array([[a.first_neuron, a.first_neuron + a.neuron_count]
                                 for a in connectome.areas], np.int64).reshape(-1)
+        #: Per area: first neuron, neurons per voxel, dy, dz (int64 each), for _columns.
+        self.shape_args = tuple(np.array(v, np.int64) for v in zip(*[
+            (a.first_neuron, a.neurons_per_voxel, a.dims[1], a.dims[2])
+            for a in connectome.areas], strict=True))
 
     def split(self, fired_global: np.ndarray) -> FiredByArea:
         """The spikes of one burst per area.
@@ -75,6 +96,7 @@ class FiredByArea(Mapping[str, np.ndarray]):
         self._global = fired_global
         self._cuts = cuts
         self._areas: dict[str, np.ndarray] = {}
+        self._columns: np.ndarray | None = None
 
     @property
     def connectome(self) -> Connectome:
@@ -88,6 +110,21 @@ class FiredByArea(Mapping[str, np.ndarray]):
             got = self._areas[cortical_id] = self._bounds.local(self._global, self._cuts,
                                                                 cortical_id)
         return got
+
+    def uint32_columns(self, cortical_id: str) -> np.ndarray:
+        """uint32 ``(4, n)`` of one area's ``n`` spikes: area-local index, voxel x, y, z.
+
+        One compiled pass over every spike on the first call (``~/firing`` reads all areas),
+        a view of it after.
+
+        Raises:
+            KeyError: ``cortical_id`` is not an area of this connectome.
+        """
+        k = self._bounds._index[cortical_id]
+        if self._columns is None:
+            self._columns = _columns(self._global, self._cuts, *self._bounds.shape_args)
+            self._columns.flags.writeable = False
+        return self._columns[:, self._cuts[2 * k]:self._cuts[2 * k + 1]]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._bounds.ids)
