@@ -388,12 +388,16 @@ class Watchdog:
         with self._lock:
             self._last_input[name] = self._clock()
 
+    def now(self) -> float:
+        """The watchdog's clock now (seconds), to pass to several calls of one moment."""
+        return self._clock()
+
     def burst_completed(self, now: float | None = None) -> None:
         """Record that the engine just finished a burst.
 
         Args:
-            now: The clock's reading now, when the caller has just read it (seconds; one
-                read per burst instead of one per call); default: read the clock.
+            now: This watchdog's clock now, when the caller has just read it (:meth:`now`;
+                one read per burst instead of one per call); default: read the clock.
         """
         with self._lock:
             self._last_burst = self._clock() if now is None else now

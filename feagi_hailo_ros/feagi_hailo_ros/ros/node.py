@@ -713,9 +713,8 @@ class HybridNode(LifecycleNode):
         self.last_result = result
         for observer in self.burst_observers:
             observer(result)
-        # One clock read per burst: the watchdog's time and the stamp of ~/firing and cloud.
-        now = self.get_clock().now()
-        seconds = now.nanoseconds * 1e-9
+        # One read of the watchdog's clock (the node's ROS clock) for both its calls.
+        seconds = self.watchdog.now()
         self.watchdog.burst_completed(seconds)
         if self._drives():
             status = self.watchdog.check(seconds)
@@ -737,7 +736,7 @@ class HybridNode(LifecycleNode):
         cloud_rate = self._burst_params["cloud_rate_hz"]
         cloud = cloud_rate > 0 and start - self._last_cloud >= 1.0 / cloud_rate
         if firing or cloud:
-            stamped = (result, now)
+            stamped = (result, self.get_clock().now())
             if firing:
                 self._publishing.offer("firing", stamped)
             if cloud:
