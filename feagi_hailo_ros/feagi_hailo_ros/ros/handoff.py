@@ -94,7 +94,7 @@ class LatestHandoff:
         """
         with self._lock:
             self._stopping = True
-            self._slots.clear()
+            self._slots.clear()  # let go of the burst results now (the worker drops them anyway)
         self._wake.put(None)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
