@@ -5,12 +5,20 @@ The node (default brain) runs on the executor its ``main`` uses; a driver node i
 process publishes LaserScan messages with an obstacle that moves between sides, so the motor
 output keeps changing. Latency is measured inside the node: a reading accepted → the cmd_vel
 of the first burst that used it published (see ``HybridNode.latencies``). CPU use is the
-process's CPU time over wall time (node + driver + DDS threads; the driver is small).
+process's CPU time over wall time (node + driver + DDS threads), split per thread in
+``thread_cpu_percent`` (the kernel's per-task run time, ``/proc/self/task/*/schedstat``):
+``burst`` (the burst thread), ``firing`` (the firing/cloud publisher), ``watchdog``,
+``executor`` (the spinning thread and its pool: sensor callbacks, services, statistics, and the
+driver's timer when it runs in the process), ``main``, and the threads rclpy and DDS start
+without Python (``other``, with their kernel names in ``other_threads``).
+
+``--driver process`` runs the scan driver in a process of its own, so the node's process CPU
+is the node's alone; the driver's CPU is then reported apart (``driver_cpu_percent``).
 
 Prints one JSON line per run:
 
     python bench/bench_node.py --rate 100 --seconds 10
-    python bench/bench_node.py --rate 1000 --seconds 10
+    python bench/bench_node.py --rate 1000 --seconds 10 --driver process
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import math
 import os
 import platform
 import resource
+import subprocess
 import sys
 import threading
 import time
@@ -51,20 +60,66 @@ def make_scan(stamp: object, left: bool) -> LaserScan:
     return msg
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rate", type=float, default=100.0, help="burst rate (Hz)")
-    p.add_argument("--seconds", type=float, default=10.0)
-    p.add_argument("--scan-hz", type=float, default=20.0, help="LaserScan publish rate")
-    p.add_argument("--warmup", type=float, default=2.0, help="seconds excluded from statistics")
-    p.add_argument("--switch-interval-us", type=float, default=None,
-                   help="sys.setswitchinterval (default: what hybrid_node's main sets)")
-    args = p.parse_args()
+#: bench thread group of each Python thread name (prefix match); others: "executor".
+_GROUPS = (("feagi_burst", "burst"), ("feagi_firing", "firing"), ("feagi_watchdog", "watchdog"),
+           ("MainThread", "main"))
 
-    configure_gil_switch_interval(args.rate, args.switch_interval_us)
+
+def thread_cpu() -> dict[int, tuple[str, str, int]]:
+    """tid -> (group, kernel thread name, CPU nanoseconds so far) of every thread of this process.
+
+    The CPU time is the first field of ``/proc/<pid>/task/<tid>/schedstat`` (ns on the CPU);
+    Python threads are grouped by name (:data:`_GROUPS`), the rest are "other".
+    """
+    python = {t.native_id: t.name for t in threading.enumerate()}
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat") as f:
+                ns = int(f.read().split()[0])
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                comm = f.read().strip()
+        except OSError:  # the thread ended meanwhile
+            continue
+        name = python.get(int(tid))
+        group = "other" if name is None else next(
+            (g for prefix, g in _GROUPS if name.startswith(prefix)), "executor")
+        out[int(tid)] = (group, comm, ns)
+    return out
+
+
+def cpu_split(before: dict[int, tuple[str, str, int]], after: dict[int, tuple[str, str, int]],
+              wall: float) -> tuple[dict[str, float], dict[str, float]]:
+    """Percent of one core per group, and per kernel name of the "other" threads, over ``wall`` s."""
+    groups: dict[str, float] = {}
+    other: dict[str, float] = {}
+    for tid, (group, comm, ns) in after.items():
+        used = (ns - before.get(tid, (group, comm, 0))[2]) * 1e-9 / wall * 100.0
+        groups[group] = groups.get(group, 0.0) + used
+        if group == "other":
+            other[comm] = other.get(comm, 0.0) + used
+    return ({k: round(v, 2) for k, v in sorted(groups.items())},
+            {k: round(v, 2) for k, v in sorted(other.items(), key=lambda kv: -kv[1]) if v >= 0.05})
+
+
+def run_driver(scan_hz: float) -> None:
+    """The scan driver alone (``--driver-only``): publish until stdin closes, print its CPU %."""
     rclpy.init()
-    node = HybridNode(parameter_overrides=[Parameter("burst_rate_hz", value=args.rate),
-                                           Parameter("cloud_rate_hz", value=0.0)])
+    driver, _ = make_driver(scan_hz)
+    done = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    while not done.is_set():
+        rclpy.spin_once(driver, timeout_sec=0.1)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    print(json.dumps({"driver_cpu_percent": round(100.0 * cpu / wall, 2)}), flush=True)
+    driver.destroy_node()
+    rclpy.shutdown()
+
+
+def make_driver(scan_hz: float) -> tuple[object, object]:
+    """The ``scan_driver`` node: a LaserScan on ``scan`` at ``scan_hz``, the obstacle
+    changing sides every 10 scans."""
     driver = rclpy.create_node("scan_driver")
     pub = driver.create_publisher(LaserScan, "scan", qos_profile_sensor_data)
     flips = [0]
@@ -73,10 +128,41 @@ def main() -> None:
         flips[0] += 1
         pub.publish(make_scan(driver.get_clock().now().to_msg(), left=(flips[0] // 10) % 2 == 0))
 
-    driver.create_timer(1.0 / args.scan_hz, publish)
+    driver.create_timer(1.0 / scan_hz, publish)
+    return driver, publish
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rate", type=float, default=100.0, help="burst rate (Hz)")
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--scan-hz", type=float, default=20.0, help="LaserScan publish rate")
+    p.add_argument("--warmup", type=float, default=2.0, help="seconds excluded from statistics")
+    p.add_argument("--switch-interval-us", type=float, default=None,
+                   help="sys.setswitchinterval (default: what hybrid_node's main sets)")
+    p.add_argument("--driver", choices=("same", "process"), default="same",
+                   help="scan driver in the node's process (its CPU counts) or in its own")
+    p.add_argument("--driver-only", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.driver_only:
+        run_driver(args.scan_hz)
+        return
+
+    configure_gil_switch_interval(args.rate, args.switch_interval_us)
+    rclpy.init()
+    node = HybridNode(parameter_overrides=[Parameter("burst_rate_hz", value=args.rate),
+                                           Parameter("cloud_rate_hz", value=0.0)])
     executor = MultiThreadedExecutor(num_threads=3)
     executor.add_node(node)
-    executor.add_node(driver)
+    driver_proc = None
+    if args.driver == "same":
+        driver, _ = make_driver(args.scan_hz)
+        executor.add_node(driver)
+    else:
+        # Same domain (the environment), its own process, until its stdin is closed.
+        driver_proc = subprocess.Popen(
+            [sys.executable, __file__, "--driver-only", "--scan-hz", str(args.scan_hz)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     node.trigger_configure()
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
@@ -85,9 +171,11 @@ def main() -> None:
     node.latencies.clear()
     node.rate.restart()
     burst0 = node.runner.burst
+    threads0 = thread_cpu()
     wall0, cpu0 = time.perf_counter(), time.process_time()
     time.sleep(args.seconds)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    groups, other = cpu_split(threads0, thread_cpu(), wall)
     summary = node.rate.summary()
     bursts = node.runner.burst - burst0
     lat = np.asarray(node.latencies, dtype=np.float64) * 1e3
@@ -106,15 +194,22 @@ def main() -> None:
         "latency_p50_ms": round(float(np.percentile(lat, 50)), 4) if lat.size else None,
         "latency_p99_ms": round(float(np.percentile(lat, 99)), 4) if lat.size else None,
         "cpu_percent_of_one_core": round(100.0 * cpu / wall, 1),
+        "driver": args.driver,
+        "thread_cpu_percent": groups,
+        "other_threads": other,
         "gil_switch_interval_us": round(sys.getswitchinterval() * 1e6, 1),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "seconds": round(wall, 2),
         "python": platform.python_version(),
         "cores": os.cpu_count(),
     }
+    if driver_proc is not None:
+        out, _ = driver_proc.communicate("", timeout=30)
+        record["driver_cpu_percent"] = json.loads(out.strip().splitlines()[-1])["driver_cpu_percent"]
     print(json.dumps(record))
     node.destroy_node()
-    driver.destroy_node()
+    if args.driver == "same":
+        driver.destroy_node()
     rclpy.shutdown()
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,7 +31,9 @@ from ..engine.genome.connectome_file import load_connectome
 from ..engine.genome.parser import load_genome
 from .accelerators import AcceleratorConfig, EngineChoice, hailo_device_pool, make_engine
 from .areas import AUTO, AreaBindingError, AreaRequest, BoundAreas, resolve_areas
-from .decoders import DiffDriveSettings, MotorReading, motor_voxels_to_twist
+from .decoders import DiffDriveSettings, MotorReading
+from .fired import AreaBounds
+from .motor_kernels import ServoDecoder, TwistDecoder
 from .outputs import OutputBinding
 
 
@@ -107,6 +109,16 @@ def bind_areas(connectome: Connectome, sensors: Sequence[AreaRequest],
 
 
 @dataclass(frozen=True)
+class _BurstLayout:
+    """What a burst of one brain needs beyond the engine: where its areas are, and the
+    compiled decoders of its motor area (twist) and joint outputs (by output name)."""
+
+    bounds: AreaBounds
+    twist: TwistDecoder | None
+    joints: dict[str, ServoDecoder]
+
+
+@dataclass(frozen=True)
 class PreparedBrain:
     """A brain built off to the side by :meth:`BrainRunner.prepare_swap`, ready to swap in.
 
@@ -130,8 +142,9 @@ class BurstResult:
 
     burst: int
     fired_total: int
-    #: cortical id → sorted area-local indices of fired neurons (every area, maybe empty).
-    fired: dict[str, np.ndarray]
+    #: cortical id → sorted area-local indices (int64, read-only) of fired neurons (every
+    #: area, maybe empty; ``fired.FiredByArea``, sliced when read).
+    fired: Mapping[str, np.ndarray]
     duration_s: float
     #: Seconds per engine phase (backend / integrators) of this burst.
     timing: dict[str, float] = field(default_factory=dict)
@@ -141,6 +154,8 @@ class BurstResult:
     #: ``active`` False where the joint's column did not fire).
     joints: dict[str, MotorReading] = field(default_factory=dict)
     swapped: bool = False
+    #: The brain that ran this burst (an upload may swap the runner's brain meanwhile).
+    connectome: Connectome | None = None
 
 
 class BrainRunner:
@@ -170,8 +185,8 @@ class BrainRunner:
                  outputs: Sequence[OutputBinding] = (), learning: bool = True,
                  max_plastic_synapses: int = DEFAULT_MAX_PLASTIC_SYNAPSES) -> None:
         self.seed = seed
-        #: (connectome, cortical ids, first neurons, flat area bounds) for _fired_by_area.
-        self._split: tuple[Connectome, list[str], list[int], np.ndarray] | None = None
+        #: The running brain's area bounds and motor decoders (_layout_of).
+        self._layout: _BurstLayout | None = None
         self._learning = bool(learning)
         self.max_plastic_synapses = int(max_plastic_synapses)
         self.accelerator = accelerator or AcceleratorConfig()
@@ -439,40 +454,31 @@ class BrainRunner:
                     self._prepared[name] = (rec, prepared)
                 engine.inject_prepared(prepared)
             fired_total = engine.step()
-            fired = self._fired_by_area(engine)
+            layout = self._layout_of(engine.connectome)
+            fired = layout.bounds.split(engine.fired_global())
             twist = None
-            if self.areas.motor is not None:
-                area = engine.connectome.area(self.areas.motor)
-                voxels = area.voxel_of(fired[area.cortical_id])
-                twist = motor_voxels_to_twist(voxels, area.dims, self.drive)
-            joints = {}
-            for out in self.joint_outputs:
-                area = engine.connectome.area(self.areas.outputs[out.name])
-                joints[out.name] = out.decode(area.voxel_of(fired[area.cortical_id]), area.dims)
+            if layout.twist is not None:
+                twist = layout.twist(fired[layout.twist.area.cortical_id], self.drive)
+            joints = {name: decode(fired[decode.area.cortical_id])
+                      for name, decode in layout.joints.items()}
             return BurstResult(burst=engine.burst, fired_total=int(fired_total), fired=fired,
                                duration_s=time.perf_counter() - t0,
                                timing=dict(engine.last_timing), twist=twist, joints=joints,
-                               swapped=swapped)
+                               swapped=swapped, connectome=engine.connectome)
 
-    def _fired_by_area(self, engine: Engine) -> dict[str, np.ndarray]:
-        """Area-local ids (int64, ascending) of the last burst's spikes, per cortical id.
-
-        One ``searchsorted`` over every area's bounds (kept per connectome) instead of two
-        per area: this runs every burst, and on a small brain it cost more than the burst.
-        """
-        conn = engine.connectome
-        split = self._split
-        if split is None or split[0] is not conn:  # first burst, or a swapped brain
-            ids = [a.cortical_id for a in conn.areas]
-            firsts = [a.first_neuron for a in conn.areas]
-            bounds = np.array([[a.first_neuron, a.first_neuron + a.neuron_count]
-                               for a in conn.areas], np.int64).reshape(-1)
-            split = self._split = (conn, ids, firsts, bounds)
-        _, ids, firsts, bounds = split
-        g = engine.fired_global()
-        cuts = np.searchsorted(g, bounds).tolist()
-        return {cid: g[cuts[2 * k]:cuts[2 * k + 1]] - first
-                for k, (cid, first) in enumerate(zip(ids, firsts, strict=True))}
+    def _layout_of(self, connectome: Connectome) -> _BurstLayout:
+        """The running brain's area bounds and motor decoders (made at its first burst)."""
+        layout = self._layout
+        if layout is None or layout.bounds.connectome is not connectome:
+            twist = None
+            if self.areas.motor is not None:
+                twist = TwistDecoder(connectome.area(self.areas.motor), self.drive)
+            joints = {}
+            for out in self.joint_outputs:
+                area = connectome.area(self.areas.outputs[out.name])
+                joints[out.name] = ServoDecoder(area, out.joint_lower, out.joint_upper)
+            layout = self._layout = _BurstLayout(AreaBounds(connectome), twist, joints)
+        return layout
 
     # -- between bursts -------------------------------------------------------------------
 

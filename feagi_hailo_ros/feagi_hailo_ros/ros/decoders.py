@@ -388,15 +388,28 @@ class Watchdog:
         with self._lock:
             self._last_input[name] = self._clock()
 
-    def burst_completed(self) -> None:
-        """Record that the engine just finished a burst."""
-        with self._lock:
-            self._last_burst = self._clock()
+    def now(self) -> float:
+        """The watchdog's clock now (seconds), to pass to several calls of one moment."""
+        return self._clock()
 
-    def check(self) -> WatchdogStatus:
-        """Evaluate the timers now; returns whether to stop, why, and whether that is new."""
+    def burst_completed(self, now: float | None = None) -> None:
+        """Record that the engine just finished a burst.
+
+        Args:
+            now: This watchdog's clock now, when the caller has just read it (:meth:`now`;
+                one read per burst instead of one per call); default: read the clock.
+        """
         with self._lock:
-            return self._check()
+            self._last_burst = self._clock() if now is None else now
+
+    def check(self, now: float | None = None) -> WatchdogStatus:
+        """Evaluate the timers now; returns whether to stop, why, and whether that is new.
+
+        Args:
+            now: As for :meth:`burst_completed`.
+        """
+        with self._lock:
+            return self._check(self._clock() if now is None else now)
 
     def peek(self) -> tuple[str, ...]:
         """Why the watchdog would stop motion now (empty: it would not), without changing the
@@ -404,8 +417,8 @@ class Watchdog:
         with self._lock:
             return self._reasons(self._clock())
 
-    def _check(self) -> WatchdogStatus:
-        reasons = self._reasons(self._clock())
+    def _check(self, now: float) -> WatchdogStatus:
+        reasons = self._reasons(now)
         stop = bool(reasons)
         status = WatchdogStatus(stop, reasons, stop and not self._was_stopped)
         self._was_stopped = stop

@@ -7,6 +7,7 @@ RViz reads, the FiringEvents fields, the burst statistics. ``/diagnostics`` are 
 
 from __future__ import annotations
 
+import array
 from collections.abc import Mapping
 
 import numpy as np
@@ -19,6 +20,7 @@ from feagi_hailo_msgs.msg import AreaFiring, BurstStats, FiringEvents
 
 from ..engine.core.connectome import Connectome
 from .burst_clock import RateSummary
+from .fired import FiredByArea
 from .outputs import OutputBinding
 
 #: PointCloud2 layout: x, y, z (float32, metres = voxels + area offset), area (uint16
@@ -42,17 +44,30 @@ def firing_events(connectome: Connectome, fired: Mapping[str, np.ndarray], burst
         FiringEvents with one AreaFiring (uint32 ``neuron_indices``) per area that fired.
     """
     out = FiringEvents(burst=int(burst))
+    # A burst's own split has every column in one compiled pass (fired.FiredByArea).
+    compiled = isinstance(fired, FiredByArea) and fired.connectome is connectome
     for area in connectome.areas:
-        idx = fired.get(area.cortical_id)
-        if idx is None or idx.size == 0:
+        if compiled:
+            columns = fired.uint32_columns(area.cortical_id)
+        else:
+            idx = fired.get(area.cortical_id)
+            if idx is None:
+                continue
+            columns = np.vstack([idx, area.voxel_of(idx).T]).astype(np.uint32)
+        if columns.shape[1] == 0:
             continue
         item = AreaFiring(cortical_id=area.cortical_id, name=area.name)
-        item.neuron_indices = idx.astype(np.uint32)
+        item.neuron_indices = _uint32_array(columns[0])
         if coordinates:
-            vox = area.voxel_of(idx).astype(np.uint32)
-            item.x, item.y, item.z = vox[:, 0], vox[:, 1], vox[:, 2]
+            item.x, item.y, item.z = (_uint32_array(c) for c in columns[1:])
         out.areas.append(item)
     return out
+
+
+def _uint32_array(values: np.ndarray) -> array.array:
+    """An ``array('I')`` of ``values`` made from their bytes: a message's uint32[] field takes
+    it as is (rosidl's generated setter), where a NumPy array is copied element by element."""
+    return array.array("I", np.ascontiguousarray(values, dtype=np.uint32).tobytes())
 
 
 def firing_cloud_points(connectome: Connectome, fired: Mapping[str, np.ndarray],

@@ -10,7 +10,10 @@ or ``FAILURE`` to stay in the previous primary state (the reason is logged).
 
 Threading: bursts run on their own thread with absolute deadlines (:class:`BurstLoop`; see
 there why not an rclpy timer), and so does the watchdog (its own thread at
-``WATCHDOG_RATE_HZ``, so no service, timer or busy executor can delay a zero command). Spin
+``WATCHDOG_RATE_HZ``, so no service, timer or busy executor can delay a zero command). The
+burst thread publishes the motor commands itself (latency); ``~/firing`` and the cloud are
+built and published on a thread of their own, fed the latest due burst (``handoff.py``), so
+neither a big message nor a slow subscriber delays a burst. Spin
 the node with a ``MultiThreadedExecutor``: sensor subscriptions share a reentrant callback
 group, services and the statistics timer a mutually exclusive one, so sensors and services are
 served while a burst runs and a slow upload never delays a burst. The lifecycle query
@@ -89,6 +92,7 @@ from .diagnostics import (
     watchdog_summary,
 )
 from .encoders import FieldNotProvided, SensorInputError
+from .handoff import LatestHandoff
 from .lifecycle_queries import serve_queries_apart
 from .outputs import (
     OUTPUT_TYPES,
@@ -125,6 +129,8 @@ def _message_class(type_name: str) -> type:
 _MSG_TYPES = {kind: _message_class(type_name) for kind, (type_name, _) in SENSOR_TYPES.items()}
 #: Output type -> message class to publish, from the one list of types (outputs.py).
 _OUTPUT_MSG_TYPES = {kind: _message_class(type_name) for kind, (type_name, _) in OUTPUT_TYPES.items()}
+#: Live parameters the burst thread reads every burst (cached, see HybridNode._burst_params).
+_BURST_PARAMS = ("firing_decimation", "cloud_rate_hz")
 #: Parameters that become DiffDriveSettings fields of the same name.
 _DRIVE_PARAMS = ("left_channel", "right_channel", "max_wheel_speed", "wheel_separation",
                  "linear_gain", "angular_gain", "max_linear", "max_angular")
@@ -170,6 +176,9 @@ class HybridNode(LifecycleNode):
                 self.declare_parameter(f"outputs.{name}.{spec.name}", spec.default,
                                        _descriptor(spec, True))
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        #: The live parameters a burst reads, kept here: get_parameter per burst cost more
+        #: than the burst (updated by _on_set_parameters).
+        self._burst_params = {name: self._param(name) for name in _BURST_PARAMS}
         self.runner: BrainRunner | None = None
         #: Long help texts already logged (HailoRT's install help is shown once per node).
         self._helps_logged: set[str] = set()
@@ -202,6 +211,8 @@ class HybridNode(LifecycleNode):
         self._subscriptions_made: list[Any] = []
         self._services_made: list[Any] = []
         self._burst_loop: BurstLoop | None = None
+        #: Builds and publishes ~/firing and the cloud off the burst thread (handoff.py).
+        self._publishing: LatestHandoff | None = None
         self._watchdog_loop: BurstLoop | None = None
         self._failure_guard: Any = None
         #: Why bursting stopped with an exception ("" while none did since configure).
@@ -229,6 +240,9 @@ class HybridNode(LifecycleNode):
             why = check_value(spec, p.value)
             if why:
                 return SetParametersResult(successful=False, reason=why)
+        for p in params:
+            if p.name in self._burst_params:
+                self._burst_params[p.name] = p.value
         if self.runner is not None:
             values = {p.name: p.value for p in params}
             drive = {k: values.get(k, self._param(k)) for k in _DRIVE_PARAMS}
@@ -436,6 +450,9 @@ class HybridNode(LifecycleNode):
         self._failure_guard = self.create_guard_condition(
             self._on_burst_failed, callback_group=self.default_callback_group)
         self._last_cloud = 0.0
+        self._twist = Twist()  # reused by every burst's command (the burst thread's own)
+        self._publishing = LatestHandoff(self._publish_burst_output, name="feagi_firing",
+                                         on_error=self._on_publishing_error)
         self._burst_loop = BurstLoop(self._on_burst, self._param("burst_rate_hz"),
                                      on_error=self._on_burst_error)
 
@@ -461,7 +478,21 @@ class HybridNode(LifecycleNode):
         (rclpy's state machine is served by the executor), so a guard condition wakes
         :meth:`_on_burst_failed` there.
         """
-        self.burst_error = f"{type(exc).__name__}: {exc}"
+        self._fail(f"{type(exc).__name__}: {exc}")
+
+    def _on_publishing_error(self, exc: BaseException) -> None:
+        """Publishing thread, which ends after this: a ``~/firing`` or cloud that cannot be
+        built or sent fails like a burst (it did so when the burst thread published them)."""
+        self._fail(f"publishing ~/firing or ~/firing_cloud: {type(exc).__name__}: {exc}")
+
+    def _fail(self, reason: str) -> None:
+        """Stop motion and take the lifecycle error path (see :meth:`_on_burst_error`).
+
+        After ``_active`` is False (under ``_cmd_lock``) no burst publishes a command, so
+        the stop commands sent here are the last ones even when the burst thread is still
+        running (a publishing failure).
+        """
+        self.burst_error = reason
         self.get_logger().error(f"bursting stopped: {self.burst_error}")
         with self._cmd_lock:
             self._active = False
@@ -503,6 +534,7 @@ class HybridNode(LifecycleNode):
         self.watchdog.reset()
         self._burst_frequency.clear()  # the rate window starts at activation
         self._active = True
+        self._publishing.start()
         self._burst_loop.start()
         self._watchdog_loop.start()
         self._stats_timer.reset()
@@ -558,6 +590,8 @@ class HybridNode(LifecycleNode):
             self._active = False
         if self._burst_loop is not None:
             self._burst_loop.stop()
+        if self._publishing is not None:  # after the bursts: nothing is offered any more
+            self._publishing.stop()
         if self._watchdog_loop is not None:
             self._watchdog_loop.stop()
         self._publish_stop(ack_timeout_s)
@@ -579,6 +613,7 @@ class HybridNode(LifecycleNode):
 
     def _release_handles(self) -> None:
         self._burst_loop = None
+        self._publishing = None
         self._watchdog_loop = None
         timer = getattr(self, "_stats_timer", None)
         if timer is not None:
@@ -678,10 +713,11 @@ class HybridNode(LifecycleNode):
         self.last_result = result
         for observer in self.burst_observers:
             observer(result)
-        self.watchdog.burst_completed()
-        now = self.get_clock().now().to_msg()
+        # One read of the watchdog's clock (the node's ROS clock) for both its calls.
+        seconds = self.watchdog.now()
+        self.watchdog.burst_completed(seconds)
         if self._drives():
-            status = self.watchdog.check()
+            status = self.watchdog.check(seconds)
             if status.stop:
                 if status.newly_tripped:
                     self.get_logger().warning("watchdog: stop motor outputs: "
@@ -694,20 +730,34 @@ class HybridNode(LifecycleNode):
                     self._publish_commands(result)
                 published = time.perf_counter()
                 self.latencies.extend(published - t for t in consumed)
-        if result.burst % self._param("firing_decimation") == 0:
-            events = messages.firing_events(runner.connectome, result.fired, result.burst,
-                                            coordinates=self._param("firing_coordinates"))
-            events.header.stamp = now
-            events.header.frame_id = self._param("frame_id")
-            self.pub_firing.publish(events)
-        cloud_rate = self._param("cloud_rate_hz")
-        if cloud_rate > 0 and start - self._last_cloud >= 1.0 / cloud_rate:
-            self._last_cloud = start
-            cloud = messages.point_cloud(messages.firing_cloud_points(
-                runner.connectome, result.fired, self._param("cloud_scale")))
-            cloud.header.stamp = now
-            cloud.header.frame_id = self._param("frame_id")
-            self.pub_cloud.publish(cloud)
+        # ~/firing and the cloud are built and sent on the publishing thread: the burst only
+        # hands over its result (read-only arrays) and the time it ended.
+        firing = result.burst % self._burst_params["firing_decimation"] == 0
+        cloud_rate = self._burst_params["cloud_rate_hz"]
+        cloud = cloud_rate > 0 and start - self._last_cloud >= 1.0 / cloud_rate
+        if firing or cloud:
+            stamped = (result, self.get_clock().now())
+            if firing:
+                self._publishing.offer("firing", stamped)
+            if cloud:
+                self._last_cloud = start
+                self._publishing.offer("cloud", stamped)
+
+    def _publish_burst_output(self, kind: str, stamped: tuple[Any, Any]) -> None:
+        """Publishing thread: build and send one burst's ``~/firing`` (kind ``firing``) or
+        ``~/firing_cloud`` (``cloud``), stamped with the time that burst ended."""
+        result, stamp = stamped
+        if kind == "firing":
+            msg = messages.firing_events(result.connectome, result.fired, result.burst,
+                                         coordinates=self._param("firing_coordinates"))
+            pub = self.pub_firing
+        else:
+            msg = messages.point_cloud(messages.firing_cloud_points(
+                result.connectome, result.fired, self._param("cloud_scale")))
+            pub = self.pub_cloud
+        msg.header.stamp = stamp.to_msg()
+        msg.header.frame_id = self._param("frame_id")
+        pub.publish(msg)
 
     def _drives(self) -> bool:
         """Whether any motor output publishes (cmd_vel or a joint output)."""
@@ -716,7 +766,7 @@ class HybridNode(LifecycleNode):
     def _publish_commands(self, result: Any) -> None:
         """Publish one burst's command on every motor output (``_cmd_lock`` held)."""
         if self.pub_cmd is not None and result.twist is not None:
-            twist = Twist()
+            twist = self._twist
             twist.linear.x, twist.angular.z = result.twist
             self.pub_cmd.publish(twist)
         for out, pub, command in self.joint_outputs:

@@ -73,3 +73,33 @@ def test_burst_stats_splits_backends() -> None:
     assert stats.burst_duration_ms == pytest.approx(2.0)
     assert stats.overruns == 2 and stats.neurons_fired == 17 and stats.achieved_rate_hz == 99.0
     assert (stats.burst_cpu_ms, stats.burst_cpu_mean_ms) == pytest.approx((1.5, 1.25))
+
+
+def test_firing_events_of_a_burst_split_equal_those_of_a_plain_dict() -> None:
+    """The compiled columns (fired.FiredByArea) give the message the per-area NumPy path gives,
+    on areas with several neurons per voxel, offsets and silent areas."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from feagi_hailo_ros.ros.fired import AreaBounds
+
+    @settings(max_examples=100, deadline=None)
+    @given(st.lists(st.tuples(st.integers(1, 4), st.integers(1, 3), st.integers(1, 4),
+                              st.integers(1, 3)), min_size=1, max_size=5), st.data())
+    def check(shapes, data) -> None:
+        areas, first = [], 0
+        for k, (dx, dy, dz, npv) in enumerate(shapes):
+            areas.append(_area(k, f"a{k}", (dx, dy, dz), first, k=npv))
+            first += areas[-1].neuron_count
+        conn = Connectome(areas=areas, projections=[])
+        g = np.array(sorted(data.draw(st.sets(st.integers(0, first - 1)))), np.int64)
+        split = AreaBounds(conn).split(g)
+        plain = {cid: np.array(idx) for cid, idx in split.items()}
+        for coordinates in (True, False):
+            got = messages.firing_events(conn, split, 3, coordinates=coordinates)
+            want = messages.firing_events(conn, plain, 3, coordinates=coordinates)
+            assert got == want
+            assert [a.cortical_id for a in got.areas] == [
+                a.cortical_id for a in areas if split[a.cortical_id].size]
+
+    check()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -486,3 +487,103 @@ def test_imu_field_not_provided_is_counted_and_shown(harness) -> None:
     # Nothing was ever injected: STALE (what the watchdog stops on), and why, not "ok".
     assert gyro.level == messages.STALE and "no message injected yet" in gyro.message
     assert "REP 145" in gyro.message
+
+
+class _GatedPublisher:
+    """Stands in for ``pub_firing``: each publish waits for ``gate`` (a slow subscriber, a
+    full DDS queue), then publishes on the real one."""
+
+    def __init__(self, real: object) -> None:
+        self.real = real
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def publish(self, msg: object) -> None:
+        self.entered.set()
+        assert self.gate.wait(10.0), "the test never opened the gate"
+        self.real.publish(msg)
+
+
+def _bursts_in_thread(node: HybridNode, n: int) -> bool:
+    """Run ``n`` bursts on another thread; True when they all finished (none waited for the
+    publishing thread; a burst that waits shows as a thread still alive, not as a time)."""
+    t = threading.Thread(target=lambda: [node._on_burst() for _ in range(n)])
+    t.start()
+    t.join(10.0)
+    return not t.is_alive()
+
+
+def test_firing_goes_out_off_the_burst_thread_latest_burst_wins(harness) -> None:
+    h = harness()
+    h.configure_and_activate()
+    slow = _GatedPublisher(h.node.pub_firing)
+    h.node.pub_firing = slow
+    h.node._on_burst()  # burst 1: the publishing thread takes it and waits in publish
+    assert slow.entered.wait(10.0)
+    assert _bursts_in_thread(h.node, 10), "a burst waited for the slow ~/firing"
+    assert h.node.runner.burst == 11
+    last = {cid: idx.tolist() for cid, idx in h.node.last_result.fired.items() if idx.size}
+    slow.gate.set()
+    assert h.spin_until(h.executor, lambda: bool(h.firing) and h.firing[-1].burst == 11)
+    h.spin_until(h.executor, lambda: False, timeout=0.3)  # anything else would arrive now
+    # Burst 1 (taken before the wait), then the newest; bursts 2-10 were replaced unsent.
+    assert [m.burst for m in h.firing] == [1, 11]
+    assert h.node._publishing.dropped["firing"] == 9
+    # The message describes burst 11 exactly (the hand-off shares read-only arrays).
+    assert {a.cortical_id: list(a.neuron_indices) for a in h.firing[-1].areas} == last
+
+
+def test_burst_results_cannot_be_changed_by_whoever_reads_them(harness) -> None:
+    h = harness()
+    h.configure_and_activate()
+    for _ in range(3):
+        h.node._on_burst()
+    fired = h.node.last_result.fired
+    assert any(idx.size for idx in fired.values())
+    for idx in fired.values():
+        assert not idx.flags.writeable
+        if idx.size:
+            with pytest.raises(ValueError, match="read-only"):
+                idx[0] = -1
+
+
+def test_publishing_thread_runs_only_while_active(harness) -> None:
+    h = harness()
+    h.configure_and_activate()
+
+    def publishing_threads() -> int:
+        return sum(t.name == "feagi_firing" for t in threading.enumerate())
+
+    assert h.node._publishing.running and publishing_threads() == 1
+    assert h.node.trigger_deactivate() == SUCCESS
+    assert not h.node._publishing.running and publishing_threads() == 0
+    h.node._publishing.offer("firing", None)  # a late offer is dropped, never handled
+    assert h.node.trigger_activate() == SUCCESS
+    assert h.node._publishing.running and publishing_threads() == 1
+    assert h.node.trigger_shutdown() == SUCCESS
+    assert h.node._publishing is None and publishing_threads() == 0
+
+
+def test_a_firing_that_cannot_be_published_stops_the_robot_and_fails(harness) -> None:
+    from test_failure import _single_threaded
+
+    h = _single_threaded(harness())
+    h.configure_and_activate()
+
+    class Broken:
+        def publish(self, msg: object) -> None:
+            raise RuntimeError("serialization failed")
+
+    h.node.pub_cmd.publish(Twist())  # let the subscription match before the real commands
+    assert h.spin_until(h.executor, lambda: len(h.cmd) > 0)
+    moving = Twist()
+    moving.linear.x = 0.2
+    h.node.pub_cmd.publish(moving)
+    assert h.spin_until(h.executor, lambda: h.cmd[-1].linear.x == 0.2)
+    h.node.pub_firing = Broken()
+    h.node._on_burst()
+    assert h.spin_until(h.executor, lambda: h.node._state_machine.current_state[1]
+                        == "unconfigured")
+    assert h.spin_until(h.executor, lambda: h.cmd[-1] == Twist())
+    assert "publishing ~/firing" in h.node.burst_error
+    assert "serialization failed" in h.node.burst_error
