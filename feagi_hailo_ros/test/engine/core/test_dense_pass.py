@@ -152,3 +152,29 @@ def test_areas_whose_rules_the_dense_pass_lacks_are_walked(rule, divider):
         np.testing.assert_array_equal(ref.neuron_state().potentials,
                                       cpu.neuron_state().potentials, str(b))
     assert fired > 0
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the reference's overflow, on purpose
+def test_a_nan_input_under_subtractive_inhibition_stays_nan_as_in_the_walk():
+    """PSPs and weights are floats with no clamp (DESIGN §4), so a huge PSP makes one
+    contribution +inf and another -inf: their sum is NaN. Subtractive inhibition is
+    ``max(V + I, 0)``, which keeps a NaN (the walk's ``if V < 0``, the reference's
+    ``np.maximum``); the dense pass must keep it too, on its words as on the walked edges."""
+    src = area(0, threshold=0.5, psp=3e38)
+    dst = area(1, (200, 1, 1), threshold=2.0)  # ids 1..200: words 1 and 2 dense, edges walked
+    every = np.arange(200)
+    c = brain([src, dst], [proj(0, 0, 1, np.zeros(200, int), every, weight=10.0),
+                           proj(1, 0, 1, np.zeros(200, int), every, weight=-10.0)])
+    engines = [Engine(c, "reference", inhibition="subtractive"),
+               Engine(c, "cpu", inhibition="subtractive"),
+               general(c, threads=2, inhibition="subtractive")]
+    for b in range(3):
+        for e in engines:
+            e.inject(0, potentials=1.0)
+            e.inject(1, potentials=0.5)
+            e.step()
+        ref = engines[0].neuron_state().potentials
+        for e in engines[1:]:
+            np.testing.assert_array_equal(e.neuron_state().potentials, ref, str(b))
+            np.testing.assert_array_equal(e.fired_global(), engines[0].fired_global())
+    assert np.isnan(ref[1:]).all()  # what the case is about: every target holds a NaN
