@@ -33,7 +33,7 @@ from typing import Any
 from .engine.accel.onnx_export import ARCHES
 from .engine.accel.placement import PlacementRules
 from .engine.core.connectome import Connectome
-from .engine.core.drive import PoissonDrive, check_rate
+from .engine.core.drive import PoissonDrive, check_rate, input_areas
 from .engine.core.headless import load_schedule, run_brain
 from .engine.core.plasticity import DEFAULT_MAX_PLASTIC_SYNAPSES
 from .engine.genome.brains import inspect_brain, load_brain
@@ -311,6 +311,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                        strict=not args.lenient)
             schedule = (load_schedule(args.stimulate, connectome, args.bursts)
                         if args.stimulate else None)
+            if args.input_rate and not input_areas(connectome):
+                # The drive would inject nothing: a run that looks driven and is not.
+                raise UsageError(f"--input-rate {args.input_rate}: {args.genome} has no input "
+                                 "(IPU) area to drive")
             drive = (PoissonDrive(connectome, args.input_rate, seed=args.seed)
                      if args.input_rate else None)
             result = run_brain(connectome, args.bursts, seed=args.seed, schedule=schedule,

@@ -92,6 +92,20 @@ def test_input_rate_drives_the_input_areas(tmp_path: Path, capsys) -> None:
     assert main(["run", "obstacle_avoidance", "--bursts", "2", "--input-rate", "1.5"]) == 2
 
 
+
+def test_input_rate_on_a_brain_without_input_areas_is_refused(tmp_path: Path, capsys) -> None:
+    """--input-rate drives the IPU areas only: asked of a brain that has none it would run
+    undriven and say nothing, so it is refused before the run (exit 2); rate 0 still runs."""
+    genome = tmp_path / "no_inputs.json"
+    genome.write_text(json.dumps({"version": "2.1", "blueprint": {
+        f"_____10c-c__abc-cx-___bb{axis}-i": 2 for axis in "xyz"}}))
+    assert main(["run", str(genome), "--bursts", "3", "--input-rate", "0.5", "--quiet"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "no input (IPU) area" in captured.err
+    assert captured.err.startswith("feagi-hailo: ") and captured.err.count("\n") == 1
+    assert main(["run", str(genome), "--bursts", "3", "--input-rate", "0", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["bursts"] == 3
+
 def test_run_summary_is_the_same_batched_and_recorded(tmp_path: Path, capsys) -> None:
     """Without --record the quiet stretches run batched; with it one burst per call."""
     schedule = tmp_path / "stim.json"

@@ -640,7 +640,9 @@ def _dense(lo, hi, n_fired, t, value, nrn, ar, subtractive):
             v0 = v[i]
             u0 = until[i]
             vv = np.float32(v0 + total)
-            vv = vv if vv >= zero else zero
+            # `< zero`, not `>= zero` the other way round: a NaN must stay NaN, as in the walk
+            # (`if vv < 0`) and the reference (np.maximum).
+            vv = zero if vv < zero else vv
             live = t32 > u0
             fire = live & (vv >= th) & (vv <= th_max)
             v[i] = (zero if fire else np.float32(vv * keep)) if live else v0

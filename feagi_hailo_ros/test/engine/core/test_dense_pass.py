@@ -152,3 +152,120 @@ def test_areas_whose_rules_the_dense_pass_lacks_are_walked(rule, divider):
         np.testing.assert_array_equal(ref.neuron_state().potentials,
                                       cpu.neuron_state().potentials, str(b))
     assert fired > 0
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the reference's overflow, on purpose
+def test_a_nan_input_under_subtractive_inhibition_stays_nan_as_in_the_walk():
+    """PSPs and weights are floats with no clamp (DESIGN §4), so a huge PSP makes one
+    contribution +inf and another -inf: their sum is NaN. Subtractive inhibition is
+    ``max(V + I, 0)``, which keeps a NaN (the walk's ``if V < 0``, the reference's
+    ``np.maximum``); the dense pass must keep it too, on its words as on the walked edges."""
+    src = area(0, threshold=0.5, psp=3e38)
+    dst = area(1, (200, 1, 1), threshold=2.0)  # ids 1..200: words 1 and 2 dense, edges walked
+    every = np.arange(200)
+    c = brain([src, dst], [proj(0, 0, 1, np.zeros(200, int), every, weight=10.0),
+                           proj(1, 0, 1, np.zeros(200, int), every, weight=-10.0)])
+    engines = [Engine(c, "reference", inhibition="subtractive"),
+               Engine(c, "cpu", inhibition="subtractive"),
+               general(c, threads=2, inhibition="subtractive")]
+    for b in range(3):
+        for e in engines:
+            e.inject(0, potentials=1.0)
+            e.inject(1, potentials=0.5)
+            e.step()
+        ref = engines[0].neuron_state().potentials
+        for e in engines[1:]:
+            np.testing.assert_array_equal(e.neuron_state().potentials, ref, str(b))
+            np.testing.assert_array_equal(e.fired_global(), engines[0].fired_global())
+    assert np.isnan(ref[1:]).all()  # what the case is about: every target holds a NaN
+
+
+# -- the kernel alone: any ranges, any state ---------------------------------------------------
+
+#: Inputs and potentials the dense pass must treat as the walk does, odd ones included: signed
+#: zero, float32 overflow, infinities and NaN (which a huge unclamped PSP produces).
+ODD_VALUES = [0.0, -0.0, 1.0, -1.0, 0.5, 3.0, 7.25, 2.0**24, 1e30, -1e30, np.inf, -np.inf, np.nan]
+
+
+@st.composite
+def dynamics_cases(draw: st.DrawFn) -> dict:
+    """One burst's dynamics input: 1-4 areas of 1-300 neurons (plain ones eligible for the
+    dense pass, others not), sorted disjoint ranges anywhere (unaligned, several in one area,
+    across area boundaries), the ranges' values and a seed for the neuron state."""
+    sizes = draw(st.lists(st.integers(1, 300), min_size=1, max_size=4))
+    areas = np.zeros(len(sizes), kernels.AREA_DTYPE)
+    for a in range(len(sizes)):
+        plain = draw(st.booleans())
+        areas[a] = (1.0 if plain else draw(st.sampled_from([1.0, 0.5])),  # excitability
+                    draw(st.integers(0, 3)), draw(st.integers(0, 2)),  # refractory, snooze
+                    draw(st.sampled_from([0.5, 1.0, 3.0, 0.0, -1.0])),  # theta
+                    draw(st.sampled_from([np.inf, 5.0, 0.25])),  # theta_max
+                    draw(st.sampled_from([1.0, 0.75, 0.0, -9.0])),  # keep (leak 10: -9)
+                    draw(st.sampled_from([1.0, 2.5])), 0.5,  # psp, leak
+                    0 if plain else draw(st.integers(0, 2)), False,  # cfc, theta_var
+                    True if plain else draw(st.booleans()),  # always
+                    True if plain else draw(st.booleans()),  # mp_acc
+                    False if plain else draw(st.booleans()),  # mp_psp
+                    False if plain else draw(st.booleans()), False)  # leak_linear, hold
+    n = sum(sizes)
+    cuts = sorted(set(draw(st.lists(st.integers(0, n), max_size=8))))
+    blocks = [(lo, hi) for lo, hi in zip(cuts[::2], cuts[1::2], strict=False)]
+    return {"sizes": sizes, "areas": areas,
+            "starts": np.array([lo for lo, _ in blocks], np.int64),
+            "stops": np.array([hi for _, hi in blocks], np.int64),
+            "values": np.array([draw(st.sampled_from(ODD_VALUES)) for _ in blocks]),
+            "state_seed": draw(st.integers(0, 2**32)), "t": draw(st.integers(1, 20)),
+            "subtractive": draw(st.booleans()), "chunks": draw(st.integers(1, 4))}
+
+
+def neuron_arrays(sizes: list[int], seed: int) -> tuple:
+    """Random state: potentials and synaptic input from ODD_VALUES (input on about half the
+    neurons, their bits set), countdowns and fire counts of every kind."""
+    n = sum(sizes)
+    r = np.random.default_rng(seed)
+    odd = np.array(ODD_VALUES, np.float32)
+    acc = np.where(r.random(n) < 0.5, odd[r.integers(0, odd.size, n)], 0).astype(np.float32)
+    bits = np.zeros((n + 63) // 64, np.uint64)
+    for i in np.flatnonzero(acc):
+        bits[i >> 6] |= np.uint64(1) << np.uint64(i & 63)
+    return (np.repeat(np.arange(len(sizes)), sizes).astype(np.uint16), np.zeros(n, np.float32),
+            odd[r.integers(0, odd.size, n)], np.zeros(n, np.int32),
+            r.integers(-1, 25, n).astype(np.int32), r.integers(0, 4, n).astype(np.int32), acc,
+            bits, np.zeros(n, np.uint8), np.zeros(n, np.int32), np.zeros(n, np.float32),
+            np.zeros(n, np.uint8))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=dynamics_cases())
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # inf - inf in the walked copy, on purpose
+def test_dense_ranges_equal_their_walk_on_one_and_several_threads(case):
+    """``dynamics`` with the ranges (dense insides), ``dynamics_parallel`` with them split over
+    1-4 chunks, and ``dynamics`` with the ranges' values added beforehand as the walk adds
+    them (after the synaptic sum) and no ranges: the same spikes, PSPs, V, countdowns and
+    counts, bit for bit (NaN where NaN)."""
+    no_i, no_f = np.zeros(0, np.int64), np.zeros(0, np.float32)
+    starts, stops, values = case["starts"], case["stops"], case["values"]
+    args = (case["areas"], np.uint64(case["state_seed"]), case["subtractive"])
+    t = case["t"]
+    results = []
+    for mode in ("dense", "parallel", "walk"):
+        nrn = neuron_arrays(case["sizes"], case["state_seed"])
+        acc, bits = nrn[6], nrn[7]
+        if mode == "walk":
+            for lo, hi, value in zip(starts, stops, values, strict=True):
+                idx = np.arange(lo, hi)
+                acc[idx] = (acc[idx] + np.float32(value)).astype(np.float32)
+                kernels.mark_ranges(np.array([lo]), np.array([hi]), bits)
+            m = kernels.dynamics(t, t, starts[:0], stops[:0], values[:0], no_i, no_f, nrn, *args)
+        else:
+            kernels.mark_ranges(starts, stops, bits)
+            if mode == "dense":
+                m = kernels.dynamics(t, t, starts, stops, values, no_i, no_f, nrn, *args)
+            else:
+                m = kernels.dynamics_parallel(t, t, starts, stops, values, no_i, no_f, nrn,
+                                              *args, case["chunks"])
+        assert not bits.any() and not nrn[8].any(), mode  # bitset and fired flags clear
+        results.append([nrn[9][:m].copy(), nrn[10][:m].copy()] + [nrn[k].copy() for k in (2, 4, 5, 6)])
+    for other in results[1:]:
+        for got, want in zip(other, results[0], strict=True):
+            np.testing.assert_array_equal(got, want)
