@@ -14,6 +14,10 @@ without Python (``other``, with their kernel names in ``other_threads``).
 
 ``--driver process`` runs the scan driver in a process of its own, so the node's process CPU
 is the node's alone; the driver's CPU is then reported apart (``driver_cpu_percent``).
+``--firing-decimation N`` sets the node's ``firing_decimation`` (default 1, the node's default:
+``~/firing`` every burst; at 1 kHz that is 1,000 messages a second, more than a viewer draws);
+``--burst-thread-priority P`` the node's ``burst_thread_priority`` (SCHED_FIFO when permitted;
+``burst_thread_scheduling`` in the record says what the thread got).
 
 Prints one JSON line per run:
 
@@ -140,6 +144,10 @@ def main() -> None:
     p.add_argument("--warmup", type=float, default=2.0, help="seconds excluded from statistics")
     p.add_argument("--switch-interval-us", type=float, default=None,
                    help="sys.setswitchinterval (default: what hybrid_node's main sets)")
+    p.add_argument("--firing-decimation", type=int, default=1,
+                   help="the node's firing_decimation (1, its default: ~/firing every burst)")
+    p.add_argument("--burst-thread-priority", type=int, default=0,
+                   help="the node's burst_thread_priority (0, its default: normal scheduling)")
     p.add_argument("--driver", choices=("same", "process"), default="same",
                    help="scan driver in the node's process (its CPU counts) or in its own")
     p.add_argument("--driver-only", action="store_true", help=argparse.SUPPRESS)
@@ -150,8 +158,10 @@ def main() -> None:
 
     configure_gil_switch_interval(args.rate, args.switch_interval_us)
     rclpy.init()
-    node = HybridNode(parameter_overrides=[Parameter("burst_rate_hz", value=args.rate),
-                                           Parameter("cloud_rate_hz", value=0.0)])
+    node = HybridNode(parameter_overrides=[
+        Parameter("burst_rate_hz", value=args.rate), Parameter("cloud_rate_hz", value=0.0),
+        Parameter("firing_decimation", value=args.firing_decimation),
+        Parameter("burst_thread_priority", value=args.burst_thread_priority)])
     executor = MultiThreadedExecutor(num_threads=3)
     executor.add_node(node)
     driver_proc = None
@@ -177,6 +187,7 @@ def main() -> None:
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     groups, other = cpu_split(threads0, thread_cpu(), wall)
     summary = node.rate.summary()
+    sched = node._burst_scheduling()
     bursts = node.runner.burst - burst0
     lat = np.asarray(node.latencies, dtype=np.float64) * 1e3
     node.trigger_deactivate()
@@ -195,6 +206,9 @@ def main() -> None:
         "latency_p99_ms": round(float(np.percentile(lat, 99)), 4) if lat.size else None,
         "cpu_percent_of_one_core": round(100.0 * cpu / wall, 1),
         "driver": args.driver,
+        "firing_decimation": args.firing_decimation,
+        "burst_thread_priority": args.burst_thread_priority,
+        "burst_thread_scheduling": sched,
         "thread_cpu_percent": groups,
         "other_threads": other,
         "gil_switch_interval_us": round(sys.getswitchinterval() * 1e6, 1),

@@ -79,7 +79,7 @@ from .bindings import (
     stamp_age,
 )
 from .brain_runner import BrainLoadError, BrainRunner, BrainSource, build_brain
-from .burst_clock import BurstLoop, RateMeter
+from .burst_clock import BurstLoop, RateMeter, set_fifo_priority
 from .decoders import DiffDriveSettings, Watchdog, burst_timeout_for_rate
 from .diagnostics import (
     FREQUENCY_WINDOW,
@@ -454,7 +454,22 @@ class HybridNode(LifecycleNode):
         self._publishing = LatestHandoff(self._publish_burst_output, name="feagi_firing",
                                          on_error=self._on_publishing_error)
         self._burst_loop = BurstLoop(self._on_burst, self._param("burst_rate_hz"),
-                                     on_error=self._on_burst_error)
+                                     on_error=self._on_burst_error,
+                                     on_start=self._set_burst_thread_priority)
+        #: Why the burst thread runs without the asked real-time priority ("" when it has it
+        #: or none was asked); shown in /diagnostics.
+        self.burst_priority_error = ""
+
+    def _set_burst_thread_priority(self) -> None:
+        """Burst thread, before its first burst: apply ``burst_thread_priority`` (0: leave the
+        normal policy); a refusal is logged once per activation and kept for /diagnostics."""
+        priority = int(self._param("burst_thread_priority"))
+        self.burst_priority_error = ""
+        if priority > 0:
+            self.burst_priority_error = set_fifo_priority(priority)
+            if self.burst_priority_error:
+                self.get_logger().warning(f"burst_thread_priority {priority}: "
+                                          f"{self.burst_priority_error}; normal scheduling")
 
     def _ros_seconds(self) -> float:
         """Now on the node's clock (ROS time: simulated under use_sim_time), in seconds."""
@@ -914,8 +929,18 @@ class HybridNode(LifecycleNode):
             "areas": len(conn.areas), "motor_area": runner.motor_area or "none",
             "achieved_rate_hz": f"{achieved:.1f}", "overruns": summary.overruns,
             "period_error_p99_ms": f"{summary.period_error_p99_ms:.3f}",
+            # What the burst thread runs under: SCHED_FIFO <p>, or normal and why.
+            "burst_thread_scheduling": self._burst_scheduling(),
             # Watching learning (DESIGN §4.7): present only for a brain with plastic mappings.
             **runner.learning_summary()})
+
+    def _burst_scheduling(self) -> str:
+        priority = int(self._param("burst_thread_priority"))
+        if priority == 0:
+            return "normal"
+        if self.burst_priority_error:
+            return f"normal ({self.burst_priority_error})"
+        return f"SCHED_FIFO {priority}"
 
     def _backend_task(self, name: str, stat: Any) -> Any:
         mean_s = self.runner._engine.stats().get("mean_s", {}).get(name)

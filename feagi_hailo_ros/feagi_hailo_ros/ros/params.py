@@ -177,6 +177,11 @@ PARAMS: tuple[ParamSpec, ...] = (
               "as in FEAGI (DESIGN §4.7); false runs a trained brain frozen. Learned weights live "
               "in ~/save_state checkpoints and survive ~/reset.", live=True),
     ParamSpec("burst_rate_hz", 100.0, "Bursts per second while active.", (1.0, 2000.0), live=True),
+    ParamSpec("burst_thread_priority", 0, "Real-time priority of the burst thread: 1..99 runs it "
+              "under SCHED_FIFO (as ros2_control's thread_priority) so other threads cannot delay "
+              "a burst; needs CAP_SYS_NICE or an rtprio limit, else a warning and normal "
+              "scheduling. 0: normal scheduling. Applied when bursting starts (activate).",
+              (0, 99), live=True),
     ParamSpec("stats_rate_hz", 1.0, "Rate of ~/burst_stats and /diagnostics.", (0.1, 50.0), live=True),
     ParamSpec("firing_decimation", 1, "Publish ~/firing every N bursts.", (1, 10000), live=True),
     ParamSpec("firing_coordinates", True, "Fill voxel coordinates in ~/firing.", live=True),

@@ -1,10 +1,15 @@
-"""RateMeter: achieved rate, period error percentiles and overruns from known timestamps."""
+"""RateMeter: achieved rate, period error percentiles and overruns from known timestamps;
+BurstLoop's schedule; the burst thread's real-time policy (set_fifo_priority)."""
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+
 import pytest
 
-from feagi_hailo_ros.ros.burst_clock import RateMeter
+from feagi_hailo_ros.ros.burst_clock import BurstLoop, RateMeter, set_fifo_priority
 
 
 def test_perfect_clock() -> None:
@@ -136,3 +141,38 @@ def test_burst_loop_restarts_after_a_long_stall() -> None:
     # schedule restarts from the end of the stall.
     times = run_schedule({2: 0.1}, 6)
     assert times == pytest.approx([0.01, 0.02, 0.03, 0.13, 0.14, 0.15])
+
+
+def test_fifo_priority_is_asked_for_the_calling_thread() -> None:
+    calls = []
+    assert set_fifo_priority(42, setter=lambda *a: calls.append(a)) == ""
+    [(pid, policy, param)] = calls
+    assert (pid, policy, param.sched_priority) == (0, os.SCHED_FIFO, 42)
+
+
+@pytest.mark.parametrize("exc, words", [(PermissionError(1, "Operation not permitted"), "rtprio"),
+                                        (OSError(22, "Invalid argument"), "refused")])
+def test_a_refused_fifo_priority_says_why_and_raises_nothing(exc, words) -> None:
+    def refuse(*_):
+        raise exc
+    reason = set_fifo_priority(10, setter=refuse)
+    assert words in reason
+
+
+@pytest.mark.parametrize("priority", [0, 100, -1])
+def test_fifo_priority_outside_1_to_99_is_refused(priority) -> None:
+    with pytest.raises(ValueError, match="1..99"):
+        set_fifo_priority(priority, setter=lambda *a: None)
+
+
+def test_on_start_runs_on_the_loop_thread_before_the_first_burst() -> None:
+    seen: list[tuple[str, int]] = []
+    loop = BurstLoop(lambda: seen.append(("burst", threading.get_ident())), 200.0,
+                     on_start=lambda: seen.append(("start", threading.get_ident())))
+    loop.start()
+    deadline = time.monotonic() + 5.0
+    while len(seen) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    loop.stop()
+    assert [k for k, _ in seen[:2]] == ["start", "burst"]
+    assert seen[0][1] == seen[1][1] != threading.get_ident()

@@ -180,3 +180,66 @@ def test_hailo_wait_timeout_and_policy_reach_the_integrator(harness, monkeypatch
         make_engine(build_brain(BrainSource(genome_path="obstacle_avoidance")),
                     h.node._accelerator_config())
     assert (seen["wait_timeout_s"], seen["on_error"]) == (0.3, "raise")
+
+
+def _fifo_permitted() -> bool:
+    """Whether this process may put a thread under SCHED_FIFO (probed on a throwaway thread)."""
+    import os
+    import threading
+    result = []
+
+    def probe() -> None:
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+            result.append(True)
+        except OSError:
+            result.append(False)
+    t = threading.Thread(target=probe)
+    t.start()
+    t.join()
+    return result[0]
+
+
+@pytest.mark.parametrize("priority", [0, 7])
+def test_burst_thread_runs_under_the_asked_scheduling_policy(harness, priority) -> None:
+    # README, Parameters: burst_thread_priority 1..99 runs the burst thread under SCHED_FIFO
+    # when the process may; else a warning, normal scheduling, and /diagnostics says why.
+    import os
+    import threading
+    h = harness([Parameter("burst_thread_priority", value=priority)])
+    h.configure_and_activate(pause=False)
+    try:
+        [burst] = [t for t in threading.enumerate() if t.name == "feagi_burst"]
+        policy = os.sched_getscheduler(burst.native_id)
+        param = os.sched_getparam(burst.native_id).sched_priority
+        values = {kv.key: kv.value for s in h.node._diagnostics().status
+                  if s.name.endswith(": engine") for kv in s.values}
+    finally:
+        h.node._burst_loop.stop()
+    if priority == 0:
+        assert policy == os.SCHED_OTHER
+        assert values["burst_thread_scheduling"] == "normal"
+    elif _fifo_permitted():
+        assert (policy, param) == (os.SCHED_FIFO, priority)
+        assert values["burst_thread_scheduling"] == f"SCHED_FIFO {priority}"
+    else:
+        assert policy == os.SCHED_OTHER
+        assert values["burst_thread_scheduling"].startswith("normal (not permitted")
+
+
+def test_a_refused_burst_thread_priority_warns_and_diagnostics_say_why(harness, monkeypatch
+                                                                        ) -> None:
+    # Where the process may not use SCHED_FIFO (no CAP_SYS_NICE, no rtprio limit) the node
+    # keeps bursting under normal scheduling and says why (README, Parameters).
+    import feagi_hailo_ros.ros.node as node_module
+    monkeypatch.setattr(node_module, "set_fifo_priority", lambda p: "not permitted (test)")
+    h = harness([Parameter("burst_thread_priority", value=20)])
+    h.configure_and_activate(pause=False)
+    try:
+        assert h.spin_until(h.executor, lambda: h.node.runner.burst > 0)
+        values = {kv.key: kv.value for s in h.node._diagnostics().status
+                  if s.name.endswith(": engine") for kv in s.values}
+    finally:
+        h.node._burst_loop.stop()
+    assert values["burst_thread_scheduling"] == "normal (not permitted (test))"
+    assert h.node.burst_priority_error == "not permitted (test)"
