@@ -410,6 +410,14 @@ class CpuBackend(Backend):
         are not split over threads (only the general path of ``process_burst`` does that)."""
         return self.fused and not self._parallel()
 
+    def _compiled_call_args(self) -> tuple:
+        """``(nrn, synapses, history, holds, subtractive)`` for the compiled calls, from the
+        cached :meth:`_kernel_args` (rebuilt when the prefetch distance changed)."""
+        args = self._prepared_args
+        if args is None or args[4] != self.prefetch_distance:
+            args = self._prepared_args = self._kernel_args()
+        return (*args[:4], self.inhibition == "subtractive")
+
     def _kernel_args(self) -> tuple:
         """The array tuples ``kernels.burst`` takes, built once per set of arrays (rebuilt after
         anything replaces one: upload, reset, state upload, rate dividers)."""
@@ -447,11 +455,7 @@ class CpuBackend(Backend):
         (``burst``: seconds per burst) and ``last_events`` (synaptic events of all ``count``).
         """
         t0 = time.perf_counter()
-        args = self._prepared_args
-        if args is None or args[4] != self.prefetch_distance:
-            args = self._prepared_args = self._kernel_args()
-        nrn, synapses, history, holds, _ = args
-        subtractive = self.inhibition == "subtractive"
+        nrn, synapses, history, holds, subtractive = self._compiled_call_args()
         n_fired, events, left = 0, 0, int(count)
         while left > 0:
             self._maybe_rebase()
@@ -493,11 +497,7 @@ class CpuBackend(Backend):
         and ``last_events`` as :meth:`run_prepared`.
         """
         t0 = time.perf_counter()
-        args = self._prepared_args
-        if args is None or args[4] != self.prefetch_distance:
-            args = self._prepared_args = self._kernel_args()
-        nrn, synapses, history, holds, _ = args
-        subtractive = self.inhibition == "subtractive"
+        nrn, synapses, history, holds, subtractive = self._compiled_call_args()
         count = int(fired_counts.size)
         events, done = 0, 0
         while done < count:
