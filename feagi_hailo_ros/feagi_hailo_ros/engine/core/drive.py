@@ -1,5 +1,5 @@
 """Synthetic sensory input: a seeded Poisson drive of the input areas, for headless runs,
-benchmarks, export calibration and the simulated robot's fast mode."""
+benchmarks and export calibration."""
 
 from __future__ import annotations
 
