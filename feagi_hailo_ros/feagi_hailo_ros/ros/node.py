@@ -92,6 +92,7 @@ from .diagnostics import (
     watchdog_summary,
 )
 from .encoders import FieldNotProvided, SensorInputError
+from .firing_cdr import FiringEncoder, matches_middleware
 from .handoff import LatestHandoff
 from .lifecycle_queries import serve_queries_apart
 from .outputs import (
@@ -450,6 +451,9 @@ class HybridNode(LifecycleNode):
         self._failure_guard = self.create_guard_condition(
             self._on_burst_failed, callback_group=self.default_callback_group)
         self._last_cloud = 0.0
+        #: The ~/firing encoder of the brain last published and whether the middleware reads
+        #: its bytes (firing_cdr.matches_middleware); None: the message path.
+        self._firing_encoder: tuple[Any, FiringEncoder | None] | None = None
         self._twist = Twist()  # reused by every burst's command (the burst thread's own)
         self._publishing = LatestHandoff(self._publish_burst_output, name="feagi_firing",
                                          on_error=self._on_publishing_error)
@@ -763,6 +767,15 @@ class HybridNode(LifecycleNode):
         ``~/firing_cloud`` (``cloud``), stamped with the time that burst ended."""
         result, stamp = stamped
         if kind == "firing":
+            encoder = self._encoder_for(result.connectome)
+            if encoder is not None:
+                # Serialized here from the burst's columns: ~7x cheaper than message objects.
+                sec, nanosec = stamp.seconds_nanoseconds()
+                self.pub_firing.publish(encoder.encode(
+                    result.fired, result.burst, sec=sec, nanosec=nanosec,
+                    frame_id=self._param("frame_id"),
+                    coordinates=self._param("firing_coordinates")))
+                return
             msg = messages.firing_events(result.connectome, result.fired, result.burst,
                                          coordinates=self._param("firing_coordinates"))
             pub = self.pub_firing
@@ -773,6 +786,20 @@ class HybridNode(LifecycleNode):
         msg.header.stamp = stamp.to_msg()
         msg.header.frame_id = self._param("frame_id")
         pub.publish(msg)
+
+    def _encoder_for(self, connectome: Any) -> FiringEncoder | None:
+        """Publishing thread: the ~/firing encoder of ``connectome`` (made and checked against
+        the middleware on its first burst, kept until another brain publishes), or None when
+        the middleware does not read its bytes as the message (then message objects go out)."""
+        cached = self._firing_encoder
+        if cached is None or cached[0] is not connectome:
+            encoder = FiringEncoder(connectome)
+            if not matches_middleware(encoder):
+                encoder = None
+                self.get_logger().info("~/firing: this middleware encodes FiringEvents "
+                                       "differently; publishing message objects")
+            cached = self._firing_encoder = (connectome, encoder)
+        return cached[1]
 
     def _drives(self) -> bool:
         """Whether any motor output publishes (cmd_vel or a joint output)."""

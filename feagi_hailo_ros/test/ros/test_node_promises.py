@@ -243,3 +243,36 @@ def test_a_refused_burst_thread_priority_warns_and_diagnostics_say_why(harness, 
         h.node._burst_loop.stop()
     assert values["burst_thread_scheduling"] == "normal (not permitted (test))"
     assert h.node.burst_priority_error == "not permitted (test)"
+
+
+@pytest.mark.parametrize("middleware_reads_them", [True, False])
+def test_firing_goes_out_as_bytes_when_the_middleware_reads_them(harness, monkeypatch,
+                                                                 middleware_reads_them) -> None:
+    # ~/firing is serialized from the burst's arrays (firing_cdr) when the middleware reads
+    # those bytes as the message, else message objects go out; subscribers get the same.
+    import feagi_hailo_ros.ros.node as node_module
+    from feagi_hailo_ros.ros import messages
+    encoded: list[int] = []
+    real_encode = node_module.FiringEncoder.encode
+
+    def spy(self, fired, burst, **kw):
+        encoded.append(burst)
+        return real_encode(self, fired, burst, **kw)
+    monkeypatch.setattr(node_module.FiringEncoder, "encode", spy)
+    if not middleware_reads_them:
+        monkeypatch.setattr(node_module, "matches_middleware", lambda encoder: False)
+    h = harness()
+    h.configure_and_activate()
+    results = {}
+    for _ in range(3):
+        h.node._on_burst()
+        result = h.node.last_result
+        results[result.burst] = result
+        assert h.spin_until(h.executor, lambda b=result.burst: any(m.burst == b
+                                                                   for m in h.firing))
+    for got in h.firing:
+        want = messages.firing_events(results[got.burst].connectome, results[got.burst].fired,
+                                      got.burst)
+        assert (list(got.areas), got.header.frame_id) == (list(want.areas), "feagi_brain")
+    # The middleware check encodes its sample (burst 7) with and without coordinates first.
+    assert encoded == ([7, 7, 1, 2, 3] if middleware_reads_them else [])
