@@ -464,12 +464,16 @@ class HybridNode(LifecycleNode):
         #: Why the burst thread runs without the asked real-time priority ("" when it has it
         #: or none was asked); shown in /diagnostics.
         self.burst_priority_error = ""
+        #: The burst_thread_priority the burst thread started with (until it first starts:
+        #: the parameter's value, what it will ask for).
+        self.burst_priority_asked = int(self._param("burst_thread_priority"))
 
     def _set_burst_thread_priority(self) -> None:
         """Burst thread, before its first burst: apply ``burst_thread_priority`` (0: leave the
         normal policy); a refusal is logged once per activation and kept for /diagnostics."""
         priority = int(self._param("burst_thread_priority"))
         self.burst_priority_error = ""
+        self.burst_priority_asked = priority
         if priority > 0:
             self.burst_priority_error = set_fifo_priority(priority)
             if self.burst_priority_error:
@@ -944,7 +948,9 @@ class HybridNode(LifecycleNode):
             **runner.learning_summary()})
 
     def _burst_scheduling(self) -> str:
-        priority = int(self._param("burst_thread_priority"))
+        # The priority the burst thread started with (the parameter may have changed since;
+        # it applies from the next activation).
+        priority = self.burst_priority_asked
         if priority == 0:
             return "normal"
         if self.burst_priority_error:

@@ -293,3 +293,24 @@ def test_a_real_time_burst_thread_behind_schedule_still_idles_after_each_burst(
     else:
         assert node_module.FIFO_MIN_IDLE_FRACTION > 0
         assert len(idles) >= len(durations) - 1
+
+
+def test_diagnostics_show_the_burst_threads_policy_not_a_later_parameter_value(harness) -> None:
+    # burst_thread_priority is applied when bursting starts; changed while active, the burst
+    # thread keeps the policy it started with, and /diagnostics must say that one (an operator
+    # reads it to know whether the thread runs real-time), not the new parameter value.
+    import os
+    import threading
+    h = harness([Parameter("burst_thread_priority", value=0)])
+    h.configure_and_activate(pause=False)
+    try:
+        assert h.spin_until(h.executor, lambda: h.node.runner.burst > 0)
+        assert h.node.set_parameters([Parameter("burst_thread_priority", value=7)])[0].successful
+        [burst] = [t for t in threading.enumerate() if t.name == "feagi_burst"]
+        policy = os.sched_getscheduler(burst.native_id)
+        values = {kv.key: kv.value for s in h.node._diagnostics().status
+                  if s.name.endswith(": engine") for kv in s.values}
+    finally:
+        h.node._burst_loop.stop()
+    assert policy == os.SCHED_OTHER
+    assert values["burst_thread_scheduling"] == "normal"
