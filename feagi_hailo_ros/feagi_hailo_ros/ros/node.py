@@ -113,6 +113,11 @@ STOP_ACK_TIMEOUT_S = 1.0
 #: How often the watchdog thread checks for stalled bursting (Hz, wall time; its decisions
 #: use the node's ROS clock).
 WATCHDOG_RATE_HZ = 20.0
+#: Under SCHED_FIFO, the burst thread idles at least this fraction of each burst's duration
+#: after it, even behind schedule, so normal threads keep 20 % of its core (BurstLoop's
+#: min_idle_fraction says why: a real-time loop behind schedule starves the executor, the
+#: watchdog and the stop path on its core).
+FIFO_MIN_IDLE_FRACTION = 0.25
 #: ``hardware_id`` of the node's /diagnostics statuses.
 HARDWARE_ID = "feagi_hailo"
 #: How long the ERROR /diagnostics of a failed burst waits for acknowledgements (s) before
@@ -463,17 +468,25 @@ class HybridNode(LifecycleNode):
         #: Why the burst thread runs without the asked real-time priority ("" when it has it
         #: or none was asked); shown in /diagnostics.
         self.burst_priority_error = ""
+        #: The burst_thread_priority the burst thread started with (until it first starts:
+        #: the parameter's value, what it will ask for).
+        self.burst_priority_asked = int(self._param("burst_thread_priority"))
 
     def _set_burst_thread_priority(self) -> None:
         """Burst thread, before its first burst: apply ``burst_thread_priority`` (0: leave the
         normal policy); a refusal is logged once per activation and kept for /diagnostics."""
         priority = int(self._param("burst_thread_priority"))
         self.burst_priority_error = ""
+        self.burst_priority_asked = priority
         if priority > 0:
             self.burst_priority_error = set_fifo_priority(priority)
             if self.burst_priority_error:
                 self.get_logger().warning(f"burst_thread_priority {priority}: "
                                           f"{self.burst_priority_error}; normal scheduling")
+        realtime = priority > 0 and not self.burst_priority_error
+        loop = self._burst_loop  # this thread's loop (a release joins it before dropping it)
+        if loop is not None:
+            loop.min_idle_fraction = FIFO_MIN_IDLE_FRACTION if realtime else 0.0
 
     def _ros_seconds(self) -> float:
         """Now on the node's clock (ROS time: simulated under use_sim_time), in seconds."""
@@ -962,7 +975,9 @@ class HybridNode(LifecycleNode):
             **runner.learning_summary()})
 
     def _burst_scheduling(self) -> str:
-        priority = int(self._param("burst_thread_priority"))
+        # The priority the burst thread started with (the parameter may have changed since;
+        # it applies from the next activation).
+        priority = self.burst_priority_asked
         if priority == 0:
             return "normal"
         if self.burst_priority_error:

@@ -180,7 +180,9 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("burst_thread_priority", 0, "Real-time priority of the burst thread: 1..99 runs it "
               "under SCHED_FIFO (as ros2_control's thread_priority) so other threads cannot delay "
               "a burst; needs CAP_SYS_NICE or an rtprio limit, else a warning and normal "
-              "scheduling. 0: normal scheduling. Applied when bursting starts (activate).",
+              "scheduling. 0: normal scheduling. Applied when bursting starts (activate). Under "
+              "SCHED_FIFO a brain slower than its period still idles a quarter of each burst's "
+              "time after it, so the executor, watchdog and stop path keep running on its core.",
               (0, 99), live=True),
     ParamSpec("stats_rate_hz", 1.0, "Rate of ~/burst_stats and /diagnostics.", (0.1, 50.0), live=True),
     ParamSpec("firing_decimation", 1, "Publish ~/firing every N bursts.", (1, 10000), live=True),

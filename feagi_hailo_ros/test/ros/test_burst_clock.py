@@ -176,3 +176,86 @@ def test_on_start_runs_on_the_loop_thread_before_the_first_burst() -> None:
     loop.stop()
     assert [k for k, _ in seen[:2]] == ["start", "burst"]
     assert seen[0][1] == seen[1][1] != threading.get_ident()
+
+
+def _overrunning_loop(min_idle_fraction: float, burst_s: float, calls: int,
+                      rate_hz: float = 1000.0) -> list[tuple[str, float]]:
+    """A BurstLoop on a fake clock whose every call takes ``burst_s`` (longer than the
+    period: a brain that overruns). Returns the events in order: ("burst", duration) and
+    ("wait", seconds)."""
+    t = FakeTime()
+    events: list[tuple[str, float]] = []
+
+    def burst() -> None:
+        t.now += burst_s
+        events.append(("burst", burst_s))
+        if sum(e == "burst" for e, _ in events) == calls:
+            loop.stop()
+
+    def wait(seconds: float) -> None:
+        events.append(("wait", seconds))
+        t.wait(seconds)
+
+    loop = BurstLoop(burst, rate_hz, clock=t.clock, wait=wait,
+                     min_idle_fraction=min_idle_fraction)
+    loop.run()
+    return events
+
+
+def test_an_overrunning_loop_without_min_idle_never_waits() -> None:
+    # The default (normal scheduling): behind schedule, bursts run back to back (the kernel
+    # shares the core fairly with other threads anyway).
+    events = _overrunning_loop(0.0, 0.005, 20)
+    assert [e for e, _ in events[1:]] == ["burst"] * 20  # only the wait for the first deadline
+
+
+def test_an_overrunning_loop_idles_after_every_burst_with_min_idle() -> None:
+    # Under SCHED_FIFO a loop that never waits owns its core: no normal thread (executor,
+    # watchdog, the signal handler's thread) runs there. With min_idle_fraction every burst
+    # is followed by a wait of at least that fraction of the burst's duration, however far
+    # behind the schedule is, so normal threads keep min_idle / (1 + min_idle) of the core.
+    events = _overrunning_loop(0.25, 0.005, 20)
+    after_first = events[1:]
+    # (No idle after the last burst: it stopped the loop.)
+    assert [e for e, _ in after_first] == ["burst", "wait"] * 19 + ["burst"]
+    waits = [s for e, s in after_first if e == "wait"]
+    assert all(s >= 0.25 * 0.005 - 1e-12 for s in waits)
+
+
+def test_min_idle_does_not_move_a_loop_that_keeps_its_deadlines() -> None:
+    # A burst of 10 % of the period leaves 90 % idle anyway: the schedule is unchanged.
+    t = FakeTime()
+    times: list[float] = []
+
+    def burst() -> None:
+        times.append(t.now)
+        t.now += 0.001
+        if len(times) == 5:
+            loop.stop()
+
+    loop = BurstLoop(burst, 100.0, clock=t.clock, wait=t.wait, min_idle_fraction=0.25)
+    loop.run()
+    assert times == pytest.approx([0.01, 0.02, 0.03, 0.04, 0.05])
+
+
+def test_min_idle_wait_is_woken_by_stop() -> None:
+    # The guaranteed idle waits on the stop event (the default wait): stop() ends it at once,
+    # so a stop never waits for an idle period (checked as a thread that ends, not a time).
+    started = threading.Event()
+
+    def burst() -> None:
+        started.set()
+        time.sleep(0.002)
+
+    loop = BurstLoop(burst, 2000.0, min_idle_fraction=1000.0)  # idle 2 s after each burst
+    loop.start()
+    assert started.wait(10.0)
+    thread = loop._thread
+    loop.stop(timeout=1.0)
+    assert thread is not None and not thread.is_alive()
+
+
+def test_min_idle_fraction_must_be_finite_and_not_negative() -> None:
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="min_idle_fraction"):
+            BurstLoop(lambda: None, 100.0, min_idle_fraction=bad)
