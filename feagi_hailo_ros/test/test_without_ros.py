@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 # Top-level modules that only the ROS 2 wheels or a ROS install provide (the ROS entries of
@@ -62,3 +64,19 @@ def test_the_ros_block_is_real(tmp_path: Path) -> None:
     proc = _collect(str(needs_ros))
     assert proc.returncode != 0
     assert "rclpy is blocked: no ROS here" in proc.stdout + proc.stderr
+
+
+def test_the_arm64_build_folder_is_hidden_from_workspace_tools(tmp_path: Path) -> None:
+    """make test-aarch64 marks its build folder COLCON_IGNORE before anything else (an unknown
+    step stops it right after), so colcon, ament and catkin_pkg never crawl the arm64 root file
+    system; catkin_pkg (rosdep's crawler) then finds no package.xml under it."""
+    build = tmp_path / "aarch64"
+    (build / "rootfs" / "pkg").mkdir(parents=True)
+    (build / "rootfs" / "pkg" / "package.xml").write_text("<package/>")
+    done = subprocess.run(["bash", str(REPO / "tools" / "test_aarch64.sh"), "no-such-step"],
+                          env={**os.environ, "AARCH64_BUILD": str(build)},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "unknown step" in done.stderr
+    assert (build / "COLCON_IGNORE").is_file()
+    packages = pytest.importorskip("catkin_pkg.packages")
+    assert packages.find_package_paths(str(tmp_path)) == []
