@@ -17,7 +17,8 @@ is the node's alone; the driver's CPU is then reported apart (``driver_cpu_perce
 ``--firing-decimation N`` sets the node's ``firing_decimation`` (default 1, the node's default:
 ``~/firing`` every burst; at 1 kHz that is 1,000 messages a second, more than a viewer draws);
 ``--burst-thread-priority P`` the node's ``burst_thread_priority`` (SCHED_FIFO when permitted;
-``burst_thread_scheduling`` in the record says what the thread got).
+``burst_thread_scheduling`` in the record says what the thread got); ``--executor single``
+the executor ``hybrid_node --executor single`` uses.
 
 Prints one JSON line per run:
 
@@ -44,12 +45,16 @@ os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 os.environ.setdefault("ROS_DOMAIN_ID", str(os.getpid() % 90 + 10))
 
 import rclpy  # noqa: E402
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import LaserScan  # noqa: E402
 
-from feagi_hailo_ros.ros.node import HybridNode, configure_gil_switch_interval  # noqa: E402
+from feagi_hailo_ros.ros.node import (  # noqa: E402
+    EXECUTORS,
+    HybridNode,
+    configure_gil_switch_interval,
+    make_executor,
+)  # noqa: E402
 
 
 def make_scan(stamp: object, left: bool) -> LaserScan:
@@ -148,6 +153,8 @@ def main() -> None:
                    help="the node's firing_decimation (1, its default: ~/firing every burst)")
     p.add_argument("--burst-thread-priority", type=int, default=0,
                    help="the node's burst_thread_priority (0, its default: normal scheduling)")
+    p.add_argument("--executor", choices=EXECUTORS, default="multi",
+                   help="hybrid_node's --executor (multi, its default, or single)")
     p.add_argument("--driver", choices=("same", "process"), default="same",
                    help="scan driver in the node's process (its CPU counts) or in its own")
     p.add_argument("--driver-only", action="store_true", help=argparse.SUPPRESS)
@@ -162,7 +169,7 @@ def main() -> None:
         Parameter("burst_rate_hz", value=args.rate), Parameter("cloud_rate_hz", value=0.0),
         Parameter("firing_decimation", value=args.firing_decimation),
         Parameter("burst_thread_priority", value=args.burst_thread_priority)])
-    executor = MultiThreadedExecutor(num_threads=3)
+    executor = make_executor(args.executor)
     executor.add_node(node)
     driver_proc = None
     if args.driver == "same":
@@ -207,6 +214,7 @@ def main() -> None:
         "cpu_percent_of_one_core": round(100.0 * cpu / wall, 1),
         "driver": args.driver,
         "firing_decimation": args.firing_decimation,
+        "executor": args.executor,
         "burst_thread_priority": args.burst_thread_priority,
         "burst_thread_scheduling": sched,
         "thread_cpu_percent": groups,

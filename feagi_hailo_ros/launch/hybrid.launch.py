@@ -49,6 +49,7 @@ def generate_launch_description() -> LaunchDescription:
     namespace = LaunchConfiguration("namespace")
     log_level = LaunchConfiguration("log_level")
     use_hailo = LaunchConfiguration("use_hailo")
+    executor = LaunchConfiguration("executor")
 
     node = LifecycleNode(
         package="feagi_hailo_ros",
@@ -56,7 +57,7 @@ def generate_launch_description() -> LaunchDescription:
         name="feagi_hailo",
         namespace=namespace,
         parameters=[config, {"use_hailo": ParameterValue(use_hailo, value_type=bool)}],
-        arguments=["--ros-args", "--log-level", log_level],
+        arguments=["--executor", executor, "--ros-args", "--log-level", log_level],
         output="screen",
     )
     configure = EmitEvent(event=ChangeState(
@@ -92,6 +93,9 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("use_hailo", default_value="false",
                               description="Look for HailoRT and a Hailo-8 at configure."),
         DeclareLaunchArgument("log_level", default_value="info", description="rclpy log level."),
+        DeclareLaunchArgument("executor", default_value="multi", choices=["multi", "single"],
+                              description="hybrid_node --executor: multi serves callbacks while "
+                                          "another runs; single costs less at kHz burst rates."),
         node,
         activate_when_inactive,
         configure,

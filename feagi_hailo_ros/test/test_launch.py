@@ -93,7 +93,7 @@ def test_launch_description_actions() -> None:
     spec.loader.exec_module(module)
     ld = module.generate_launch_description()
     args = {a.name for a in ld.entities if isinstance(a, DeclareLaunchArgument)}
-    assert args == {"config", "namespace", "use_hailo", "log_level"}
+    assert args == {"config", "namespace", "use_hailo", "log_level", "executor"}
     assert sum(isinstance(a, LifecycleNode) for a in ld.entities) == 1
     assert any(isinstance(a, RegisterEventHandler) for a in ld.entities)
     assert any(isinstance(a, EmitEvent) for a in ld.entities)

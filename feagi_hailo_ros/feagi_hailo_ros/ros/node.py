@@ -32,6 +32,7 @@ path (``on_deactivate`` returns ERROR → ``on_error`` releases everything → u
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
 import sys
@@ -41,6 +42,7 @@ from collections import deque
 from typing import Any
 
 import rclpy
+import rclpy.utilities
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist
 from rcl_interfaces.msg import (
@@ -52,7 +54,7 @@ from rcl_interfaces.msg import (
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.duration import Duration
 from rclpy.exceptions import InvalidHandle
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import Executor, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
@@ -1148,6 +1150,36 @@ def configure_gil_switch_interval(rate_hz: float, interval_us: float | None = No
     sys.setswitchinterval(max(seconds, 1e-5))
 
 
+#: What ``hybrid_node --executor`` accepts (see :func:`make_executor`).
+EXECUTORS = ("multi", "single")
+
+
+def make_executor(kind: str = "multi", context: Any = None) -> Executor:
+    """The executor ``main`` spins the node with.
+
+    ``multi`` (the default): a ``MultiThreadedExecutor`` of 3 threads, so sensors, services and
+    the lifecycle queries are served while another callback runs (a long configure or upload).
+    ``single``: a ``SingleThreadedExecutor``, one callback at a time (lifecycle queries wait for a
+    configure to end). rclpy's MultiThreadedExecutor busy-waits while a taken callback has not
+    started on its pool, which the GIL traffic of a 1 kHz burst loop makes long: measured with
+    ``bench/bench_node.py --rate 1000`` (alternating, this project's machine), executor threads
+    12.9-15.7 % of a core with ``multi`` and 3.7-4.1 % with ``single``; the whole process 34-41 %
+    and 21.6-26 %. Bursts run on their own thread either way.
+
+    Args:
+        kind: One of :data:`EXECUTORS`.
+        context: The rclpy context (default: the global one ``rclpy.init`` made).
+
+    Raises:
+        ValueError: ``kind`` is not one of :data:`EXECUTORS`.
+    """
+    if kind == "multi":
+        return MultiThreadedExecutor(num_threads=3, context=context)
+    if kind == "single":
+        return SingleThreadedExecutor(context=context)
+    raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {kind!r}")
+
+
 def main(args: list[str] | None = None) -> int:
     """Entry point of the `hybrid_node` executable (also ``python -m feagi_hailo_ros.ros.node``).
 
@@ -1158,17 +1190,25 @@ def main(args: list[str] | None = None) -> int:
     in, and the context is shut down last.
 
     Args:
-        args: ROS command-line arguments (default ``sys.argv``).
+        args: The command line (default ``sys.argv``): ``--executor multi|single`` (see
+            :func:`make_executor`) and the ROS arguments after ``--ros-args``.
 
     Returns:
         0 after a requested stop; 1 when an exception escaped a callback (it is logged).
     """
+    argv = sys.argv if args is None else args
+    parser = argparse.ArgumentParser(prog="hybrid_node", description="The feagi_hailo node.")
+    parser.add_argument("--executor", choices=EXECUTORS, default="multi",
+                        help="multi: served while a callback runs (default); single: cheaper "
+                             "at kHz burst rates (README: node threads)")
+    options = parser.parse_args(rclpy.utilities.remove_ros_args(argv)[1:])
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     node = HybridNode()
     # The rate may change later; size the interval for the fastest rate allowed.
     configure_gil_switch_interval(BY_NAME["burst_rate_hz"].limits[1] / 2)
-    executor = MultiThreadedExecutor(num_threads=3)
+    executor = make_executor(options.executor)
     executor.add_node(node)
+    node.get_logger().info(f"spinning with a {type(executor).__name__}")
 
     def release() -> None:
         if node._state_machine.current_state[1] in ("unconfigured", "inactive", "active"):

@@ -101,10 +101,11 @@ def _assert_clean(code: int, err: str, what: str) -> None:
     assert "terminate called" not in err, f"{what}: C++ abort on stderr\n{err}"
 
 
-def _run_hybrid_node(peer: Peer, params_file: Path, run: int, sig: int) -> None:
+def _run_hybrid_node(peer: Peer, params_file: Path, run: int, sig: int,
+                     executor: str = "multi") -> None:
     node_name = f"feagi_hailo_stop{run}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "feagi_hailo_ros.ros.node", "--ros-args",
+        [sys.executable, "-m", "feagi_hailo_ros.ros.node", "--executor", executor, "--ros-args",
          "--params-file", str(params_file), "-r", f"__node:={node_name}"],
         env=_child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -121,6 +122,8 @@ def _run_hybrid_node(peer: Peer, params_file: Path, run: int, sig: int) -> None:
         peer.spin_until(lambda: False, timeout=0.2)  # drain anything still queued
         assert _is_zero(peer.cmds[-1]), f"run {run}: last cmd_vel {peer.cmds[-1]}"
         _assert_clean(code, err, f"hybrid_node run {run}")
+        kind = {"multi": "MultiThreadedExecutor", "single": "SingleThreadedExecutor"}[executor]
+        assert f"spinning with a {kind}" in err
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -142,6 +145,17 @@ def test_sigint_while_active_sends_zero_and_exits_cleanly(ros_context, params_fi
     try:
         for run in range(SIGINT_REPEATS):
             _run_hybrid_node(peer, params_file, run, signal.SIGINT)
+    finally:
+        peer.close()
+
+
+@pytest.mark.slow
+def test_the_single_threaded_executor_configures_drives_and_stops_cleanly(ros_context,
+                                                                          params_file) -> None:
+    # hybrid_node --executor single (README, node threads): the same lifecycle, driving and stop.
+    peer = Peer(ros_context, "/cmd_vel")
+    try:
+        _run_hybrid_node(peer, params_file, 200, signal.SIGINT, executor="single")
     finally:
         peer.close()
 
@@ -337,3 +351,28 @@ def test_release_waits_for_a_callback_still_running_on_the_pool(ros_context) -> 
 
     assert spin_until_stopped(executor, lambda: None, release, signals=(signals.SIGUSR1,)) == 0
     assert started.is_set() and seen_at_release == [True]
+
+
+def test_executors_main_can_spin_the_node_with(ros_context) -> None:
+    from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
+
+    from feagi_hailo_ros.ros.node import EXECUTORS, make_executor
+    assert EXECUTORS == ("multi", "single")
+    multi = make_executor("multi", context=ros_context)
+    single = make_executor("single", context=ros_context)
+    try:
+        assert isinstance(multi, MultiThreadedExecutor) and multi._executor._max_workers == 3
+        assert isinstance(single, SingleThreadedExecutor)
+    finally:
+        multi.shutdown()
+        single.shutdown()
+    with pytest.raises(ValueError, match="multi, single"):
+        make_executor("events")
+
+
+def test_an_unknown_executor_is_refused_before_ros_starts() -> None:
+    done = subprocess.run([sys.executable, "-m", "feagi_hailo_ros.ros.node", "--executor",
+                           "events", "--ros-args", "-r", "__node:=never"],
+                          env=_child_env(), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "invalid choice: 'events'" in done.stderr and "Traceback" not in done.stderr
