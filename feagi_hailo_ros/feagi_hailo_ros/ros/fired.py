@@ -134,3 +134,25 @@ class FiredByArea(Mapping[str, np.ndarray]):
 
     def __contains__(self, cortical_id: object) -> bool:
         return cortical_id in self._bounds._index
+
+
+def firing_columns(connectome: Connectome, fired: Mapping[str, np.ndarray]
+                   ) -> Iterator[tuple[object, np.ndarray]]:
+    """``(area, uint32 (4, k) columns)`` of every area of ``connectome`` (in its order) with at
+    least one spike in ``fired``: area-local index, voxel x, y, z, what ``~/firing`` carries.
+
+    A :class:`FiredByArea` of this connectome gives its compiled columns; any other mapping
+    (cortical id -> area-local indices) is converted area by area. Areas absent from the
+    mapping or without spikes are skipped.
+    """
+    compiled = isinstance(fired, FiredByArea) and fired.connectome is connectome
+    for area in connectome.areas:
+        if compiled:
+            columns = fired.uint32_columns(area.cortical_id)
+        else:
+            idx = fired.get(area.cortical_id)
+            if idx is None:
+                continue
+            columns = np.vstack([idx, area.voxel_of(idx).T]).astype(np.uint32)
+        if columns.shape[1]:
+            yield area, columns

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..engine.core.connectome import Connectome
-from .fired import FiredByArea
+from .fired import firing_columns
 
 _ENCAPSULATION = b"\x00\x01\x00\x00"  # plain CDR, little endian
 _EMPTY_U32_SEQ = struct.pack("<I", 0)
@@ -63,7 +63,8 @@ class FiringEncoder:
 
         Args:
             fired: Cortical id -> area-local indices (int, ``(k,)``) of one burst; a
-                :class:`~.fired.FiredByArea` of this connectome gives its columns directly.
+                :class:`~.fired.FiredByArea` of this connectome gives its columns directly
+                (``fired.firing_columns``).
             burst: Burst number (uint64).
             sec, nanosec: The header stamp (int32 seconds, uint32 nanoseconds).
             frame_id: The header frame.
@@ -75,20 +76,10 @@ class FiringEncoder:
         head = _string(frame_id)
         # stamp (8 bytes) + frame_id end 4-aligned; the uint64 burst needs 8.
         pad = b"\x00" * (-(8 + len(head)) % 8)
-        compiled = isinstance(fired, FiredByArea) and fired.connectome is self.connectome
         parts: list[bytes] = []
         count = 0
-        for area in self.connectome.areas:
-            if compiled:
-                columns = fired.uint32_columns(area.cortical_id)
-            else:
-                idx = fired.get(area.cortical_id)
-                if idx is None:
-                    continue
-                columns = np.vstack([idx, area.voxel_of(idx).T]).astype(np.uint32)
+        for area, columns in firing_columns(self.connectome, fired):
             k = columns.shape[1]
-            if k == 0:
-                continue
             count += 1
             size = struct.pack("<I", k)
             parts.append(self._prefix[area.cortical_id])

@@ -20,7 +20,7 @@ from feagi_hailo_msgs.msg import AreaFiring, BurstStats, FiringEvents
 
 from ..engine.core.connectome import Connectome
 from .burst_clock import RateSummary
-from .fired import FiredByArea
+from .fired import firing_columns
 from .outputs import OutputBinding
 
 #: PointCloud2 layout: x, y, z (float32, metres = voxels + area offset), area (uint16
@@ -45,17 +45,7 @@ def firing_events(connectome: Connectome, fired: Mapping[str, np.ndarray], burst
     """
     out = FiringEvents(burst=int(burst))
     # A burst's own split has every column in one compiled pass (fired.FiredByArea).
-    compiled = isinstance(fired, FiredByArea) and fired.connectome is connectome
-    for area in connectome.areas:
-        if compiled:
-            columns = fired.uint32_columns(area.cortical_id)
-        else:
-            idx = fired.get(area.cortical_id)
-            if idx is None:
-                continue
-            columns = np.vstack([idx, area.voxel_of(idx).T]).astype(np.uint32)
-        if columns.shape[1] == 0:
-            continue
+    for area, columns in firing_columns(connectome, fired):
         item = AreaFiring(cortical_id=area.cortical_id, name=area.name)
         item.neuron_indices = _uint32_array(columns[0])
         if coordinates:
