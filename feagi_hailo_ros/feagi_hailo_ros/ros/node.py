@@ -137,8 +137,10 @@ def _message_class(type_name: str) -> type:
 _MSG_TYPES = {kind: _message_class(type_name) for kind, (type_name, _) in SENSOR_TYPES.items()}
 #: Output type -> message class to publish, from the one list of types (outputs.py).
 _OUTPUT_MSG_TYPES = {kind: _message_class(type_name) for kind, (type_name, _) in OUTPUT_TYPES.items()}
-#: Live parameters the burst thread reads every burst (cached, see HybridNode._burst_params).
-_BURST_PARAMS = ("firing_decimation", "cloud_rate_hz")
+#: Parameters the burst and publishing threads read every burst or message (cached, see
+#: HybridNode._burst_params).
+_BURST_PARAMS = ("firing_decimation", "cloud_rate_hz", "firing_coordinates", "frame_id",
+                 "cloud_scale")
 #: Parameters that become DiffDriveSettings fields of the same name.
 _DRIVE_PARAMS = ("left_channel", "right_channel", "max_wheel_speed", "wheel_separation",
                  "linear_gain", "angular_gain", "max_linear", "max_angular")
@@ -248,9 +250,6 @@ class HybridNode(LifecycleNode):
             why = check_value(spec, p.value)
             if why:
                 return SetParametersResult(successful=False, reason=why)
-        for p in params:
-            if p.name in self._burst_params:
-                self._burst_params[p.name] = p.value
         if self.runner is not None:
             values = {p.name: p.value for p in params}
             drive = {k: values.get(k, self._param(k)) for k in _DRIVE_PARAMS}
@@ -273,6 +272,9 @@ class HybridNode(LifecycleNode):
             if "input_timeout_s" in values and self.watchdog is not None:
                 self.watchdog.input_timeout = float(values["input_timeout_s"]) or None
                 self.runner.hold_s = float(values["input_timeout_s"]) or 0.5
+        for p in params:  # only once the whole request is accepted
+            if p.name in self._burst_params:
+                self._burst_params[p.name] = p.value
         return SetParametersResult(successful=True)
 
     def _publish_cloud_frame(self) -> None:
@@ -788,18 +790,18 @@ class HybridNode(LifecycleNode):
                 sec, nanosec = stamp.seconds_nanoseconds()
                 self.pub_firing.publish(encoder.encode(
                     result.fired, result.burst, sec=sec, nanosec=nanosec,
-                    frame_id=self._param("frame_id"),
-                    coordinates=self._param("firing_coordinates")))
+                    frame_id=self._burst_params["frame_id"],
+                    coordinates=self._burst_params["firing_coordinates"]))
                 return
             msg = messages.firing_events(result.connectome, result.fired, result.burst,
-                                         coordinates=self._param("firing_coordinates"))
+                                         coordinates=self._burst_params["firing_coordinates"])
             pub = self.pub_firing
         else:
             msg = messages.point_cloud(messages.firing_cloud_points(
-                result.connectome, result.fired, self._param("cloud_scale")))
+                result.connectome, result.fired, self._burst_params["cloud_scale"]))
             pub = self.pub_cloud
         msg.header.stamp = stamp.to_msg()
-        msg.header.frame_id = self._param("frame_id")
+        msg.header.frame_id = self._burst_params["frame_id"]
         pub.publish(msg)
 
     def _encoder_for(self, connectome: Any) -> FiringEncoder | None:

@@ -347,3 +347,19 @@ def test_diagnostics_show_the_burst_threads_policy_not_a_later_parameter_value(h
         h.node._burst_loop.stop()
     assert policy == os.SCHED_OTHER
     assert values["burst_thread_scheduling"] == "normal"
+
+
+def test_firing_coordinates_and_frame_apply_to_the_next_message(harness) -> None:
+    # README, Parameters: firing_coordinates is live; the publishing thread must not keep the
+    # value it started with (it reads a cache the parameter callback updates).
+    h = harness()
+    h.configure_and_activate()
+    for coordinates in (True, False, True):
+        assert h.node.set_parameters(
+            [Parameter("firing_coordinates", value=coordinates)])[0].successful
+        h.node._on_burst()
+        burst = h.node.last_result.burst
+        assert h.spin_until(h.executor, lambda b=burst: any(m.burst == b for m in h.firing))
+        [msg] = [m for m in h.firing if m.burst == burst]
+        assert msg.areas and msg.header.frame_id == "feagi_brain"
+        assert all(bool(len(a.x)) == coordinates for a in msg.areas), coordinates
