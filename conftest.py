@@ -31,11 +31,16 @@ def ros_context() -> Iterator[object]:
 
 
 def _spin_until(executor: object, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    # The executables' spinning survives rclpy's wait-set race (stop.spin, ros2/rclpy#1284);
+    # the tests spin the same way.
+    from feagi_hailo_ros.ros.stop import RaceGuard, spin_once
+
+    guard = RaceGuard()
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             return False
-        executor.spin_once(timeout_sec=0.05)
+        spin_once(executor, 0.05, guard)
     return True
 
 

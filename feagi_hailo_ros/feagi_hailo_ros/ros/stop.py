@@ -14,9 +14,16 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterable
+from types import TracebackType
 
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.exceptions import InvalidHandle
 from rclpy.executors import Executor, ExternalShutdownException
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
+from rclpy.logging import get_logger
 
 #: Signals that request a stop (terminal Ctrl-C, ``kill``, launch's SIGTERM escalation).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -40,6 +47,157 @@ def wait_for_callbacks(executor: Executor, timeout_s: float = 5.0) -> None:
         pool.shutdown(wait=True)
 
 
+#: The rclpy function in which the wait-set race below strikes.
+_WAIT_SET_BUILDER = "_wait_for_ready_callbacks"
+#: More races than this within :data:`RACE_WINDOW_S` seconds end spinning: a waitable that
+#: stays invalid would otherwise make every spin fail the same way, forever.
+MAX_RACES = 20
+RACE_WINDOW_S = 1.0
+
+
+def is_wait_set_race(exc: BaseException) -> bool:
+    """Whether ``exc`` is rclpy's race between building a wait set and destroying a waitable.
+
+    rclpy's executor enters every waitable of its nodes (so none is freed while it builds the
+    wait set), then enters each again to add it to the wait set; a waitable whose destruction
+    another thread requested in between (a publisher's QoS event handler, destroyed with its
+    publisher by a lifecycle transition on the MultiThreadedExecutor's pool) refuses the second
+    entry with ``InvalidHandle`` ("destruction was requested"), and spinning ends with it
+    (ros2/rclpy#1284, fixed upstream by ros2/rclpy#1590, which drops such waitables; not in the
+    rclpy 7.1 wheels this package pins). Nothing was taken or run: the next wait set, built
+    without the destroyed waitable, is correct. An ``InvalidHandle`` raised anywhere else (a
+    callback using a destroyed publisher) is not this race.
+    """
+    if not isinstance(exc, InvalidHandle):
+        return False
+    tb: TracebackType | None = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == _WAIT_SET_BUILDER:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+class RaceGuard:
+    """Counts wait-set races (:func:`is_wait_set_race`); too many too fast is a failure."""
+
+    def __init__(self, on_race: Callable[[BaseException], None] | None = None) -> None:
+        self._times: deque[float] = deque(maxlen=MAX_RACES)
+        self._on_race = on_race
+        #: Races survived so far.
+        self.count = 0
+
+    def survive(self, exc: BaseException) -> bool:
+        """True when ``exc`` is a wait-set race to spin past (reported to ``on_race``); False
+        when it is anything else, or the :data:`MAX_RACES`-th race within
+        :data:`RACE_WINDOW_S` seconds."""
+        if not is_wait_set_race(exc):
+            return False
+        now = time.monotonic()
+        self._times.append(now)
+        if len(self._times) == MAX_RACES and now - self._times[0] < RACE_WINDOW_S:
+            return False
+        self.count += 1
+        if self._on_race is not None:
+            self._on_race(exc)
+        return True
+
+
+def _log_race(exc: BaseException) -> None:
+    get_logger("feagi_hailo.executor").warning(
+        f"spinning again after rclpy's wait-set race (ros2/rclpy#1284): {exc}")
+
+
+def spin_once(executor: Executor, timeout_sec: float | None = None,
+              guard: RaceGuard | None = None) -> bool:
+    """``executor.spin_once(timeout_sec)`` that survives rclpy's wait-set race
+    (:func:`is_wait_set_race`). Returns False when the race struck (nothing ran).
+
+    Raises:
+        BaseException: Whatever else ``spin_once`` raised, or the race beyond ``guard``'s limit.
+    """
+    guard = guard if guard is not None else RaceGuard()
+    try:
+        executor.spin_once(timeout_sec=timeout_sec)
+    except InvalidHandle as exc:
+        if not guard.survive(exc):
+            raise
+        return False
+    return True
+
+
+class Spinner:
+    """Spins an executor on a daemon thread until :meth:`stop`; the executor is never shut
+    down while this thread spins it.
+
+    rclpy 7.1's ``Executor.shutdown()`` destroys the executor's guard condition at once, even
+    while another thread is building a wait set with it: that thread then fails with
+    ``AttributeError: 'NoneType' object has no attribute 'handle'`` (seen ending
+    ``hybrid_node`` on SIGINT, exit 1). So spinning ends first (a guard condition of this
+    spinner wakes the wait; the loop sees the stop), the thread is joined, and only then may
+    the caller shut the executor down. Spinning also ends when the context is shut down or a
+    callback raises; it survives rclpy's wait-set race (:func:`is_wait_set_race`).
+    """
+
+    def __init__(self, executor: Executor,
+                 on_race: Callable[[BaseException], None] | None = _log_race,
+                 ended: threading.Event | None = None) -> None:
+        """Args:
+            executor: An executor with at least one node (the wake-up guard condition is
+                made on the first one, in its own reentrant callback group so a long
+                callback holding the node's default group cannot delay a stop).
+            on_race: Told of each wait-set race spun past.
+            ended: The event to set when spinning ends (default: a new one).
+
+        Raises:
+            ValueError: The executor has no node.
+        """
+        nodes = executor.get_nodes()
+        if not nodes:
+            raise ValueError("the executor has no node to spin")
+        self._executor = executor
+        self._node = nodes[0]
+        self._wake = self._node.create_guard_condition(lambda: None, ReentrantCallbackGroup())
+        self._guard = RaceGuard(on_race)
+        self._stopping = threading.Event()
+        #: Set when spinning ended, for whatever reason.
+        self.ended = ended if ended is not None else threading.Event()
+        #: The exception that ended spinning (None: stopped, or the context was shut down).
+        self.failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="executor", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stopping.is_set() and self._executor.context.ok():
+                spin_once(self._executor, None, self._guard)
+        except ExternalShutdownException:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever stops the spinner
+            self.failure = exc
+        finally:
+            self.ended.set()
+
+    def stop(self) -> None:
+        """End spinning and join the thread (a MultiThreadedExecutor's pool may still be
+        running a callback: :func:`wait_for_callbacks`). Safe to call more than once."""
+        self._stopping.set()
+        try:
+            self._wake.trigger()
+        except (InvalidHandle, _rclpy.RCLError):  # the context is gone: the wait has ended anyway
+            pass
+        if self._thread.ident is not None:  # started
+            self._thread.join()
+        if self._wake is not None:
+            try:
+                self._node.destroy_guard_condition(self._wake)
+            except (InvalidHandle, _rclpy.RCLError):
+                pass
+            self._wake = None
+
+
 def spin_until_stopped(executor: Executor, stop: Callable[[], None],
                        release: Callable[[], None],
                        signals: Iterable[int] = STOP_SIGNALS,
@@ -47,8 +205,9 @@ def spin_until_stopped(executor: Executor, stop: Callable[[], None],
     """Spin ``executor`` on a thread until a signal in ``signals`` arrives or spinning ends.
 
     Order on the way out (every path: signal, context shut down elsewhere, an exception
-    out of a callback): ``stop()`` → ``executor.shutdown()``, the spin thread joined and
-    every running callback finished (:func:`wait_for_callbacks`) → ``release()``. Signal
+    out of a callback; rclpy's wait-set race is not one): ``stop()`` → spinning ended and its
+    thread joined (:class:`Spinner`) → ``executor.shutdown()``, every running callback
+    finished (:func:`wait_for_callbacks`) → ``release()``. Signal
     handlers are installed for the duration and the previous ones put
     back; a second signal during the stop is absorbed (no ``KeyboardInterrupt`` traceback).
     Must be called from the main thread (Python delivers signals there).
@@ -69,23 +228,12 @@ def spin_until_stopped(executor: Executor, stop: Callable[[], None],
         BaseException: The exception that ended spinning, when ``on_error`` is None.
     """
     requested = threading.Event()
-    failure: list[BaseException] = []
 
     def _on_signal(signum: int, frame: object) -> None:
         requested.set()
 
-    def _spin() -> None:
-        try:
-            executor.spin()
-        except ExternalShutdownException:
-            pass
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-            failure.append(exc)
-        finally:
-            requested.set()
-
     previous = {sig: signal.signal(sig, _on_signal) for sig in signals}
-    spinner = threading.Thread(target=_spin, name="executor", daemon=True)
+    spinner = Spinner(executor, ended=requested)
     try:
         spinner.start()
         # A timed wait so the interpreter runs signal handlers promptly on every platform.
@@ -94,16 +242,16 @@ def spin_until_stopped(executor: Executor, stop: Callable[[], None],
         try:
             stop()
         finally:
+            spinner.stop()
             executor.shutdown()
-            spinner.join()
             wait_for_callbacks(executor)
             release()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if failure:
+    if spinner.failure is not None:
         if on_error is None:
-            raise failure[0]
-        on_error(failure[0])
+            raise spinner.failure
+        on_error(spinner.failure)
         return 1
     return 0

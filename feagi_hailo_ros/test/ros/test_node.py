@@ -31,6 +31,7 @@ from feagi_hailo_ros.ros import messages  # noqa: E402
 from feagi_hailo_ros.ros.bindings import SensorBinding, encode_message  # noqa: E402
 from feagi_hailo_ros.ros.brain_runner import BrainRunner, BrainSource, build_brain  # noqa: E402
 from feagi_hailo_ros.ros.node import HybridNode  # noqa: E402
+from feagi_hailo_ros.ros.stop import wait_for_callbacks  # noqa: E402
 
 SUCCESS = TransitionCallbackReturn.SUCCESS
 FAILURE = TransitionCallbackReturn.FAILURE
@@ -74,6 +75,7 @@ class Harness:
 
     def close(self) -> None:
         self.executor.shutdown()
+        wait_for_callbacks(self.executor)  # as the executables do (ros/stop.py)
         self.node.destroy_node()
         self.peer.destroy_node()
 
@@ -201,10 +203,11 @@ def test_scan_in_gives_engine_firing_and_cmd_vel(harness, left: bool) -> None:
     h.node.watchdog.burst_timeout = None
     h.node.watchdog.input_timeout = None
     h.node.runner.hold_s = reference.hold_s = 3600.0  # the reading is held for the whole test
+    resends = 0
     for burst in range(12):
         if burst in (0, 4):
             msg = scan_with_obstacle(None, left)
-            publish_until_accepted(h, msg)
+            resends += publish_until_accepted(h, msg) - 1
             voxels, pots = encode_message(binding, msg, reference.area_dims("i__pro"))
             reference.latch("scan", "i__pro", voxels, pots)
         want_msgs = (len(h.firing) + 1, len(h.cmd) + 1)
@@ -216,7 +219,11 @@ def test_scan_in_gives_engine_firing_and_cmd_vel(harness, left: bool) -> None:
         assert got == want, f"burst {burst}"
         assert h.firing[-1].burst == expected.burst
         assert (h.cmd[-1].linear.x, h.cmd[-1].angular.z) == pytest.approx(expected.twist)
-    assert h.node.counters["scan"].dropped == 0, h.node.counters["scan"].last_error
+    # Nothing dropped, except a send that came so late (a loaded machine) that it was stale
+    # and was sent again (publish_until_accepted): the node was right to drop it.
+    counters = h.node.counters["scan"]
+    assert counters.dropped <= resends, counters.last_error
+    assert counters.dropped == 0 or counters.last_error.startswith("stale"), counters.last_error
 
 
 def test_obstacle_side_decides_turn_direction(harness) -> None:
