@@ -167,6 +167,7 @@ class Spinner:
         self._thread = threading.Thread(target=self._run, name="executor", daemon=True)
 
     def start(self) -> None:
+        """Start spinning on the ``executor`` thread."""
         self._thread.start()
 
     def _run(self) -> None:
