@@ -25,10 +25,11 @@ from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
 
+from ..engine.accel.placement import readable_id
 from .node import HybridNode
 from .run_report import render_run_png
 from .sim_robot_node import SimRobotNode
-from .stop import wait_for_callbacks
+from .stop import Spinner, wait_for_callbacks
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
     Returns:
         0 after a run, full or cut short by a signal (the PNG written, a JSON summary
-        printed); 1 when configure failed.
+        printed); 1 when configure failed or an executor stopped with an exception.
     """
     args = _parse(argv)
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
@@ -80,18 +81,18 @@ def main(argv: list[str] | None = None) -> int:
     robot_executor = SingleThreadedExecutor()
     robot_executor.add_node(robot)
     rasters: dict[str, deque[tuple[int, np.ndarray]]] = {}
-    spinners = [threading.Thread(target=e.spin, daemon=True) for e in (executor, robot_executor)]
+    spinners = [Spinner(executor), Spinner(robot_executor)]
 
     def stop_spinning() -> None:
-        # The spinners must leave spin() before the node's transitions cancel its timers (an
+        # The spinners must stop before the node's transitions cancel its timers (an
         # executor thread could call a timer just cancelled: "timer is canceled") and before
         # the context goes (a thread still inside rcl at teardown aborted the process,
-        # "terminate called without an active exception", exit 134). Idempotent.
+        # "terminate called without an active exception", exit 134); the executors are shut
+        # down only after their threads stopped spinning (stop.Spinner). Idempotent.
+        for spinner in spinners:
+            spinner.stop()
         executor.shutdown()
         robot_executor.shutdown()
-        for spinner in spinners:
-            if spinner.is_alive():
-                spinner.join(timeout=5.0)
         wait_for_callbacks(executor)  # shutdown() alone does not wait for them (stop.py)
     try:
         brain.trigger_configure()
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             if result is None:
                 continue
             s = brain.rate.summary()
-            fired = " ".join(f"{cid}:{len(idx)}" for cid, idx in result.fired.items())
+            fired = " ".join(f"{readable_id(cid)}:{len(idx)}" for cid, idx in result.fired.items())
             v, w = result.twist or (0.0, 0.0)
             line = (f"t={elapsed:5.1f}s burst={result.burst:6d} {s.achieved_rate_hz:6.1f} Hz "
                     f"| fired {fired} | cmd_vel v={v:+.2f} w={w:+.2f} "
@@ -135,6 +136,11 @@ def main(argv: list[str] | None = None) -> int:
         # spinning first, then deactivate (the zero Twist needs no spinning executor).
         stop_spinning()
         brain.trigger_deactivate()
+        for spinner in spinners:
+            if spinner.failure is not None:
+                print(f"executor stopped: {type(spinner.failure).__name__}: {spinner.failure}",
+                      file=sys.stderr)
+                return 1
         report = {
             "seconds": round(time.monotonic() - start, 2),
             "bursts": int(brain.runner.burst),

@@ -185,10 +185,11 @@ class Spinner:
         """End spinning and join the thread (a MultiThreadedExecutor's pool may still be
         running a callback: :func:`wait_for_callbacks`). Safe to call more than once."""
         self._stopping.set()
-        try:
-            self._wake.trigger()
-        except (InvalidHandle, _rclpy.RCLError):  # the context is gone: the wait has ended anyway
-            pass
+        if self._wake is not None:
+            try:
+                self._wake.trigger()
+            except (InvalidHandle, _rclpy.RCLError):  # the context is gone: the wait ended
+                pass
         if self._thread.ident is not None:  # started
             self._thread.join()
         if self._wake is not None:

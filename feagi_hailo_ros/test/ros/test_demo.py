@@ -10,13 +10,21 @@ import pytest
 pytest.importorskip("rclpy", reason="rclpy is not installed in this environment")
 pytest.importorskip("matplotlib", reason="matplotlib renders the run report")
 
+from feagi_hailo_ros.engine.accel.placement import readable_id  # noqa: E402
 from feagi_hailo_ros.ros.demo import main  # noqa: E402
 
 
 def test_demo_runs_and_reports(tmp_path: Path, capsys) -> None:
     out = tmp_path / "run.png"
     assert main(["--seconds", "4", "--out", str(out)]) == 0
-    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    lines = capsys.readouterr().out.strip().splitlines()
+    report = json.loads(lines[-1])
+    # Progress lines name areas by their readable ids (the default brain's v3 ids are base64:
+    # ``X19fZGVhdGg=`` is ``___death``).
+    ids = [token.split(":")[0] for line in lines if "| fired " in line
+           for token in line.split("| fired ")[1].split(" | ")[0].split()]
+    assert ids and all(readable_id(i) == i for i in ids), sorted(set(ids))
+    assert "___death" in ids
     assert report["bursts"] > 50
     assert report["distance_m"] > 0.1          # the brain's cmd_vel reached the robot
     assert report["collisions"] == 0
