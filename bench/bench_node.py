@@ -55,6 +55,7 @@ from feagi_hailo_ros.ros.node import (  # noqa: E402
     configure_gil_switch_interval,
     make_executor,
 )  # noqa: E402
+from feagi_hailo_ros.ros.stop import Spinner  # noqa: E402
 
 
 def make_scan(stamp: object, left: bool) -> LaserScan:
@@ -181,7 +182,7 @@ def main() -> None:
             [sys.executable, __file__, "--driver-only", "--scan-hz", str(args.scan_hz)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     node.trigger_configure()
-    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner = Spinner(executor)  # as hybrid_node spins (ros/stop.py)
     spinner.start()
     node.trigger_activate()
     time.sleep(args.warmup)
@@ -197,6 +198,7 @@ def main() -> None:
     sched = node._burst_scheduling()
     bursts = node.runner.burst - burst0
     lat = np.asarray(node.latencies, dtype=np.float64) * 1e3
+    spinner.stop()  # before the transitions cancel timers, and before the shutdown
     node.trigger_deactivate()
     node.trigger_shutdown()
     executor.shutdown()
