@@ -47,6 +47,20 @@ def wait_for_callbacks(executor: Executor, timeout_s: float = 5.0) -> None:
         pool.shutdown(wait=True)
 
 
+def is_shut_down(executor: Executor) -> bool:
+    """Whether ``executor.shutdown()`` was called (by anyone).
+
+    rclpy 7.1 has no public query; its ``spin_once`` on a shut-down executor swallows
+    ``ShutdownException`` and returns at once, so a loop around it must ask. This reads
+    rclpy's private ``_is_shutdown`` flag; without it, "no node left" (``shutdown()`` drops
+    every node) is the answer.
+    """
+    flag = getattr(executor, "_is_shutdown", None)
+    if isinstance(flag, bool):
+        return flag
+    return not executor.get_nodes()
+
+
 #: The rclpy function in which the wait-set race below strikes.
 _WAIT_SET_BUILDER = "_wait_for_ready_callbacks"
 #: More races than this within :data:`RACE_WINDOW_S` seconds end spinning: a waitable that
@@ -136,7 +150,9 @@ class Spinner:
     ``hybrid_node`` on SIGINT, exit 1). So spinning ends first (a guard condition of this
     spinner wakes the wait; the loop sees the stop), the thread is joined, and only then may
     the caller shut the executor down. Spinning also ends when the context is shut down or a
-    callback raises; it survives rclpy's wait-set race (:func:`is_wait_set_race`).
+    callback raises or the executor is shut down by someone else (:func:`is_shut_down`: without
+    this check the loop spun a whole core, spin_once returning at once); it survives rclpy's
+    wait-set race (:func:`is_wait_set_race`).
     """
 
     def __init__(self, executor: Executor,
@@ -172,7 +188,8 @@ class Spinner:
 
     def _run(self) -> None:
         try:
-            while not self._stopping.is_set() and self._executor.context.ok():
+            while (not self._stopping.is_set() and self._executor.context.ok()
+                   and not is_shut_down(self._executor)):
                 spin_once(self._executor, None, self._guard)
         except ExternalShutdownException:
             pass
