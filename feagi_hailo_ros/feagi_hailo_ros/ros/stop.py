@@ -220,8 +220,10 @@ class Spinner:
 def spin_until_stopped(executor: Executor, stop: Callable[[], None],
                        release: Callable[[], None],
                        signals: Iterable[int] = STOP_SIGNALS,
-                       on_error: Callable[[BaseException], None] | None = None) -> int:
-    """Spin ``executor`` on a thread until a signal in ``signals`` arrives or spinning ends.
+                       on_error: Callable[[BaseException], None] | None = None,
+                       done: Callable[[], bool] | None = None) -> int:
+    """Spin ``executor`` on a thread until a signal in ``signals`` arrives, ``done()`` is true
+    or spinning ends.
 
     Order on the way out (every path: signal, context shut down elsewhere, an exception
     out of a callback; rclpy's wait-set race is not one): ``stop()`` → spinning ended and its
@@ -238,6 +240,8 @@ def spin_until_stopped(executor: Executor, stop: Callable[[], None],
         signals: Signal numbers that request the stop.
         on_error: Called with an exception that ended spinning (default: re-raised after
             the stop and release, so it is reported and the process exits non-zero).
+        done: Asked on this thread every 0.5 s; True ends the run the same way as a signal
+            (a lifecycle node that reached ``finalized``).
 
     Returns:
         0 after a requested stop or when spinning ended normally; 1 after an exception
@@ -257,7 +261,8 @@ def spin_until_stopped(executor: Executor, stop: Callable[[], None],
         spinner.start()
         # A timed wait so the interpreter runs signal handlers promptly on every platform.
         while not requested.wait(0.5):
-            pass
+            if done is not None and done():
+                break
         try:
             stop()
         finally:

@@ -267,3 +267,19 @@ def test_is_shut_down_without_rclpys_private_flag_asks_for_nodes() -> None:
             return self.nodes
 
     assert stop.is_shut_down(NoFlag([])) and not stop.is_shut_down(NoFlag([object()]))
+
+
+def test_spin_until_stopped_ends_when_done_says_so(ros_context) -> None:
+    # hybrid_node passes "the node is finalized": a shutdown transition ends the process.
+    node = rclpy.create_node("done_asked", context=ros_context)
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(node)
+    calls: list[str] = []
+    try:
+        code = stop.spin_until_stopped(executor, lambda: calls.append("stop"),
+                                       lambda: calls.append("release"),
+                                       signals=(signal.SIGUSR1,),
+                                       done=lambda: calls.append("asked") or len(calls) >= 2)
+    finally:
+        node.destroy_node()
+    assert code == 0 and calls == ["asked", "asked", "stop", "release"]
