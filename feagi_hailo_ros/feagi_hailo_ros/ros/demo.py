@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     SIGINT/SIGTERM (Ctrl-C) end the run early the same way the timer does: rclpy's own
     handler is not installed (it would shut the context down before the zero ``cmd_vel``),
     the node is deactivated and shut down while the context is valid, and the report is
-    written. (Signal handlers are installed only when called from the main thread.)
+    written; a stop requested while the brain is being configured ends the run before the
+    brain is activated. (Signal handlers are installed only when called from the main thread.)
 
     Args:
         argv: Command-line arguments (default ``sys.argv[1:]``): ``--seconds``, ``--rate``,
@@ -110,7 +111,12 @@ def main(argv: list[str] | None = None) -> int:
         brain.burst_observers.append(record)
         for spinner in spinners:
             spinner.start()
-        brain.trigger_activate()
+        # A stop requested while the brain was being built (Ctrl-C during a long configure)
+        # ends the run before it starts: activating would drive the robot after the user
+        # asked it to stop.
+        activated = not stop_requested.is_set()
+        if activated:
+            brain.trigger_activate()
         start = time.monotonic()
         while (elapsed := time.monotonic() - start) < args.seconds:
             if stop_requested.wait(min(0.5, max(args.seconds - elapsed, 0.0))):
@@ -135,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         # could call a timer just cancelled ("timer is canceled"). The run is over: stop
         # spinning first, then deactivate (the zero Twist needs no spinning executor).
         stop_spinning()
-        brain.trigger_deactivate()
+        if activated:
+            brain.trigger_deactivate()
         for spinner in spinners:
             if spinner.failure is not None:
                 print(f"executor stopped: {type(spinner.failure).__name__}: {spinner.failure}",

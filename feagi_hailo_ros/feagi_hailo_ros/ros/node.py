@@ -1189,14 +1189,16 @@ def main(args: list[str] | None = None) -> int:
     zero Twist goes out on ``cmd_vel`` and each joint output's stop command on its topic
     while the context is still valid, the executor stops,
     the node takes the lifecycle ``shutdown`` transition from whatever primary state it is
-    in, and the context is shut down last.
+    in, and the context is shut down last. A ``shutdown`` transition requested over the
+    lifecycle service ends the process the same way once the node is finalized.
 
     Args:
         args: The command line (default ``sys.argv``): ``--executor multi|single`` (see
             :func:`make_executor`) and the ROS arguments after ``--ros-args``.
 
     Returns:
-        0 after a requested stop; 1 when an exception escaped a callback (it is logged).
+        0 after a requested stop or a shutdown transition; 1 when an exception escaped a
+        callback (it is logged).
     """
     argv = sys.argv if args is None else args
     parser = argparse.ArgumentParser(prog="hybrid_node", description="The feagi_hailo node.")
@@ -1221,8 +1223,14 @@ def main(args: list[str] | None = None) -> int:
     def on_error(exc: BaseException) -> None:
         node.get_logger().fatal(f"executor stopped: {type(exc).__name__}: {exc}")
 
+    def finalized() -> bool:
+        # A shutdown transition requested over ~/change_state (``ros2 lifecycle set ...
+        # shutdown``): finalized is terminal, only destruction follows, so the process ends.
+        return node._state_machine.current_state[1] == "finalized"
+
     try:
-        return spin_until_stopped(executor, node.stop_motion, release, on_error=on_error)
+        return spin_until_stopped(executor, node.stop_motion, release, on_error=on_error,
+                                  done=finalized)
     finally:
         rclpy.try_shutdown()
 

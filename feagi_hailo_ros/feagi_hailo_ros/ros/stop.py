@@ -47,6 +47,20 @@ def wait_for_callbacks(executor: Executor, timeout_s: float = 5.0) -> None:
         pool.shutdown(wait=True)
 
 
+def is_shut_down(executor: Executor) -> bool:
+    """Whether ``executor.shutdown()`` was called (by anyone).
+
+    rclpy 7.1 has no public query; its ``spin_once`` on a shut-down executor swallows
+    ``ShutdownException`` and returns at once, so a loop around it must ask. This reads
+    rclpy's private ``_is_shutdown`` flag; without it, "no node left" (``shutdown()`` drops
+    every node) is the answer.
+    """
+    flag = getattr(executor, "_is_shutdown", None)
+    if isinstance(flag, bool):
+        return flag
+    return not executor.get_nodes()
+
+
 #: The rclpy function in which the wait-set race below strikes.
 _WAIT_SET_BUILDER = "_wait_for_ready_callbacks"
 #: More races than this within :data:`RACE_WINDOW_S` seconds end spinning: a waitable that
@@ -136,7 +150,9 @@ class Spinner:
     ``hybrid_node`` on SIGINT, exit 1). So spinning ends first (a guard condition of this
     spinner wakes the wait; the loop sees the stop), the thread is joined, and only then may
     the caller shut the executor down. Spinning also ends when the context is shut down or a
-    callback raises; it survives rclpy's wait-set race (:func:`is_wait_set_race`).
+    callback raises or the executor is shut down by someone else (:func:`is_shut_down`: without
+    this check the loop spun a whole core, spin_once returning at once); it survives rclpy's
+    wait-set race (:func:`is_wait_set_race`).
     """
 
     def __init__(self, executor: Executor,
@@ -172,7 +188,8 @@ class Spinner:
 
     def _run(self) -> None:
         try:
-            while not self._stopping.is_set() and self._executor.context.ok():
+            while (not self._stopping.is_set() and self._executor.context.ok()
+                   and not is_shut_down(self._executor)):
                 spin_once(self._executor, None, self._guard)
         except ExternalShutdownException:
             pass
@@ -203,8 +220,10 @@ class Spinner:
 def spin_until_stopped(executor: Executor, stop: Callable[[], None],
                        release: Callable[[], None],
                        signals: Iterable[int] = STOP_SIGNALS,
-                       on_error: Callable[[BaseException], None] | None = None) -> int:
-    """Spin ``executor`` on a thread until a signal in ``signals`` arrives or spinning ends.
+                       on_error: Callable[[BaseException], None] | None = None,
+                       done: Callable[[], bool] | None = None) -> int:
+    """Spin ``executor`` on a thread until a signal in ``signals`` arrives, ``done()`` is true
+    or spinning ends.
 
     Order on the way out (every path: signal, context shut down elsewhere, an exception
     out of a callback; rclpy's wait-set race is not one): ``stop()`` → spinning ended and its
@@ -221,6 +240,8 @@ def spin_until_stopped(executor: Executor, stop: Callable[[], None],
         signals: Signal numbers that request the stop.
         on_error: Called with an exception that ended spinning (default: re-raised after
             the stop and release, so it is reported and the process exits non-zero).
+        done: Asked on this thread every 0.5 s; True ends the run the same way as a signal
+            (a lifecycle node that reached ``finalized``).
 
     Returns:
         0 after a requested stop or when spinning ended normally; 1 after an exception
@@ -240,7 +261,8 @@ def spin_until_stopped(executor: Executor, stop: Callable[[], None],
         spinner.start()
         # A timed wait so the interpreter runs signal handlers promptly on every platform.
         while not requested.wait(0.5):
-            pass
+            if done is not None and done():
+                break
         try:
             stop()
         finally:

@@ -29,3 +29,34 @@ def test_demo_runs_and_reports(tmp_path: Path, capsys) -> None:
     assert report["distance_m"] > 0.1          # the brain's cmd_vel reached the robot
     assert report["collisions"] == 0
     assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_a_stop_requested_during_configure_never_activates_the_brain(tmp_path: Path, capsys,
+                                                                   monkeypatch) -> None:
+    # Ctrl-C while the brain is being built (a long genome): the demo went on to activate it,
+    # so the robot drove for a moment after the user asked it to stop. The run must end
+    # without activating, still with its report.
+    import os
+    import signal
+
+    from feagi_hailo_ros.ros.node import HybridNode
+
+    configure, activate = HybridNode.trigger_configure, HybridNode.trigger_activate
+    activations: list[str] = []
+
+    def recorded_activate(self: HybridNode):
+        activations.append(self.get_name())
+        return activate(self)
+
+    def configure_then_ctrl_c(self: HybridNode):
+        result = configure(self)
+        os.kill(os.getpid(), signal.SIGINT)  # demo.main's handler: a requested stop
+        return result
+
+    monkeypatch.setattr(HybridNode, "trigger_configure", configure_then_ctrl_c)
+    monkeypatch.setattr(HybridNode, "trigger_activate", recorded_activate)
+    out = tmp_path / "run.png"
+    assert main(["--seconds", "30", "--out", str(out)]) == 0
+    assert activations == []
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["bursts"] == 0 and out.is_file()

@@ -170,6 +170,36 @@ def test_sigterm_while_active_sends_zero_and_exits_cleanly(ros_context, params_f
 
 
 @pytest.mark.slow
+def test_a_shutdown_transition_while_active_ends_the_process(ros_context, params_file) -> None:
+    # `ros2 lifecycle set /feagi_hailo shutdown`: the node is finalized (REP-2002-style
+    # lifecycle: a terminal state, only destruction follows), so hybrid_node must exit 0 after
+    # the zero Twist; it kept running as an empty process until someone sent it a signal.
+    peer = Peer(ros_context, "/cmd_vel")
+    node_name = "feagi_hailo_finalized"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "feagi_hailo_ros.ros.node", "--ros-args",
+         "--params-file", str(params_file), "-r", f"__node:={node_name}"],
+        env=_child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert peer.transition(node_name, Transition.TRANSITION_CONFIGURE)
+        assert peer.transition(node_name, Transition.TRANSITION_ACTIVATE)
+        peer.cmds.clear()
+        assert peer.spin_until(lambda: any(not _is_zero(m) for m in peer.cmds)), "never drove"
+        assert peer.transition(node_name, Transition.TRANSITION_ACTIVE_SHUTDOWN)
+        assert peer.spin_until(lambda: proc.poll() is not None, timeout=30.0), \
+            "hybrid_node kept running after its node was finalized"
+        _, err = proc.communicate(timeout=10)
+        peer.spin_until(lambda: False, timeout=0.2)
+        assert _is_zero(peer.cmds[-1]), f"last cmd_vel {peer.cmds[-1]}"
+        _assert_clean(proc.returncode, err, "hybrid_node after shutdown")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        peer.close()
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_sim_robot_stops_cleanly(ros_context, tmp_path: Path, sig: int) -> None:
     png = tmp_path / "path.png"
