@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
 
     Returns:
         0 after a run, full or cut short by a signal (the PNG written, a JSON summary
-        printed); 1 when configure failed or an executor stopped with an exception.
+        printed); 1 when configure failed, an executor stopped with an exception, or a burst
+        failed (the run ends there, the robot stopped by the node, the report written).
     """
     args = _parse(argv)
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
@@ -122,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             if stop_requested.wait(min(0.5, max(args.seconds - elapsed, 0.0))):
                 print("\nstop requested", file=sys.stderr)
                 break
+            if brain.burst_error:  # the node stopped the robot and took its error path
+                break
             result = brain.last_result
             if result is None:
                 continue
@@ -141,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         # could call a timer just cancelled ("timer is canceled"). The run is over: stop
         # spinning first, then deactivate (the zero Twist needs no spinning executor).
         stop_spinning()
-        if activated:
+        # A failed burst may already have taken the node out of active (its error path).
+        if brain._state_machine.current_state[1] == "active":
             brain.trigger_deactivate()
         for spinner in spinners:
             if spinner.failure is not None:
@@ -150,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
         report = {
             "seconds": round(time.monotonic() - start, 2),
-            "bursts": int(brain.runner.burst),
+            # The result, not the runner: a failed burst released the brain.
+            "bursts": int(brain.last_result.burst) if brain.last_result is not None else 0,
             "achieved_rate_hz": round(summary.achieved_rate_hz, 2),
             "period_error_p99_ms": round(summary.period_error_p99_ms, 3),
             "overruns": summary.overruns,
@@ -163,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
                        title=f"feagi_hailo demo: {report['distance_m']} m, "
                              f"{report['collisions']} collisions, {report['bursts']} bursts")
         print(json.dumps(report))
+        if brain.burst_error:
+            print(f"bursting stopped: {brain.burst_error}", file=sys.stderr)
+            return 1
         return 0
     finally:
         stop_spinning()

@@ -60,3 +60,38 @@ def test_a_stop_requested_during_configure_never_activates_the_brain(tmp_path: P
     assert activations == []
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["bursts"] == 0 and out.is_file()
+
+
+def test_a_failed_burst_ends_the_run_with_status_1_the_robot_stopped(tmp_path: Path, capsys,
+                                                                    monkeypatch) -> None:
+    # The node's error path releases the brain (runner None): the demo read the burst count
+    # from the runner and died with a traceback. It must end the run, say why, write its
+    # report and exit 1; the robot's last command is the node's zero Twist.
+    from feagi_hailo_ros.ros.brain_runner import BrainRunner
+    from feagi_hailo_ros.ros.sim_robot_node import SimRobotNode
+
+    step = BrainRunner.step
+
+    def failing_step(self: BrainRunner):
+        if self.burst >= 30:
+            raise RuntimeError("engine lost (test)")
+        return step(self)
+
+    commands: list[tuple[float, float]] = []
+    on_cmd_vel = SimRobotNode._on_cmd_vel
+
+    def recorded(self: SimRobotNode, msg) -> None:
+        commands.append((msg.linear.x, msg.angular.z))
+        on_cmd_vel(self, msg)
+
+    monkeypatch.setattr(BrainRunner, "step", failing_step)
+    monkeypatch.setattr(SimRobotNode, "_on_cmd_vel", recorded)
+    out = tmp_path / "run.png"
+    assert main(["--seconds", "30", "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    report = json.loads(captured.out.strip().splitlines()[-1])
+    assert report["bursts"] == 30 and out.is_file()
+    assert "bursting stopped: RuntimeError: engine lost (test)" in captured.err
+    # The run ended at the failure, not after its 30 s (two status lines a second).
+    assert sum("burst=    30 " in line for line in captured.out.splitlines()) <= 2
+    assert any(c != (0.0, 0.0) for c in commands) and commands[-1] == (0.0, 0.0)
