@@ -101,9 +101,9 @@ def _assert_clean(code: int, err: str, what: str) -> None:
     assert "terminate called" not in err, f"{what}: C++ abort on stderr\n{err}"
 
 
-def _run_hybrid_node(peer: Peer, params_file: Path, run: int, sig: int,
-                     executor: str = "multi") -> None:
-    node_name = f"feagi_hailo_stop{run}"
+def _start_driving(peer: Peer, params_file: Path, node_name: str,
+                   executor: str = "multi") -> subprocess.Popen:
+    """hybrid_node in a process, configured and activated by ``peer``, once it drives."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "feagi_hailo_ros.ros.node", "--executor", executor, "--ros-args",
          "--params-file", str(params_file), "-r", f"__node:={node_name}"],
@@ -114,6 +114,17 @@ def _run_hybrid_node(peer: Peer, params_file: Path, run: int, sig: int,
         peer.cmds.clear()
         # Driving: the default brain's power area keeps the robot cruising, no sensor needed.
         assert peer.spin_until(lambda: any(not _is_zero(m) for m in peer.cmds)), "never drove"
+    except BaseException:
+        proc.kill()
+        proc.communicate()
+        raise
+    return proc
+
+
+def _run_hybrid_node(peer: Peer, params_file: Path, run: int, sig: int,
+                     executor: str = "multi") -> None:
+    proc = _start_driving(peer, params_file, f"feagi_hailo_stop{run}", executor)
+    try:
         sent = len(peer.cmds)
         code, err = _stop_process(proc, sig, peer)
         # The zero was acknowledged before the process left: it is in our reader already.
@@ -176,15 +187,9 @@ def test_a_shutdown_transition_while_active_ends_the_process(ros_context, params
     # the zero Twist; it kept running as an empty process until someone sent it a signal.
     peer = Peer(ros_context, "/cmd_vel")
     node_name = "feagi_hailo_finalized"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "feagi_hailo_ros.ros.node", "--ros-args",
-         "--params-file", str(params_file), "-r", f"__node:={node_name}"],
-        env=_child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = None
     try:
-        assert peer.transition(node_name, Transition.TRANSITION_CONFIGURE)
-        assert peer.transition(node_name, Transition.TRANSITION_ACTIVATE)
-        peer.cmds.clear()
-        assert peer.spin_until(lambda: any(not _is_zero(m) for m in peer.cmds)), "never drove"
+        proc = _start_driving(peer, params_file, node_name)
         assert peer.transition(node_name, Transition.TRANSITION_ACTIVE_SHUTDOWN)
         assert peer.spin_until(lambda: proc.poll() is not None, timeout=30.0), \
             "hybrid_node kept running after its node was finalized"
@@ -193,7 +198,7 @@ def test_a_shutdown_transition_while_active_ends_the_process(ros_context, params
         assert _is_zero(peer.cmds[-1]), f"last cmd_vel {peer.cmds[-1]}"
         _assert_clean(proc.returncode, err, "hybrid_node after shutdown")
     finally:
-        if proc.poll() is None:
+        if proc is not None and proc.poll() is None:
             proc.kill()
             proc.communicate()
         peer.close()
