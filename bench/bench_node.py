@@ -55,7 +55,7 @@ from feagi_hailo_ros.ros.node import (  # noqa: E402
     configure_gil_switch_interval,
     make_executor,
 )  # noqa: E402
-from feagi_hailo_ros.ros.stop import Spinner  # noqa: E402
+from feagi_hailo_ros.ros.stop import Spinner, shut_down  # noqa: E402
 
 
 def make_scan(stamp: object, left: bool) -> LaserScan:
@@ -201,7 +201,7 @@ def main() -> None:
     spinner.stop()  # before the transitions cancel timers, and before the shutdown
     node.trigger_deactivate()
     node.trigger_shutdown()
-    executor.shutdown()
+    shut_down(executor)
     record = {
         "bench": "node_burst_loop",
         "brain": "obstacle_avoidance",

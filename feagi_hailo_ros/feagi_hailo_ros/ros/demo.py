@@ -29,7 +29,7 @@ from ..engine.accel.placement import readable_id
 from .node import HybridNode
 from .run_report import render_run_png
 from .sim_robot_node import SimRobotNode
-from .stop import Spinner, wait_for_callbacks
+from .stop import Spinner, shut_down
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -93,9 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         # down only after their threads stopped spinning (stop.Spinner). Idempotent.
         for spinner in spinners:
             spinner.stop()
-        executor.shutdown()
-        robot_executor.shutdown()
-        wait_for_callbacks(executor)  # shutdown() alone does not wait for them (stop.py)
+        shut_down(executor)  # its callbacks finished first (stop.shut_down)
+        shut_down(robot_executor)
     try:
         brain.trigger_configure()
         if brain.runner is None:

@@ -47,6 +47,21 @@ def wait_for_callbacks(executor: Executor, timeout_s: float = 5.0) -> None:
         pool.shutdown(wait=True)
 
 
+def shut_down(executor: Executor, timeout_s: float = 5.0) -> None:
+    """Shut ``executor`` down once none of its callbacks runs or waits to run.
+
+    Order: :func:`wait_for_callbacks` (a MultiThreadedExecutor's pool runs what it was given,
+    then stops), then ``executor.shutdown()``. The other way round, a callback still queued on
+    the pool ran after ``shutdown()`` had destroyed the executor's guard condition, which
+    rclpy's handler triggers after taking the callback's data: ``InvalidHandle`` inside the
+    callback's task, printed at exit as "The following exception was never retrieved: cannot
+    use Destroyable because destruction was requested" (seen after Ctrl-C with sensor
+    traffic, 2 runs in 5). No thread may be spinning the executor (:meth:`Spinner.stop`).
+    """
+    wait_for_callbacks(executor, timeout_s)
+    executor.shutdown()
+
+
 def is_shut_down(executor: Executor) -> bool:
     """Whether ``executor.shutdown()`` was called (by anyone).
 
@@ -227,8 +242,8 @@ def spin_until_stopped(executor: Executor, stop: Callable[[], None],
 
     Order on the way out (every path: signal, context shut down elsewhere, an exception
     out of a callback; rclpy's wait-set race is not one): ``stop()`` → spinning ended and its
-    thread joined (:class:`Spinner`) → ``executor.shutdown()``, every running callback
-    finished (:func:`wait_for_callbacks`) → ``release()``. Signal
+    thread joined (:class:`Spinner`) → every callback given to the executor finished, then
+    ``executor.shutdown()`` (:func:`shut_down`) → ``release()``. Signal
     handlers are installed for the duration and the previous ones put
     back; a second signal during the stop is absorbed (no ``KeyboardInterrupt`` traceback).
     Must be called from the main thread (Python delivers signals there).
@@ -267,8 +282,7 @@ def spin_until_stopped(executor: Executor, stop: Callable[[], None],
             stop()
         finally:
             spinner.stop()
-            executor.shutdown()
-            wait_for_callbacks(executor)
+            shut_down(executor)
             release()
     finally:
         for sig, handler in previous.items():

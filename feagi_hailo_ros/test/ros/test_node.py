@@ -31,7 +31,7 @@ from feagi_hailo_ros.ros import messages  # noqa: E402
 from feagi_hailo_ros.ros.bindings import SensorBinding, encode_message  # noqa: E402
 from feagi_hailo_ros.ros.brain_runner import BrainRunner, BrainSource, build_brain  # noqa: E402
 from feagi_hailo_ros.ros.node import HybridNode  # noqa: E402
-from feagi_hailo_ros.ros.stop import wait_for_callbacks  # noqa: E402
+from feagi_hailo_ros.ros.stop import shut_down  # noqa: E402
 
 SUCCESS = TransitionCallbackReturn.SUCCESS
 FAILURE = TransitionCallbackReturn.FAILURE
@@ -74,8 +74,7 @@ class Harness:
         return future.result()
 
     def close(self) -> None:
-        self.executor.shutdown()
-        wait_for_callbacks(self.executor)  # as the executables do (ros/stop.py)
+        shut_down(self.executor)  # as the executables do (ros/stop.py)
         self.node.destroy_node()
         self.peer.destroy_node()
 

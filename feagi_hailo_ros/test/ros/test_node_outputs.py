@@ -258,14 +258,14 @@ def test_sigint_sends_each_joint_output_its_stop_command(ros_context, tmp_path: 
     proc = subprocess.Popen(
         [sys.executable, "-m", "feagi_hailo_ros.ros.node", "--ros-args",
          "--params-file", str(path), "-r", "__node:=feagi_hailo_joints"],
-        env=_child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        env=_child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert peer.transition("feagi_hailo_joints", Transition.TRANSITION_CONFIGURE)
         assert peer.transition("feagi_hailo_joints", Transition.TRANSITION_ACTIVATE)
         assert peer.spin_until(lambda: arm and list(arm[-1].data) == ARM_DRIVEN), "never drove"
         proc.send_signal(signal.SIGINT)
         assert peer.spin_until(lambda: proc.poll() is not None, timeout=30.0), "did not exit"
-        _, err = proc.communicate(timeout=10)
+        err, _ = proc.communicate(timeout=10)
         assert peer.spin_until(lambda: list(arm[-1].data) == ARM_SAFE, timeout=5.0), err
         peer.spin_until(lambda: False, timeout=0.2)  # drain anything still queued
         assert list(arm[-1].data) == ARM_SAFE

@@ -10,6 +10,7 @@ publish after the zero.
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -29,6 +30,8 @@ from nav_msgs.msg import Odometry  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import qos_profile_sensor_data  # noqa: E402
+from sensor_msgs.msg import LaserScan  # noqa: E402
 
 from feagi_hailo_ros.ros.node import HybridNode  # noqa: E402
 
@@ -36,6 +39,8 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 #: SIGINT repetitions: a race that strikes 1 run in 8 survives 8 runs with p = (7/8)^8 ≈ 0.34,
 #: 16 runs with p ≈ 0.12; with the SIGTERM run and the sim_robot runs, 10 processes in all.
 SIGINT_REPEATS = 8
+#: The peer's LaserScan rate on /scan while a node runs and is stopped.
+SCAN_HZ = 50.0
 
 
 def _child_env() -> dict[str, str]:
@@ -63,6 +68,18 @@ class Peer:
         #: Every Twist received, in arrival order.
         self.cmds: list[Twist] = []
         self.node.create_subscription(Twist, cmd_topic, self.cmds.append, 100)
+        # Sensor traffic while the node runs and stops, as on a robot: a stop with callbacks
+        # queued on the node's executor once lost one's exception at exit (stop.shut_down).
+        scan_pub = self.node.create_publisher(LaserScan, "/scan", qos_profile_sensor_data)
+        scan = LaserScan(angle_min=-math.pi, angle_max=math.pi - 2 * math.pi / 360,
+                         angle_increment=2 * math.pi / 360, range_min=0.12, range_max=3.5,
+                         ranges=[2.0] * 360)
+
+        def publish_scan() -> None:
+            scan.header.stamp = self.node.get_clock().now().to_msg()
+            scan_pub.publish(scan)
+
+        self.node.create_timer(1.0 / SCAN_HZ, publish_scan)
 
     def spin_until(self, predicate, timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -88,17 +105,21 @@ class Peer:
 
 
 def _stop_process(proc: subprocess.Popen, sig: int, peer: Peer) -> tuple[int, str]:
-    """Send ``sig``, keep the peer spinning until the process exited; (exit code, stderr)."""
+    """Send ``sig``, keep the peer spinning until the process exited; (exit code, its output:
+    stdout and stderr in one, as the processes here are started)."""
     proc.send_signal(sig)
     assert peer.spin_until(lambda: proc.poll() is not None, timeout=30.0), "did not exit"
-    _, err = proc.communicate(timeout=10)
-    return proc.returncode, err
+    out, _ = proc.communicate(timeout=10)
+    return proc.returncode, out
 
 
 def _assert_clean(code: int, err: str, what: str) -> None:
+    """Exit 0 and nothing alarming in ``err`` (the process's output: rclpy prints a task's lost
+    exception on stdout)."""
     assert code == 0, f"{what}: exit code {code}\n{err}"
     assert "Traceback" not in err, f"{what}: traceback on stderr\n{err}"
     assert "terminate called" not in err, f"{what}: C++ abort on stderr\n{err}"
+    assert "never retrieved" not in err, f"{what}: a callback's exception lost at exit\n{err}"
 
 
 def _start_driving(peer: Peer, params_file: Path, node_name: str,
@@ -107,7 +128,7 @@ def _start_driving(peer: Peer, params_file: Path, node_name: str,
     proc = subprocess.Popen(
         [sys.executable, "-m", "feagi_hailo_ros.ros.node", "--executor", executor, "--ros-args",
          "--params-file", str(params_file), "-r", f"__node:={node_name}"],
-        env=_child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        env=_child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert peer.transition(node_name, Transition.TRANSITION_CONFIGURE)
         assert peer.transition(node_name, Transition.TRANSITION_ACTIVATE)
@@ -193,7 +214,7 @@ def test_a_shutdown_transition_while_active_ends_the_process(ros_context, params
         assert peer.transition(node_name, Transition.TRANSITION_ACTIVE_SHUTDOWN)
         assert peer.spin_until(lambda: proc.poll() is not None, timeout=30.0), \
             "hybrid_node kept running after its node was finalized"
-        _, err = proc.communicate(timeout=10)
+        err, _ = proc.communicate(timeout=10)
         peer.spin_until(lambda: False, timeout=0.2)
         assert _is_zero(peer.cmds[-1]), f"last cmd_vel {peer.cmds[-1]}"
         _assert_clean(proc.returncode, err, "hybrid_node after shutdown")
@@ -213,7 +234,7 @@ def test_sim_robot_stops_cleanly(ros_context, tmp_path: Path, sig: int) -> None:
          "-r", "__node:=sim_robot_stop", "-r", "scan:=/sim_stop/scan",
          "-r", "cmd_vel:=/sim_stop/cmd_vel", "-r", "odom:=/sim_stop/odom",
          "-p", f"path_png:={png}"],
-        env=_child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        env=_child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     node = rclpy.create_node("sim_stop_peer", context=ros_context)
     executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(node)
@@ -225,7 +246,7 @@ def test_sim_robot_stops_cleanly(ros_context, tmp_path: Path, sig: int) -> None:
             executor.spin_once(timeout_sec=0.05)
         assert odoms, "sim_robot never published odom"
         proc.send_signal(sig)
-        _, err = proc.communicate(timeout=30)
+        err, _ = proc.communicate(timeout=30)
         _assert_clean(proc.returncode, err, "sim_robot")
         assert png.is_file(), "path_png not written on a requested stop"
     finally:
@@ -254,7 +275,7 @@ def test_make_run_demo_stops_on_sigint_with_zero_and_report(ros_context, tmp_pat
         assert peer.spin_until(lambda: any(_is_zero(m) for m in peer.cmds[sent:]), timeout=5.0)
         peer.spin_until(lambda: False, timeout=0.2)
         assert _is_zero(peer.cmds[-1]), f"last cmd_vel {peer.cmds[-1]}"
-        _assert_clean(proc.returncode, err, "demo")
+        _assert_clean(proc.returncode, err + out, "demo")
         assert png.is_file() and '"bursts"' in out
     finally:
         if proc.poll() is None:

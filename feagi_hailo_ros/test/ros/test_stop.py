@@ -283,3 +283,46 @@ def test_spin_until_stopped_ends_when_done_says_so(ros_context) -> None:
     finally:
         node.destroy_node()
     assert code == 0 and calls == ["asked", "asked", "stop", "release"]
+
+
+@pytest.mark.filterwarnings("ignore:MultiThreadedExecutor is used with a single thread")
+def test_a_callback_queued_at_the_stop_runs_before_the_executor_is_shut_down(ros_context,
+                                                                             capfd) -> None:
+    # A MultiThreadedExecutor's pool still held a callback when the stop came; run after
+    # executor.shutdown() it triggered the executor's destroyed guard condition and printed
+    # "The following exception was never retrieved: cannot use Destroyable ..." at exit
+    # (hybrid_node after Ctrl-C under sensor traffic). One pool thread, held by a callback
+    # that requests the stop, so the other timer's callback is queued behind it.
+    import gc
+    import time
+
+    from rclpy.callback_groups import ReentrantCallbackGroup
+
+    node = rclpy.create_node("queued", context=ros_context)
+    executor = MultiThreadedExecutor(num_threads=1, context=ros_context)
+    executor.add_node(node)
+    group = ReentrantCallbackGroup()
+    holding = threading.Event()
+    ran_after_hold: list[bool] = []
+
+    def hold_the_pool() -> None:
+        if not holding.is_set():
+            holding.set()
+            time.sleep(0.1)  # the spinning thread queues the other timer's callback meanwhile
+            os.kill(os.getpid(), signal.SIGUSR1)
+            time.sleep(0.4)  # the stop proceeds while that callback waits in the queue
+
+    node.create_timer(0.005, hold_the_pool, callback_group=group)
+    node.create_timer(0.005, lambda: ran_after_hold.append(holding.is_set()),
+                      callback_group=group)
+    try:
+        assert stop.spin_until_stopped(executor, lambda: None, lambda: None,
+                                       signals=(signal.SIGUSR1,)) == 0
+    finally:
+        node.destroy_node()
+    del executor
+    gc.collect()
+    out, err = capfd.readouterr()
+    assert "never retrieved" not in out + err, out + err
+    # The queued callback ran (rclpy's handler failed before calling it, in the wrong order).
+    assert any(ran_after_hold)
