@@ -33,7 +33,9 @@ from .accelerators import AcceleratorConfig, EngineChoice, hailo_device_pool, ma
 from .areas import AUTO, AreaBindingError, AreaRequest, BoundAreas, resolve_areas
 from .decoders import DiffDriveSettings, MotorReading
 from .fired import AreaBounds
+from .fired import warm as warm_firing_columns
 from .motor_kernels import ServoDecoder, TwistDecoder
+from .motor_kernels import warm as warm_motor_decoding
 from .outputs import OutputBinding
 
 
@@ -251,6 +253,10 @@ class BrainRunner:
         engine.inject(first, potentials=0.0)
         engine.step()
         engine.reset()
+        # The node's per-burst kernels outside the engine: motor decoding and ~/firing's
+        # voxel columns (compiled at the first burst, they stalled it for 0.8 s).
+        warm_motor_decoding()
+        warm_firing_columns()
         engine.learning = self._learning
         engine.max_plastic_synapses = self.max_plastic_synapses
 

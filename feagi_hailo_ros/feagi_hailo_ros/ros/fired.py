@@ -36,6 +36,16 @@ def _columns(fired_global: np.ndarray, cuts: np.ndarray, first: np.ndarray, per_
     return out
 
 
+def warm() -> None:
+    """Compile (or load from Numba's cache) ``~/firing``'s column kernel for the types a burst
+    passes (read-only int64 spike ids, int64 cuts and area shapes), so the first message with
+    coordinates does not."""
+    spikes = np.zeros(0, np.int64)
+    spikes.flags.writeable = False
+    one = np.zeros(1, np.int64)
+    _columns(spikes, np.searchsorted(spikes, np.zeros(2, np.int64)), one, one, one, one)
+
+
 class AreaBounds:
     """Where each area's neurons lie in one connectome's global numbering (made once per brain).
 

@@ -64,6 +64,16 @@ def _decode(local: np.ndarray, neurons_per_voxel: int, dx: int, dy: int, dz: int
     return values, active
 
 
+def warm() -> None:
+    """Compile (or load from Numba's cache) the decoding kernel for the types a burst passes
+    (read-only int64 area-local ids from ``fired.FiredByArea``, ints, a bool), so the first
+    burst does not: compiled there it stalled the first burst after ``make setup`` for 0.8 s
+    and tripped the watchdog."""
+    local = np.zeros(0, np.int64)
+    local.flags.writeable = False
+    _decode(local, 1, 2, 1, 1, 1, True)
+
+
 class AreaDecoder:
     """Decodes one motor area from its fired neurons, every burst (prepared once per brain).
 
