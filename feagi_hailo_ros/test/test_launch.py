@@ -58,6 +58,20 @@ def test_launch_names_an_installed_executable_package_and_config() -> None:
     assert 'glob("config/*.yaml")' in setup_py and 'glob("launch/*.launch.py")' in setup_py
 
 
+def test_config_lists_every_node_parameter_at_its_default() -> None:
+    # README: "Defaults live in config/hybrid.yaml, which lists every parameter": users copy it
+    # as their robot's file, so a parameter missing there is one they never see.
+    from feagi_hailo_ros.ros.params import PARAMS
+
+    config = yaml.safe_load((PKG / "config" / "hybrid.yaml").read_text())
+    params = config["/**/feagi_hailo"]["ros__parameters"]
+    missing = [s.name for s in PARAMS if s.name not in params]
+    assert not missing, f"config/hybrid.yaml lacks {missing}"
+    differ = {s.name: (params[s.name], s.default) for s in PARAMS
+              if params[s.name] != s.default}
+    assert not differ, f"config/hybrid.yaml value != declared default: {differ}"
+
+
 def test_config_holds_only_declared_parameters_with_valid_values() -> None:
     from feagi_hailo_ros.ros.params import BY_NAME, OUTPUT_PARAMS, SENSOR_PARAMS, check_value
 
