@@ -95,3 +95,16 @@ def test_a_failed_burst_ends_the_run_with_status_1_the_robot_stopped(tmp_path: P
     # The run ended at the failure, not after its 30 s (two status lines a second).
     assert sum("burst=    30 " in line for line in captured.out.splitlines()) <= 2
     assert any(c != (0.0, 0.0) for c in commands) and commands[-1] == (0.0, 0.0)
+
+
+def test_the_demo_defaults_readme_names() -> None:
+    # README (make run): the raster covers the last 400 bursts; the node gets max_wheel_speed
+    # 0.6 and max_angular 3.0.
+    import inspect
+
+    from feagi_hailo_ros.ros import demo
+
+    assert demo._parse([]).raster_bursts == 400
+    source = inspect.getsource(demo.main)
+    assert 'Parameter("max_wheel_speed", value=0.6)' in source
+    assert 'Parameter("max_angular", value=3.0)' in source
