@@ -323,7 +323,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                learning=not args.freeze,
                                max_plastic_synapses=args.max_plastic_synapses)
             if not args.quiet and result.summary["seconds"] > 1.0:
-                print(file=sys.stderr)  # end the progress line
+                # The progress line shows the last whole second's count; end it on the total.
+                _progress(args.bursts, args.bursts / result.summary["seconds"])
+                print(file=sys.stderr)
             if args.raster is not None:
                 from .ros.run_report import render_raster_png
 

@@ -253,3 +253,21 @@ def test_legacy_leak_option(tmp_path: Path, capsys) -> None:
     assert fired_b == {"feagi": [4], "linear": []}
     assert main(["inspect", str(data / "leak_over_1.v3.json")]) == 0
     assert "leak" in capsys.readouterr().out  # the import says what it did with leak 10
+
+
+def test_a_long_run_ends_its_progress_line_on_the_total(capsys, monkeypatch) -> None:
+    # The progress line shows the count of the last whole second; a run of 500 bursts ended
+    # on "burst 359". After a run longer than a second the line ends on the total.
+    import feagi_hailo_ros.cli as cli
+
+    real = cli.run_brain
+
+    def slow_looking(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result.summary["seconds"] = 2.0  # as if it had taken two seconds
+        return result
+
+    monkeypatch.setattr(cli, "run_brain", slow_looking)
+    assert main(["run", "obstacle_avoidance", "--bursts", "8"]) == 0
+    err = capsys.readouterr().err
+    assert err.rstrip("\n").split("\r")[-1] == "burst 8 (4 bursts/s)"

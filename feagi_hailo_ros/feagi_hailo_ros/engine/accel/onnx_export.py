@@ -193,8 +193,12 @@ def _firing_potential(connectome: Connectome, area_index: int) -> float:
     return float(max(min(top, a.threshold_limit), 1.0))
 
 
+#: Bursts a calibration run drops before it records (the activity settles first).
+CALIBRATION_WARMUP = 16
+
+
 def record_calibration(connectome: Connectome, source_areas: Sequence[int], bursts: int, *,
-                       input_rate: float = 0.05, warmup: int = 16, seed: int = 0,
+                       input_rate: float = 0.05, warmup: int = CALIBRATION_WARMUP, seed: int = 0,
                        progress: Progress | None = None) -> dict[int, np.ndarray]:
     """Spike frames (``(bursts, n)`` uint8 0/1) of ``source_areas`` from a CPU run.
 
@@ -225,7 +229,7 @@ def record_calibration(connectome: Connectome, source_areas: Sequence[int], burs
             for a, rows in frames.items():
                 rows[b - warmup, engine.fired(a)] = 1
         if progress is not None and (b + 1) % 64 == 0:
-            progress(f"calibration run: burst {b + 1}/{warmup + bursts}")
+            progress(f"calibration run: burst {b + 1}/{warmup + bursts} (warm-up {warmup})")
     engine.close()
     return frames
 
@@ -408,7 +412,8 @@ def export(connectome: Connectome, out_dir: str | Path, *, arch: str = "hailo8",
     frames: dict[int, np.ndarray] = {}
     if partitions and calib_bursts:
         sources = sorted({connectome.area(p.src_area).index for p in partitions})
-        say(f"calibration run: {calib_bursts} bursts of the CPU engine")
+        say(f"calibration run: {calib_bursts} bursts of the CPU engine recorded, after "
+            f"{CALIBRATION_WARMUP} warm-up bursts")
         frames = record_calibration(connectome, sources, calib_bursts, input_rate=input_rate,
                                     seed=seed, progress=say)
     written = []
