@@ -135,6 +135,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = hailort_info(args.lib, args.hef)
     except HailoRTUnavailable as exc:
+        # The report still goes to stdout (a script reads why there too), the reason and the
+        # install help to stderr.
+        print(json.dumps({"supported_versions": SUPPORTED_TEXT,
+                          "library": {"found": False, "supported": False, "error": str(exc),
+                                      "searched": list(getattr(exc, "searched", []))},
+                          "hailort_log_dir": log_dir}, indent=2))
         print(str(exc), file=sys.stderr)
         print(exc.help, file=sys.stderr)
         return 1

@@ -205,7 +205,7 @@ def load_libhailort(
     """
     env = os.environ if environ is None else environ
     if lib_path is not None:
-        explicit: Candidate | None = Candidate("lib_path argument", os.fspath(lib_path))
+        explicit: Candidate | None = Candidate("given library path", os.fspath(lib_path))
     elif env.get(ENV_VAR):
         explicit = Candidate(f"${ENV_VAR}", env[ENV_VAR])
     else:
@@ -227,7 +227,9 @@ def load_libhailort(
         except (OSError, HailoRTNotFound) as exc:
             if isinstance(exc, HailoRTNotFound) and explicit is not None:
                 raise
-            errors.append(f"{cand.path}: {exc.args[0] if isinstance(exc, OSError) else exc.reason}")
+            why = exc.args[0] if isinstance(exc, OSError) else exc.reason
+            # dlopen's message starts with the path already.
+            errors.append(why if str(why).startswith(cand.path) else f"{cand.path}: {why}")
             continue
         if check_version and not version.supported:
             # A system search keeps looking (an old copy in /usr/lib must not hide a good one in

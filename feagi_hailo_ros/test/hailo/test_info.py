@@ -108,7 +108,12 @@ def test_main_exit_1_on_problems(standin: Standin, standin_libs, model: Path, tm
 
     assert main(["--lib", str(tmp_path / "none.so")]) == 1
     captured = capsys.readouterr()
-    assert captured.out == "" and "Searched" in captured.err and "hailo-all" in captured.err
+    assert "Searched" in captured.err and "hailo-all" in captured.err
+    # The JSON report still goes to stdout: a script reads why there too.
+    library = json.loads(captured.out)["library"]
+    assert (library["found"], library["supported"]) == (False, False)
+    assert library["searched"] == [f"given library path: {tmp_path / 'none.so'}"]
+    assert library["error"].count(str(tmp_path / "none.so")) <= 2  # it once said it four times
     # one short line first, the long install help once after it
     first, *rest = captured.err.splitlines()
     assert first.startswith("libhailort (HailoRT) was not found") and "hailo-all" not in first

@@ -64,7 +64,7 @@ def test_bad_explicit_choice_is_not_replaced_by_a_system_copy(standin_libs: dict
     text = str(info.value)
     assert f"${ENV_VAR}: {tmp_path / 'missing.so'}" in text
     assert str(system) not in text  # the system was not searched
-    with pytest.raises(HailoRTNotFound, match="lib_path argument"):
+    with pytest.raises(HailoRTNotFound, match="given library path"):
         load_libhailort(tmp_path / "missing.so", environ=NO_ENV, search_dirs=[str(system)])
 
 
