@@ -73,13 +73,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import hashlib
 import json
 import math
 import os
 import pathlib
 import re
-from collections.abc import Mapping
+from collections.abc import Container, Iterable, Mapping
 from typing import Any
 
 from .errors import (
@@ -469,6 +470,7 @@ def _collect_areas(blueprint: Mapping, schema: int,
                    notes: list[str]) -> dict[str, tuple[dict[str, tuple[Any, str]], str]]:
     """cortical id -> ({gene code: (value, key path)}, area path) for flat or hierarchical."""
     areas: dict[str, tuple[dict[str, tuple[Any, str]], str]] = {}
+    unknown: list[tuple[str, str, dict[str, tuple[Any, str]]]] = []
     flat = any(isinstance(k, str) and _RE_FLAT_KEY.match(k) for k in blueprint)
     for key, value in blueprint.items():
         if not isinstance(key, str):
@@ -495,12 +497,14 @@ def _collect_areas(blueprint: Mapping, schema: int,
             if gene in _GENES:
                 genes[gene] = (value, path)
             elif gene not in _IGNORED_GENES:
-                notes.append(f"{path}: unknown gene {gene!r} ignored")
+                unknown.append((path, gene, genes))  # noted once all of the area is read
         else:
             _check_id(key, schema, path)
             if not isinstance(value, Mapping):
                 raise GenomeSyntaxError(f"an area must be an object, got {_describe(value)}", path)
             areas[key] = (_hierarchical_genes(value, path, notes), path)
+    for path, gene, genes in unknown:
+        notes.append(f"{path}: unknown gene {gene!r} ignored" + _did_you_mean(gene, _GENES, genes))
     return areas
 
 
@@ -523,8 +527,18 @@ def _hierarchical_genes(area: Mapping, path: str, notes: list[str]) -> dict[str,
                 if axis_name in value and code not in genes:
                     genes[code] = (value[axis_name], f"{p}.{axis_name}")
         elif name not in _LONG_IGNORED:
-            notes.append(f"{p}: unknown area property ignored")
+            notes.append(f"{p}: unknown area property ignored"
+                         + _did_you_mean(name, _LONG_NAMES, area))
     return genes
+
+
+def _did_you_mean(name: str, known: Iterable[str], given: Container[str]) -> str:
+    """`` (did you mean 'x'? ...)`` when ``name`` looks like a known key the area lacks (a typo
+    leaves that gene at its default, silently otherwise), else ``""``."""
+    close = difflib.get_close_matches(name, [k for k in known if k not in given], n=1,
+                                      cutoff=0.75)
+    return (f" (did you mean {close[0]!r}? it is not given, so its default is used)"
+            if close else "")
 
 
 def _feagi_identity(cid: str, ascii_id: str, group: str, memory: bool, path: str,

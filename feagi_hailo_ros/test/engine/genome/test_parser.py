@@ -57,7 +57,22 @@ def test_ignored_genes_are_silent_and_unknown_genes_are_noted():
                                         gd_vis=True)))
     assert g.notes == ()
     g = load_genome(genome_v2(flat_area("c__abc", zzzzzz=1)))
-    assert len(g.notes) == 1 and "zzzzzz" in g.notes[0]
+    assert len(g.notes) == 1 and "zzzzzz" in g.notes[0] and "did you mean" not in g.notes[0]
+
+
+def test_a_misspelt_gene_is_named_with_the_gene_it_leaves_at_its_default():
+    # A user's typo ('fier_t' for 'fire_t') left the threshold at its default with only
+    # "unknown gene ignored" to show for it.
+    (note,) = load_genome(genome_v2(flat_area("c__abc", fier_t=5.0))).notes
+    assert "unknown gene 'fier_t' ignored (did you mean 'fire_t'?" in note
+    assert "default is used" in note
+    # Given as well, the real gene is not suggested (nothing is left at its default).
+    (note,) = load_genome(genome_v2(flat_area("c__abc", fier_t=5.0, fire_t=5.0))).notes
+    assert "did you mean" not in note
+    # The same for the hierarchical (long-name) blueprint.
+    (note,) = load_genome({"version": "2.1", "blueprint": {"c__abc": {
+        "block_boundaries": [1, 1, 1], "firing_treshold": 5.0}}}).notes
+    assert "unknown area property ignored (did you mean 'firing_threshold'?" in note
 
 
 def test_missing_dimension_names_the_flat_key():
