@@ -105,6 +105,7 @@ from .outputs import (
     motor_key,
     output_binding_from_params,
 )
+from .param_overrides import ParameterRefused, declare
 from .params import BY_NAME, OUTPUT_PARAMS, PARAMS, SENSOR_PARAMS, ParamSpec, check_value
 from .stop import spin_until_stopped
 
@@ -175,16 +176,13 @@ class HybridNode(LifecycleNode):
         super().__init__(node_name, **kwargs)
         # `ros2 lifecycle get` answers during a long configure (lifecycle_queries.py).
         self._lifecycle_query_group = serve_queries_apart(self)
-        for spec in PARAMS:
-            self.declare_parameter(spec.name, spec.default, _descriptor(spec, not spec.live))
-        for name in self._param("sensor_names"):
-            for spec in SENSOR_PARAMS:
-                self.declare_parameter(f"sensors.{name}.{spec.name}", spec.default,
-                                       _descriptor(spec, True))
-        for name in self._param("output_names"):
-            for spec in OUTPUT_PARAMS:
-                self.declare_parameter(f"outputs.{name}.{spec.name}", spec.default,
-                                       _descriptor(spec, True))
+        try:
+            self._declare_parameters()
+        except ParameterRefused:  # a value given at start it cannot take: nothing is left open
+            # Only rclpy's handles exist yet (no runner, no thread): LifecycleNode's destroy,
+            # not this class's, which releases what configure makes.
+            super().destroy_node()
+            raise
         self.add_on_set_parameters_callback(self._on_set_parameters)
         #: The live parameters a burst reads, kept here: get_parameter per burst cost more
         #: than the burst (updated by _on_set_parameters).
@@ -238,6 +236,18 @@ class HybridNode(LifecycleNode):
         self._publish_cloud_frame()
 
     # -- parameters ---------------------------------------------------------------------
+
+    def _declare_parameters(self) -> None:
+        """Declare ``PARAMS`` and each binding's parameters (``param_overrides.declare``: a
+        whole number given for a double is that double; ParameterRefused otherwise)."""
+        for spec in PARAMS:
+            declare(self, spec.name, spec.default, _descriptor(spec, not spec.live))
+        for name in self._param("sensor_names"):
+            for spec in SENSOR_PARAMS:
+                declare(self, f"sensors.{name}.{spec.name}", spec.default, _descriptor(spec, True))
+        for name in self._param("output_names"):
+            for spec in OUTPUT_PARAMS:
+                declare(self, f"outputs.{name}.{spec.name}", spec.default, _descriptor(spec, True))
 
     def _param(self, name: str) -> Any:
         return self.get_parameter(name).value
@@ -1198,7 +1208,8 @@ def main(args: list[str] | None = None) -> int:
 
     Returns:
         0 after a requested stop or a shutdown transition; 1 when an exception escaped a
-        callback (it is logged).
+        callback (it is logged); 2 when a parameter value given at start is refused (one line
+        on stderr: ``param_overrides.ParameterRefused``).
     """
     argv = sys.argv if args is None else args
     parser = argparse.ArgumentParser(prog="hybrid_node", description="The feagi_hailo node.")
@@ -1207,7 +1218,12 @@ def main(args: list[str] | None = None) -> int:
                              "at kHz burst rates (README: node threads)")
     options = parser.parse_args(rclpy.utilities.remove_ros_args(argv)[1:])
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    node = HybridNode()
+    try:
+        node = HybridNode()
+    except ParameterRefused as exc:  # a value given at start: say which, no traceback
+        print(f"hybrid_node: {exc}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
     # The rate may change later; size the interval for the fastest rate allowed.
     configure_gil_switch_interval(BY_NAME["burst_rate_hz"].limits[1] / 2)
     executor = make_executor(options.executor)
