@@ -68,7 +68,7 @@ from feagi_hailo_msgs.srv import Checkpoint, Upload
 
 from ..engine.core.checkpoint import CheckpointError
 from ..engine.genome.brains import DEFAULT_BRAIN
-from . import frames, messages
+from . import frames, messages, state_paths
 from .accelerators import HAILO, AcceleratorConfig, EngineChoice, degraded
 from .areas import OFF, AreaRequest, BoundAreas
 from .bindings import (
@@ -1098,20 +1098,17 @@ class HybridNode(LifecycleNode):
         self._log_areas(prepared.areas)
         return response
 
-    def state_path(self, path: str) -> str:
-        """Where a checkpoint request's ``path`` points: absolute after ``~`` expansion, else
-        resolved against the ``state_dir`` parameter (empty: the ROS log directory,
-        ``rclpy.logging.get_logging_directory()``), never the process's working directory.
+    def state_dir(self) -> str:
+        """Directory a relative checkpoint path is resolved against: the ``state_dir``
+        parameter (``~`` expanded), or the ROS log directory when it is empty
+        (``rclpy.logging.get_logging_directory()``); never the process's working directory."""
+        return (os.path.expanduser(self._param("state_dir"))
+                or rclpy.logging.get_logging_directory())
 
-        Raises ``ValueError`` for an empty path.
-        """
-        if not path.strip():
-            raise ValueError("path is empty")
-        expanded = os.path.expanduser(path)
-        if os.path.isabs(expanded):
-            return expanded
-        base = os.path.expanduser(self._param("state_dir")) or rclpy.logging.get_logging_directory()
-        return os.path.join(os.path.abspath(base), expanded)
+    def state_path(self, path: str) -> str:
+        """Where a checkpoint request's ``path`` points (``state_paths.resolve`` against
+        :meth:`state_dir`). Raises ``StatePathError`` for an empty path."""
+        return state_paths.resolve(path, self.state_dir())
 
     def _checkpoint(self, request: Checkpoint.Request, response: Checkpoint.Response,
                     save: bool) -> Checkpoint.Response:
@@ -1120,9 +1117,13 @@ class HybridNode(LifecycleNode):
             return response
         try:
             path = self.state_path(request.path)
-            if save:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
+            if save:  # only into an existing directory, or state_dir itself (state_paths)
+                state_paths.prepare_save(path, self.state_dir())
             response.burst = (self.runner.save_state if save else self.runner.load_state)(path)
+        except state_paths.StatePathError as exc:
+            response.success = False
+            response.message = f"{'save' if save else 'load'}_state refused: {exc}"
+            return response
         except (OSError, ValueError, NotImplementedError, CheckpointError) as exc:
             # The running state is untouched on failure (the engine validates before loading).
             response.success, response.message = False, f"{type(exc).__name__}: {exc}"

@@ -188,17 +188,36 @@ def test_checkpoint_paths_resolve_against_state_dir_not_cwd(live, tmp_path, monk
     cwd.mkdir()
     monkeypatch.chdir(cwd)
     h = live()
-    saved = h.call(Checkpoint, "/feagi_hailo/save_state", path="run1/state.npz")
+    # state_dir (tmp_path/states) does not exist yet: the first save creates it.
+    saved = h.call(Checkpoint, "/feagi_hailo/save_state", path="state.npz")
     assert saved.success, saved.message
-    target = tmp_path / "states" / "run1" / "state.npz"
+    target = tmp_path / "states" / "state.npz"
     assert target.is_file() and str(target) in saved.message
     assert not any(cwd.iterdir())
-    loaded = h.call(Checkpoint, "/feagi_hailo/load_state", path="run1/state.npz")
+    (tmp_path / "states" / "run1").mkdir()
+    into = h.call(Checkpoint, "/feagi_hailo/save_state", path="run1/state.npz")
+    assert into.success and (tmp_path / "states" / "run1" / "state.npz").is_file()
+    loaded = h.call(Checkpoint, "/feagi_hailo/load_state", path="state.npz")
     assert loaded.success and loaded.burst == saved.burst
     empty = h.call(Checkpoint, "/feagi_hailo/save_state", path="")
     assert not empty.success and "empty" in empty.message
     assert h.node.state_path(str(tmp_path / "abs.npz")) == str(tmp_path / "abs.npz")
     assert h.node.state_path("~/x.npz") == os.path.expanduser("~/x.npz")
+
+
+def test_a_save_into_a_missing_directory_is_refused_and_writes_nothing(live, tmp_path) -> None:
+    h = live()
+    before = sorted(tmp_path.rglob("*"))
+    # Absolute paths under tmp_path only: a broken build must not leave /nonexistent behind.
+    for path, missing in ((str(tmp_path / "typo" / "dir" / "x"), str(tmp_path / "typo" / "dir")),
+                          ("run2/x.npz", str(tmp_path / "states" / "run2"))):
+        answer = h.call(Checkpoint, "/feagi_hailo/save_state", path=path)
+        assert not answer.success
+        assert answer.message.startswith(f"save_state refused: directory {missing} does not "
+                                         "exist; nothing saved"), answer.message
+    # Nothing created or written anywhere; state_dir only appears with a save into it.
+    assert sorted(tmp_path.rglob("*")) == before
+    h.assert_bursting()
 
 
 def test_default_state_dir_is_the_ros_log_directory(ros_context, spin_until, tmp_path,
