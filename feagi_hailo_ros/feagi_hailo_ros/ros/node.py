@@ -66,7 +66,7 @@ from std_srvs.srv import Trigger
 from feagi_hailo_msgs.msg import BurstStats, FiringEvents
 from feagi_hailo_msgs.srv import Checkpoint, Upload
 
-from ..engine.core.checkpoint import CheckpointError
+from ..engine.core.checkpoint import CheckpointCorruptError, CheckpointError
 from ..engine.genome.brains import DEFAULT_BRAIN
 from . import frames, messages, state_paths
 from .accelerators import HAILO, AcceleratorConfig, EngineChoice, degraded
@@ -123,6 +123,9 @@ WATCHDOG_RATE_HZ = 20.0
 FIFO_MIN_IDLE_FRACTION = 0.25
 #: ``hardware_id`` of the node's /diagnostics statuses.
 HARDWARE_ID = "feagi_hailo"
+#: What a ~/load_state reply that refuses a file says a checkpoint is.
+CHECKPOINT_HELP = ("A checkpoint is the .npz file ~/save_state writes from the running brain; "
+                   "only a checkpoint of the same brain, seed and inhibition loads")
 #: How long the ERROR /diagnostics of a failed burst waits for acknowledgements (s) before
 #: the error path releases the publisher.
 ERROR_ACK_TIMEOUT_S = 0.5
@@ -1124,7 +1127,15 @@ class HybridNode(LifecycleNode):
             response.success = False
             response.message = f"{'save' if save else 'load'}_state refused: {exc}"
             return response
-        except (OSError, ValueError, NotImplementedError, CheckpointError) as exc:
+        except CheckpointError as exc:
+            # Nothing loaded: the engine checks the whole file before it changes anything.
+            response.success = False
+            response.message = (f"{'save' if save else 'load'}_state refused, the brain keeps "
+                                f"running: {exc}")
+            if not save and isinstance(exc, CheckpointCorruptError):
+                response.message += f". {CHECKPOINT_HELP}"
+            return response
+        except (OSError, ValueError, NotImplementedError) as exc:
             # The running state is untouched on failure (the engine validates before loading).
             response.success, response.message = False, f"{type(exc).__name__}: {exc}"
             return response

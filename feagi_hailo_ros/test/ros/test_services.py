@@ -8,6 +8,7 @@ is assumed, only generous timeouts)."""
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -292,3 +293,28 @@ def test_hostile_requests_to_every_service_are_answered_and_bursting_goes_on(liv
 
     hostile()
     assert seen == set(TYPES)
+
+
+def test_a_file_that_is_no_checkpoint_is_refused_with_what_one_is(live, tmp_path) -> None:
+    # ~/load_state /etc/passwd replied with NumPy's advice to load pickled data unsafely.
+    h = live()
+    ok = h.call(Checkpoint, "/feagi_hailo/save_state", path="ok.npz")
+    assert ok.success, ok.message
+    data = (tmp_path / "states" / "ok.npz").read_bytes()
+    (tmp_path / "empty").write_bytes(b"")
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    (tmp_path / "adir").mkdir()
+    with zipfile.ZipFile(tmp_path / "other.zip", "w") as z:
+        z.writestr("readme.txt", "not ours")
+    for path, says in (("/etc/passwd", "no zip archive"), (str(tmp_path / "empty"), "empty"),
+                       (str(tmp_path / "cut.npz"), "truncated"),
+                       (str(tmp_path / "adir"), "a directory"),
+                       (str(tmp_path / "other.zip"), "not an engine checkpoint")):
+        before = h.node.runner.burst
+        answer = h.call(Checkpoint, "/feagi_hailo/load_state", path=path)
+        assert not answer.success
+        assert answer.message.startswith(f"load_state refused, the brain keeps running: {path}: ")
+        assert says in answer.message and node_module.CHECKPOINT_HELP in answer.message
+        assert "pickle" not in answer.message, answer.message
+        assert h.node.runner.burst >= before  # not rewound to the checkpoint's burst
+    h.assert_bursting()
