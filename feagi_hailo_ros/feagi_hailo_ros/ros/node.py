@@ -939,7 +939,8 @@ class HybridNode(LifecycleNode):
 
     def _make_diagnostics(self) -> None:
         """The /diagnostics tasks (``diagnostics.py``): engine, burst rate, accelerator,
-        watchdog, each sensor; the backends' are added per update (an upload may change them)."""
+        watchdog, each sensor; the backend's and integrators' are added per update (an upload
+        may change them)."""
         toolkit = load_toolkit()
         rate = float(self._param("burst_rate_hz"))
         self._rate_bound = {"min": rate, "max": rate}
@@ -950,6 +951,8 @@ class HybridNode(LifecycleNode):
             "burst rate", clock=time.monotonic)
         self.updater = LifecycleUpdater(self.get_name(), HARDWARE_ID,
                                         lambda: self.get_clock().now().to_msg(), toolkit)
+        #: The backend and integrator statuses present (added per update, see _diagnostics).
+        self._component_tasks: set[str] = set()
         self.updater.add("engine", self._engine_task)
         self.updater.add(self._burst_frequency)
         self.updater.add("accelerator", self._accelerator_task)
@@ -965,14 +968,14 @@ class HybridNode(LifecycleNode):
             summary: The burst-rate statistics the engine status reports (default: now's).
         """
         self._engine_rate = self._rate_summary() if summary is None else summary
-        # One status per backend the engine times ("backend:<name>", phases excluded).
-        backends = {k for k in self.runner._engine.stats().get("mean_s", {})
-                    if k.startswith("backend:") and "." not in k}
-        for name in self.updater.task_names:
-            if name.startswith("backend:") and name not in backends:
-                self.updater.remove_by_name(name)
-        for name in sorted(backends - set(self.updater.task_names)):
-            self.updater.add(name, lambda stat, n=name: self._backend_task(n, stat))
+        # One status per component the engine times, as ~/burst_stats lists them: the backend
+        # ("backend:<name>") and each integrator ("integrator:<name>"); an upload may change them.
+        components = set(messages.timed_components(self.runner._engine.stats().get("mean_s", {})))
+        for name in self._component_tasks - components:
+            self.updater.remove_by_name(name)
+        for name in sorted(components - self._component_tasks):
+            self.updater.add(name, lambda stat, n=name: self._component_task(n, stat))
+        self._component_tasks = components
         return self.updater.update()
 
     def _engine_task(self, stat: Any) -> Any:
@@ -1001,7 +1004,7 @@ class HybridNode(LifecycleNode):
             return f"normal ({self.burst_priority_error})"
         return f"SCHED_FIFO {priority}"
 
-    def _backend_task(self, name: str, stat: Any) -> Any:
+    def _component_task(self, name: str, stat: Any) -> Any:
         mean_s = self.runner._engine.stats().get("mean_s", {}).get(name)
         if mean_s is None:
             stat.summary(messages.WARN, "no burst timing yet")
