@@ -318,3 +318,29 @@ def test_a_file_that_is_no_checkpoint_is_refused_with_what_one_is(live, tmp_path
         assert "pickle" not in answer.message, answer.message
         assert h.node.runner.burst >= before  # not rewound to the checkpoint's burst
     h.assert_bursting()
+
+
+def test_an_empty_upload_is_refused_and_never_loads_the_default_brain(live) -> None:
+    # README once said an empty genome_path means the default brain for ~/upload too; an
+    # empty request (a client that left every field unset) must not replace a running,
+    # perhaps trained, brain with obstacle_avoidance: it is refused, naming what to write.
+    h = live(genome="vision")
+    running = h.node.runner.connectome
+    answer = h.call(Upload, "/feagi_hailo/upload")
+    assert not answer.success
+    assert answer.message == ("upload refused, previous brain kept: empty request: give exactly "
+                              "one of genome_path, genome_json, connectome_path (the default "
+                              "brain is genome_path obstacle_avoidance; an empty upload never "
+                              "replaces the running brain)")
+    assert h.node.runner.connectome is running
+    h.assert_bursting()
+    assert h.node.runner.connectome is running
+
+
+def test_a_brain_source_names_what_to_write_when_empty_or_doubled() -> None:
+    with pytest.raises(BrainLoadError, match=r"^empty request: give exactly one of .*"
+                                             r"genome_path obstacle_avoidance"):
+        BrainSource()
+    with pytest.raises(BrainLoadError, match=r"^give exactly one of genome_path, genome_json, "
+                                             r"connectome_path \(got genome_path, genome_json\)$"):
+        BrainSource(genome_path="vision", genome_json="{}")
