@@ -324,7 +324,7 @@ def test_an_empty_upload_is_refused_and_never_loads_the_default_brain(live) -> N
     # README once said an empty genome_path means the default brain for ~/upload too; an
     # empty request (a client that left every field unset) must not replace a running,
     # perhaps trained, brain with obstacle_avoidance: it is refused, naming what to write.
-    h = live(genome="vision")
+    h = live()  # the default brain runs: a default upload would succeed and replace it
     running = h.node.runner.connectome
     answer = h.call(Upload, "/feagi_hailo/upload")
     assert not answer.success
