@@ -25,7 +25,7 @@ import numpy as np
 from ..engine.core.connectome import Connectome
 from ..engine.core.engine import Engine
 from ..engine.core.plasticity import DEFAULT_MAX_PLASTIC_SYNAPSES
-from ..engine.genome.brains import CONNECTOME, load_brain, resolve_brain
+from ..engine.genome.brains import CONNECTOME, DEFAULT_BRAIN, load_brain, resolve_brain
 from ..engine.genome.builder import DEFAULT_MEMORY_CAPACITY, build_connectome
 from ..engine.genome.connectome_file import load_connectome
 from ..engine.genome.parser import load_genome
@@ -45,7 +45,12 @@ class BrainLoadError(ValueError):
 
 @dataclass(frozen=True)
 class BrainSource:
-    """Where a brain comes from: exactly one of the three fields is set."""
+    """Where a brain comes from: exactly one of the three fields is set.
+
+    Raises:
+        BrainLoadError: none is set (an empty ``~/upload``: refused, never the default brain)
+            or several are.
+    """
 
     genome_path: str = ""
     genome_json: str = ""
@@ -53,10 +58,17 @@ class BrainSource:
 
     def __post_init__(self) -> None:
         given = [f for f in ("genome_path", "genome_json", "connectome_path") if getattr(self, f)]
-        if len(given) != 1:
+        if not given:
+            # Unlike the genome parameter and the CLI, where empty means DEFAULT_BRAIN: a
+            # request with every field unset (a client that filled none) must not replace a
+            # running, perhaps trained, brain with the default one.
             raise BrainLoadError(
-                "give exactly one of genome_path, genome_json, connectome_path"
-                + (f" (got {', '.join(given)})" if given else ""))
+                "empty request: give exactly one of genome_path, genome_json, connectome_path "
+                f"(the default brain is genome_path {DEFAULT_BRAIN}; an empty upload never "
+                "replaces the running brain)")
+        if len(given) != 1:
+            raise BrainLoadError("give exactly one of genome_path, genome_json, connectome_path"
+                                 f" (got {', '.join(given)})")
 
     def describe(self) -> str:
         """One phrase naming the source, for messages (``genome X``, ``connectome Y``, ...)."""

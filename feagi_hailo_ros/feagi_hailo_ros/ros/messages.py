@@ -108,6 +108,17 @@ def point_cloud(points: np.ndarray) -> PointCloud2:
     return msg
 
 
+def timed_components(timing: Mapping[str, float]) -> list[str]:
+    """The engine's timed components in ``timing``, sorted: its backend (``backend:<name>``)
+    and each integrator (``integrator:<name>``, e.g. ``integrator:onnxruntime``).
+
+    ``timing`` is a burst's timing or ``Engine.stats()["mean_s"]``; phases inside a component
+    (``backend:cpu.<phase>``) and ``total`` are left out. ``~/burst_stats``'s ``backend_names``
+    and the ``/diagnostics`` statuses per component both list these, so they agree.
+    """
+    return sorted(k for k in timing if k != "total" and "." not in k)
+
+
 def burst_stats(burst: int, target_hz: float, rate: RateSummary, duration_s: float,
                 timing: Mapping[str, float], neurons_fired: int, cpu_s: float = 0.0,
                 cpu_mean_s: float = 0.0) -> BurstStats:
@@ -118,13 +129,13 @@ def burst_stats(burst: int, target_hz: float, rate: RateSummary, duration_s: flo
         target_hz: The ``burst_rate_hz`` parameter.
         rate: Statistics of the burst loop.
         duration_s: Wall time of the last burst (seconds).
-        timing: Seconds per engine phase of the last burst; top-level names (no ``.``, not
-            ``total``) become ``backend_names`` / ``backend_duration_ms``.
+        timing: Seconds per engine phase of the last burst; its :func:`timed_components`
+            become ``backend_names`` / ``backend_duration_ms``.
         neurons_fired: Neurons that fired in the last burst.
         cpu_s, cpu_mean_s: CPU seconds the burst thread spent on the last burst, and their mean
             over the bursts since the previous message.
     """
-    names = sorted(k for k in timing if k != "total" and "." not in k)
+    names = timed_components(timing)
     return BurstStats(burst=int(burst), target_rate_hz=float(target_hz),
                       achieved_rate_hz=rate.achieved_rate_hz,
                       period_error_p50_ms=rate.period_error_p50_ms,

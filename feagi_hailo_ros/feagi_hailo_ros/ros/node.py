@@ -66,9 +66,9 @@ from std_srvs.srv import Trigger
 from feagi_hailo_msgs.msg import BurstStats, FiringEvents
 from feagi_hailo_msgs.srv import Checkpoint, Upload
 
-from ..engine.core.checkpoint import CheckpointError
+from ..engine.core.checkpoint import CheckpointCorruptError, CheckpointError
 from ..engine.genome.brains import DEFAULT_BRAIN
-from . import frames, messages
+from . import frames, messages, state_paths
 from .accelerators import HAILO, AcceleratorConfig, EngineChoice, degraded
 from .areas import OFF, AreaRequest, BoundAreas
 from .bindings import (
@@ -105,6 +105,7 @@ from .outputs import (
     motor_key,
     output_binding_from_params,
 )
+from .param_overrides import ParameterRefused, declare
 from .params import BY_NAME, OUTPUT_PARAMS, PARAMS, SENSOR_PARAMS, ParamSpec, check_value
 from .stop import spin_until_stopped
 
@@ -122,6 +123,9 @@ WATCHDOG_RATE_HZ = 20.0
 FIFO_MIN_IDLE_FRACTION = 0.25
 #: ``hardware_id`` of the node's /diagnostics statuses.
 HARDWARE_ID = "feagi_hailo"
+#: What a ~/load_state reply that refuses a file says a checkpoint is.
+CHECKPOINT_HELP = ("A checkpoint is the .npz file ~/save_state writes from the running brain; "
+                   "only a checkpoint of the same brain, seed and inhibition loads")
 #: How long the ERROR /diagnostics of a failed burst waits for acknowledgements (s) before
 #: the error path releases the publisher.
 ERROR_ACK_TIMEOUT_S = 0.5
@@ -175,16 +179,13 @@ class HybridNode(LifecycleNode):
         super().__init__(node_name, **kwargs)
         # `ros2 lifecycle get` answers during a long configure (lifecycle_queries.py).
         self._lifecycle_query_group = serve_queries_apart(self)
-        for spec in PARAMS:
-            self.declare_parameter(spec.name, spec.default, _descriptor(spec, not spec.live))
-        for name in self._param("sensor_names"):
-            for spec in SENSOR_PARAMS:
-                self.declare_parameter(f"sensors.{name}.{spec.name}", spec.default,
-                                       _descriptor(spec, True))
-        for name in self._param("output_names"):
-            for spec in OUTPUT_PARAMS:
-                self.declare_parameter(f"outputs.{name}.{spec.name}", spec.default,
-                                       _descriptor(spec, True))
+        try:
+            self._declare_parameters()
+        except ParameterRefused:  # a value given at start it cannot take: nothing is left open
+            # Only rclpy's handles exist yet (no runner, no thread): LifecycleNode's destroy,
+            # not this class's, which releases what configure makes.
+            super().destroy_node()
+            raise
         self.add_on_set_parameters_callback(self._on_set_parameters)
         #: The live parameters a burst reads, kept here: get_parameter per burst cost more
         #: than the burst (updated by _on_set_parameters).
@@ -238,6 +239,18 @@ class HybridNode(LifecycleNode):
         self._publish_cloud_frame()
 
     # -- parameters ---------------------------------------------------------------------
+
+    def _declare_parameters(self) -> None:
+        """Declare ``PARAMS`` and each binding's parameters (``param_overrides.declare``: a
+        whole number given for a double is that double; ParameterRefused otherwise)."""
+        for spec in PARAMS:
+            declare(self, spec.name, spec.default, _descriptor(spec, not spec.live))
+        for name in self._param("sensor_names"):
+            for spec in SENSOR_PARAMS:
+                declare(self, f"sensors.{name}.{spec.name}", spec.default, _descriptor(spec, True))
+        for name in self._param("output_names"):
+            for spec in OUTPUT_PARAMS:
+                declare(self, f"outputs.{name}.{spec.name}", spec.default, _descriptor(spec, True))
 
     def _param(self, name: str) -> Any:
         return self.get_parameter(name).value
@@ -926,7 +939,8 @@ class HybridNode(LifecycleNode):
 
     def _make_diagnostics(self) -> None:
         """The /diagnostics tasks (``diagnostics.py``): engine, burst rate, accelerator,
-        watchdog, each sensor; the backends' are added per update (an upload may change them)."""
+        watchdog, each sensor; the backend's and integrators' are added per update (an upload
+        may change them)."""
         toolkit = load_toolkit()
         rate = float(self._param("burst_rate_hz"))
         self._rate_bound = {"min": rate, "max": rate}
@@ -937,6 +951,8 @@ class HybridNode(LifecycleNode):
             "burst rate", clock=time.monotonic)
         self.updater = LifecycleUpdater(self.get_name(), HARDWARE_ID,
                                         lambda: self.get_clock().now().to_msg(), toolkit)
+        #: The backend and integrator statuses present (added per update, see _diagnostics).
+        self._component_tasks: set[str] = set()
         self.updater.add("engine", self._engine_task)
         self.updater.add(self._burst_frequency)
         self.updater.add("accelerator", self._accelerator_task)
@@ -952,14 +968,14 @@ class HybridNode(LifecycleNode):
             summary: The burst-rate statistics the engine status reports (default: now's).
         """
         self._engine_rate = self._rate_summary() if summary is None else summary
-        # One status per backend the engine times ("backend:<name>", phases excluded).
-        backends = {k for k in self.runner._engine.stats().get("mean_s", {})
-                    if k.startswith("backend:") and "." not in k}
-        for name in self.updater.task_names:
-            if name.startswith("backend:") and name not in backends:
-                self.updater.remove_by_name(name)
-        for name in sorted(backends - set(self.updater.task_names)):
-            self.updater.add(name, lambda stat, n=name: self._backend_task(n, stat))
+        # One status per component the engine times, as ~/burst_stats lists them: the backend
+        # ("backend:<name>") and each integrator ("integrator:<name>"); an upload may change them.
+        components = set(messages.timed_components(self.runner._engine.stats().get("mean_s", {})))
+        for name in self._component_tasks - components:
+            self.updater.remove_by_name(name)
+        for name in sorted(components - self._component_tasks):
+            self.updater.add(name, lambda stat, n=name: self._component_task(n, stat))
+        self._component_tasks = components
         return self.updater.update()
 
     def _engine_task(self, stat: Any) -> Any:
@@ -988,7 +1004,7 @@ class HybridNode(LifecycleNode):
             return f"normal ({self.burst_priority_error})"
         return f"SCHED_FIFO {priority}"
 
-    def _backend_task(self, name: str, stat: Any) -> Any:
+    def _component_task(self, name: str, stat: Any) -> Any:
         mean_s = self.runner._engine.stats().get("mean_s", {}).get(name)
         if mean_s is None:
             stat.summary(messages.WARN, "no burst timing yet")
@@ -1088,20 +1104,17 @@ class HybridNode(LifecycleNode):
         self._log_areas(prepared.areas)
         return response
 
-    def state_path(self, path: str) -> str:
-        """Where a checkpoint request's ``path`` points: absolute after ``~`` expansion, else
-        resolved against the ``state_dir`` parameter (empty: the ROS log directory,
-        ``rclpy.logging.get_logging_directory()``), never the process's working directory.
+    def state_dir(self) -> str:
+        """Directory a relative checkpoint path is resolved against: the ``state_dir``
+        parameter (``~`` expanded), or the ROS log directory when it is empty
+        (``rclpy.logging.get_logging_directory()``); never the process's working directory."""
+        return (os.path.expanduser(self._param("state_dir"))
+                or rclpy.logging.get_logging_directory())
 
-        Raises ``ValueError`` for an empty path.
-        """
-        if not path.strip():
-            raise ValueError("path is empty")
-        expanded = os.path.expanduser(path)
-        if os.path.isabs(expanded):
-            return expanded
-        base = os.path.expanduser(self._param("state_dir")) or rclpy.logging.get_logging_directory()
-        return os.path.join(os.path.abspath(base), expanded)
+    def state_path(self, path: str) -> str:
+        """Where a checkpoint request's ``path`` points (``state_paths.resolve`` against
+        :meth:`state_dir`). Raises ``StatePathError`` for an empty path."""
+        return state_paths.resolve(path, self.state_dir())
 
     def _checkpoint(self, request: Checkpoint.Request, response: Checkpoint.Response,
                     save: bool) -> Checkpoint.Response:
@@ -1110,10 +1123,22 @@ class HybridNode(LifecycleNode):
             return response
         try:
             path = self.state_path(request.path)
-            if save:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
+            if save:  # only into an existing directory, or state_dir itself (state_paths)
+                state_paths.prepare_save(path, self.state_dir())
             response.burst = (self.runner.save_state if save else self.runner.load_state)(path)
-        except (OSError, ValueError, NotImplementedError, CheckpointError) as exc:
+        except state_paths.StatePathError as exc:
+            response.success = False
+            response.message = f"{'save' if save else 'load'}_state refused: {exc}"
+            return response
+        except CheckpointError as exc:
+            # Nothing loaded: the engine checks the whole file before it changes anything.
+            response.success = False
+            response.message = (f"{'save' if save else 'load'}_state refused, the brain keeps "
+                                f"running: {exc}")
+            if not save and isinstance(exc, CheckpointCorruptError):
+                response.message += f". {CHECKPOINT_HELP}"
+            return response
+        except (OSError, ValueError, NotImplementedError) as exc:
             # The running state is untouched on failure (the engine validates before loading).
             response.success, response.message = False, f"{type(exc).__name__}: {exc}"
             return response
@@ -1198,7 +1223,8 @@ def main(args: list[str] | None = None) -> int:
 
     Returns:
         0 after a requested stop or a shutdown transition; 1 when an exception escaped a
-        callback (it is logged).
+        callback (it is logged); 2 when a parameter value given at start is refused (one line
+        on stderr: ``param_overrides.ParameterRefused``).
     """
     argv = sys.argv if args is None else args
     parser = argparse.ArgumentParser(prog="hybrid_node", description="The feagi_hailo node.")
@@ -1207,7 +1233,12 @@ def main(args: list[str] | None = None) -> int:
                              "at kHz burst rates (README: node threads)")
     options = parser.parse_args(rclpy.utilities.remove_ros_args(argv)[1:])
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    node = HybridNode()
+    try:
+        node = HybridNode()
+    except ParameterRefused as exc:  # a value given at start: say which, no traceback
+        print(f"hybrid_node: {exc}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
     # The rate may change later; size the interval for the fastest rate allowed.
     configure_gil_switch_interval(BY_NAME["burst_rate_hz"].limits[1] / 2)
     executor = make_executor(options.executor)

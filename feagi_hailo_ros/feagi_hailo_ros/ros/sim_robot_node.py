@@ -40,6 +40,7 @@ from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import LaserScan
 
 from . import frames
+from .param_overrides import declare
 from .run_report import render_run_png
 from .sim_world import LidarSpec, Pose2D, SimWorld, default_room
 from .stop import spin_until_stopped
@@ -138,15 +139,18 @@ class SimRobotNode(Node):
 
     Raises:
         ValueError: parameters that make no valid world or TF tree (a frame id that tf2
-            refuses, two frames with one name, a start pose inside an obstacle); the node's
-            handles are released first.
+            refuses, two frames with one name, a start pose inside an obstacle), or a value
+            given at start that the parameter cannot take (``param_overrides.ParameterRefused``:
+            wrong type, out of range; a whole number for a double is taken as that double);
+            the node's handles are released first.
     """
 
     def __init__(self, node_name: str = "sim_robot", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
-        for name, (default, descriptor) in PARAMETERS.items():
-            self.declare_parameter(name, default, descriptor)
         try:
+            for name, (default, descriptor) in PARAMETERS.items():
+                # A whole number given for a double is that double; ParameterRefused otherwise.
+                declare(self, name, default, descriptor)
             self._setup()
         except ValueError:
             self.destroy_node()

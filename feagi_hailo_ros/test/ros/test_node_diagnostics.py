@@ -4,6 +4,8 @@ burst rate following burst_rate_hz. Time is simulated (/clock) or only waited fo
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed in this environment")
@@ -16,6 +18,7 @@ from rclpy.parameter import Parameter  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
 from test_node import scan_with_obstacle  # noqa: E402
 
+from feagi_hailo_ros.ros import messages  # noqa: E402
 from feagi_hailo_ros.ros.diagnostics import RECENT_MESSAGES  # noqa: E402
 
 OK, WARN, ERROR, STALE = (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR,
@@ -166,3 +169,34 @@ def test_burst_rate_window_restarts_at_activation(harness) -> None:
     # The inactive time is not averaged into the rate: the window starts again at activation.
     values = _values(_find(h.node._diagnostics(), "burst rate"))
     assert values["Events since startup"] == "0"
+
+
+def test_each_integrator_has_a_status_like_the_backend(harness, tmp_path, monkeypatch) -> None:
+    # With accelerator:=onnxruntime, ~/burst_stats listed integrator:onnxruntime beside
+    # backend:cpu but /diagnostics had only backend:cpu.
+    pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"min_synapses": 0, "min_dst_neurons": 0,
+                                 "keep_sensory_motor_on_cpu": False}))
+    h = harness([Parameter("accelerator", value="onnxruntime"),
+                 Parameter("placement_config", value=str(rules))])
+    h.configure_and_activate()
+    for _ in range(3):
+        h.node._on_burst()
+    array = h.node._diagnostics()
+    timed = {s.name.split(": ", 1)[1]: s for s in array.status
+             if ": backend:" in s.name or ": integrator:" in s.name}
+    stats_names = messages.burst_stats(0, 100.0, h.node._rate_summary(), 0.0,
+                                       h.node.last_result.timing, 0).backend_names
+    assert sorted(timed) == list(stats_names) == ["backend:cpu", "integrator:onnxruntime"]
+    for status in timed.values():
+        assert status.level == OK and status.message.endswith(" ms/burst"), status
+        assert status.hardware_id == "feagi_hailo"
+        assert float(_values(status)["mean_ms"]) > 0.0
+    # A brain whose engine times no integrator (after an upload): its status goes.
+    monkeypatch.setattr(h.node.runner._engine, "stats",
+                        lambda: {"mean_s": {"backend:cpu": 0.001, "backend:cpu.deliver": 0.0005,
+                                            "total": 0.002}})
+    names = [s.name for s in h.node._diagnostics().status]
+    assert "feagi_hailo: backend:cpu" in names
+    assert not [n for n in names if "integrator:" in n or "." in n or n.endswith("total")]

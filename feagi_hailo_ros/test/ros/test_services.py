@@ -8,6 +8,7 @@ is assumed, only generous timeouts)."""
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -188,17 +189,36 @@ def test_checkpoint_paths_resolve_against_state_dir_not_cwd(live, tmp_path, monk
     cwd.mkdir()
     monkeypatch.chdir(cwd)
     h = live()
-    saved = h.call(Checkpoint, "/feagi_hailo/save_state", path="run1/state.npz")
+    # state_dir (tmp_path/states) does not exist yet: the first save creates it.
+    saved = h.call(Checkpoint, "/feagi_hailo/save_state", path="state.npz")
     assert saved.success, saved.message
-    target = tmp_path / "states" / "run1" / "state.npz"
+    target = tmp_path / "states" / "state.npz"
     assert target.is_file() and str(target) in saved.message
     assert not any(cwd.iterdir())
-    loaded = h.call(Checkpoint, "/feagi_hailo/load_state", path="run1/state.npz")
+    (tmp_path / "states" / "run1").mkdir()
+    into = h.call(Checkpoint, "/feagi_hailo/save_state", path="run1/state.npz")
+    assert into.success and (tmp_path / "states" / "run1" / "state.npz").is_file()
+    loaded = h.call(Checkpoint, "/feagi_hailo/load_state", path="state.npz")
     assert loaded.success and loaded.burst == saved.burst
     empty = h.call(Checkpoint, "/feagi_hailo/save_state", path="")
     assert not empty.success and "empty" in empty.message
     assert h.node.state_path(str(tmp_path / "abs.npz")) == str(tmp_path / "abs.npz")
     assert h.node.state_path("~/x.npz") == os.path.expanduser("~/x.npz")
+
+
+def test_a_save_into_a_missing_directory_is_refused_and_writes_nothing(live, tmp_path) -> None:
+    h = live()
+    before = sorted(tmp_path.rglob("*"))
+    # Absolute paths under tmp_path only: a broken build must not leave /nonexistent behind.
+    for path, missing in ((str(tmp_path / "typo" / "dir" / "x"), str(tmp_path / "typo" / "dir")),
+                          ("run2/x.npz", str(tmp_path / "states" / "run2"))):
+        answer = h.call(Checkpoint, "/feagi_hailo/save_state", path=path)
+        assert not answer.success
+        assert answer.message.startswith(f"save_state refused: directory {missing} does not "
+                                         "exist; nothing saved"), answer.message
+    # Nothing created or written anywhere; state_dir only appears with a save into it.
+    assert sorted(tmp_path.rglob("*")) == before
+    h.assert_bursting()
 
 
 def test_default_state_dir_is_the_ros_log_directory(ros_context, spin_until, tmp_path,
@@ -273,3 +293,54 @@ def test_hostile_requests_to_every_service_are_answered_and_bursting_goes_on(liv
 
     hostile()
     assert seen == set(TYPES)
+
+
+def test_a_file_that_is_no_checkpoint_is_refused_with_what_one_is(live, tmp_path) -> None:
+    # ~/load_state /etc/passwd replied with NumPy's advice to load pickled data unsafely.
+    h = live()
+    ok = h.call(Checkpoint, "/feagi_hailo/save_state", path="ok.npz")
+    assert ok.success, ok.message
+    data = (tmp_path / "states" / "ok.npz").read_bytes()
+    (tmp_path / "empty").write_bytes(b"")
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    (tmp_path / "adir").mkdir()
+    with zipfile.ZipFile(tmp_path / "other.zip", "w") as z:
+        z.writestr("readme.txt", "not ours")
+    for path, says in (("/etc/passwd", "no zip archive"), (str(tmp_path / "empty"), "empty"),
+                       (str(tmp_path / "cut.npz"), "truncated"),
+                       (str(tmp_path / "adir"), "a directory"),
+                       (str(tmp_path / "other.zip"), "not an engine checkpoint")):
+        before = h.node.runner.burst
+        answer = h.call(Checkpoint, "/feagi_hailo/load_state", path=path)
+        assert not answer.success
+        assert answer.message.startswith(f"load_state refused, the brain keeps running: {path}: ")
+        assert says in answer.message and node_module.CHECKPOINT_HELP in answer.message
+        assert "pickle" not in answer.message, answer.message
+        assert h.node.runner.burst >= before  # not rewound to the checkpoint's burst
+    h.assert_bursting()
+
+
+def test_an_empty_upload_is_refused_and_never_loads_the_default_brain(live) -> None:
+    # README once said an empty genome_path means the default brain for ~/upload too; an
+    # empty request (a client that left every field unset) must not replace a running,
+    # perhaps trained, brain with obstacle_avoidance: it is refused, naming what to write.
+    h = live()  # the default brain runs: a default upload would succeed and replace it
+    running = h.node.runner.connectome
+    answer = h.call(Upload, "/feagi_hailo/upload")
+    assert not answer.success
+    assert answer.message == ("upload refused, previous brain kept: empty request: give exactly "
+                              "one of genome_path, genome_json, connectome_path (the default "
+                              "brain is genome_path obstacle_avoidance; an empty upload never "
+                              "replaces the running brain)")
+    assert h.node.runner.connectome is running
+    h.assert_bursting()
+    assert h.node.runner.connectome is running
+
+
+def test_a_brain_source_names_what_to_write_when_empty_or_doubled() -> None:
+    with pytest.raises(BrainLoadError, match=r"^empty request: give exactly one of .*"
+                                             r"genome_path obstacle_avoidance"):
+        BrainSource()
+    with pytest.raises(BrainLoadError, match=r"^give exactly one of genome_path, genome_json, "
+                                             r"connectome_path \(got genome_path, genome_json\)$"):
+        BrainSource(genome_path="vision", genome_json="{}")

@@ -333,9 +333,38 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Engin
     return meta, state
 
 
+#: First bytes of a checkpoint: a zip archive (``.npz``) starts with a local file header.
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _check_archive(path: str | os.PathLike[str]) -> None:
+    """Refuse a file that cannot be a checkpoint before NumPy reads it.
+
+    ``np.load`` reads any file that is neither ``.npy`` nor a zip as a pickle and, with
+    ``allow_pickle=False``, refuses it with advice to load it unsafely: text no user may
+    follow (a checkpoint never holds pickled data), so such files never reach it. Also refused
+    here: a directory, an empty file, a ``.npy`` array, and a zip archive cut short (a
+    truncated checkpoint: its central directory is missing). Raises ``FileNotFoundError`` for
+    a missing file, ``CheckpointCorruptError`` otherwise; other ``OSError`` pass through.
+    """
+    if os.path.isdir(path):
+        raise CheckpointCorruptError(f"{path}: a directory, not a checkpoint file")
+    with open(path, "rb") as f:
+        head = f.read(len(_ZIP_MAGIC))
+    if not head:
+        raise CheckpointCorruptError(f"{path}: an empty file, not a checkpoint")
+    if head != _ZIP_MAGIC:
+        raise CheckpointCorruptError(f"{path}: not a checkpoint (a checkpoint is a zip archive "
+                                     "of NumPy arrays, .npz; this file is no zip archive)")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointCorruptError(f"{path}: an incomplete zip archive (truncated?), not a "
+                                     "readable checkpoint")
+
+
 def _read(path: str | os.PathLike[str]
           ) -> tuple[dict[str, Any], EngineState, dict[str, np.ndarray]]:
     try:
+        _check_archive(path)
         with np.load(path, allow_pickle=False) as z:
             members = set(z.files)
             missing = {"meta", *_PAYLOAD} - members
@@ -354,6 +383,11 @@ def _read(path: str | os.PathLike[str]
     except CheckpointError:
         raise
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as e:
+        if "pickle" in str(e):
+            # NumPy's refusal of an object array names allow_pickle: a checkpoint holds no
+            # Python objects, so that advice must not reach a user (see _check_archive).
+            raise CheckpointCorruptError(f"{path}: not an engine checkpoint (a member holds "
+                                         "Python objects, which a checkpoint never does)") from e
         raise CheckpointCorruptError(f"{path}: unreadable checkpoint ({e})") from e
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise CheckpointCorruptError(f"{path}: not an engine checkpoint")

@@ -233,3 +233,45 @@ def test_failed_save_keeps_previous_checkpoint(saved, monkeypatch):
         e.save_checkpoint(path)
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def _not_checkpoints(saved_path, tmp_path) -> dict[str, tuple[object, str]]:
+    """Files a user may hand ~/load_state by mistake -> (path, what the refusal says)."""
+    data = saved_path.read_bytes()
+    made = {"empty": b"", "text": b"root:x:0:0:root:/root:/bin/bash\n",
+            "truncated": data[: len(data) // 2], "tail_cut": data[:-200]}
+    for name, content in made.items():
+        (tmp_path / name).write_bytes(content)
+    (tmp_path / "adir").mkdir()
+    with zipfile.ZipFile(tmp_path / "other.zip", "w") as z:
+        z.writestr("readme.txt", "not ours")
+    np.save(tmp_path / "array.npy", np.arange(3))
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    # Our member names, but Python objects inside: only NumPy's pickle check objects.
+    with np.load(saved_path) as z:
+        members = {k: z[k] for k in z.files}
+    members["potentials"] = np.array([{"a": 1}], dtype=object)
+    with open(tmp_path / "objects.npz", "wb") as f:
+        np.savez(f, **members)
+    return {
+        "empty": (tmp_path / "empty", "an empty file, not a checkpoint"),
+        "text": (tmp_path / "text", "this file is no zip archive"),
+        "truncated": (tmp_path / "truncated", "incomplete zip archive (truncated?)"),
+        "tail_cut": (tmp_path / "tail_cut", "incomplete zip archive (truncated?)"),
+        "directory": (tmp_path / "adir", "a directory, not a checkpoint file"),
+        "other zip": (tmp_path / "other.zip", "not an engine checkpoint (missing"),
+        "npy": (tmp_path / "array.npy", "this file is no zip archive"),
+        "pickled npy": (tmp_path / "objects.npy", "this file is no zip archive"),
+        "pickled npz": (tmp_path / "objects.npz", "a member holds Python objects"),
+        "/etc/passwd": ("/etc/passwd", "this file is no zip archive"),  # the user's case
+    }
+
+
+def test_files_that_are_no_checkpoint_are_refused_without_numpys_pickle_advice(saved, tmp_path):
+    # np.load reads a non-zip file as a pickle and, refusing it, advises loading it unsafely
+    # with allow_pickle=: a user must never be told that (issue: ~/load_state /etc/passwd).
+    e, path = saved
+    for what, (bad, says) in _not_checkpoints(path, tmp_path).items():
+        err = _expect_refused(e, bad, CheckpointCorruptError)
+        assert says in str(err), what
+        assert "pickle" not in str(err) and "unsafe" not in str(err), f"{what}: {err}"
