@@ -125,7 +125,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("genome", "", "Brain to run, named as everywhere (CLI, ~/upload genome_path): a "
               "shipped genome (" + ", ".join(available_genomes()) + "), or a genome file with any "
               "extension (.json, FEAGI's .genome) or a saved connectome; "
-              f"empty = {DEFAULT_BRAIN}."),
+              f"empty = {DEFAULT_BRAIN} (here and in the CLI; an empty ~/upload is refused)."),
     ParamSpec("connectome", "", "Path of a saved connectome; when set it is used instead of genome."),
     ParamSpec("state_dir", "", "Directory a relative ~/save_state or ~/load_state path is resolved "
               "against (~ expanded; absolute paths are used as given); empty: the ROS log "

@@ -49,6 +49,11 @@ def test_hybrid_node_takes_a_whole_number_for_a_double(ros_context) -> None:
         # Still a double parameter: a later double is accepted as before.
         assert node.set_parameters([Parameter("burst_rate_hz", value=80.0)])[0].successful
         assert node.get_parameter("burst_rate_hz").value == 80.0
+        # README: at run time the parameter's own type is needed; rclpy refuses another and
+        # the node keeps its value (and runs on).
+        result = node.set_parameters([Parameter("burst_rate_hz", value=60)])[0]
+        assert not result.successful
+        assert node.get_parameter("burst_rate_hz").value == 80.0
     finally:
         node.destroy_node()
 
