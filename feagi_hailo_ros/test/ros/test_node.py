@@ -155,7 +155,8 @@ def test_optional_hailo_without_manifest_runs_on_cpu(harness, tmp_path) -> None:
     assert h.node.runner.choice.status == "cpu only"
 
 
-def test_onnxruntime_accelerator_gives_the_cpu_engine_spikes(harness, tmp_path) -> None:
+def onnx_everywhere(harness, tmp_path: Path) -> Harness:
+    """A configured and activated node whose every projection runs on ONNX Runtime."""
     pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
     rules = tmp_path / "rules.json"
     rules.write_text(json.dumps({"min_synapses": 0, "min_dst_neurons": 0,
@@ -163,6 +164,11 @@ def test_onnxruntime_accelerator_gives_the_cpu_engine_spikes(harness, tmp_path) 
     h = harness([Parameter("accelerator", value="onnxruntime"),
                  Parameter("placement_config", value=str(rules))])
     h.configure_and_activate()
+    return h
+
+
+def test_onnxruntime_accelerator_gives_the_cpu_engine_spikes(harness, tmp_path) -> None:
+    h = onnx_everywhere(harness, tmp_path)
     choice = h.node.runner.choice
     assert choice.status.startswith("onnxruntime")
     on_accel = [r for r in choice.placement_rows if r["backend"] == "accelerator"]

@@ -4,8 +4,6 @@ burst rate following burst_rate_hz. Time is simulated (/clock) or only waited fo
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed in this environment")
@@ -174,13 +172,9 @@ def test_burst_rate_window_restarts_at_activation(harness) -> None:
 def test_each_integrator_has_a_status_like_the_backend(harness, tmp_path, monkeypatch) -> None:
     # With accelerator:=onnxruntime, ~/burst_stats listed integrator:onnxruntime beside
     # backend:cpu but /diagnostics had only backend:cpu.
-    pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
-    rules = tmp_path / "rules.json"
-    rules.write_text(json.dumps({"min_synapses": 0, "min_dst_neurons": 0,
-                                 "keep_sensory_motor_on_cpu": False}))
-    h = harness([Parameter("accelerator", value="onnxruntime"),
-                 Parameter("placement_config", value=str(rules))])
-    h.configure_and_activate()
+    from test_node import onnx_everywhere  # test/ros is on sys.path
+
+    h = onnx_everywhere(harness, tmp_path)
     for _ in range(3):
         h.node._on_burst()
     array = h.node._diagnostics()
