@@ -3,6 +3,9 @@
 Subcommands:
 
 * ``inspect GENOME``: areas, mappings, synapse counts, memory estimate (JSON with ``--json``).
+* ``build GENOME --out FILE``: the connectome built once and saved (``connectome_file``): what
+  the node's ``connectome`` parameter and ``~/upload``'s ``connectome_path`` load, with no genome
+  build and the synapse sampling of ``--seed`` fixed.
 * ``run GENOME --bursts N``: a headless run with an optional stimulation schedule, a JSON-lines
   record of every burst and a PNG spike raster.
 * ``hailort-info``: what HailoRT is installed, which devices it sees, what a HEF holds.
@@ -207,6 +210,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lenient", action="store_true",
                    help="skip unsupported morphologies instead of refusing the genome")
 
+    p = sub.add_parser("build", help="build a genome's connectome once and save it (the "
+                                     "node's connectome parameter, ~/upload's connectome_path)")
+    _brain_arguments(p)
+    p.add_argument("--out", type=Path, required=True, metavar="FILE",
+                   help="connectome file to write (a zip archive, any extension)")
+    p.add_argument("--seed", type=int, default=0, help="seed of synapse sampling")
+    p.add_argument("--lenient", action="store_true",
+                   help="skip unsupported morphologies instead of refusing the genome")
+
     p = sub.add_parser("run", help="headless run")
     _brain_arguments(p)
     p.add_argument("--bursts", type=int, required=True)
@@ -300,6 +312,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(json.dumps(info, indent=1))
             else:
                 _print_inspection(info)
+            return 0
+        if args.command == "build":
+            _check_output_file(args.out, "--out")
+            connectome, _ = load_brain(args.genome, seed=args.seed, strict=not args.lenient,
+                                       legacy_leak=args.legacy_leak)
+            from .engine.genome.connectome_file import save_connectome
+
+            path = save_connectome(connectome, args.out)
+            print(json.dumps({"path": str(path), "neurons": connectome.neuron_count,
+                              "synapses": connectome.synapse_count,
+                              "areas": len(connectome.areas), "seed": args.seed,
+                              "notes": list(connectome.notes)}))
             return 0
         if args.command == "run":
             if args.bursts < 1:

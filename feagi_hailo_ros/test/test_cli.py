@@ -271,3 +271,22 @@ def test_a_long_run_ends_its_progress_line_on_the_total(capsys, monkeypatch) -> 
     assert main(["run", "obstacle_avoidance", "--bursts", "8"]) == 0
     err = capsys.readouterr().err
     assert err.rstrip("\n").split("\r")[-1] == "burst 8 (4 bursts/s)"
+
+
+def test_build_saves_a_connectome_that_runs_as_the_genome_does(tmp_path: Path, capsys) -> None:
+    # README (CLI): `build` writes the saved connectome the node's `connectome` parameter and
+    # ~/upload's connectome_path take; no verb wrote one before.
+    out = tmp_path / "oa.connectome"
+    assert main(["build", "obstacle_avoidance", "--out", str(out), "--seed", "3"]) == 0
+    built = json.loads(capsys.readouterr().out)
+    assert (built["path"], built["neurons"], built["synapses"]) == (str(out), 227, 421)
+    runs = []
+    for brain in ("obstacle_avoidance", str(out)):
+        assert main(["run", brain, "--bursts", "30", "--input-rate", "0.2", "--seed", "3",
+                     "--quiet"]) == 0
+        summary = json.loads(capsys.readouterr().out)
+        runs.append({k: v for k, v in summary.items()
+                     if k not in ("seconds", "bursts_per_second")})
+    assert runs[0] == runs[1]
+    assert main(["build", "obstacle_avoidance", "--out", str(tmp_path / "no" / "x")]) == 2
+    assert "not a file in an existing directory" in capsys.readouterr().err

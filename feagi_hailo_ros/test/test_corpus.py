@@ -46,3 +46,9 @@ def test_every_verb_takes_every_genome(brain: str, tmp_path: Path, capsys):
     assert main(["export", brain, "--out", str(tmp_path / "export"), "--calib-bursts", "0",
                  "--quiet"]) == 0, capsys.readouterr().err
     assert (tmp_path / "export" / "manifest.json").is_file()
+    capsys.readouterr()  # export's summary
+    saved = tmp_path / "brain.connectome"
+    assert main(["build", brain, "--out", str(saved)]) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["neurons"] == info["neurons"]
+    assert main(["inspect", str(saved), "--json"]) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["synapses"] == info["synapses"]

@@ -126,7 +126,8 @@ PARAMS: tuple[ParamSpec, ...] = (
               "shipped genome (" + ", ".join(available_genomes()) + "), or a genome file with any "
               "extension (.json, FEAGI's .genome) or a saved connectome; "
               f"empty = {DEFAULT_BRAIN} (here and in the CLI; an empty ~/upload is refused)."),
-    ParamSpec("connectome", "", "Path of a saved connectome; when set it is used instead of genome."),
+    ParamSpec("connectome", "", "Path of a saved connectome (feagi-hailo build); when set it is "
+              "used instead of genome."),
     ParamSpec("state_dir", "", "Directory a relative ~/save_state or ~/load_state path is resolved "
               "against (~ expanded; absolute paths are used as given); empty: the ROS log "
               "directory (rclpy.logging.get_logging_directory(): $ROS_LOG_DIR, else "
