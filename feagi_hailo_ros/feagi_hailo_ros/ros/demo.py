@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         render_run_png(robot.path, robot.world.room, {k: list(v) for k, v in rasters.items()},
                        args.out,
                        title=f"feagi_hailo demo: {report['distance_m']} m, "
-                             f"{report['collisions']} collisions, {report['bursts']} bursts")
+                             f"{report['collisions']} collisions, {report['bursts']} bursts "
+                             f"(rasters: the last {min(report['bursts'], args.raster_bursts)})")
         print(json.dumps(report))
         if brain.burst_error:
             print(f"bursting stopped: {brain.burst_error}", file=sys.stderr)

@@ -179,10 +179,10 @@ def _draw_rasters(fig, cells: Sequence, names: Sequence[str],  # noqa: ANN001 - 
             ax.scatter(bursts, ids, s=12, marker="|", linewidths=0.8, color="black")
         # Horizontal labels: a row is too short for a vertical name.
         label = name if len(name) <= LABEL_CHARS else name[: LABEL_CHARS - 1] + "…"
-        ax.set_ylabel(f"{label}\n{kind}", fontsize=7, rotation=0, ha="right", va="center")
+        # The spike count under the name: drawn inside the axes it lay on the spikes it counts.
+        ax.set_ylabel(f"{label}\n{kind}\n{ids.size} spikes", fontsize=7, rotation=0, ha="right",
+                      va="center")
         ax.tick_params(labelsize=6)
-        ax.text(0.995, 0.95, f"{ids.size} spikes", transform=ax.transAxes,
-                ha="right", va="top", fontsize=6)
         if row < len(names) - 1:
             ax.tick_params(labelbottom=False)
     fig.axes[-1].set_xlabel("burst")
