@@ -10,8 +10,8 @@ PACKAGE = "feagi_hailo_ros"
 # launch look for executables.
 ENTRY_POINTS = {
     "console_scripts": [
-        "hybrid_node = feagi_hailo_ros.ros.node:main",
-        "sim_robot = feagi_hailo_ros.ros.sim_robot_node:main",
+        "hybrid_node = feagi_hailo_ros.ros.entry:hybrid_node",
+        "sim_robot = feagi_hailo_ros.ros.entry:sim_robot",
         "feagi-hailo = feagi_hailo_ros.cli:main",
     ],
 }

@@ -432,3 +432,24 @@ def test_an_unknown_executor_is_refused_before_ros_starts() -> None:
                           env=_child_env(), capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "invalid choice: 'events'" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("entry", ["hybrid_node", "sim_robot"])
+def test_ctrl_c_while_the_executable_still_imports_ends_it_quietly(entry: str) -> None:
+    # Ctrl-C in the first half second (imports of rclpy, NumPy, Numba) printed a
+    # KeyboardInterrupt traceback from inside an import. The console entry points
+    # (ros/entry.py) leave SIGINT at its default action until the safe-stop handlers exist.
+    code = f"import sys; from feagi_hailo_ros.ros.entry import {entry}; sys.exit({entry}())"
+    proc = subprocess.Popen([sys.executable, "-c", code], env=_child_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(0.15)  # inside the imports (they take several times this)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    # Ended by the signal (or, on a very fast machine, stopped by the node's own handler).
+    assert proc.returncode in (-signal.SIGINT, 0), out
+    assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
