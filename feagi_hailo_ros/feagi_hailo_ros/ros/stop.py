@@ -215,7 +215,7 @@ class Spinner:
 
     def stop(self) -> None:
         """End spinning and join the thread (a MultiThreadedExecutor's pool may still be
-        running a callback: :func:`wait_for_callbacks`). Safe to call more than once."""
+        running a callback: :func:`shut_down` waits for it). Safe to call more than once."""
         self._stopping.set()
         if self._wake is not None:
             try:
