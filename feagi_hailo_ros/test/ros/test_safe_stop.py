@@ -443,7 +443,13 @@ def test_ctrl_c_while_the_executable_still_imports_ends_it_quietly(entry: str) -
     proc = subprocess.Popen([sys.executable, "-c", code], env=_child_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        time.sleep(0.15)  # inside the imports (they take several times this)
+        # Inside the imports: once NumPy's extension is mapped (the entry point ran, the node's
+        # libraries are loading; the signal must not come before the entry point's first line).
+        deadline = time.monotonic() + 30.0
+        while time.monotonic() < deadline and proc.poll() is None:
+            if "_multiarray_umath" in Path(f"/proc/{proc.pid}/maps").read_text():
+                break
+            time.sleep(0.002)
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
     finally:
