@@ -8,6 +8,9 @@ defaults here keep a bare `pytest` just as safe.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -15,6 +18,37 @@ import pytest
 
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 os.environ.setdefault("ROS_DOMAIN_ID", str(os.getpid() % 90 + 10))
+
+#: Seconds after which a test still running gets every thread's native stack printed (gdb),
+#: before pytest-timeout ends the run (pytest.ini: 900 s). A hang inside C (a middleware
+#: deadlock) shows only the call that entered C in Python's dump; gdb shows where it waits.
+NATIVE_DUMP_AFTER_S = float(os.environ.get("FEAGI_TEST_NATIVE_DUMP_S", "600"))
+
+
+def _dump_native_stacks(test: str) -> None:
+    """Print every thread's native stack of this process to the real stderr (not captured)."""
+    gdb = shutil.which("gdb")
+    head = f"\n+++ {test} still running after {NATIVE_DUMP_AFTER_S:g} s: native stacks +++\n"
+    if gdb is None:
+        os.write(2, (head + "(gdb is not installed)\n").encode())
+        return
+    try:
+        done = subprocess.run([gdb, "-p", str(os.getpid()), "-batch", "-nx",
+                               "-ex", "thread apply all bt"],
+                              capture_output=True, text=True, timeout=120)
+        text = done.stdout + done.stderr
+    except (OSError, subprocess.SubprocessError) as exc:
+        text = f"gdb failed: {exc}\n"
+    os.write(2, (head + text).encode(errors="replace"))
+
+
+@pytest.fixture(autouse=True)
+def _native_stacks_of_a_hung_test(request) -> Iterator[None]:
+    timer = threading.Timer(NATIVE_DUMP_AFTER_S, _dump_native_stacks, (request.node.nodeid,))
+    timer.daemon = True
+    timer.start()
+    yield
+    timer.cancel()
 
 
 @pytest.fixture
