@@ -86,6 +86,8 @@ class Literal:
         a, _ = self.p[i]
         return float(v) if a.mp_psp else float(F32(a.psp))  # raw V (recording min_mppsp)
 
+    # float32 overflow to inf/NaN is the rule being modelled (as in reference.process_burst).
+    @np.errstate(over="ignore", invalid="ignore")
     def burst(self, t, inj, force, ranges=()):
         n = self.c.neuron_count
         for i in range(n):  # rule 1, as DESIGN §4.7 refines it: only after input and no fire
