@@ -301,6 +301,7 @@ def test_a_callback_queued_at_the_stop_runs_before_the_executor_is_shut_down(ros
     node = rclpy.create_node("queued", context=ros_context)
     executor = MultiThreadedExecutor(num_threads=1, context=ros_context)
     executor.add_node(node)
+    queue = executor._executor._work_queue  # the pool's queue (concurrent.futures private)
     group = ReentrantCallbackGroup()
     holding = threading.Event()
     ran_after_hold: list[bool] = []
@@ -308,7 +309,11 @@ def test_a_callback_queued_at_the_stop_runs_before_the_executor_is_shut_down(ros
     def hold_the_pool() -> None:
         if not holding.is_set():
             holding.set()
-            time.sleep(0.1)  # the spinning thread queues the other timer's callback meanwhile
+            # The spinning thread queues the other timer's callback behind this one (at
+            # most 5 s).
+            deadline = time.monotonic() + 5.0
+            while queue.qsize() == 0 and time.monotonic() < deadline:
+                time.sleep(0.005)
             os.kill(os.getpid(), signal.SIGUSR1)
             time.sleep(0.4)  # the stop proceeds while that callback waits in the queue
 
