@@ -217,8 +217,7 @@ def test_a_stop_wakes_a_spinner_with_nothing_to_do_and_one_busy_in_a_callback(
         assert spinner.ended.is_set() and spinner.failure is None
     finally:
         release.set()
-        executor.shutdown()
-        stop.wait_for_callbacks(executor)
+        stop.shut_down(executor)
         node.destroy_node()
     idle = rclpy.create_node("idle2", context=ros_context)
     single = SingleThreadedExecutor(context=ros_context)
@@ -252,8 +251,7 @@ def test_spinning_ends_when_someone_else_shuts_the_executor_down(ros_context,
         assert spinner.ended.wait(10.0), "still spinning an executor that was shut down"
     finally:
         spinner.stop()
-        executor.shutdown()
-        stop.wait_for_callbacks(executor)
+        stop.shut_down(executor)
         node.destroy_node()
 
 
